@@ -45,4 +45,14 @@ std::string_view type_name(std::uint8_t type) {
   return "unknown record type";
 }
 
+std::string_view status_name(std::uint8_t status) {
+  switch (static_cast<protocol_status>(status)) {
+    case protocol_status::request_complete: return "REQUEST_COMPLETE";
+    case protocol_status::cant_mpx_conn: return "CANT_MPX_CONN";
+    case protocol_status::overloaded: return "OVERLOADED";
+    case protocol_status::unknown_role: return "UNKNOWN_ROLE";
+  }
+  return "unknown protocol status";
+}
+
 }  // namespace fcgihost::protocol

@@ -78,7 +78,8 @@ constexpr bool is_management_type(std::uint8_t type) {
 
 constexpr bool is_known_type(std::uint8_t type) { return type >= 1 && type <= max_known_record_type; }
 
-// Human-readable record type, for logs and error messages.
+// Human-readable names, for logs and error messages.
 std::string_view type_name(std::uint8_t type);
+std::string_view status_name(std::uint8_t protocol_status);
 
 }  // namespace fcgihost::protocol
