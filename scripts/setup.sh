@@ -1,0 +1,40 @@
+# Shared by ./run.sh and ./test.sh: install what is missing, configure, build.
+# Sourced, not run. Idempotent: a second call installs nothing and rebuilds
+# only what changed.
+
+FCGIHOST_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FCGIHOST_BUILD="${FCGIHOST_BUILD:-$FCGIHOST_ROOT/build}"
+
+# Debian packages the build, the tests and the examples use.
+FCGIHOST_PACKAGES=(
+  g++ cmake make ccache pkg-config git
+  libboost1.81-all-dev libspdlog-dev libgtest-dev libtomlplusplus-dev
+  clang libclang-rt-14-dev
+  libfcgi-dev php-fpm nginx-light fcgiwrap spawn-fcgi wrk
+)
+
+fcgihost_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+fcgihost_install_packages() {
+  local missing=()
+  local package
+  for package in "${FCGIHOST_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  fcgihost_log "installing ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  # Never let a package's postinst start a service (nginx, php-fpm) on the machine.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+fcgihost_build() {
+  local werror=OFF
+  [ "${CI:-}" = "true" ] && werror=ON
+  fcgihost_log "configuring and building in $FCGIHOST_BUILD"
+  cmake -S "$FCGIHOST_ROOT" -B "$FCGIHOST_BUILD" -DFCGIHOST_WERROR="$werror" "$@" >/dev/null
+  cmake --build "$FCGIHOST_BUILD" -j2
+}
