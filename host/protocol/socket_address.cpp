@@ -38,6 +38,13 @@ std::optional<socket_address> parse_tcp(std::string_view rest, std::string& why)
     why = "missing host";
     return std::nullopt;
   }
+  // Brackets only around an IPv6 host, and an IPv6 host only in brackets:
+  // otherwise the last ':' is ambiguous and the address cannot be printed back.
+  const bool bracketed = rest.starts_with('[');
+  if (address.host.find_first_of(bracketed ? "[]" : "[]:") != std::string::npos) {
+    why = bracketed ? "stray bracket in the host" : "an IPv6 host goes in brackets: tcp:[::1]:PORT";
+    return std::nullopt;
+  }
   if (!parse_number(port_text, address.port)) {
     why = "port must be a number from 0 to 65535";
     return std::nullopt;

@@ -30,7 +30,9 @@ TEST(SocketAddress, ParsesEveryForm) {
 
 TEST(SocketAddress, RejectsMalformedAddressesWithAReason) {
   for (const char* bad : {"", "unix:", "tcp:9000", "tcp::9000", "tcp:host:port", "tcp:host:65536", "tcp:[::1]9000",
-                          "tcp:[::1", "fd:", "fd:-1", "fd:x", "http://x"}) {
+                          "tcp:[::1", "fd:", "fd:-1", "fd:x", "http://x",
+                          // found by the fuzzer: unbracketed colons and stray brackets
+                          "tcp:]::1]:9001", "tcp:::1:9000", "tcp:[[::1]]:9000", "tcp:[]:9000", "tcp:a]b:1"}) {
     std::string why;
     EXPECT_FALSE(parse_socket_address(bad, why)) << bad;
     EXPECT_FALSE(why.empty()) << bad;
