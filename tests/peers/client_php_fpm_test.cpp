@@ -123,6 +123,16 @@ TEST_F(PhpFpm, CommandLineClientStreamsOutputAndExitsWithAppStatus) {
   EXPECT_NE(result.err.find("php stderr for POST"), std::string::npos) << result.err;
 }
 
+TEST_F(PhpFpm, CommandLineClientGivesAPipedBodyItsContentLength) {
+  // PHP reads a body only up to CONTENT_LENGTH: a pipe must still arrive whole.
+  const auto result = run_program({"/bin/sh", "-c",
+                                   "printf 'piped body' | \"$0\" --connect \"unix:$1\" --root \"$2\" --stdin - "
+                                   "POST /echo.php",
+                                   FCGIHOST_CLIENT_BIN, socket, dir->path().string()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("content_length=10\nbody_length=10\n"), std::string::npos) << result.out;
+}
+
 TEST_F(PhpFpm, CommandLineClientGetValues) {
   const auto result = run_program({FCGIHOST_CLIENT_BIN, "--connect", "unix:" + socket, "--get-values"});
   EXPECT_EQ(result.exit_code, 0) << result.err;

@@ -184,7 +184,8 @@ namespace {
 
 awaitable<void> connect_socket(asio::generic::stream_protocol::socket& socket, const protocol::socket_address& to) {
   if (to.type == protocol::socket_address::kind::unix_path) {
-    co_await socket.async_connect(asio::local::stream_protocol::endpoint(to.path), use_awaitable);
+    auto [ec] = co_await socket.async_connect(asio::local::stream_protocol::endpoint(to.path), use_tuple);
+    if (ec) throw std::runtime_error("cannot connect to " + to.to_string() + ": " + ec.message());
     co_return;
   }
   if (to.type != protocol::socket_address::kind::tcp) throw std::invalid_argument("a client connects to unix: or tcp:");
@@ -201,7 +202,7 @@ awaitable<void> connect_socket(asio::generic::stream_protocol::socket& socket, c
     }
     last = ec;
   }
-  throw boost::system::system_error(last, "connect " + to.to_string());
+  throw std::runtime_error("cannot connect to " + to.to_string() + ": " + last.message());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <stdexcept>
 
@@ -57,6 +58,28 @@ body_source open_body(const std::optional<std::string>& path) {
   struct stat info {};
   if (::fstat(source.fd, &info) == 0 && S_ISREG(info.st_mode)) source.size = static_cast<std::size_t>(info.st_size);
   return source;
+}
+
+// CGI apps (PHP among them) read a body only up to CONTENT_LENGTH, so a pipe
+// of unknown length is first copied to an unlinked temporary file: the length
+// becomes known and memory stays bounded whatever the size.
+void spool_to_temporary_file(body_source& body) {
+  const int spool = ::open(std::filesystem::temp_directory_path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (spool < 0) throw std::runtime_error(std::string("cannot create a temporary file: ") + std::strerror(errno));
+  char buffer[64 * 1024];
+  std::size_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(body.fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("cannot read the request body: ") + std::strerror(errno));
+    if (n == 0) break;
+    write_fully(spool, std::string_view(buffer, static_cast<std::size_t>(n)));
+    total += static_cast<std::size_t>(n);
+  }
+  ::close(body.fd);
+  ::lseek(spool, 0, SEEK_SET);
+  body.fd = spool;
+  body.size = total;
 }
 
 awaitable<void> stream_body(exchange& request, int fd, const bool& ended) {
@@ -114,9 +137,11 @@ awaitable<int> run(const client_options& options) {
   request_options request;
   request.role = options.role;
   request.keep_conn = options.keep_conn;
+  const bool length_given = protocol::find_value(options.extra_params, "CONTENT_LENGTH") != nullptr;
+  if (options.request_line && body.fd >= 0 && !body.size && !length_given) spool_to_temporary_file(body);
   if (options.request_line) {
     http_request_line line = *options.request_line;
-    // No body: length 0. A pipe: unknown, the app reads to the end of FCGI_STDIN.
+    // No body: length 0. A file (or a spooled pipe): its size.
     line.content_length = body.fd < 0 ? std::optional<std::size_t>(0) : body.size;
     request.params = cgi_params_for(line);
   }
