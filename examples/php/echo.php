@@ -1,5 +1,5 @@
 <?php
-// The php-fpm peer for the client tests: params, the body and a FCGI_STDERR line.
+// Used by ./run.sh and by the client tests against php-fpm: params, the body and a FCGI_STDERR line.
 header('Content-Type: text/plain');
 $body = file_get_contents('php://input');
 echo "method=", $_SERVER['REQUEST_METHOD'] ?? '', "\n";
