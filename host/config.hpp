@@ -1,0 +1,68 @@
+// fcgi-host's settings: command-line flags and a TOML file (--config), flags
+// win. Every setting goes through one setter, so a flag and a file key are
+// checked the same way and fail with the same message.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fcgihost::host {
+
+struct route_rule {
+  enum class match_kind { glob, prefix };
+  enum class runner_kind { function, script };
+  match_kind match = match_kind::glob;
+  std::string pattern;  // matched against SCRIPT_FILENAME
+  runner_kind runner = runner_kind::function;
+  std::string target;   // PLUGIN.HANDLER, or a script path
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
+struct host_config {
+  std::vector<std::string> listen;  // empty: fd 0, systemd, or tcp:127.0.0.1:9000
+  int backlog = 1024;
+  mode_t socket_mode = 0660;
+  std::filesystem::path plugins_dir;
+  std::filesystem::path scripts_dir;
+  // Below nginx's 60 s fastcgi_read_timeout, so clients see our 408, not a 504.
+  std::chrono::milliseconds timeout{30'000};
+  std::chrono::milliseconds drain_timeout{10'000};
+  std::size_t max_connections = 1024;
+  std::size_t max_requests = 1024;  // at once, over all connections
+  std::size_t max_params_bytes = 1024 * 1024;
+  std::size_t io_threads = 2;
+  std::size_t min_workers = 4;
+  std::size_t max_workers = 64;
+  std::string log_level = "info";
+  std::string log_file;  // empty: stderr
+  std::vector<route_rule> routes;
+};
+
+// Applies one setting by its file key (the flag without "--"); throws
+// std::invalid_argument naming the key and what it takes.
+void apply_setting(host_config& config, const std::string& key, const std::string& value);
+
+// Reads a TOML file into `config`. Throws std::runtime_error with the file,
+// line and reason.
+void load_config_file(host_config& config, const std::filesystem::path& file);
+
+struct command_line {
+  std::optional<std::filesystem::path> config_file;
+  std::vector<std::pair<std::string, std::string>> settings;  // in order
+  bool help = false;
+};
+
+command_line parse_command_line(const std::vector<std::string>& arguments);
+
+// The file (if any), then the flags.
+host_config build_config(const command_line& line);
+
+extern const char* const host_usage;
+
+}  // namespace fcgihost::host

@@ -1,0 +1,216 @@
+#include "connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <protocol/encoder.hpp>
+#include <protocol/error.hpp>
+
+#include "request_session.hpp"
+
+namespace fcgihost::host {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using error_code = boost::system::error_code;
+namespace message = protocol::message;
+
+namespace {
+constexpr std::size_t read_buffer_size = 64 * 1024;
+
+protocol::decoder_limits limits_from(const host_config& config) {
+  protocol::decoder_limits limits;
+  limits.max_params_bytes = config.max_params_bytes;
+  return limits;
+}
+}  // namespace
+
+connection::connection(socket_type socket, host_context& host, std::string peer)
+    : socket_(std::move(socket)),
+      host_(host),
+      peer_(std::move(peer)),
+      settings_(host.settings()),
+      decoder_(limits_from(*settings_)),
+      write_lock_(socket_.get_executor(), 1) {
+  ++host_.open_connections;
+}
+
+connection::~connection() { --host_.open_connections; }
+
+connection::write_guard::~write_guard() {
+  if (owner_) owner_->write_lock_.try_receive([](error_code) {});
+}
+
+awaitable<connection::write_guard> connection::acquire_writer() {
+  co_await write_lock_.async_send(error_code{}, use_awaitable);
+  co_return write_guard(this);
+}
+
+awaitable<void> connection::write_now(const std::vector<asio::const_buffer>& buffers) {
+  co_await asio::async_write(socket_, buffers, use_awaitable);
+}
+
+awaitable<void> connection::write_bytes(std::string bytes) {
+  auto guard = co_await acquire_writer();
+  const std::vector<asio::const_buffer> buffers(1, asio::buffer(bytes));
+  co_await write_now(buffers);
+}
+
+void connection::close_socket() {
+  error_code ignored;
+  socket_.shutdown(socket_type::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+void connection::abort_all(const char* why) {
+  if (!requests_.empty()) host_.log->debug("{}: aborting {} request(s): {}", peer_, requests_.size(), why);
+  // abort() can end a session and erase it from the map: work on a copy.
+  auto sessions = requests_;
+  for (auto& [id, session] : sessions) session->abort(true);
+}
+
+void connection::drain() {
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+    self->closing_ = true;
+    if (self->requests_.empty()) self->close_socket();
+  });
+}
+
+void connection::request_done(std::uint16_t request_id, bool keep_conn) {
+  requests_.erase(request_id);
+  decoder_.forget(request_id);
+  if (!keep_conn) closing_ = true;
+  if (closing_ && requests_.empty()) close_socket();
+}
+
+awaitable<void> connection::run() {
+  auto self = shared_from_this();
+  std::string buffer(read_buffer_size, '\0');
+  while (true) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(use_awaitable));
+    if (ec) {
+      if (ec == asio::error::eof && !decoder_.at_record_boundary())
+        host_.log->warn("{}: connection closed in the middle of a record", peer_);
+      else if (ec != asio::error::eof && ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor)
+        host_.log->debug("{}: connection ended: {}", peer_, ec.message());
+      abort_all("the web server closed the connection");
+      break;
+    }
+    std::string_view input(buffer.data(), n);
+    while (!input.empty() && socket_.is_open()) {
+      protocol::decoded_message decoded;
+      bool ready = false;
+      std::error_code protocol_error;
+      input.remove_prefix(decoder_.put(input, decoded, ready, protocol_error));
+      if (protocol_error) {
+        host_.log->warn("{}: closing the connection: {}", peer_, protocol_error.message());
+        abort_all("protocol error");
+        close_socket();
+        co_return;
+      }
+      if (ready) co_await handle(decoded);
+    }
+    if (!socket_.is_open()) {
+      abort_all("the connection was closed");
+      break;
+    }
+  }
+  close_socket();
+}
+
+awaitable<void> connection::handle(protocol::decoded_message& decoded) {
+  if (auto* begin = std::get_if<message::begin_request>(&decoded)) {
+    co_await begin_request(*begin);
+  } else if (auto* params = std::get_if<message::params>(&decoded)) {
+    auto session = requests_.find(params->request_id);
+    if (session != requests_.end() && !session->second->started())
+      session->second->start(std::move(params->pairs));
+  } else if (auto* data = std::get_if<message::stream_data>(&decoded)) {
+    if (data->stream != protocol::record_type::std_in) {
+      host_.log->debug("{}: ignoring {} for request {}", peer_, protocol::type_name(static_cast<std::uint8_t>(data->stream)),
+                       data->request_id);
+      co_return;
+    }
+    auto session = requests_.find(data->request_id);
+    if (session == requests_.end()) co_return;  // the request already ended: late input is dropped
+    auto keep = session->second;                // the session may end while we wait
+    co_await keep->push_stdin(data->bytes);
+  } else if (auto* abort = std::get_if<message::abort_request>(&decoded)) {
+    if (auto session = requests_.find(abort->request_id); session != requests_.end()) {
+      host_.log->info("{}: request {} aborted by the web server", peer_, abort->request_id);
+      auto keep = session->second;
+      keep->abort(false);
+    }
+  } else if (auto* query = std::get_if<message::get_values>(&decoded)) {
+    co_await answer_get_values(*query);
+  } else if (auto* unknown = std::get_if<message::unknown_management_record>(&decoded)) {
+    host_.log->info("{}: answering UNKNOWN_TYPE to management record type {}", peer_, unknown->type);
+    std::string reply;
+    protocol::append_unknown_type(reply, unknown->type);
+    co_await write_bytes(std::move(reply));
+  } else if (auto* ignored = std::get_if<message::ignored_record>(&decoded)) {
+    host_.log->debug("{}: ignoring a {} record for request {}", peer_, protocol::type_name(ignored->header.type),
+                     ignored->header.request_id);
+  }
+  // END_REQUEST, GET_VALUES_RESULT, UNKNOWN_TYPE: what a client receives; nothing to do.
+}
+
+awaitable<void> connection::begin_request(const message::begin_request& begin) {
+  const auto refuse = [&](protocol::protocol_status status) -> awaitable<void> {
+    decoder_.forget(begin.request_id);
+    std::string reply;
+    protocol::append_end_request(reply, begin.request_id, 0, status);
+    co_await write_bytes(std::move(reply));
+    if (!begin.keep_conn) request_done(begin.request_id, false);
+  };
+  if (requests_.contains(begin.request_id)) {
+    host_.log->warn("{}: closing the connection: request id {} began twice", peer_, begin.request_id);
+    abort_all("protocol error");
+    close_socket();
+    co_return;
+  }
+  if (begin.role != static_cast<std::uint16_t>(protocol::role::responder)) {
+    host_.log->warn("{}: request {} asks for role {}, only the responder role is served", peer_, begin.request_id,
+                    begin.role);
+    co_await refuse(protocol::protocol_status::unknown_role);
+    co_return;
+  }
+  if (host_.draining) {
+    host_.log->info("{}: request {} refused (OVERLOADED): the host is shutting down", peer_, begin.request_id);
+    co_await refuse(protocol::protocol_status::overloaded);
+    co_return;
+  }
+  const std::size_t limit = settings_->max_requests;
+  if (host_.active_requests.fetch_add(1) >= limit) {
+    --host_.active_requests;
+    host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running", peer_, begin.request_id, limit);
+    co_await refuse(protocol::protocol_status::overloaded);
+    co_return;
+  }
+  requests_[begin.request_id] = std::make_shared<request_session>(shared_from_this(), begin.request_id, begin.keep_conn);
+}
+
+awaitable<void> connection::answer_get_values(const message::get_values& query) {
+  // Honest: the limits this host enforces.
+  protocol::name_value_list values;
+  for (const auto& name : query.names) {
+    if (name == protocol::max_conns_name)
+      values.push_back({name, std::to_string(settings_->max_connections)});
+    else if (name == protocol::max_reqs_name)
+      values.push_back({name, std::to_string(settings_->max_requests)});
+    else if (name == protocol::mpxs_conns_name)
+      values.push_back({name, "1"});
+    // Names we do not know are left out, as the spec asks.
+  }
+  std::string reply;
+  protocol::append_get_values_result(reply, values);
+  co_await write_bytes(std::move(reply));
+}
+
+}  // namespace fcgihost::host

@@ -1,0 +1,29 @@
+// What every connection of the host shares: settings (swapped whole on
+// SIGHUP), the runners, the logger, and the counts the limits apply to.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <memory>
+
+#include <runners/function_runner.hpp>
+
+#include "config.hpp"
+#include "peer_filter.hpp"
+
+namespace fcgihost::host {
+
+struct host_context {
+  std::shared_ptr<spdlog::logger> log;
+  std::atomic<std::shared_ptr<const host_config>> config;
+  runners::function_runner* functions = nullptr;
+  peer_filter peers;
+  std::atomic<std::size_t> open_connections{0};
+  std::atomic<std::size_t> active_requests{0};
+  std::atomic<bool> draining{false};
+
+  std::shared_ptr<const host_config> settings() const { return config.load(); }
+};
+
+}  // namespace fcgihost::host

@@ -1,0 +1,172 @@
+#include "listeners.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include <protocol/socket_address.hpp>
+
+namespace fcgihost::host {
+
+namespace {
+
+std::runtime_error failure(const std::string& what) {
+  return std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+bool is_listening_socket(int fd) {
+  int listening = 0;
+  socklen_t size = sizeof listening;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening != 0;
+}
+
+int family_of(int fd) {
+  sockaddr_storage address{};
+  socklen_t size = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) return 0;
+  return address.ss_family;
+}
+
+listener adopt(int fd, std::string description) {
+  if (!is_listening_socket(fd)) throw std::runtime_error(description + " is not a listening socket");
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // scripts must never inherit it
+  return {fd, family_of(fd), std::move(description), {}};
+}
+
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path)
+    throw std::runtime_error("unix socket path too long (" + std::to_string(path.size()) + " bytes): " + path);
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
+// A socket file left by a crashed run is replaced; one somebody still listens
+// on is not.
+void clear_stale_socket(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) return;
+  if (!S_ISSOCK(info.st_mode)) throw std::runtime_error(path + " exists and is not a socket");
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const auto address = unix_address(path);
+  const bool alive = ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  ::close(probe);
+  if (alive) throw std::runtime_error("another server is listening on " + path);
+  ::unlink(path.c_str());
+}
+
+listener open_unix(const std::string& path, const host_config& config) {
+  clear_stale_socket(path);
+  const auto address = unix_address(path);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw failure("socket");
+  // Created owner-only, then opened up to the configured mode: no window in
+  // which anyone else can connect.
+  const mode_t old_mask = ::umask(0177);
+  const int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  ::umask(old_mask);
+  if (bound != 0) {
+    const auto error = failure("cannot bind unix:" + path);
+    ::close(fd);
+    throw error;
+  }
+  if (::chmod(path.c_str(), config.socket_mode) != 0 || ::listen(fd, config.backlog) != 0) {
+    const auto error = failure("cannot listen on unix:" + path);
+    ::close(fd);
+    ::unlink(path.c_str());
+    throw error;
+  }
+  return {fd, AF_UNIX, "unix:" + path, path};
+}
+
+listener open_tcp(const protocol::socket_address& where, const host_config& config) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(where.port);
+  if (const int rc = ::getaddrinfo(where.host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    throw std::runtime_error("cannot resolve " + where.to_string() + ": " + ::gai_strerror(rc));
+  std::string last_error = "no address";
+  for (addrinfo* entry = found; entry; entry = entry->ai_next) {
+    const int fd = ::socket(entry->ai_family, entry->ai_socktype | SOCK_CLOEXEC, entry->ai_protocol);
+    if (fd < 0) continue;
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (::bind(fd, entry->ai_addr, entry->ai_addrlen) == 0 && ::listen(fd, config.backlog) == 0) {
+      const int family = entry->ai_family;
+      ::freeaddrinfo(found);
+      return {fd, family, where.to_string(), {}};
+    }
+    last_error = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  throw std::runtime_error("cannot listen on " + where.to_string() + ": " + last_error);
+}
+
+listener open_address(const std::string& text, const host_config& config) {
+  std::string why;
+  const auto where = protocol::parse_socket_address(text, why);
+  if (!where) throw std::runtime_error("bad --listen address '" + text + "': " + why);
+  switch (where->type) {
+    case protocol::socket_address::kind::unix_path: return open_unix(where->path, config);
+    case protocol::socket_address::kind::tcp: return open_tcp(*where, config);
+    case protocol::socket_address::kind::fd: return adopt(where->fd, "fd:" + std::to_string(where->fd));
+  }
+  throw std::logic_error("unhandled address kind");
+}
+
+// systemd socket activation: LISTEN_PID names us, LISTEN_FDS counts fds from 3.
+std::vector<listener> systemd_listeners() {
+  std::vector<listener> found;
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* count = std::getenv("LISTEN_FDS");
+  if (!pid || !count || std::atol(pid) != static_cast<long>(::getpid())) return found;
+  const int fds = std::atoi(count);
+  for (int fd = 3; fd < 3 + fds; ++fd) found.push_back(adopt(fd, "systemd fd " + std::to_string(fd)));
+  // Not for the children we start.
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_FDNAMES");
+  return found;
+}
+
+}  // namespace
+
+std::vector<listener> open_listeners(const host_config& config) {
+  std::vector<listener> opened;
+  try {
+    for (const auto& address : config.listen) opened.push_back(open_address(address, config));
+    if (!opened.empty()) return opened;
+    if (is_listening_socket(STDIN_FILENO)) {
+      opened.push_back(adopt(STDIN_FILENO, "fd:0"));
+      return opened;
+    }
+    opened = systemd_listeners();
+    if (!opened.empty()) return opened;
+    opened.push_back(open_address("tcp:127.0.0.1:9000", config));
+  } catch (...) {
+    remove_socket_files(opened);
+    for (const auto& done : opened) ::close(done.fd);
+    throw;
+  }
+  return opened;
+}
+
+void remove_socket_files(const std::vector<listener>& listeners) {
+  for (const auto& l : listeners)
+    if (!l.socket_file.empty()) ::unlink(l.socket_file.c_str());
+}
+
+}  // namespace fcgihost::host

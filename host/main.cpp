@@ -1,0 +1,159 @@
+// fcgi-host: listens, serves, reloads on SIGHUP, drains on SIGTERM.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include <runners/function_runner.hpp>
+
+#include "config.hpp"
+#include "host_context.hpp"
+#include "listeners.hpp"
+#include "logging.hpp"
+#include "server.hpp"
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using namespace fcgihost;
+using namespace fcgihost::host;
+
+namespace {
+
+constexpr int usage_exit = 2;
+constexpr int startup_exit = 1;
+
+std::string describe(const std::vector<listener>& listeners) {
+  std::string text;
+  for (const auto& l : listeners) text += (text.empty() ? "" : ", ") + l.description;
+  return text;
+}
+
+// Waits for the requests in flight to end (bounded), then stops everything.
+awaitable<void> drain(asio::io_context& io, host_context& host, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  asio::steady_timer poll(io);
+  while (host.active_requests > 0 && std::chrono::steady_clock::now() < deadline) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    co_await poll.async_wait(asio::as_tuple(use_awaitable));
+  }
+  if (host.active_requests > 0)
+    host.log->warn("drain timeout: stopping with {} request(s) still running", host.active_requests.load());
+  else
+    host.log->info("all requests finished");
+  io.stop();
+}
+
+awaitable<void> handle_signals(asio::io_context& io, host_context& host, server& srv, const command_line& line) {
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  bool draining = false;
+  while (true) {
+    const int signal = co_await signals.async_wait(use_awaitable);
+    if (signal == SIGHUP) {
+      try {
+        auto fresh = std::make_shared<const host_config>(build_config(line));
+        host.log->set_level(spdlog::level::from_str(fresh->log_level));
+        host.config.store(std::move(fresh));
+        host.log->info("SIGHUP: configuration reloaded{}",
+                       line.config_file ? " from " + line.config_file->string() : std::string());
+      } catch (const std::exception& e) {
+        host.log->error("SIGHUP: keeping the old configuration: {}", e.what());
+      }
+      continue;
+    }
+    if (draining) {
+      if (signal == SIGINT) {
+        host.log->warn("second SIGINT: exiting now");
+        host.log->flush();
+        std::_Exit(130);
+      }
+      continue;
+    }
+    draining = true;
+    host.draining = true;
+    host.log->info("{}: no new connections; waiting up to {} s for {} request(s)",
+                   signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                   std::chrono::duration<double>(host.settings()->drain_timeout).count(),
+                   host.active_requests.load());
+    srv.stop_accepting_and_drain();
+    asio::co_spawn(io, drain(io, host, host.settings()->drain_timeout), [&host](std::exception_ptr failure) {
+      if (failure) host.log->critical("the drain failed; stopping");
+    });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  command_line line;
+  std::shared_ptr<const host_config> config;
+  try {
+    line = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+    if (line.help) {
+      std::cout << host_usage;
+      return 0;
+    }
+    config = std::make_shared<const host_config>(build_config(line));
+  } catch (const std::exception& e) {
+    std::cerr << "fcgi-host: " << e.what() << "\n(see fcgi-host --help)\n";
+    return usage_exit;
+  }
+  ::signal(SIGPIPE, SIG_IGN);  // a web server that goes away is an error code, not a death
+
+  host_context host;
+  host.log = make_logger(*config);
+  std::vector<listener> listeners;
+  std::optional<runners::plugin_catalog> catalog;
+  try {
+    host.peers = peer_filter::from_environment();
+    if (!config->plugins_dir.empty()) catalog.emplace(config->plugins_dir);
+    listeners = open_listeners(*config);
+  } catch (const std::exception& e) {
+    host.log->critical("cannot start: {}", e.what());
+    return startup_exit;
+  }
+  host.config.store(config);
+
+  runners::worker_pool workers(config->min_workers, config->max_workers);
+  std::optional<runners::function_runner> functions;
+  if (catalog) {
+    functions.emplace(*catalog, workers);
+    host.functions = &*functions;
+  }
+
+  asio::io_context io(static_cast<int>(config->io_threads));
+  server srv(io, host, listeners);
+  srv.start();
+  asio::co_spawn(io, handle_signals(io, host, srv, line), [&](std::exception_ptr failure) {
+    if (failure) host.log->critical("signal handling stopped");
+  });
+  host.log->info("fcgi-host listening on {}; plugins: {}; timeout: {} s{}", describe(listeners),
+                 catalog ? catalog->directory().string() : "(none)",
+                 std::chrono::duration<double>(config->timeout).count(),
+                 host.peers.active() ? "; FCGI_WEB_SERVER_ADDRS applies" : "");
+
+  std::vector<std::thread> io_threads;
+  for (std::size_t i = 1; i < config->io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& thread : io_threads) thread.join();
+
+  remove_socket_files(listeners);
+  const std::size_t stuck = workers.stop(std::chrono::seconds(1));
+  if (stuck > 0) {
+    // Unloading a plugin under a running handler would crash: leave without it.
+    host.log->warn("{} handler(s) ignored the stop request; exiting without waiting for them", stuck);
+    host.log->flush();
+    std::_Exit(0);
+  }
+  host.log->info("stopped");
+  return 0;
+}

@@ -1,0 +1,265 @@
+#include "request_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <protocol/encoder.hpp>
+
+#include "connection.hpp"
+#include "router.hpp"
+
+namespace fcgihost::host {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using error_code = boost::system::error_code;
+
+namespace {
+
+// FCGI_STDIN chunks a request may hold before the connection stops reading:
+// with 64 KiB reads, at most 256 KiB of a body waits in memory per request.
+constexpr std::size_t queued_stdin_chunks = 4;
+
+// The app status of a request the web server aborted (nginx's "client closed request").
+constexpr int aborted_app_status = 499;
+
+// Longest FCGI_STDERR text copied into one log line.
+constexpr std::size_t logged_stderr_bytes = 1024;
+
+std::string_view param_or_dash(const protocol::name_value_list& params, std::string_view name) {
+  const auto* value = protocol::find_value(params, name);
+  return value && !value->empty() ? std::string_view(*value) : std::string_view("-");
+}
+
+}  // namespace
+
+request_session::request_session(std::shared_ptr<connection> owner, std::uint16_t request_id, bool keep_conn)
+    : owner_(std::move(owner)),
+      request_id_(request_id),
+      keep_conn_(keep_conn),
+      stdin_(owner_->executor(), queued_stdin_chunks),
+      wake_(owner_->executor()) {}
+
+request_session::~request_session() = default;
+
+asio::any_io_executor request_session::executor() const { return owner_->executor(); }
+
+void request_session::start(protocol::name_value_list params) {
+  started_ = true;
+  params_ = std::move(params);
+  asio::co_spawn(owner_->executor(), run(), [log = owner_->host().log, id = request_id_](std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      log->error("request {} failed inside the host: {}", id, e.what());
+    }
+  });
+}
+
+awaitable<void> request_session::push_stdin(std::string_view bytes) {
+  if (over_ || stdin_ended_) co_return;
+  if (bytes.empty()) stdin_ended_ = true;  // the web server sent the end of FCGI_STDIN
+  std::string chunk(bytes);
+  co_await stdin_.async_send(error_code{}, std::move(chunk), asio::as_tuple(use_awaitable));
+}
+
+awaitable<std::string> request_session::read_stdin() {
+  if (over_ || stdin_delivered_) co_return std::string();
+  auto [ec, chunk] = co_await stdin_.async_receive(asio::as_tuple(use_awaitable));
+  if (ec || chunk.empty()) {
+    stdin_delivered_ = true;  // later reads see the end at once
+    co_return std::string();
+  }
+  co_return chunk;
+}
+
+awaitable<bool> request_session::write(runners::output_stream stream, std::string_view bytes) {
+  if (over_) co_return false;
+  if (bytes.empty()) co_return true;
+  const auto type =
+      stream == runners::output_stream::out ? protocol::record_type::std_out : protocol::record_type::std_err;
+  // Gathered: record headers around the runner's own bytes, no copy.
+  std::vector<std::array<char, protocol::header_size>> headers;
+  std::vector<asio::const_buffer> buffers;
+  headers.reserve(bytes.size() / protocol::max_stream_chunk + 1);
+  for (std::string_view rest = bytes; !rest.empty();) {
+    const auto chunk = rest.substr(0, protocol::max_stream_chunk);
+    const auto padding = protocol::padding_for(chunk.size());
+    headers.push_back(protocol::encode_header({protocol::version_1, static_cast<std::uint8_t>(type), request_id_,
+                                               static_cast<std::uint16_t>(chunk.size()), padding}));
+    buffers.push_back(asio::buffer(headers.back()));
+    buffers.push_back(asio::buffer(chunk));
+    if (padding > 0) buffers.push_back(asio::buffer(protocol::zero_padding.data(), padding));
+    rest.remove_prefix(chunk.size());
+  }
+  auto guard = co_await owner_->acquire_writer();
+  if (over_) co_return false;  // ended while we waited: nothing after END_REQUEST
+  if (stream == runners::output_stream::out) {
+    stdout_started_ = true;
+    stdout_bytes_ += bytes.size();
+    status_.feed(bytes);
+  } else {
+    stderr_started_ = true;
+    auto text = bytes.substr(0, logged_stderr_bytes);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    owner_->host().log->warn("{} {}: stderr: {}", owner_->peer(), script_, text);
+  }
+  try {
+    co_await owner_->write_now(buffers);
+  } catch (const std::exception&) {
+    connection_lost_ = true;  // the read loop sees it too and aborts the requests
+    co_return false;
+  }
+  co_return true;
+}
+
+void request_session::abort(bool connection_lost) {
+  if (over_) return;
+  aborted_ = true;
+  connection_lost_ = connection_lost_ || connection_lost;
+  stop_.request_stop();
+  if (started_) {
+    wake_.cancel();  // run() sees the abort and finishes
+    return;
+  }
+  asio::co_spawn(owner_->executor(), finish(aborted_app_status, {}, {}), [log = owner_->host().log](std::exception_ptr e) {
+    if (e) log->error("ending an aborted request failed");
+  });
+}
+
+awaitable<void> request_session::run() {
+  auto self = shared_from_this();  // alive until END_REQUEST, whatever the connection does
+  host_context& host = owner_->host();
+  const auto settings = host.settings();
+  const resolved_target target = resolve_target(params_, *settings);
+  if (!target.script_filename.empty()) script_ = target.script_filename;
+
+  if (target.type == resolved_target::kind::none) {
+    outcome_ = "not-found";
+    host.log->warn("{} request {}: 404: {}", owner_->peer(), request_id_, target.reason);
+    co_await finish(404, cgi_response(404, "Not Found", "Not found: " + target.reason + "\n"), {});
+    co_return;
+  }
+  if (target.type == resolved_target::kind::script) {
+    runner_name_ = "script";
+    outcome_ = "not-found";
+    host.log->warn("{} request {}: 404: {} is a script path, and this host serves no scripts yet", owner_->peer(),
+                   request_id_, script_);
+    co_await finish(404, cgi_response(404, "Not Found", "Not found: scripts are not served here\n"), {});
+    co_return;
+  }
+
+  runner_name_ = "function";
+  if (!host.functions) {
+    outcome_ = "not-found";
+    host.log->warn("{} request {}: 404: no plugins folder is configured (--plugins)", owner_->peer(), request_id_);
+    co_await finish(404, cgi_response(404, "Not Found", "Not found: no plugins folder is configured\n"), {});
+    co_return;
+  }
+  auto found = host.functions->find(target.plugin, target.handler);
+  if (found.result == runners::lookup_result::outcome::not_found) {
+    outcome_ = "not-found";
+    host.log->warn("{} request {}: 404: {}", owner_->peer(), request_id_, found.reason);
+    co_await finish(404, cgi_response(404, "Not Found", "Not found: " + found.reason + "\n"), {});
+    co_return;
+  }
+  if (found.result == runners::lookup_result::outcome::broken) {
+    outcome_ = "failed";
+    host.log->error("{} request {}: 500: {}", owner_->peer(), request_id_, found.reason);
+    co_await finish(500, cgi_response(500, "Internal Server Error", "The plugin cannot be loaded.\n"),
+                    "fcgi-host: " + found.reason + "\n");
+    co_return;
+  }
+
+  if (target.timeout.count() > 0)
+    wake_.expires_after(target.timeout);
+  else
+    wake_.expires_at(asio::steady_timer::time_point::max());
+  if (aborted_) {  // aborted before we got here
+    co_await finish(aborted_app_status, {}, {});
+    co_return;
+  }
+  using namespace asio::experimental::awaitable_operators;
+  auto outcome = co_await (host.functions->run(std::move(found.handler), self, stop_.get_token()) ||
+                           wake_.async_wait(asio::as_tuple(use_awaitable)));
+  if (outcome.index() == 0) {
+    const auto& result = std::get<0>(outcome);
+    if (result.failure.empty()) {
+      co_await finish(result.app_status, {}, {});
+    } else {
+      outcome_ = "failed";
+      host.log->error("{} request {} {}: the handler failed: {}", owner_->peer(), request_id_, script_, result.failure);
+      co_await finish(500, cgi_response(500, "Internal Server Error", "The handler failed.\n"),
+                      "fcgi-host: " + script_ + ": " + result.failure + "\n");
+    }
+    co_return;
+  }
+  stop_.request_stop();
+  if (aborted_) {
+    co_await finish(aborted_app_status, {}, {});
+    co_return;
+  }
+  const double seconds = std::chrono::duration<double>(target.timeout).count();
+  outcome_ = "timeout";
+  host.log->warn("{} request {} {}: timed out after {} s{}", owner_->peer(), request_id_, script_, seconds,
+                 stdout_started_ ? "; output had started, so the stream was ended" : "");
+  co_await finish(408,
+                  cgi_response(408, "Request Timeout",
+                               fmt::format("The request did not finish within {:g} s.\n", seconds)),
+                  {});
+}
+
+awaitable<void> request_session::finish(int app_status, std::string response_if_silent, std::string stderr_text) {
+  if (over_) co_return;
+  over_ = true;
+  auto self = shared_from_this();
+  stop_.request_stop();
+  stdin_.cancel();
+  stdin_.close();
+  host_context& host = owner_->host();
+  --host.active_requests;
+  if (!connection_lost_) {
+    try {
+      auto guard = co_await owner_->acquire_writer();
+      std::string records;
+      // Our own answer only while the client has seen nothing: after that the
+      // headers are gone, and the stream is just ended.
+      if (!response_if_silent.empty() && !stdout_started_) {
+        protocol::append_stream(records, protocol::record_type::std_out, request_id_, response_if_silent);
+        status_.feed(response_if_silent);
+        stdout_bytes_ += response_if_silent.size();
+        stdout_started_ = true;
+      }
+      if (!stderr_text.empty()) {
+        protocol::append_stream(records, protocol::record_type::std_err, request_id_, stderr_text);
+        stderr_started_ = true;
+      }
+      protocol::append_stream_end(records, protocol::record_type::std_out, request_id_);
+      if (stderr_started_) protocol::append_stream_end(records, protocol::record_type::std_err, request_id_);
+      protocol::append_end_request(records, request_id_, static_cast<std::uint32_t>(app_status),
+                                   protocol::protocol_status::request_complete);
+      const std::vector<asio::const_buffer> buffers(1, asio::buffer(records));
+      co_await owner_->write_now(buffers);
+    } catch (const std::exception& e) {
+      host.log->debug("{} request {}: END_REQUEST not sent: {}", owner_->peer(), request_id_, e.what());
+    }
+  }
+  log_access(app_status, connection_lost_ ? "connection-lost" : aborted_ ? "aborted" : outcome_);
+  owner_->request_done(request_id_, keep_conn_);
+}
+
+void request_session::log_access(int app_status, std::string_view outcome) {
+  const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began_).count();
+  owner_->host().log->info("{} \"{} {}\" {} {} {:.1f}ms script={} runner={} app_status={} {}", owner_->peer(),
+                           param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
+                           stdout_started_ ? status_.status() : 0, stdout_bytes_, elapsed, script_, runner_name_,
+                           app_status, outcome);
+}
+
+}  // namespace fcgihost::host

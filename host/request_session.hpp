@@ -1,0 +1,75 @@
+// One request, from its PARAMS to its END_REQUEST: resolves the target, runs
+// it against the timeout and an abort, streams FCGI_STDIN to it and its output
+// back, and answers 404, 408 or 500 itself when that is the outcome.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include <protocol/name_value.hpp>
+#include <runners/request_io.hpp>
+
+#include "response_status.hpp"
+
+namespace fcgihost::host {
+
+class connection;
+struct resolved_target;
+
+class request_session final : public runners::request_io, public std::enable_shared_from_this<request_session> {
+ public:
+  request_session(std::shared_ptr<connection> owner, std::uint16_t request_id, bool keep_conn);
+  ~request_session() override;
+
+  // Starts the work once PARAMS are complete (on the connection's strand).
+  void start(protocol::name_value_list params);
+  // FCGI_STDIN from the connection: waits while the runner is behind. An
+  // empty chunk ends the stream.
+  boost::asio::awaitable<void> push_stdin(std::string_view bytes);
+  // ABORT_REQUEST, or the connection is gone (then nothing more is written).
+  void abort(bool connection_lost);
+
+  bool started() const { return started_; }
+
+  // runners::request_io
+  const protocol::name_value_list& params() const override { return params_; }
+  boost::asio::awaitable<std::string> read_stdin() override;
+  boost::asio::awaitable<bool> write(runners::output_stream stream, std::string_view bytes) override;
+  boost::asio::any_io_executor executor() const override;
+
+ private:
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<runners::run_result> run_target(const resolved_target& target);
+  boost::asio::awaitable<void> finish(int app_status, std::string response_if_silent, std::string stderr_text);
+  void log_access(int app_status, std::string_view outcome);
+
+  std::shared_ptr<connection> owner_;
+  const std::uint16_t request_id_;
+  const bool keep_conn_;
+  protocol::name_value_list params_;
+  boost::asio::experimental::channel<void(boost::system::error_code, std::string)> stdin_;
+  bool stdin_ended_ = false;      // the web server ended FCGI_STDIN
+  bool stdin_delivered_ = false;  // the runner has seen the end
+  std::string_view outcome_ = "done";  // for the access log
+  boost::asio::steady_timer wake_;  // the deadline; cancelled early by an abort
+  std::stop_source stop_;
+  bool started_ = false;
+  bool over_ = false;  // END_REQUEST is on its way: output is dropped
+  bool aborted_ = false;
+  bool connection_lost_ = false;
+  bool stdout_started_ = false;
+  bool stderr_started_ = false;
+  std::uint64_t stdout_bytes_ = 0;
+  response_status status_;
+  std::string runner_name_ = "-";
+  std::string script_ = "-";
+  std::chrono::steady_clock::time_point began_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace fcgihost::host

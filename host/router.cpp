@@ -1,0 +1,74 @@
+#include "router.hpp"
+
+#include <fnmatch.h>
+
+namespace fcgihost::host {
+
+namespace {
+
+// FastCGI.jl and fcgiwrap do the same when a server sends no SCRIPT_FILENAME.
+std::string script_filename_of(const protocol::name_value_list& params) {
+  if (const auto* filename = protocol::find_value(params, "SCRIPT_FILENAME"); filename && !filename->empty())
+    return *filename;
+  const auto* root = protocol::find_value(params, "DOCUMENT_ROOT");
+  const auto* name = protocol::find_value(params, "SCRIPT_NAME");
+  if (!name || name->empty()) return {};
+  return (root ? *root : std::string()) + *name;
+}
+
+bool matches(const route_rule& rule, const std::string& name) {
+  if (rule.match == route_rule::match_kind::prefix) return name.starts_with(rule.pattern);
+  return ::fnmatch(rule.pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+void set_function(resolved_target& target, const std::string& plugin_dot_handler) {
+  const auto dot = plugin_dot_handler.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == plugin_dot_handler.size()) {
+    target.reason = "'" + plugin_dot_handler + "' is not PLUGIN.HANDLER";
+    return;
+  }
+  target.type = resolved_target::kind::function;
+  target.plugin = plugin_dot_handler.substr(0, dot);
+  target.handler = plugin_dot_handler.substr(dot + 1);
+}
+
+}  // namespace
+
+resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config) {
+  resolved_target target;
+  target.timeout = config.timeout;
+  target.script_filename = script_filename_of(params);
+  const std::string& name = target.script_filename;
+  if (name.empty()) {
+    target.reason = "the request has no SCRIPT_FILENAME (nor SCRIPT_NAME)";
+    return target;
+  }
+  if (name.find('\0') != std::string::npos) {
+    target.reason = "SCRIPT_FILENAME contains a NUL byte";
+    return target;
+  }
+  for (const auto& rule : config.routes) {
+    if (!matches(rule, name)) continue;
+    if (rule.timeout) target.timeout = *rule.timeout;
+    if (rule.runner == route_rule::runner_kind::function) {
+      set_function(target, rule.target);
+    } else {
+      target.type = resolved_target::kind::script;
+      target.script = rule.target;
+    }
+    return target;
+  }
+  if (name.find('/') == std::string::npos) {
+    set_function(target, name);
+    return target;
+  }
+  if (name.starts_with('/')) {
+    target.type = resolved_target::kind::script;
+    target.script = name;
+    return target;
+  }
+  target.reason = "'" + name + "' is neither PLUGIN.HANDLER nor an absolute script path";
+  return target;
+}
+
+}  // namespace fcgihost::host

@@ -1,0 +1,29 @@
+// SCRIPT_FILENAME to what serves it, in the order the design fixes: a config
+// route; else a name without '/' is PLUGIN.HANDLER; else an absolute path is
+// a script (confined to the scripts folder by the script runner). Anything
+// else resolves to nothing, with the reason.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <protocol/name_value.hpp>
+
+#include "config.hpp"
+
+namespace fcgihost::host {
+
+struct resolved_target {
+  enum class kind { function, script, none };
+  kind type = kind::none;
+  std::string script_filename;  // what was resolved (for the log)
+  std::string plugin;           // function
+  std::string handler;          // function
+  std::string script;           // script: the path asked for
+  std::chrono::milliseconds timeout{0};
+  std::string reason;           // none: why
+};
+
+resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config);
+
+}  // namespace fcgihost::host

@@ -1,0 +1,110 @@
+#include "server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "connection.hpp"
+
+namespace fcgihost::host {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+
+server::server(asio::io_context& io, host_context& host, const std::vector<listener>& listeners)
+    : io_(io), host_(host) {
+  for (const auto& l : listeners) {
+    auto acceptor = std::make_unique<acceptor_type>(io_);
+    acceptor->assign(asio::generic::stream_protocol(l.family, 0), l.fd);
+    acceptors_.push_back(std::move(acceptor));
+    descriptions_.push_back(l.description);
+  }
+}
+
+void server::start() {
+  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+    asio::co_spawn(io_, accept_loop(*acceptors_[i], descriptions_[i]),
+                   [log = host_.log, where = descriptions_[i]](std::exception_ptr failure) {
+                     if (!failure) return;
+                     try {
+                       std::rethrow_exception(failure);
+                     } catch (const std::exception& e) {
+                       log->critical("accepting on {} stopped: {}", where, e.what());
+                     }
+                   });
+  }
+}
+
+awaitable<void> server::accept_loop(acceptor_type& acceptor, std::string description) {
+  while (acceptor.is_open()) {
+    // Each connection gets a strand of its own: its coroutines never run at once.
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io_), asio::as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      host_.log->error("accept on {} failed: {}", description, ec.message());
+      if (ec == asio::error::no_descriptors) {
+        // Out of file descriptors: give the open connections time to end.
+        asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::as_tuple(use_awaitable));
+      }
+      continue;
+    }
+    sockaddr_storage peer{};
+    const auto remote = socket.remote_endpoint(ec);
+    if (!ec) std::memcpy(&peer, remote.data(), std::min<std::size_t>(remote.size(), sizeof peer));
+    const std::string peer_name = describe_peer(peer);
+    if (!host_.peers.allows(peer)) {
+      host_.log->warn("refused a connection from {} on {}: not in FCGI_WEB_SERVER_ADDRS", peer_name, description);
+      continue;  // the socket closes as it goes out of scope
+    }
+    const auto settings = host_.settings();
+    if (host_.open_connections >= settings->max_connections) {
+      host_.log->warn("refused a connection from {} on {}: {} connections already open (max-connections)", peer_name,
+                      description, settings->max_connections);
+      continue;
+    }
+    if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    auto conn = std::make_shared<connection>(std::move(socket), host_, peer_name);
+    {
+      std::lock_guard lock(connections_mutex_);
+      connections_.remove_if([](const auto& weak) { return weak.expired(); });
+      connections_.push_back(conn);
+    }
+    host_.log->debug("connection from {} on {}", peer_name, description);
+    asio::co_spawn(conn->executor(), conn->run(), [log = host_.log, peer_name](std::exception_ptr failure) {
+      if (!failure) return;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        log->error("{}: connection failed inside the host: {}", peer_name, e.what());
+      }
+    });
+  }
+}
+
+std::vector<std::shared_ptr<connection>> server::live_connections() {
+  std::lock_guard lock(connections_mutex_);
+  std::vector<std::shared_ptr<connection>> live;
+  for (const auto& weak : connections_)
+    if (auto conn = weak.lock()) live.push_back(std::move(conn));
+  return live;
+}
+
+void server::stop_accepting_and_drain() {
+  asio::post(io_, [this] {
+    boost::system::error_code ignored;
+    for (auto& acceptor : acceptors_) acceptor->close(ignored);
+  });
+  for (auto& conn : live_connections()) conn->drain();
+}
+
+}  // namespace fcgihost::host

@@ -1,0 +1,44 @@
+// Accepts connections on every listener (refusing peers FCGI_WEB_SERVER_ADDRS
+// does not name, and connections past the limit), keeps track of them, and
+// drains them on shutdown.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <list>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "host_context.hpp"
+#include "listeners.hpp"
+
+namespace fcgihost::host {
+
+class connection;
+
+class server {
+ public:
+  server(boost::asio::io_context& io, host_context& host, const std::vector<listener>& listeners);
+
+  void start();
+  // SIGTERM: no new connections; idle ones close now, busy ones after their requests.
+  void stop_accepting_and_drain();
+
+ private:
+  using acceptor_type = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
+  boost::asio::awaitable<void> accept_loop(acceptor_type& acceptor, std::string description);
+  std::vector<std::shared_ptr<connection>> live_connections();
+
+  boost::asio::io_context& io_;
+  host_context& host_;
+  std::vector<std::unique_ptr<acceptor_type>> acceptors_;
+  std::vector<std::string> descriptions_;
+  std::mutex connections_mutex_;
+  std::list<std::weak_ptr<connection>> connections_;
+};
+
+}  // namespace fcgihost::host

@@ -1,0 +1,43 @@
+#include "function_runner.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "handler_request.hpp"
+
+namespace fcgihost::runners {
+
+namespace asio = boost::asio;
+using error_code = boost::system::error_code;
+
+boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, std::shared_ptr<request_io> io,
+                                                        std::stop_token stop) {
+  auto executor = io->executor();
+  auto done = std::make_shared<asio::experimental::channel<void(error_code, run_result)>>(executor, 1);
+  pool_.submit([handler = std::move(handler), io, stop, done, executor]() mutable {
+    run_result result;
+    if (!stop.stop_requested()) {  // it may have waited in the queue past its timeout
+      handler_request request(io, stop);
+      try {
+        result.app_status = handler.function(request);
+        request.flush();
+      } catch (const std::exception& e) {
+        result.failure = e.what();
+      } catch (...) {
+        result.failure = "the handler threw something that is not a std::exception";
+      }
+      // The exception object (made by the plugin) is gone here; the library
+      // stays loaded until `handler` is destroyed with this task.
+    }
+    asio::post(executor, [done, result = std::move(result)]() mutable {
+      done->try_send(error_code{}, std::move(result));
+    });
+  });
+  auto [ec, result] = co_await done->async_receive(asio::as_tuple(asio::use_awaitable));
+  if (ec) throw boost::system::system_error(ec);
+  co_return result;
+}
+
+}  // namespace fcgihost::runners

@@ -1,0 +1,33 @@
+// Runs plugin handlers: finds them in the plugins folder, runs each on the
+// worker pool, and completes on the request's strand with its app status or
+// the exception it threw. Cancelling the awaitable (timeout, abort) returns at
+// once; the handler is told through its stop token and may run on.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <stop_token>
+#include <string_view>
+
+#include "plugin_catalog.hpp"
+#include "request_io.hpp"
+#include "worker_pool.hpp"
+
+namespace fcgihost::runners {
+
+class function_runner {
+ public:
+  function_runner(plugin_catalog& catalog, worker_pool& pool) : catalog_(catalog), pool_(pool) {}
+
+  lookup_result find(std::string_view plugin, std::string_view handler) { return catalog_.find(plugin, handler); }
+
+  boost::asio::awaitable<run_result> run(bound_handler handler, std::shared_ptr<request_io> io,
+                                         std::stop_token stop);
+
+ private:
+  plugin_catalog& catalog_;
+  worker_pool& pool_;
+};
+
+}  // namespace fcgihost::runners

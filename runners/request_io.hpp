@@ -1,0 +1,39 @@
+// The host's side of one request, as a runner sees it: params in, FCGI_STDIN
+// in, FCGI_STDOUT/FCGI_STDERR out, all with backpressure. Shared, so a handler
+// that outlives its request (it ignored the stop token) still finds a valid
+// object, which then reports the request as over.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+#include <string_view>
+
+#include <protocol/name_value.hpp>
+
+namespace fcgihost::runners {
+
+enum class output_stream { out, err };
+
+class request_io {
+ public:
+  virtual ~request_io() = default;
+
+  virtual const protocol::name_value_list& params() const = 0;
+  // The next FCGI_STDIN chunk; empty at the end of the stream (or once the request is over).
+  virtual boost::asio::awaitable<std::string> read_stdin() = 0;
+  // Sends bytes as records; waits while the web server reads slowly. False
+  // once the request is over (timed out, aborted, connection gone): stop.
+  virtual boost::asio::awaitable<bool> write(output_stream stream, std::string_view bytes) = 0;
+  // Where the awaitables above must run (the connection's strand).
+  virtual boost::asio::any_io_executor executor() const = 0;
+};
+
+// How a run ended, when it ended on its own.
+struct run_result {
+  int app_status = 0;
+  std::string failure;  // non-empty: the handler or program failed (answered 500)
+};
+
+}  // namespace fcgihost::runners
