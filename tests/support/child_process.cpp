@@ -43,7 +43,7 @@ void write_file(const fs::path& path, const std::string& content) {
 }
 
 child_process::child_process(std::vector<std::string> argv, fs::path stdout_path, fs::path stderr_path,
-                             fs::path stdin_path) {
+                             fs::path stdin_path, std::vector<std::string> extra_environment) {
   std::vector<char*> args;
   for (auto& arg : argv) args.push_back(arg.data());
   args.push_back(nullptr);
@@ -58,6 +58,7 @@ child_process::child_process(std::vector<std::string> argv, fs::path stdout_path
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
+    for (auto& assignment : extra_environment) ::putenv(assignment.data());
     ::execv(args[0], args.data());
     const char* message = "exec failed\n";
     [[maybe_unused]] auto ignored = ::write(2, message, std::strlen(message));
@@ -67,6 +68,8 @@ child_process::child_process(std::vector<std::string> argv, fs::path stdout_path
 }
 
 child_process::~child_process() { stop(); }
+
+void child_process::signal(int number) const { ::kill(pid_, number); }
 
 bool child_process::running() {
   if (reaped_) return false;

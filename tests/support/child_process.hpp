@@ -33,12 +33,15 @@ class child_process {
   // Starts argv[0] (a path) with its output going to stdout_path / stderr_path
   // and stdin from stdin_path (or /dev/null).
   child_process(std::vector<std::string> argv, std::filesystem::path stdout_path,
-                std::filesystem::path stderr_path, std::filesystem::path stdin_path = "/dev/null");
+                std::filesystem::path stderr_path, std::filesystem::path stdin_path = "/dev/null",
+                std::vector<std::string> extra_environment = {});  // NAME=VALUE each
   ~child_process();  // SIGTERM to the group, SIGKILL after a grace, always reaped
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
 
   pid_t pid() const { return pid_; }
+  // Sends a signal to the process alone (not its group).
+  void signal(int number) const;
   bool running();
   // Waits for exit (bounded); returns the exit code, or 128+signal.
   int wait(std::chrono::milliseconds limit = std::chrono::seconds(30));

@@ -1,0 +1,260 @@
+// fcgi-host's FastCGI protocol behaviour over a real unix socket, driven by
+// the client library: multiplexing, keep-conn, management records, roles,
+// limits, ABORT, and bad input that must only cost its own connection.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <gtest/gtest.h>
+
+#include <protocol/encoder.hpp>
+
+#include "../support/host_process.hpp"
+#include "../support/run_async.hpp"
+
+namespace fcgihost::test {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using client::connection;
+
+// Polls `done` every few milliseconds, at most `limit`; false on time-out.
+template <typename Predicate>
+awaitable<bool> eventually(Predicate done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) co_return false;
+    tick.expires_after(std::chrono::milliseconds(5));
+    co_await tick.async_wait(asio::as_tuple(use_awaitable));
+  }
+  co_return true;
+}
+
+TEST(HostProtocol, ServesAPluginHandler) {
+  host_process host;
+  const auto response = run_async([&] { return fetch(host.address(), "hello.greet", "Ada"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, Ada!\n");
+  EXPECT_EQ(response.app_status, 0u);
+  EXPECT_EQ(response.protocol_status, 0);
+  EXPECT_NE(host.log().find("script=hello.greet runner=function app_status=0 done"), std::string::npos) << host.log();
+}
+
+TEST(HostProtocol, GetValuesReportsTheConfiguredLimits) {
+  host_process host(with_arguments({"--max-requests", "7", "--max-connections", "9"}));
+  const auto values = run_async([&]() -> awaitable<protocol::name_value_list> {
+    auto conn = co_await connection::connect(host.address());
+    std::vector<std::string> names{"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS", "FCGI_NO_SUCH_NAME"};
+    co_return co_await conn.get_values(std::move(names));
+  });
+  EXPECT_EQ(values, (protocol::name_value_list{{"FCGI_MAX_CONNS", "9"}, {"FCGI_MAX_REQS", "7"}, {"FCGI_MPXS_CONNS", "1"}}));
+}
+
+TEST(HostProtocol, UnknownManagementRecordGetsUnknownType) {
+  host_process host;
+  const auto reply = run_async([&]() -> awaitable<client::management_reply> {
+    auto conn = co_await connection::connect(host.address());
+    co_return co_await conn.management_request(77, "whatever");
+  });
+  EXPECT_EQ(reply.type, static_cast<std::uint8_t>(protocol::record_type::unknown_type));
+  EXPECT_EQ(reply.unknown_type, 77);
+}
+
+TEST(HostProtocol, RolesOtherThanResponderGetUnknownRole) {
+  host_process host;
+  const auto responses = run_async([&]() -> awaitable<std::vector<client::response>> {
+    auto conn = co_await connection::connect(host.address());
+    std::vector<client::response> seen;
+    for (std::uint16_t role : {2, 3, 99}) {
+      client::request_options options;
+      options.role = role;
+      options.params = request_params("hello.greet");
+      seen.push_back(co_await conn.send(std::move(options)));
+    }
+    // The connection stays usable for a responder request.
+    client::request_options hello;
+    hello.params = request_params("hello.greet");
+    seen.push_back(co_await conn.send(std::move(hello)));
+    co_return seen;
+  });
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(responses[i].protocol_status, static_cast<std::uint8_t>(protocol::protocol_status::unknown_role));
+    EXPECT_EQ(responses[i].out, "");
+  }
+  EXPECT_EQ(responses[3].protocol_status, 0);
+  EXPECT_EQ(responses[3].out, "Content-Type: text/plain\r\n\r\nHello, world!\n");
+}
+
+TEST(HostProtocol, FiftyRequestsInterleaveOnOneConnection) {
+  host_process host;
+  const auto outcome = run_async([&]() -> awaitable<std::pair<std::size_t, std::vector<client::response>>> {
+    using namespace asio::experimental::awaitable_operators;
+    auto conn = co_await connection::connect(host.address());
+    co_await conn.negotiate();
+    std::vector<client::response> responses(50);
+    std::size_t done = 0;
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+    for (int i = 0; i < 50; ++i) {
+      asio::co_spawn(
+          executor,
+          [&, i]() -> awaitable<void> {
+            client::request_options options;
+            options.params = request_params("echo.body", {}, "POST");
+            // Bodies of different sizes, so requests finish out of order.
+            std::string body(1000 * (50 - i), static_cast<char>('A' + i % 26));
+            responses[i] = co_await conn.send(std::move(options), body);
+          },
+          [&](std::exception_ptr failure) {
+            if (failure) ADD_FAILURE() << "a multiplexed request failed";
+            if (++done == 50) all_done.cancel();
+          });
+    }
+    co_await all_done.async_wait(asio::as_tuple(use_awaitable));
+    co_return std::pair{conn.max_in_flight(), responses};
+  });
+  EXPECT_GE(outcome.first, 50u);
+  for (int i = 0; i < 50; ++i) {
+    const std::string expected = "Content-Type: application/octet-stream\r\n\r\n" +
+                                 std::string(1000 * (50 - i), static_cast<char>('A' + i % 26));
+    EXPECT_EQ(outcome.second[i].out, expected) << "request " << i;
+  }
+}
+
+TEST(HostProtocol, KeepConnCarriesManyRequestsAndItsAbsenceClosesTheConnection) {
+  host_process host;
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    for (int i = 0; i < 3; ++i) {
+      client::request_options options;
+      options.params = request_params("hello.greet", std::to_string(i));
+      auto response = co_await conn.send(std::move(options));
+      EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, " + std::to_string(i) + "!\n");
+    }
+    EXPECT_TRUE(conn.is_open());
+    client::request_options last;
+    last.params = request_params("hello.greet", "last");
+    last.keep_conn = false;
+    auto response = co_await conn.send(std::move(last));
+    EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, last!\n");
+    EXPECT_TRUE(co_await eventually([&] { return !conn.is_open(); })) << "the host kept the connection open";
+  });
+}
+
+TEST(HostProtocol, MaxRequestsAnswersOverloadedThenRecovers) {
+  host_process host(with_arguments({"--max-requests", "1"}));
+  run_async([&]() -> awaitable<void> {
+    auto busy = co_await connection::connect(host.address());
+    client::request_options slow;
+    slow.params = request_params("slow.polite", "1");
+    auto first = co_await busy.begin(std::move(slow));
+    co_await first.end_stdin();
+
+    auto other = co_await connection::connect(host.address());
+    client::request_options hello;
+    hello.params = request_params("hello.greet");
+    auto refused = co_await other.send(hello);
+    EXPECT_EQ(refused.protocol_status, static_cast<std::uint8_t>(protocol::protocol_status::overloaded));
+
+    client::output_event event;
+    do event = co_await first.next();
+    while (event.type != client::output_event::kind::end);
+    EXPECT_EQ(event.app_status, 0u);
+    auto served = co_await other.send(hello);
+    EXPECT_EQ(served.protocol_status, 0);
+    EXPECT_EQ(served.out, "Content-Type: text/plain\r\n\r\nHello, world!\n");
+  });
+  EXPECT_NE(host.log().find("refused (OVERLOADED)"), std::string::npos);
+}
+
+TEST(HostProtocol, AbortRequestStopsTheHandlerAndEndsTheRequest) {
+  host_process host(with_arguments({"--timeout", "60"}));
+  const auto [event, elapsed] = run_async([&]() -> awaitable<std::pair<client::output_event, double>> {
+    auto conn = co_await connection::connect(host.address());
+    client::request_options options;
+    options.params = request_params("slow.polite", "60");
+    auto request = co_await conn.begin(std::move(options));
+    co_await request.end_stdin();
+    const auto start = std::chrono::steady_clock::now();
+    co_await request.abort();
+    client::output_event seen;
+    do seen = co_await request.next();
+    while (seen.type != client::output_event::kind::end);
+    co_return std::pair{seen, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+  });
+  EXPECT_EQ(event.app_status, 499u);
+  EXPECT_LT(elapsed, 5.0);
+  EXPECT_NE(host.log().find("aborted by the web server"), std::string::npos) << host.log();
+}
+
+TEST(HostProtocol, MalformedInputClosesOnlyThatConnection) {
+  host_process host(with_arguments({"--timeout", "60"}));
+  run_async([&]() -> awaitable<void> {
+    // A request in flight on another connection must not notice.
+    auto busy = co_await connection::connect(host.address());
+    client::request_options slow;
+    slow.params = request_params("slow.polite", "0.5");
+    auto in_flight = co_await busy.begin(std::move(slow));
+    co_await in_flight.end_stdin();
+
+    auto bad = co_await connection::connect(host.address());
+    co_await bad.write_raw(std::string("\x02\x01\x00\x01\x00\x08\x00\x00", 8));  // version 2
+    EXPECT_TRUE(co_await eventually([&] { return !bad.is_open(); })) << "the bad connection stayed open";
+
+    auto healthy = co_await fetch(host.address(), "hello.greet", "after");
+    EXPECT_EQ(healthy.out, "Content-Type: text/plain\r\n\r\nHello, after!\n");
+    client::output_event event;
+    std::string out;
+    do {
+      event = co_await in_flight.next();
+      out += event.bytes;
+    } while (event.type != client::output_event::kind::end);
+    EXPECT_EQ(out, "Content-Type: text/plain\r\n\r\nslept\n");
+  });
+  EXPECT_NE(host.log().find("closing the connection: unsupported FastCGI version"), std::string::npos) << host.log();
+}
+
+TEST(HostProtocol, ParamsOverTheLimitCloseTheConnection) {
+  host_process host(with_arguments({"--max-params-bytes", "1024"}));
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    client::request_options options;
+    options.params = request_params("hello.greet");
+    options.params.push_back({"HTTP_COOKIE", std::string(2000, 'c')});
+    try {
+      co_await conn.send(std::move(options));
+      ADD_FAILURE() << "a request with oversized params was answered";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("connection closed by the server"), std::string::npos) << e.what();
+    }
+    // Just under the limit is served.
+    client::request_options fits;
+    fits.params = request_params("hello.greet");
+    fits.params.push_back({"HTTP_COOKIE", std::string(900, 'c')});
+    auto conn2 = co_await connection::connect(host.address());
+    auto response = co_await conn2.send(std::move(fits));
+    EXPECT_EQ(response.app_status, 0u);
+  });
+  EXPECT_NE(host.log().find("PARAMS stream exceeds the size limit"), std::string::npos) << host.log();
+}
+
+TEST(HostProtocol, DuplicateRequestIdIsAProtocolError) {
+  host_process host;
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    std::string records;
+    protocol::append_begin_request(records, 5, protocol::role::responder, true);
+    protocol::append_begin_request(records, 5, protocol::role::responder, true);
+    co_await conn.write_raw(records);
+    EXPECT_TRUE(co_await eventually([&] { return !conn.is_open(); }));
+  });
+  EXPECT_NE(host.log().find("request id 5 began twice"), std::string::npos) << host.log();
+}
+
+}  // namespace
+}  // namespace fcgihost::test

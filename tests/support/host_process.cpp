@@ -1,0 +1,69 @@
+#include "host_process.hpp"
+
+#include <fstream>
+#include <stdexcept>
+
+namespace fcgihost::test {
+
+namespace fs = std::filesystem;
+
+host_process::host_process(host_options options) {
+  fs::create_directory(plugins_dir());
+  for (const auto& plugin : options.plugins) install_plugin(plugin);
+  std::vector<std::string> argv{FCGIHOST_HOST_BIN, "--plugins", plugins_dir().string(), "--log-level", "debug"};
+  if (options.listen_on_unix_socket) {
+    argv.push_back("--listen");
+    argv.push_back("unix:" + socket_path().string());
+    address_ = "unix:" + socket_path().string();
+  }
+  argv.insert(argv.end(), options.arguments.begin(), options.arguments.end());
+  process_ = std::make_unique<child_process>(argv, dir_ / "stdout", dir_ / "stderr", "/dev/null",
+                                             options.environment);
+  if (options.listen_on_unix_socket && !wait_for_unix_socket(socket_path(), *process_))
+    throw std::runtime_error("fcgi-host did not start:\n" + log());
+}
+
+void host_process::install_plugin(const std::string& name, const std::string& as) const {
+  const fs::path target = plugins_dir() / (as.empty() ? "lib" + name + ".so" : as);
+  // Copy then rename, as a deploy script would: the host never sees half a file.
+  const fs::path partial = target.string() + ".partial";
+  fs::copy_file(fs::path(FCGIHOST_PLUGIN_BUILD_DIR) / ("lib" + name + ".so"), partial,
+                fs::copy_options::overwrite_existing);
+  fs::rename(partial, target);
+}
+
+namespace {
+std::size_t status_field_kib(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.starts_with(field + ":")) return std::stoul(line.substr(field.size() + 1));
+  return 0;
+}
+}  // namespace
+
+std::size_t host_process::peak_rss_kib() const { return status_field_kib(process_->pid(), "VmHWM"); }
+std::size_t host_process::rss_kib() const { return status_field_kib(process_->pid(), "VmRSS"); }
+
+protocol::name_value_list request_params(std::string script, std::string query, std::string method) {
+  return {{"SCRIPT_FILENAME", std::move(script)},
+          {"QUERY_STRING", std::move(query)},
+          {"REQUEST_METHOD", std::move(method)},
+          {"REQUEST_URI", "/test"}};
+}
+
+boost::asio::awaitable<client::response> fetch(std::string address, std::string script, std::string query,
+                                               std::string body) {
+  auto conn = co_await client::connection::connect(address);
+  client::request_options options;
+  options.params = request_params(std::move(script), std::move(query), body.empty() ? "GET" : "POST");
+  co_return co_await conn.send(std::move(options), body);
+}
+
+std::size_t count_occurrences(const std::string& haystack, const std::string& needle) {
+  std::size_t count = 0;
+  for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++count;
+  return count;
+}
+
+}  // namespace fcgihost::test

@@ -1,0 +1,64 @@
+// A real fcgi-host for a test: its own temp folder, unix socket and plugins
+// folder (holding copies of the example plugins it asks for), started and
+// stopped with the test.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <client/connection.hpp>
+
+#include "child_process.hpp"
+
+namespace fcgihost::test {
+
+struct host_options {
+  std::vector<std::string> arguments;  // more flags for fcgi-host
+  std::vector<std::string> plugins{"hello", "echo", "slow", "thrower", "stderr_writer"};
+  std::vector<std::string> environment;  // NAME=VALUE
+  bool listen_on_unix_socket = true;     // false: the arguments say where
+};
+
+inline host_options with_arguments(std::vector<std::string> arguments) {
+  host_options options;
+  options.arguments = std::move(arguments);
+  return options;
+}
+
+class host_process {
+ public:
+  explicit host_process(host_options options = {});
+
+  const std::string& address() const { return address_; }
+  std::filesystem::path plugins_dir() const { return dir_ / "plugins"; }
+  std::filesystem::path socket_path() const { return dir_ / "host.sock"; }
+  std::string log() const { return read_file(dir_ / "stderr"); }
+  child_process& process() { return *process_; }
+  // Peak resident memory of the host so far (VmHWM), in KiB.
+  std::size_t peak_rss_kib() const;
+  std::size_t rss_kib() const;
+
+  // Copies build/lib/lib<name>.so into the plugins folder as `as` (default lib<name>.so).
+  void install_plugin(const std::string& name, const std::string& as = {}) const;
+
+ private:
+  temp_dir dir_;
+  std::string address_;
+  std::unique_ptr<child_process> process_;
+};
+
+// Params for SCRIPT_FILENAME `script` with a query string, as nginx would send.
+protocol::name_value_list request_params(std::string script, std::string query = {}, std::string method = "GET");
+
+// One whole request on a new connection (run inside run_async).
+boost::asio::awaitable<client::response> fetch(std::string address, std::string script, std::string query = {},
+                                               std::string body = {});
+
+// Lines of the log that contain `text`.
+std::size_t count_occurrences(const std::string& haystack, const std::string& needle);
+
+}  // namespace fcgihost::test
