@@ -1,0 +1,162 @@
+// Plugin handlers under the host: timeouts before and after output, handlers
+// that ignore the stop token, exceptions, and plugins dropped, replaced and
+// removed while the host runs.
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <gtest/gtest.h>
+
+#include "../support/host_process.hpp"
+#include "../support/run_async.hpp"
+
+namespace fcgihost::test {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using client::connection;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST(HostFunctions, TimeoutBeforeOutputAnswers408) {
+  host_process host(with_arguments({"--timeout", "1"}));
+  const auto start = std::chrono::steady_clock::now();
+  const auto response = run_async([&] { return fetch(host.address(), "slow.polite", "30"); });
+  const double elapsed = seconds_since(start);
+  EXPECT_TRUE(response.out.starts_with("Status: 408 Request Timeout\r\n")) << response.out;
+  EXPECT_NE(response.out.find("\r\n\r\nThe request did not finish within 1 s.\n"), std::string::npos) << response.out;
+  EXPECT_EQ(response.app_status, 408u);
+  EXPECT_GE(elapsed, 0.95);
+  EXPECT_LT(elapsed, 3.0);
+  EXPECT_NE(host.log().find("slow.polite: timed out after 1 s"), std::string::npos) << host.log();
+}
+
+TEST(HostFunctions, TimeoutAfterOutputStartedEndsTheStream) {
+  host_process host(with_arguments({"--timeout", "1"}));
+  const auto response = run_async([&] { return fetch(host.address(), "slow.stream"); });
+  EXPECT_TRUE(response.out.starts_with("Content-Type: text/plain\r\n\r\nline 0\n")) << response.out;
+  EXPECT_EQ(response.out.find("408"), std::string::npos) << "a 408 after the headers went out";
+  EXPECT_EQ(response.app_status, 408u);
+  EXPECT_NE(host.log().find("output had started, so the stream was ended"), std::string::npos) << host.log();
+}
+
+TEST(HostFunctions, RouteTimeoutOverridesTheDefault) {
+  temp_dir config_dir;
+  write_file(config_dir / "host.toml",
+             "timeout = 30\n[[route]]\nprefix = \"quick/\"\nfunction = \"slow.polite\"\ntimeout = 0.5\n");
+  host_process routed(with_arguments({"--config", (config_dir / "host.toml").string()}));
+  const auto start = std::chrono::steady_clock::now();
+  const auto response = run_async([&] { return fetch(routed.address(), "quick/anything", "30"); });
+  EXPECT_EQ(response.app_status, 408u);
+  EXPECT_LT(seconds_since(start), 2.0);
+}
+
+TEST(HostFunctions, AHandlerIgnoringStopCostsOneThreadNotTheService) {
+  host_process host(with_arguments({"--timeout", "1", "--min-workers", "1", "--max-workers", "4"}));
+  run_async([&]() -> awaitable<void> {
+    // Two stubborn handlers hold their threads for 5 s after their 408s...
+    auto first = co_await fetch(host.address(), "slow.stubborn", "5");
+    EXPECT_EQ(first.app_status, 408u);
+    auto second = co_await fetch(host.address(), "slow.stubborn", "5");
+    EXPECT_EQ(second.app_status, 408u);
+    // ...and healthy requests are still served, on new threads.
+    const auto start = std::chrono::steady_clock::now();
+    auto hello = co_await fetch(host.address(), "hello.greet", "still here");
+    EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, still here!\n");
+    EXPECT_LT(seconds_since(start), 1.0);
+  });
+}
+
+TEST(HostFunctions, AnExceptionAnswers500WithItsMessageOnStderr) {
+  host_process host;
+  run_async([&]() -> awaitable<void> {
+    auto failed = co_await fetch(host.address(), "thrower.fail");
+    EXPECT_TRUE(failed.out.starts_with("Status: 500 Internal Server Error\r\n")) << failed.out;
+    EXPECT_EQ(failed.app_status, 500u);
+    EXPECT_NE(failed.err.find("thrower.fail was asked to fail"), std::string::npos) << failed.err;
+    auto hello = co_await fetch(host.address(), "hello.greet");
+    EXPECT_EQ(hello.app_status, 0u);
+  });
+  EXPECT_NE(host.log().find("the handler failed: thrower.fail was asked to fail"), std::string::npos) << host.log();
+}
+
+TEST(HostFunctions, StderrReachesTheWebServerAndTheLog) {
+  host_process host;
+  const auto response = run_async([&] { return fetch(host.address(), "stderr_writer.warn"); });
+  EXPECT_EQ(response.err, "stderr_writer: something to log for /test\n");
+  EXPECT_NE(host.log().find("stderr: stderr_writer: something to log for /test"), std::string::npos) << host.log();
+}
+
+TEST(HostFunctions, UnknownPluginsHandlersAndNamesAre404) {
+  host_process host;
+  run_async([&]() -> awaitable<void> {
+    for (const char* script : {"missing.greet", "hello.missing", "hello", "../etc.passwd", "hello.", "relative/x.y"}) {
+      auto response = co_await fetch(host.address(), script);
+      EXPECT_TRUE(response.out.starts_with("Status: 404 Not Found\r\n")) << script << ": " << response.out;
+      EXPECT_EQ(response.app_status, 404u) << script;
+    }
+  });
+}
+
+TEST(HostFunctions, PluginsAreDroppedInReplacedAndRemovedWhileServing) {
+  host_options options;
+  options.plugins = {};
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    auto absent = co_await fetch(host.address(), "versioned.which");
+    EXPECT_EQ(absent.app_status, 404u);
+
+    host.install_plugin("versioned_one", "libversioned.so");
+    auto one = co_await fetch(host.address(), "versioned.which");
+    EXPECT_EQ(one.out, "Content-Type: text/plain\r\n\r\nversion 1\n");
+
+    // A request on version 1 is in flight while version 2 replaces it.
+    auto conn = co_await connection::connect(host.address());
+    client::request_options slow;
+    slow.params = request_params("versioned.wait", "0.5");
+    auto in_flight = co_await conn.begin(std::move(slow));
+    co_await in_flight.end_stdin();
+    host.install_plugin("versioned_two", "libversioned.so");
+    auto two = co_await fetch(host.address(), "versioned.which");
+    EXPECT_EQ(two.out, "Content-Type: text/plain\r\n\r\nversion 2\n");
+    std::string old_output;
+    client::output_event event;
+    do {
+      event = co_await in_flight.next();
+      old_output += event.bytes;
+    } while (event.type != client::output_event::kind::end);
+    EXPECT_EQ(old_output, "Content-Type: text/plain\r\n\r\nversion 1\n");
+
+    std::filesystem::remove(host.plugins_dir() / "libversioned.so");
+    auto removed = co_await fetch(host.address(), "versioned.which");
+    EXPECT_EQ(removed.app_status, 404u);
+  });
+}
+
+TEST(HostFunctions, SymlinkOutOfThePluginsFolderIsNotLoaded) {
+  host_options options;
+  options.plugins = {};
+  host_process host(options);
+  temp_dir elsewhere;
+  std::filesystem::copy_file(std::filesystem::path(FCGIHOST_PLUGIN_BUILD_DIR) / "libhello.so", elsewhere / "libhello.so");
+  std::filesystem::create_symlink(elsewhere / "libhello.so", host.plugins_dir() / "libhello.so");
+  const auto response = run_async([&] { return fetch(host.address(), "hello.greet"); });
+  EXPECT_EQ(response.app_status, 404u) << response.out;
+}
+
+TEST(HostFunctions, ABrokenPluginIs500AndTheHostLivesOn) {
+  host_process host;
+  write_file(host.plugins_dir() / "libbroken.so", "not an ELF file");
+  run_async([&]() -> awaitable<void> {
+    auto broken = co_await fetch(host.address(), "broken.anything");
+    EXPECT_EQ(broken.app_status, 500u);
+    EXPECT_NE(broken.err.find("cannot be loaded"), std::string::npos) << broken.err;
+    auto hello = co_await fetch(host.address(), "hello.greet");
+    EXPECT_EQ(hello.app_status, 0u);
+  });
+}
+
+}  // namespace
+}  // namespace fcgihost::test
