@@ -1,0 +1,127 @@
+#include "nginx_process.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <stdexcept>
+#include <thread>
+
+namespace fcgihost::test {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+sockaddr_in loopback(int port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address;
+}
+
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const auto address = loopback(port);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string current_user() {
+  const passwd* entry = ::getpwuid(::geteuid());
+  return entry ? entry->pw_name : "root";
+}
+
+}  // namespace
+
+std::string fill_template(std::string text, const std::map<std::string, std::string>& values) {
+  for (const auto& [name, value] : values) {
+    const std::string placeholder = "@" + name + "@";
+    for (auto at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at + value.size()))
+      text.replace(at, placeholder.size(), value);
+  }
+  return text;
+}
+
+int free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto address = loopback(0);
+  ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  socklen_t size = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+nginx_process::nginx_process(const fs::path& host_socket) : port_(free_tcp_port()) {
+  const std::string config = fill_template(read_file(FCGIHOST_NGINX_TEMPLATE),
+                                           {{"PREFIX", dir_.path().string()},
+                                            {"SOCKET", host_socket.string()},
+                                            {"LISTEN", "127.0.0.1:" + std::to_string(port_)},
+                                            {"USER", current_user()}});
+  write_file(dir_ / "nginx.conf", config);
+  process_ = std::make_unique<child_process>(
+      std::vector<std::string>{FCGIHOST_NGINX, "-p", dir_.path().string(), "-c", (dir_ / "nginx.conf").string(), "-g",
+                               "daemon off;"},
+      dir_ / "stdout", dir_ / "stderr");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (true) {
+    if (const int fd = connect_loopback(port_); fd >= 0) {
+      ::close(fd);
+      return;
+    }
+    if (!process_->running() || std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("nginx did not start:\n" + read_file(dir_ / "stderr") + read_file(dir_ / "error.log"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+http_response http_request(int port, const std::string& method, const std::string& target, const std::string& body) {
+  const int fd = connect_loopback(port);
+  if (fd < 0) throw std::runtime_error("cannot connect to nginx");
+  timeval limit{60, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  std::string request = method + " " + target + " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n";
+  if (!body.empty() || method == "POST") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  request += "\r\n" + body;
+  for (std::string_view rest = request; !rest.empty();) {
+    const ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+    if (n <= 0) break;
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  std::string raw;
+  char buffer[65536];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) raw.append(buffer, static_cast<std::size_t>(n));
+  ::close(fd);
+
+  http_response response;
+  const auto head_end = raw.find("\r\n\r\n");
+  if (head_end == std::string::npos) throw std::runtime_error("no HTTP response: " + raw);
+  std::string_view head(raw.data(), head_end);
+  response.body = raw.substr(head_end + 4);
+  const auto first_line_end = head.find("\r\n");
+  response.status = std::stoi(std::string(head.substr(9, 3)));
+  for (std::string_view rest = head.substr(first_line_end == std::string_view::npos ? head.size() : first_line_end + 2);
+       !rest.empty();) {
+    const auto end = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 2);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string name(line.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    response.headers[name] = std::string(value);
+  }
+  return response;
+}
+
+}  // namespace fcgihost::test
