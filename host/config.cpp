@@ -25,6 +25,8 @@ PLUGINS/libPLUGIN.so; config routes map other names to handlers.
   --max-connections N    connections at once (1024), reported as FCGI_MAX_CONNS
   --max-requests N       requests at once (1024), FCGI_MAX_REQS; more get OVERLOADED
   --max-params-bytes N   size cap of one request's params (1048576)
+  --full-duplex BOOL     send output while the body is still arriving (false:
+                         held until FCGI_STDIN ends, as nginx needs)
   --io-threads N         threads doing socket I/O (2)
   --min-workers N        handler threads kept ready (4)
   --max-workers N        handler threads at most (64)
@@ -58,6 +60,7 @@ std::chrono::milliseconds parse_duration(const std::string& key, const std::stri
 
 std::string toml_scalar_text(const toml::node& node) {
   if (auto text = node.value<std::string>()) return *text;
+  if (auto flag = node.value_exact<bool>()) return *flag ? "true" : "false";
   if (auto integer = node.value_exact<std::int64_t>()) return std::to_string(*integer);
   if (auto real = node.value_exact<double>()) {
     std::ostringstream out;
@@ -119,6 +122,13 @@ void apply_setting(host_config& config, const std::string& key, const std::strin
     config.max_requests = parse_count(key, value, 1, big);
   } else if (key == "max-params-bytes") {
     config.max_params_bytes = parse_count(key, value, 256, big);
+  } else if (key == "full-duplex") {
+    if (value == "true" || value == "yes" || value == "1")
+      config.full_duplex = true;
+    else if (value == "false" || value == "no" || value == "0")
+      config.full_duplex = false;
+    else
+      throw std::invalid_argument("full-duplex takes true or false, not '" + value + "'");
   } else if (key == "io-threads") {
     config.io_threads = parse_count(key, value, 1, 256);
   } else if (key == "min-workers") {

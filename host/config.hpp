@@ -36,6 +36,10 @@ struct host_config {
   std::size_t max_connections = 1024;
   std::size_t max_requests = 1024;  // at once, over all connections
   std::size_t max_params_bytes = 1024 * 1024;
+  // Send output before the web server has sent all of FCGI_STDIN. Off by
+  // default: nginx stops sending a body once the response starts, so the
+  // host holds output (memory, then disk) until the body is in.
+  bool full_duplex = false;
   std::size_t io_threads = 2;
   std::size_t min_workers = 4;
   std::size_t max_workers = 64;

@@ -139,8 +139,7 @@ awaitable<void> connection::handle(protocol::decoded_message& decoded) {
     }
     auto session = requests_.find(data->request_id);
     if (session == requests_.end()) co_return;  // the request already ended: late input is dropped
-    auto keep = session->second;                // the session may end while we wait
-    co_await keep->push_stdin(data->bytes);
+    session->second->push_stdin(data->bytes);
   } else if (auto* abort = std::get_if<message::abort_request>(&decoded)) {
     if (auto session = requests_.find(abort->request_id); session != requests_.end()) {
       host_.log->info("{}: request {} aborted by the web server", peer_, abort->request_id);

@@ -21,9 +21,13 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-// FCGI_STDIN chunks a request may hold before the connection stops reading:
-// with 64 KiB reads, at most 256 KiB of a body waits in memory per request.
-constexpr std::size_t queued_stdin_chunks = 4;
+// FCGI_STDIN a request holds in memory before the rest waits on disk.
+constexpr std::size_t stdin_memory_limit = 256 * 1024;
+// Output a request holds in memory (before the rest waits on disk) while the
+// web server is still sending its body.
+constexpr std::size_t held_output_memory_limit = 256 * 1024;
+// The most a runner gets from one read_stdin().
+constexpr std::size_t stdin_read_size = 64 * 1024;
 
 // The app status of a request the web server aborted (nginx's "client closed request").
 constexpr int aborted_app_status = 499;
@@ -42,8 +46,11 @@ request_session::request_session(std::shared_ptr<connection> owner, std::uint16_
     : owner_(std::move(owner)),
       request_id_(request_id),
       keep_conn_(keep_conn),
-      stdin_(owner_->executor(), queued_stdin_chunks),
-      wake_(owner_->executor()) {}
+      full_duplex_(owner_->host().settings()->full_duplex),
+      stdin_(stdin_memory_limit),
+      stdin_arrived_(owner_->executor(), 1),
+      wake_(owner_->executor()),
+      held_output_(held_output_memory_limit) {}
 
 request_session::~request_session() = default;
 
@@ -62,21 +69,53 @@ void request_session::start(protocol::name_value_list params) {
   });
 }
 
-awaitable<void> request_session::push_stdin(std::string_view bytes) {
-  if (over_ || stdin_ended_) co_return;
-  if (bytes.empty()) stdin_ended_ = true;  // the web server sent the end of FCGI_STDIN
-  std::string chunk(bytes);
-  co_await stdin_.async_send(error_code{}, std::move(chunk), asio::as_tuple(use_awaitable));
+void request_session::push_stdin(std::string_view bytes) {
+  if (over_ || stdin_ended_) return;
+  if (bytes.empty()) {
+    stdin_ended_ = true;  // the web server sent the end of FCGI_STDIN
+  } else {
+    try {
+      stdin_.append(bytes);
+    } catch (const std::exception& e) {
+      owner_->host().log->error("{} request {}: {}", owner_->peer(), request_id_, e.what());
+      abort(false);
+      return;
+    }
+  }
+  stdin_arrived_.try_send(error_code{});
+  if (stdin_ended_ && !held_output_.empty()) {
+    asio::co_spawn(owner_->executor(), release_held_output(), [log = owner_->host().log](std::exception_ptr e) {
+      if (e) log->debug("held output not sent: the connection failed");
+    });
+  }
+}
+
+awaitable<void> request_session::release_held_output() {
+  auto self = shared_from_this();
+  auto guard = co_await owner_->acquire_writer();
+  if (!over_) co_await send_held_output();
+}
+
+awaitable<void> request_session::send_held_output() {
+  if (held_output_.empty()) co_return;
+  if (held_stdout_) stdout_started_ = true;
+  held_stdout_ = false;
+  for (std::string chunk = held_output_.take(stdin_read_size); !chunk.empty(); chunk = held_output_.take(stdin_read_size)) {
+    const std::vector<asio::const_buffer> buffers(1, asio::buffer(chunk));
+    co_await owner_->write_now(buffers);
+  }
 }
 
 awaitable<std::string> request_session::read_stdin() {
-  if (over_ || stdin_delivered_) co_return std::string();
-  auto [ec, chunk] = co_await stdin_.async_receive(asio::as_tuple(use_awaitable));
-  if (ec || chunk.empty()) {
-    stdin_delivered_ = true;  // later reads see the end at once
-    co_return std::string();
+  while (!over_ && !stdin_delivered_) {
+    std::string chunk = stdin_.take(stdin_read_size);
+    if (!chunk.empty()) co_return chunk;
+    if (stdin_ended_) break;
+    auto [ec] = co_await stdin_arrived_.async_receive(asio::as_tuple(use_awaitable));
+    if (ec) break;
   }
-  co_return chunk;
+  stdin_delivered_ = true;  // later reads see the end at once
+  co_return std::string();
 }
 
 awaitable<bool> request_session::write(runners::output_stream stream, std::string_view bytes) {
@@ -84,6 +123,31 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
   if (bytes.empty()) co_return true;
   const auto type =
       stream == runners::output_stream::out ? protocol::record_type::std_out : protocol::record_type::std_err;
+  const bool hold = !stdin_ended_ && !full_duplex_;
+  auto note_output = [&] {
+    if (stream == runners::output_stream::out) {
+      stdout_bytes_ += bytes.size();
+      status_.feed(bytes);
+    } else {
+      stderr_started_ = true;
+      auto text = bytes.substr(0, logged_stderr_bytes);
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+      owner_->host().log->warn("{} {}: stderr: {}", owner_->peer(), script_, text);
+    }
+  };
+  if (hold) {
+    std::string records;
+    protocol::append_stream(records, type, request_id_, bytes);
+    try {
+      held_output_.append(records);
+    } catch (const std::exception& e) {
+      owner_->host().log->error("{} request {}: {}", owner_->peer(), request_id_, e.what());
+      co_return false;
+    }
+    if (stream == runners::output_stream::out) held_stdout_ = true;
+    note_output();
+    co_return true;
+  }
   // Gathered: record headers around the runner's own bytes, no copy.
   std::vector<std::array<char, protocol::header_size>> headers;
   std::vector<asio::const_buffer> buffers;
@@ -100,17 +164,10 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
   }
   auto guard = co_await owner_->acquire_writer();
   if (over_) co_return false;  // ended while we waited: nothing after END_REQUEST
-  if (stream == runners::output_stream::out) {
-    stdout_started_ = true;
-    stdout_bytes_ += bytes.size();
-    status_.feed(bytes);
-  } else {
-    stderr_started_ = true;
-    auto text = bytes.substr(0, logged_stderr_bytes);
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-    owner_->host().log->warn("{} {}: stderr: {}", owner_->peer(), script_, text);
-  }
+  if (stream == runners::output_stream::out) stdout_started_ = true;
+  note_output();
   try {
+    co_await send_held_output();
     co_await owner_->write_now(buffers);
   } catch (const std::exception&) {
     connection_lost_ = true;  // the read loop sees it too and aborts the requests
@@ -220,8 +277,8 @@ awaitable<void> request_session::finish(int app_status, std::string response_if_
   over_ = true;
   auto self = shared_from_this();
   stop_.request_stop();
-  stdin_.cancel();
-  stdin_.close();
+  stdin_arrived_.cancel();
+  stdin_arrived_.close();
   host_context& host = owner_->host();
   --host.active_requests;
   if (!connection_lost_) {
@@ -231,10 +288,16 @@ awaitable<void> request_session::finish(int app_status, std::string response_if_
       // Our own answer only while the client has seen nothing: after that the
       // headers are gone, and the stream is just ended.
       if (!response_if_silent.empty() && !stdout_started_) {
+        // Output held back never reached the client: our answer replaces it.
+        held_output_.clear();
+        held_stdout_ = false;
+        status_ = response_status{};
         protocol::append_stream(records, protocol::record_type::std_out, request_id_, response_if_silent);
         status_.feed(response_if_silent);
-        stdout_bytes_ += response_if_silent.size();
+        stdout_bytes_ = response_if_silent.size();
         stdout_started_ = true;
+      } else {
+        co_await send_held_output();
       }
       if (!stderr_text.empty()) {
         protocol::append_stream(records, protocol::record_type::std_err, request_id_, stderr_text);

@@ -16,6 +16,7 @@
 #include <runners/request_io.hpp>
 
 #include "response_status.hpp"
+#include "byte_spool.hpp"
 
 namespace fcgihost::host {
 
@@ -29,9 +30,9 @@ class request_session final : public runners::request_io, public std::enable_sha
 
   // Starts the work once PARAMS are complete (on the connection's strand).
   void start(protocol::name_value_list params);
-  // FCGI_STDIN from the connection: waits while the runner is behind. An
+  // FCGI_STDIN from the connection, taken at once (see byte_spool). An
   // empty chunk ends the stream.
-  boost::asio::awaitable<void> push_stdin(std::string_view bytes);
+  void push_stdin(std::string_view bytes);
   // ABORT_REQUEST, or the connection is gone (then nothing more is written).
   void abort(bool connection_lost);
 
@@ -47,13 +48,19 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<runners::run_result> run_target(const resolved_target& target);
   boost::asio::awaitable<void> finish(int app_status, std::string response_if_silent, std::string stderr_text);
+  // Writes the held output; only while holding the connection's write guard.
+  boost::asio::awaitable<void> send_held_output();
+  boost::asio::awaitable<void> release_held_output();
   void log_access(int app_status, std::string_view outcome);
 
   std::shared_ptr<connection> owner_;
   const std::uint16_t request_id_;
   const bool keep_conn_;
+  const bool full_duplex_;
   protocol::name_value_list params_;
-  boost::asio::experimental::channel<void(boost::system::error_code, std::string)> stdin_;
+  byte_spool stdin_;
+  // Wakes a runner waiting in read_stdin(); one slot is enough.
+  boost::asio::experimental::channel<void(boost::system::error_code)> stdin_arrived_;
   bool stdin_ended_ = false;      // the web server ended FCGI_STDIN
   bool stdin_delivered_ = false;  // the runner has seen the end
   std::string_view outcome_ = "done";  // for the access log
@@ -63,7 +70,11 @@ class request_session final : public runners::request_io, public std::enable_sha
   bool over_ = false;  // END_REQUEST is on its way: output is dropped
   bool aborted_ = false;
   bool connection_lost_ = false;
-  bool stdout_started_ = false;
+  bool stdout_started_ = false;  // the web server has been sent stdout bytes
+  // Output kept back until FCGI_STDIN ends (see host_config::full_duplex), as
+  // encoded records so stdout and stderr keep their order.
+  byte_spool held_output_;
+  bool held_stdout_ = false;
   bool stderr_started_ = false;
   std::uint64_t stdout_bytes_ = 0;
   response_status status_;

@@ -53,6 +53,10 @@ bool handler_request::write(output_stream stream, std::string_view bytes) {
 
 std::string handler_request::read() {
   if (over_) return {};
+  // Before waiting for input, send what is buffered (as a tied stream does):
+  // a web server may send more of the body only once it has seen output.
+  out_buffer_.send_pending();
+  err_buffer_.send_pending();
   auto chunk = boost::asio::co_spawn(io_->executor(), io_->read_stdin(), boost::asio::use_future);
   try {
     return chunk.get();
@@ -69,6 +73,7 @@ handler_request::output_buffer::output_buffer(handler_request& owner, output_str
 
 bool handler_request::output_buffer::send_pending() {
   const std::string_view pending(pbase(), static_cast<std::size_t>(pptr() - pbase()));
+  if (pending.empty()) return true;
   setp(buffer_.data(), buffer_.data() + buffer_.size());
   // After the request is over, output is dropped without failing the stream:
   // the stop token is how a handler learns it should stop.
