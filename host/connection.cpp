@@ -82,6 +82,13 @@ void connection::drain() {
   });
 }
 
+void connection::shut_down() {
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+    self->abort_all("the host is shutting down");
+    self->close_socket();
+  });
+}
+
 void connection::request_done(std::uint16_t request_id, bool keep_conn) {
   requests_.erase(request_id);
   decoder_.forget(request_id);

@@ -35,6 +35,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // From any thread: close now if idle, else once the requests in flight end.
   void drain();
+  // From any thread: end every request (their stop tokens fire) and close.
+  void shut_down();
 
   // Writers hold this while they write, so records of concurrent requests
   // never interleave within a record.

@@ -38,18 +38,26 @@ std::string describe(const std::vector<listener>& listeners) {
   return text;
 }
 
-// Waits for the requests in flight to end (bounded), then stops everything.
-awaitable<void> drain(asio::io_context& io, host_context& host, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  asio::steady_timer poll(io);
+awaitable<void> wait_for_requests(asio::steady_timer& poll, host_context& host,
+                                  std::chrono::steady_clock::time_point deadline) {
   while (host.active_requests > 0 && std::chrono::steady_clock::now() < deadline) {
     poll.expires_after(std::chrono::milliseconds(20));
     co_await poll.async_wait(asio::as_tuple(use_awaitable));
   }
-  if (host.active_requests > 0)
+}
+
+// Waits for the requests in flight to end (bounded); aborts what is left, so
+// handlers see their stop tokens; then stops everything.
+awaitable<void> drain(asio::io_context& io, host_context& host, server& srv, std::chrono::milliseconds limit) {
+  asio::steady_timer poll(io);
+  co_await wait_for_requests(poll, host, std::chrono::steady_clock::now() + limit);
+  if (host.active_requests > 0) {
     host.log->warn("drain timeout: stopping with {} request(s) still running", host.active_requests.load());
-  else
+    srv.shut_down_connections();
+    co_await wait_for_requests(poll, host, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  } else {
     host.log->info("all requests finished");
+  }
   io.stop();
 }
 
@@ -85,7 +93,7 @@ awaitable<void> handle_signals(asio::io_context& io, host_context& host, server&
                    std::chrono::duration<double>(host.settings()->drain_timeout).count(),
                    host.active_requests.load());
     srv.stop_accepting_and_drain();
-    asio::co_spawn(io, drain(io, host, host.settings()->drain_timeout), [&host](std::exception_ptr failure) {
+    asio::co_spawn(io, drain(io, host, srv, host.settings()->drain_timeout), [&host](std::exception_ptr failure) {
       if (failure) host.log->critical("the drain failed; stopping");
     });
   }

@@ -107,4 +107,8 @@ void server::stop_accepting_and_drain() {
   for (auto& conn : live_connections()) conn->drain();
 }
 
+void server::shut_down_connections() {
+  for (auto& conn : live_connections()) conn->shut_down();
+}
+
 }  // namespace fcgihost::host

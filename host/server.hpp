@@ -27,6 +27,8 @@ class server {
   void start();
   // SIGTERM: no new connections; idle ones close now, busy ones after their requests.
   void stop_accepting_and_drain();
+  // The drain ran out of time: every request still running is aborted.
+  void shut_down_connections();
 
  private:
   using acceptor_type = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;

@@ -35,8 +35,10 @@ int stubborn(fcgihost::request& r) {
 }
 
 int stream(fcgihost::request& r) {
+  const std::string query(r.param("QUERY_STRING"));
+  const int lines = query.empty() ? 600 : std::stoi(query);
   r.out() << "Content-Type: text/plain\r\n\r\n" << std::flush;
-  for (int i = 0; !r.stop_requested() && i < 600; ++i) {
+  for (int i = 0; !r.stop_requested() && i < lines; ++i) {
     r.out() << "line " << i << "\n" << std::flush;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -10,7 +10,8 @@
 
 namespace fcgihost::test {
 
-inline std::string crc32_hex(std::string_view bytes) {
+// Incremental: start from 0, feed pieces, crc32_text() the result.
+inline std::uint32_t crc32_update(std::uint32_t crc, std::string_view bytes) {
   static const auto table = [] {
     std::array<std::uint32_t, 256> t{};
     for (std::uint32_t i = 0; i < 256; ++i) {
@@ -20,12 +21,18 @@ inline std::string crc32_hex(std::string_view bytes) {
     }
     return t;
   }();
-  std::uint32_t crc = 0xFFFFFFFFu;
+  crc = ~crc;
   for (unsigned char b : bytes) crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+inline std::string crc32_text(std::uint32_t crc) {
   char text[9];
-  std::snprintf(text, sizeof text, "%08x", crc ^ 0xFFFFFFFFu);
+  std::snprintf(text, sizeof text, "%08x", crc);
   return text;
 }
+
+inline std::string crc32_hex(std::string_view bytes) { return crc32_text(crc32_update(0, bytes)); }
 
 // Bytes that are not all alike, so a dropped or reordered chunk shows.
 inline std::string patterned_bytes(std::size_t size) {

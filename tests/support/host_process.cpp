@@ -11,16 +11,15 @@ host_process::host_process(host_options options) {
   fs::create_directory(plugins_dir());
   for (const auto& plugin : options.plugins) install_plugin(plugin);
   std::vector<std::string> argv{FCGIHOST_HOST_BIN, "--plugins", plugins_dir().string(), "--log-level", "debug"};
-  if (options.listen_on_unix_socket) {
-    argv.push_back("--listen");
-    argv.push_back("unix:" + socket_path().string());
-    address_ = "unix:" + socket_path().string();
-  }
+  address_ = options.tcp_port ? "tcp:127.0.0.1:" + std::to_string(options.tcp_port) : "unix:" + socket_path().string();
+  argv.push_back("--listen");
+  argv.push_back(address_);
   argv.insert(argv.end(), options.arguments.begin(), options.arguments.end());
   process_ = std::make_unique<child_process>(argv, dir_ / "stdout", dir_ / "stderr", "/dev/null",
                                              options.environment);
-  if (options.listen_on_unix_socket && !wait_for_unix_socket(socket_path(), *process_))
-    throw std::runtime_error("fcgi-host did not start:\n" + log());
+  const bool ready = options.tcp_port ? wait_for_tcp_port(options.tcp_port, *process_)
+                                      : wait_for_unix_socket(socket_path(), *process_);
+  if (!ready) throw std::runtime_error("fcgi-host did not start:\n" + log());
 }
 
 void host_process::install_plugin(const std::string& name, const std::string& as) const {

@@ -20,7 +20,7 @@ struct host_options {
   std::vector<std::string> arguments;  // more flags for fcgi-host
   std::vector<std::string> plugins{"hello", "echo", "slow", "thrower", "stderr_writer"};
   std::vector<std::string> environment;  // NAME=VALUE
-  bool listen_on_unix_socket = true;     // false: the arguments say where
+  int tcp_port = 0;  // non-zero: listen on tcp:127.0.0.1:PORT instead of a unix socket
 };
 
 inline host_options with_arguments(std::vector<std::string> arguments) {

@@ -8,7 +8,6 @@
 
 #include <cctype>
 #include <stdexcept>
-#include <thread>
 
 namespace fcgihost::test {
 
@@ -71,16 +70,8 @@ nginx_process::nginx_process(const fs::path& host_socket) : port_(free_tcp_port(
       std::vector<std::string>{FCGIHOST_NGINX, "-p", dir_.path().string(), "-c", (dir_ / "nginx.conf").string(), "-g",
                                "daemon off;"},
       dir_ / "stdout", dir_ / "stderr");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (true) {
-    if (const int fd = connect_loopback(port_); fd >= 0) {
-      ::close(fd);
-      return;
-    }
-    if (!process_->running() || std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("nginx did not start:\n" + read_file(dir_ / "stderr") + read_file(dir_ / "error.log"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  if (!wait_for_tcp_port(port_, *process_))
+    throw std::runtime_error("nginx did not start:\n" + read_file(dir_ / "stderr") + read_file(dir_ / "error.log"));
 }
 
 http_response http_request(int port, const std::string& method, const std::string& target, const std::string& body) {

@@ -1,0 +1,284 @@
+// fcgi-host as a process: signals, sockets it is handed or finds, the peers it
+// refuses, and memory while streaming a gibibyte or facing a stalled reader.
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "../support/crc32.hpp"
+#include "../support/host_process.hpp"
+#include "../support/nginx_process.hpp"
+#include "../support/run_async.hpp"
+
+namespace fcgihost::test {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using client::connection;
+
+// Waits (bounded) until the host's log contains `text`.
+bool log_shows(host_process& host, const std::string& text, std::chrono::seconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (host.log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+awaitable<std::string> read_to_end(client::exchange& request, std::uint32_t& app_status) {
+  std::string out;
+  client::output_event event;
+  do {
+    event = co_await request.next();
+    if (event.type == client::output_event::kind::out) out += event.bytes;
+  } while (event.type != client::output_event::kind::end);
+  app_status = event.app_status;
+  co_return out;
+}
+
+// Begins slow.stream?LINES and returns once its first output has arrived, so
+// the request is surely running.
+awaitable<client::exchange> begin_running_stream(connection& conn, std::string lines) {
+  client::request_options options;
+  options.params = request_params("slow.stream", std::move(lines));
+  auto request = co_await conn.begin(std::move(options));
+  co_await request.end_stdin();
+  auto first = co_await request.next();
+  EXPECT_EQ(first.bytes, "Content-Type: text/plain\r\n\r\n");
+  co_return request;
+}
+
+TEST(HostLifecycle, SigtermLetsRequestsInFlightFinishThenExitsZero) {
+  host_process host;
+  std::uint32_t status = 999;
+  const auto out = run_async([&]() -> awaitable<std::string> {
+    auto conn = co_await connection::connect(host.address());
+    auto request = co_await begin_running_stream(conn, "5");
+    host.process().signal(SIGTERM);
+    co_return co_await read_to_end(request, status);
+  });
+  EXPECT_EQ(out, "line 0\nline 1\nline 2\nline 3\nline 4\n");
+  EXPECT_EQ(status, 0u);
+  EXPECT_EQ(host.process().wait(std::chrono::seconds(10)), 0);
+  EXPECT_FALSE(std::filesystem::exists(host.socket_path())) << "the socket file was left behind";
+  EXPECT_NE(host.log().find("SIGTERM: no new connections; waiting up to 10 s for 1 request(s)"), std::string::npos)
+      << host.log();
+}
+
+TEST(HostLifecycle, DrainTimeoutBoundsTheWait) {
+  host_process host(with_arguments({"--drain-timeout", "0.5", "--timeout", "60"}));
+  int exit_code = -1;
+  double seconds = 0;
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    auto request = co_await begin_running_stream(conn, "600");
+    // The connection stays open (this coroutine holds it) while the host drains.
+    const auto start = std::chrono::steady_clock::now();
+    host.process().signal(SIGTERM);
+    exit_code = host.process().wait(std::chrono::seconds(10));
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+  EXPECT_EQ(exit_code, 0);
+  EXPECT_GE(seconds, 0.45);
+  EXPECT_LT(seconds, 1.5) << "handlers were not told to stop at the drain timeout";
+  EXPECT_NE(host.log().find("drain timeout: stopping with 1 request(s) still running"), std::string::npos)
+      << host.log();
+}
+
+TEST(HostLifecycle, SecondSigintExitsAtOnce) {
+  host_process host(with_arguments({"--drain-timeout", "60", "--timeout", "60"}));
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    auto request = co_await begin_running_stream(conn, "600");
+    host.process().signal(SIGINT);
+    EXPECT_TRUE(log_shows(host, "SIGINT: no new connections; waiting up to 60 s for 1 request(s)"));
+    host.process().signal(SIGINT);
+    EXPECT_EQ(host.process().wait(std::chrono::seconds(5)), 130);
+  });
+}
+
+TEST(HostLifecycle, WebServerAddrsRefusesOtherPeers) {
+  host_options refusing;
+  refusing.tcp_port = free_tcp_port();
+  refusing.environment = {"FCGI_WEB_SERVER_ADDRS=127.0.0.2, ::2"};
+  host_process guarded(refusing);
+  EXPECT_THROW(run_async([&] { return fetch(guarded.address(), "hello.greet"); }), std::exception);
+  EXPECT_TRUE(log_shows(guarded, "refused a connection from 127.0.0.1:")) << guarded.log();
+
+  host_options allowing;
+  allowing.tcp_port = free_tcp_port();
+  allowing.environment = {"FCGI_WEB_SERVER_ADDRS=::1,127.0.0.1"};
+  host_process open(allowing);
+  const auto response = run_async([&] { return fetch(open.address(), "hello.greet", "tcp"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, tcp!\n");
+}
+
+TEST(HostLifecycle, BadWebServerAddrsStopsTheStart) {
+  temp_dir dir;
+  child_process host({FCGIHOST_HOST_BIN, "--listen", "unix:" + (dir / "s").string()}, dir / "out", dir / "err",
+                     "/dev/null", {"FCGI_WEB_SERVER_ADDRS=not-an-address"});
+  EXPECT_EQ(host.wait(), 1);
+  EXPECT_NE(read_file(dir / "err").find("'not-an-address' is not an IPv4 or IPv6 address"), std::string::npos);
+}
+
+TEST(HostLifecycle, SighupReloadsTheConfigAndKeepsItWhenBroken) {
+  temp_dir dir;
+  write_file(dir / "host.toml", "timeout = 30\n");
+  host_process host(with_arguments({"--config", (dir / "host.toml").string()}));
+  EXPECT_EQ(run_async([&] { return fetch(host.address(), "slow.polite", "1.2"); }).app_status, 0u);
+
+  write_file(dir / "host.toml", "timeout = 0.5\n");
+  host.process().signal(SIGHUP);
+  ASSERT_TRUE(log_shows(host, "SIGHUP: configuration reloaded"));
+  EXPECT_EQ(run_async([&] { return fetch(host.address(), "slow.polite", "5"); }).app_status, 408u);
+
+  write_file(dir / "host.toml", "timeout = 'soon'\n");
+  host.process().signal(SIGHUP);
+  ASSERT_TRUE(log_shows(host, "SIGHUP: keeping the old configuration"));
+  EXPECT_NE(host.log().find("host.toml:1: timeout takes a number of seconds"), std::string::npos) << host.log();
+  EXPECT_EQ(run_async([&] { return fetch(host.address(), "slow.polite", "5"); }).app_status, 408u);
+}
+
+TEST(HostLifecycle, StaleSocketIsReplacedButALiveOneIsNot) {
+  temp_dir dir;
+  const std::string path = (dir / "host.sock").string();
+  {  // a socket file left by a crashed server: bound, never unlinked
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ::close(fd);
+  }
+  child_process first({FCGIHOST_HOST_BIN, "--listen", "unix:" + path}, dir / "out1", dir / "err1");
+  ASSERT_TRUE(wait_for_unix_socket(path, first)) << read_file(dir / "err1");
+
+  child_process second({FCGIHOST_HOST_BIN, "--listen", "unix:" + path}, dir / "out2", dir / "err2");
+  EXPECT_EQ(second.wait(), 1);
+  EXPECT_NE(read_file(dir / "err2").find("another server is listening on " + path), std::string::npos)
+      << read_file(dir / "err2");
+  EXPECT_TRUE(first.running());
+}
+
+TEST(HostLifecycle, UnixSocketIsOwnerAndGroupOnlyByDefault) {
+  host_process host;
+  const auto permissions = std::filesystem::status(host.socket_path()).permissions();
+  using std::filesystem::perms;
+  EXPECT_EQ(permissions & perms::all, perms::owner_read | perms::owner_write | perms::group_read | perms::group_write);
+}
+
+TEST(HostLifecycle, ServesTheListeningSocketOnFdZeroFromSpawnFcgi) {
+  temp_dir dir;
+  std::filesystem::create_directory(dir / "plugins");
+  std::filesystem::copy_file(std::filesystem::path(FCGIHOST_PLUGIN_BUILD_DIR) / "libhello.so",
+                             dir / "plugins/libhello.so");
+  const std::string path = (dir / "spawned.sock").string();
+  child_process spawned({FCGIHOST_SPAWN_FCGI, "-n", "-s", path, "-M", "0600", "--", FCGIHOST_HOST_BIN, "--plugins",
+                         (dir / "plugins").string()},
+                        dir / "out", dir / "err");
+  ASSERT_TRUE(wait_for_unix_socket(path, spawned)) << read_file(dir / "err");
+  const auto response = run_async([&] { return fetch("unix:" + path, "hello.greet", "fd0"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, fd0!\n");
+  EXPECT_NE(read_file(dir / "err").find("listening on fd:0"), std::string::npos) << read_file(dir / "err");
+}
+
+// Streams `total` bytes through echo.body while reading the echo, checking
+// every byte came back in order. Returns seconds taken.
+double stream_echo(host_process& host, std::uint64_t total) {
+  const std::string block = patterned_bytes(1024 * 1024);
+  std::uint32_t sent_crc = 0;
+  std::uint32_t echoed_crc = 0;
+  std::uint64_t echoed = 0;
+  const auto start = std::chrono::steady_clock::now();
+  run_async(
+      [&]() -> awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        auto conn = co_await connection::connect(host.address());
+        client::request_options options;
+        options.params = request_params("echo.body", {}, "POST");
+        auto request = co_await conn.begin(std::move(options));
+        auto writer = [&]() -> awaitable<void> {
+          for (std::uint64_t sent = 0; sent < total; sent += block.size()) {
+            sent_crc = crc32_update(sent_crc, block);
+            co_await request.write_stdin(block);
+          }
+          co_await request.end_stdin();
+        };
+        auto reader = [&]() -> awaitable<void> {
+          const std::string header = "Content-Type: application/octet-stream\r\n\r\n";
+          std::string head;
+          for (;;) {
+            auto event = co_await request.next();
+            if (event.type == client::output_event::kind::end) break;
+            std::string_view bytes = event.bytes;
+            if (head.size() < header.size()) {
+              const auto take = std::min(bytes.size(), header.size() - head.size());
+              head.append(bytes.substr(0, take));
+              bytes.remove_prefix(take);
+            }
+            echoed += bytes.size();
+            echoed_crc = crc32_update(echoed_crc, bytes);
+          }
+          EXPECT_EQ(head, header);
+        };
+        co_await (writer() && reader());
+      },
+      std::chrono::seconds(300));
+  EXPECT_EQ(echoed, total);
+  EXPECT_EQ(crc32_text(echoed_crc), crc32_text(sent_crc));
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST(HostStreaming, OneGibibyteEchoStreamsWithBoundedMemory) {
+  host_process host(with_arguments({"--full-duplex", "true", "--timeout", "0"}));
+  constexpr std::uint64_t gibibyte = 1024ull * 1024 * 1024;
+  const double seconds = stream_echo(host, gibibyte);
+  const std::size_t peak_mib = host.peak_rss_kib() / 1024;
+  std::cout << "1 GiB echo: " << seconds << " s (" << 1024 / seconds << " MiB/s each way), host peak RSS "
+            << peak_mib << " MiB\n";
+  EXPECT_LT(peak_mib, 64u);
+}
+
+TEST(HostStreaming, HeldOutputSpillsToDiskNotMemory) {
+  // Default mode: output is held until the body ends, 64 MiB of it here.
+  host_process host(with_arguments({"--timeout", "0"}));
+  stream_echo(host, 64ull * 1024 * 1024);
+  EXPECT_LT(host.peak_rss_kib() / 1024, 48u);
+}
+
+TEST(HostStreaming, AStalledReaderPausesTheHandlerNotTheHost) {
+  host_process host(with_arguments({"--full-duplex", "true", "--timeout", "0"}));
+  const std::string block = patterned_bytes(1024 * 1024);
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    client::request_options options;
+    options.params = request_params("echo.body", {}, "POST");
+    auto request = co_await conn.begin(std::move(options));
+    // 48 MiB in while nothing is read back: the echo's output backs up, the
+    // handler waits, and the body waits in the spool on disk.
+    for (int i = 0; i < 48; ++i) co_await request.write_stdin(block);
+    co_await request.end_stdin();
+    EXPECT_LT(host.rss_kib() / 1024, 48u) << "the host buffered a stalled response in memory";
+    // Another request on another connection is served meanwhile.
+    auto hello = co_await fetch(host.address(), "hello.greet", "meanwhile");
+    EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, meanwhile!\n");
+    std::uint32_t status = 999;
+    const std::string out = co_await read_to_end(request, status);
+    EXPECT_EQ(out.size(), std::string("Content-Type: application/octet-stream\r\n\r\n").size() + 48 * block.size());
+    EXPECT_EQ(status, 0u);
+  });
+  EXPECT_LT(host.peak_rss_kib() / 1024, 64u);
+}
+
+}  // namespace
+}  // namespace fcgihost::test
