@@ -37,7 +37,8 @@ connection::connection(socket_type socket, host_context& host, std::string peer)
       peer_(std::move(peer)),
       settings_(host.settings()),
       decoder_(limits_from(*settings_)),
-      write_lock_(socket_.get_executor(), 1) {
+      write_lock_(socket_.get_executor(), 1),
+      linger_(socket_.get_executor()) {
   ++host_.open_connections;
 }
 
@@ -68,6 +69,19 @@ void connection::close_socket() {
   socket_.close(ignored);
 }
 
+// Closing a socket that still has unread input makes TCP send a reset, which
+// can destroy the response the web server has not read yet. So, as nginx's
+// lingering close does: shut our side, read and drop until the peer closes,
+// and close for good after a bounded wait.
+void connection::close_gracefully() {
+  if (lingering_ || !socket_.is_open()) return;
+  lingering_ = true;
+  error_code ignored;
+  socket_.shutdown(socket_type::shutdown_send, ignored);
+  linger_.expires_after(std::chrono::seconds(2));
+  linger_.async_wait([self = shared_from_this()](error_code) { self->close_socket(); });
+}
+
 void connection::abort_all(const char* why) {
   if (!requests_.empty()) host_.log->debug("{}: aborting {} request(s): {}", peer_, requests_.size(), why);
   // abort() can end a session and erase it from the map: work on a copy.
@@ -78,7 +92,7 @@ void connection::abort_all(const char* why) {
 void connection::drain() {
   asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
     self->closing_ = true;
-    if (self->requests_.empty()) self->close_socket();
+    if (self->requests_.empty()) self->close_gracefully();
   });
 }
 
@@ -93,7 +107,7 @@ void connection::request_done(std::uint16_t request_id, bool keep_conn) {
   requests_.erase(request_id);
   decoder_.forget(request_id);
   if (!keep_conn) closing_ = true;
-  if (closing_ && requests_.empty()) close_socket();
+  if (closing_ && requests_.empty()) close_gracefully();
 }
 
 awaitable<void> connection::run() {
@@ -102,13 +116,14 @@ awaitable<void> connection::run() {
   while (true) {
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(use_awaitable));
     if (ec) {
-      if (ec == asio::error::eof && !decoder_.at_record_boundary())
+      if (ec == asio::error::eof && !decoder_.at_record_boundary() && !lingering_)
         host_.log->warn("{}: connection closed in the middle of a record", peer_);
       else if (ec != asio::error::eof && ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor)
         host_.log->debug("{}: connection ended: {}", peer_, ec.message());
       abort_all("the web server closed the connection");
       break;
     }
+    if (lingering_) continue;  // input after our last response is dropped
     std::string_view input(buffer.data(), n);
     while (!input.empty() && socket_.is_open()) {
       protocol::decoded_message decoded;
@@ -128,6 +143,7 @@ awaitable<void> connection::run() {
       break;
     }
   }
+  linger_.cancel();
   close_socket();
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <map>
 #include <memory>
@@ -67,6 +68,8 @@ class connection : public std::enable_shared_from_this<connection> {
   boost::asio::awaitable<void> answer_get_values(const protocol::message::get_values& query);
   boost::asio::awaitable<void> write_bytes(std::string bytes);
   void close_socket();
+  // Ends the connection after a response: see connection.cpp.
+  void close_gracefully();
   void abort_all(const char* why);
 
   socket_type socket_;
@@ -77,6 +80,8 @@ class connection : public std::enable_shared_from_this<connection> {
   boost::asio::experimental::channel<void(boost::system::error_code)> write_lock_;
   std::map<std::uint16_t, std::shared_ptr<request_session>> requests_;
   bool closing_ = false;  // close once no request is left
+  bool lingering_ = false;  // our side is shut down; input is read and dropped
+  boost::asio::steady_timer linger_;
 };
 
 }  // namespace fcgihost::host

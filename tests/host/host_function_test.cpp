@@ -118,6 +118,8 @@ TEST(HostFunctions, PluginsAreDroppedInReplacedAndRemovedWhileServing) {
     slow.params = request_params("versioned.wait", "0.5");
     auto in_flight = co_await conn.begin(std::move(slow));
     co_await in_flight.end_stdin();
+    auto started = co_await in_flight.next();  // it runs on version 1 now
+    EXPECT_EQ(started.bytes, "Content-Type: text/plain\r\n\r\nversion 1 starts\n");
     host.install_plugin("versioned_two", "libversioned.so");
     auto two = co_await fetch(host.address(), "versioned.which");
     EXPECT_EQ(two.out, "Content-Type: text/plain\r\n\r\nversion 2\n");
@@ -127,7 +129,7 @@ TEST(HostFunctions, PluginsAreDroppedInReplacedAndRemovedWhileServing) {
       event = co_await in_flight.next();
       old_output += event.bytes;
     } while (event.type != client::output_event::kind::end);
-    EXPECT_EQ(old_output, "Content-Type: text/plain\r\n\r\nversion 1\n");
+    EXPECT_EQ(old_output, "version 1 ends\n");
 
     std::filesystem::remove(host.plugins_dir() / "libversioned.so");
     auto removed = co_await fetch(host.address(), "versioned.which");

@@ -11,7 +11,6 @@
 
 #include <cstring>
 #include <iostream>
-#include <thread>
 
 #include "../support/crc32.hpp"
 #include "../support/host_process.hpp"
@@ -24,16 +23,6 @@ namespace {
 namespace asio = boost::asio;
 using asio::awaitable;
 using client::connection;
-
-// Waits (bounded) until the host's log contains `text`.
-bool log_shows(host_process& host, const std::string& text, std::chrono::seconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (host.log().find(text) == std::string::npos) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 awaitable<std::string> read_to_end(client::exchange& request, std::uint32_t& app_status) {
   std::string out;
@@ -101,7 +90,7 @@ TEST(HostLifecycle, SecondSigintExitsAtOnce) {
     auto conn = co_await connection::connect(host.address());
     auto request = co_await begin_running_stream(conn, "600");
     host.process().signal(SIGINT);
-    EXPECT_TRUE(log_shows(host, "SIGINT: no new connections; waiting up to 60 s for 1 request(s)"));
+    EXPECT_TRUE(host.wait_for_log("SIGINT: no new connections; waiting up to 60 s for 1 request(s)"));
     host.process().signal(SIGINT);
     EXPECT_EQ(host.process().wait(std::chrono::seconds(5)), 130);
   });
@@ -113,7 +102,7 @@ TEST(HostLifecycle, WebServerAddrsRefusesOtherPeers) {
   refusing.environment = {"FCGI_WEB_SERVER_ADDRS=127.0.0.2, ::2"};
   host_process guarded(refusing);
   EXPECT_THROW(run_async([&] { return fetch(guarded.address(), "hello.greet"); }), std::exception);
-  EXPECT_TRUE(log_shows(guarded, "refused a connection from 127.0.0.1:")) << guarded.log();
+  EXPECT_TRUE(guarded.wait_for_log("refused a connection from 127.0.0.1:")) << guarded.log();
 
   host_options allowing;
   allowing.tcp_port = free_tcp_port();
@@ -139,12 +128,12 @@ TEST(HostLifecycle, SighupReloadsTheConfigAndKeepsItWhenBroken) {
 
   write_file(dir / "host.toml", "timeout = 0.5\n");
   host.process().signal(SIGHUP);
-  ASSERT_TRUE(log_shows(host, "SIGHUP: configuration reloaded"));
+  ASSERT_TRUE(host.wait_for_log("SIGHUP: configuration reloaded"));
   EXPECT_EQ(run_async([&] { return fetch(host.address(), "slow.polite", "5"); }).app_status, 408u);
 
   write_file(dir / "host.toml", "timeout = 'soon'\n");
   host.process().signal(SIGHUP);
-  ASSERT_TRUE(log_shows(host, "SIGHUP: keeping the old configuration"));
+  ASSERT_TRUE(host.wait_for_log("SIGHUP: keeping the old configuration"));
   EXPECT_NE(host.log().find("host.toml:1: timeout takes a number of seconds"), std::string::npos) << host.log();
   EXPECT_EQ(run_async([&] { return fetch(host.address(), "slow.polite", "5"); }).app_status, 408u);
 }

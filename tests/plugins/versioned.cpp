@@ -13,10 +13,13 @@ int which(fcgihost::request& r) {
   return PLUGIN_VERSION;
 }
 
-// Sleeps the seconds in the query, then says which version it is.
+// Says which version started (flushed, so a test knows it runs), sleeps the
+// seconds in the query, then says which version ends.
 int wait(fcgihost::request& r) {
+  r.out() << "Content-Type: text/plain\r\n\r\nversion " << PLUGIN_VERSION << " starts\n" << std::flush;
   std::this_thread::sleep_for(std::chrono::duration<double>(std::stod(std::string(r.param("QUERY_STRING")))));
-  return which(r);
+  r.out() << "version " << PLUGIN_VERSION << " ends\n";
+  return PLUGIN_VERSION;
 }
 
 }  // namespace

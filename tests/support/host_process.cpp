@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 namespace fcgihost::test {
 
@@ -29,6 +30,15 @@ void host_process::install_plugin(const std::string& name, const std::string& as
   fs::copy_file(fs::path(FCGIHOST_PLUGIN_BUILD_DIR) / ("lib" + name + ".so"), partial,
                 fs::copy_options::overwrite_existing);
   fs::rename(partial, target);
+}
+
+bool host_process::wait_for_log(const std::string& text, std::chrono::seconds limit) const {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 namespace {

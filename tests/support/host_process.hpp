@@ -37,6 +37,9 @@ class host_process {
   std::filesystem::path plugins_dir() const { return dir_ / "plugins"; }
   std::filesystem::path socket_path() const { return dir_ / "host.sock"; }
   std::string log() const { return read_file(dir_ / "stderr"); }
+  // Waits (bounded) until the log contains `text`: lines written after a
+  // response went out (the access line) may lag the client by a moment.
+  bool wait_for_log(const std::string& text, std::chrono::seconds limit = std::chrono::seconds(10)) const;
   child_process& process() { return *process_; }
   // Peak resident memory of the host so far (VmHWM), in KiB.
   std::size_t peak_rss_kib() const;
