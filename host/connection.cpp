@@ -103,9 +103,12 @@ void connection::shut_down() {
   });
 }
 
-void connection::request_done(std::uint16_t request_id, bool keep_conn) {
+void connection::release_request_id(std::uint16_t request_id) {
   requests_.erase(request_id);
   decoder_.forget(request_id);
+}
+
+void connection::request_done(bool keep_conn) {
   if (!keep_conn) closing_ = true;
   if (closing_ && requests_.empty()) close_gracefully();
 }
@@ -189,7 +192,7 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     std::string reply;
     protocol::append_end_request(reply, begin.request_id, 0, status);
     co_await write_bytes(std::move(reply));
-    if (!begin.keep_conn) request_done(begin.request_id, false);
+    if (!begin.keep_conn) request_done(false);
   };
   if (requests_.contains(begin.request_id)) {
     host_.log->warn("{}: closing the connection: request id {} began twice", peer_, begin.request_id);

@@ -55,8 +55,11 @@ class connection : public std::enable_shared_from_this<connection> {
   // Only while holding a write_guard. Throws when the socket fails.
   boost::asio::awaitable<void> write_now(const std::vector<boost::asio::const_buffer>& buffers);
 
-  // A request session ended and sent END_REQUEST.
-  void request_done(std::uint16_t request_id, bool keep_conn);
+  // A request is ending: its id is free again. Called before END_REQUEST
+  // goes out, because the web server may reuse the id the moment it sees it.
+  void release_request_id(std::uint16_t request_id);
+  // The request's END_REQUEST went out (or could not).
+  void request_done(bool keep_conn);
 
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   host_context& host() { return host_; }

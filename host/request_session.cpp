@@ -281,6 +281,7 @@ awaitable<void> request_session::finish(int app_status, std::string response_if_
   stdin_arrived_.close();
   host_context& host = owner_->host();
   --host.active_requests;
+  owner_->release_request_id(request_id_);
   if (!connection_lost_) {
     try {
       auto guard = co_await owner_->acquire_writer();
@@ -314,7 +315,7 @@ awaitable<void> request_session::finish(int app_status, std::string response_if_
     }
   }
   log_access(app_status, connection_lost_ ? "connection-lost" : aborted_ ? "aborted" : outcome_);
-  owner_->request_done(request_id_, keep_conn_);
+  owner_->request_done(keep_conn_);
 }
 
 void request_session::log_access(int app_status, std::string_view outcome) {
