@@ -146,6 +146,24 @@ TEST(HostProtocol, KeepConnCarriesManyRequestsAndItsAbsenceClosesTheConnection) 
   });
 }
 
+TEST(HostProtocol, ARequestIdIsFreeTheMomentItsEndArrives) {
+  // nginx reuses id 1 as soon as it reads END_REQUEST; so does our client.
+  host_process host(with_arguments({"--log-level", "info"}));
+  const int served = run_async([&]() -> awaitable<int> {
+    auto conn = co_await connection::connect(host.address());
+    int ok = 0;
+    for (int i = 0; i < 2000; ++i) {
+      client::request_options options;
+      options.params = request_params("hello.greet", "again");
+      auto response = co_await conn.send(std::move(options));
+      if (response.out == "Content-Type: text/plain\r\n\r\nHello, again!\n") ++ok;
+    }
+    co_return ok;
+  });
+  EXPECT_EQ(served, 2000);
+  EXPECT_EQ(host.log().find("began twice"), std::string::npos);
+}
+
 TEST(HostProtocol, MaxRequestsAnswersOverloadedThenRecovers) {
   host_process host(with_arguments({"--max-requests", "1"}));
   run_async([&]() -> awaitable<void> {
