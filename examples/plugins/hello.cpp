@@ -12,3 +12,5 @@ int greet(fcgihost::request& r) {
 }  // namespace
 
 FCGIHOST_HANDLER(greet)
+// The same handler under a second name: served as hello.say-hi too.
+FCGIHOST_HANDLER_AS(greet, "say-hi")

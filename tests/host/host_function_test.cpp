@@ -148,6 +148,20 @@ TEST(HostFunctions, SymlinkOutOfThePluginsFolderIsNotLoaded) {
   EXPECT_EQ(response.app_status, 404u) << response.out;
 }
 
+TEST(HostFunctions, AHandlerCanBeExportedUnderAnotherName) {
+  host_process host;
+  const auto response = run_async([&] { return fetch(host.address(), "hello.say-hi", "alias"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, alias!\n");
+}
+
+TEST(HostFunctions, APluginForAnotherAbiIsRefusedNotCalled) {
+  host_process host;
+  host.install_plugin("wrong_abi");
+  const auto response = run_async([&] { return fetch(host.address(), "wrong_abi.handler"); });
+  EXPECT_EQ(response.app_status, 500u);
+  EXPECT_NE(response.err.find("built for plugin ABI 999, the host speaks 1"), std::string::npos) << response.err;
+}
+
 TEST(HostFunctions, ABrokenPluginIs500AndTheHostLivesOn) {
   host_process host;
   write_file(host.plugins_dir() / "libbroken.so", "not an ELF file");

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 #include <iostream>
 
 #include "../support/crc32.hpp"
@@ -112,6 +113,50 @@ TEST(HostLifecycle, WebServerAddrsRefusesOtherPeers) {
   EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, tcp!\n");
 }
 
+TEST(HostLifecycle, WebServerAddrsAppliesToIpv6Peers) {
+  const int port = free_tcp_port();
+  host_options refusing = with_arguments({"--listen", "tcp:[::1]:" + std::to_string(port)});
+  refusing.tcp_port = free_tcp_port();  // readiness is checked on the IPv4 listener
+  refusing.environment = {"FCGI_WEB_SERVER_ADDRS=127.0.0.1"};
+  host_process guarded(refusing);
+  const std::string v6 = "tcp:[::1]:" + std::to_string(port);
+  EXPECT_THROW(run_async([&] { return fetch(v6, "hello.greet"); }), std::exception);
+  EXPECT_TRUE(guarded.wait_for_log("refused a connection from [::1]:")) << guarded.log();
+  // ...and the IPv4 peer it names is served on the other listener.
+  EXPECT_EQ(run_async([&] { return fetch(guarded.address(), "hello.greet"); }).app_status, 0u);
+
+  const int open_port = free_tcp_port();
+  host_options allowing = with_arguments({"--listen", "tcp:[::1]:" + std::to_string(open_port)});
+  allowing.tcp_port = free_tcp_port();
+  allowing.environment = {"FCGI_WEB_SERVER_ADDRS=::1"};
+  host_process open(allowing);
+  const auto response =
+      run_async([&] { return fetch("tcp:[::1]:" + std::to_string(open_port), "hello.greet", "v6"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, v6!\n");
+}
+
+TEST(HostLifecycle, ABadConfigFileStopsTheStartWithFileAndLine) {
+  temp_dir dir;
+  write_file(dir / "host.toml", "timeout = 5\n\n[[route]]\nmatch = \"*.x\"\n");
+  const auto result = run_program({FCGIHOST_HOST_BIN, "--config", (dir / "host.toml").string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("host.toml:3: a [[route]] needs function"), std::string::npos) << result.err;
+  const auto typo = run_program({FCGIHOST_HOST_BIN, "--timeot", "5"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("unknown setting 'timeot'"), std::string::npos) << typo.err;
+}
+
+TEST(HostLifecycle, LogFileGetsTheAccessLines) {
+  temp_dir dir;
+  host_process host(with_arguments({"--log-file", (dir / "host.log").string()}));
+  EXPECT_EQ(run_async([&] { return fetch(host.address(), "hello.greet"); }).app_status, 0u);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (read_file(dir / "host.log").find("script=hello.greet") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_NE(read_file(dir / "host.log").find("script=hello.greet runner=function"), std::string::npos);
+}
+
 TEST(HostLifecycle, BadWebServerAddrsStopsTheStart) {
   temp_dir dir;
   child_process host({FCGIHOST_HOST_BIN, "--listen", "unix:" + (dir / "s").string()}, dir / "out", dir / "err",
@@ -127,8 +172,17 @@ TEST(HostLifecycle, SighupReloadsTheConfigAndKeepsItWhenBroken) {
   EXPECT_EQ(run_async([&] { return fetch(host.address(), "slow.polite", "1.2"); }).app_status, 0u);
 
   write_file(dir / "host.toml", "timeout = 0.5\n");
-  host.process().signal(SIGHUP);
-  ASSERT_TRUE(host.wait_for_log("SIGHUP: configuration reloaded"));
+  run_async([&]() -> awaitable<void> {
+    // A keep-alive connection from before the reload is not dropped by it.
+    auto conn = co_await connection::connect(host.address());
+    client::request_options before;
+    before.params = request_params("hello.greet");
+    EXPECT_EQ((co_await conn.send(before)).app_status, 0u);
+    host.process().signal(SIGHUP);
+    EXPECT_TRUE(host.wait_for_log("SIGHUP: configuration reloaded"));
+    EXPECT_EQ((co_await conn.send(before)).app_status, 0u);
+    EXPECT_TRUE(conn.is_open());
+  });
   EXPECT_EQ(run_async([&] { return fetch(host.address(), "slow.polite", "5"); }).app_status, 408u);
 
   write_file(dir / "host.toml", "timeout = 'soon'\n");
