@@ -123,13 +123,9 @@ TEST(HostFunctions, PluginsAreDroppedInReplacedAndRemovedWhileServing) {
     host.install_plugin("versioned_two", "libversioned.so");
     auto two = co_await fetch(host.address(), "versioned.which");
     EXPECT_EQ(two.out, "Content-Type: text/plain\r\n\r\nversion 2\n");
-    std::string old_output;
-    client::output_event event;
-    do {
-      event = co_await in_flight.next();
-      old_output += event.bytes;
-    } while (event.type != client::output_event::kind::end);
-    EXPECT_EQ(old_output, "version 1 ends\n");
+    std::uint32_t status = 0;
+    EXPECT_EQ(co_await read_to_end(in_flight, status), "version 1 ends\n");
+    EXPECT_EQ(status, 1u);
 
     std::filesystem::remove(host.plugins_dir() / "libversioned.so");
     auto removed = co_await fetch(host.address(), "versioned.which");

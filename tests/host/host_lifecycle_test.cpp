@@ -25,17 +25,6 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using client::connection;
 
-awaitable<std::string> read_to_end(client::exchange& request, std::uint32_t& app_status) {
-  std::string out;
-  client::output_event event;
-  do {
-    event = co_await request.next();
-    if (event.type == client::output_event::kind::out) out += event.bytes;
-  } while (event.type != client::output_event::kind::end);
-  app_status = event.app_status;
-  co_return out;
-}
-
 // Begins slow.stream?LINES and returns once its first output has arrived, so
 // the request is surely running.
 awaitable<client::exchange> begin_running_stream(connection& conn, std::string lines) {

@@ -103,15 +103,18 @@ void child_process::stop() {
   }
 }
 
-bool wait_for_unix_socket(const fs::path& socket_path, child_process& server, std::chrono::milliseconds limit) {
+namespace {
+
+// Polls `try_connect` until it succeeds; false when `limit` passes or
+// `server` exits first.
+template <typename Address>
+bool wait_until_connectable(int family, const Address& address, child_process& server,
+                            std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!server.running()) return false;
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
     ::close(fd);
     if (connected) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -119,21 +122,21 @@ bool wait_for_unix_socket(const fs::path& socket_path, child_process& server, st
   return false;
 }
 
+}  // namespace
+
+bool wait_for_unix_socket(const fs::path& socket_path, child_process& server, std::chrono::milliseconds limit) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
+  return wait_until_connectable(AF_UNIX, address, server, limit);
+}
+
 bool wait_for_tcp_port(int port, child_process& server, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!server.running()) return false;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    ::close(fd);
-    if (connected) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
+  return wait_until_connectable(AF_INET, address, server, limit);
 }
 
 program_result run_program(std::vector<std::string> argv, const fs::path& stdin_path) {

@@ -69,6 +69,17 @@ boost::asio::awaitable<client::response> fetch(std::string address, std::string 
   co_return co_await conn.send(std::move(options), body);
 }
 
+boost::asio::awaitable<std::string> read_to_end(client::exchange& request, std::uint32_t& app_status) {
+  std::string out;
+  client::output_event event;
+  do {
+    event = co_await request.next();
+    if (event.type == client::output_event::kind::out) out += event.bytes;
+  } while (event.type != client::output_event::kind::end);
+  app_status = event.app_status;
+  co_return out;
+}
+
 std::size_t count_occurrences(const std::string& haystack, const std::string& needle) {
   std::size_t count = 0;
   for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++count;

@@ -61,6 +61,9 @@ protocol::name_value_list request_params(std::string script, std::string query =
 boost::asio::awaitable<client::response> fetch(std::string address, std::string script, std::string query = {},
                                                std::string body = {});
 
+// Reads an exchange to its END_REQUEST: its stdout, and its app status.
+boost::asio::awaitable<std::string> read_to_end(client::exchange& request, std::uint32_t& app_status);
+
 // Lines of the log that contain `text`.
 std::size_t count_occurrences(const std::string& haystack, const std::string& needle);
 
