@@ -278,14 +278,18 @@ TEST(HostStreaming, OneGibibyteEchoStreamsWithBoundedMemory) {
   const std::size_t peak_mib = host.peak_rss_kib() / 1024;
   std::cout << "1 GiB echo: " << seconds << " s (" << 1024 / seconds << " MiB/s each way), host peak RSS "
             << peak_mib << " MiB\n";
-  EXPECT_LT(peak_mib, 64u);
+  if (memory_is_measurable()) {
+    EXPECT_LT(peak_mib, 64u);
+  }
 }
 
 TEST(HostStreaming, HeldOutputSpillsToDiskNotMemory) {
   // Default mode: output is held until the body ends, 64 MiB of it here.
   host_process host(with_arguments({"--timeout", "0"}));
   stream_echo(host, 64ull * 1024 * 1024);
-  EXPECT_LT(host.peak_rss_kib() / 1024, 48u);
+  if (memory_is_measurable()) {
+    EXPECT_LT(host.peak_rss_kib() / 1024, 48u);
+  }
 }
 
 TEST(HostStreaming, AStalledReaderPausesTheHandlerNotTheHost) {
@@ -300,7 +304,9 @@ TEST(HostStreaming, AStalledReaderPausesTheHandlerNotTheHost) {
     // handler waits, and the body waits in the spool on disk.
     for (int i = 0; i < 48; ++i) co_await request.write_stdin(block);
     co_await request.end_stdin();
-    EXPECT_LT(host.rss_kib() / 1024, 48u) << "the host buffered a stalled response in memory";
+    if (memory_is_measurable()) {
+      EXPECT_LT(host.rss_kib() / 1024, 48u) << "the host buffered a stalled response in memory";
+    }
     // Another request on another connection is served meanwhile.
     auto hello = co_await fetch(host.address(), "hello.greet", "meanwhile");
     EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, meanwhile!\n");
@@ -309,7 +315,9 @@ TEST(HostStreaming, AStalledReaderPausesTheHandlerNotTheHost) {
     EXPECT_EQ(out.size(), std::string("Content-Type: application/octet-stream\r\n\r\n").size() + 48 * block.size());
     EXPECT_EQ(status, 0u);
   });
-  EXPECT_LT(host.peak_rss_kib() / 1024, 64u);
+  if (memory_is_measurable()) {
+    EXPECT_LT(host.peak_rss_kib() / 1024, 64u);
+  }
 }
 
 }  // namespace

@@ -148,6 +148,9 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
           fail_all("connection closed by the server");
         else if (ec == asio::error::eof)
           fail_all("connection closed by the server in the middle of a record");
+        else if (ec == asio::error::connection_reset)
+          // What closing a socket with unread input looks like from here.
+          fail_all("connection closed by the server (reset)");
         else
           fail_all("connection failed: " + ec.message());
         co_return;
