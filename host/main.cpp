@@ -134,7 +134,10 @@ int main(int argc, char** argv) {
   runners::worker_pool workers(config->min_workers, config->max_workers);
   std::optional<runners::function_runner> functions;
   if (catalog) {
-    functions.emplace(*catalog, workers);
+    functions.emplace(*catalog, workers, [log = host.log](const std::string& plugin, double seconds) {
+      log->warn("a handler of {} returned {:.1f} s after its request was stopped: it ignores its stop token",
+                plugin, seconds);
+    });
     host.functions = &*functions;
   }
 

@@ -5,6 +5,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
+#include <chrono>
+
 #include "handler_request.hpp"
 
 namespace fcgihost::runners {
@@ -16,9 +19,15 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
                                                         std::stop_token stop) {
   auto executor = io->executor();
   auto done = std::make_shared<asio::experimental::channel<void(error_code, run_result)>>(executor, 1);
-  pool_.submit([handler = std::move(handler), io, stop, done, executor]() mutable {
+  pool_.submit([handler = std::move(handler), io, stop, done, executor, late = on_late_return_]() mutable {
     run_result result;
     if (!stop.stop_requested()) {  // it may have waited in the queue past its timeout
+      // Noted when the request ends early, to tell how long a handler ignored it.
+      // Atomic: the callback runs on whichever thread asks for the stop.
+      std::atomic<std::chrono::steady_clock::rep> stopped_at{0};
+      std::stop_callback note_stop(stop, [&stopped_at] {
+        stopped_at = std::chrono::steady_clock::now().time_since_epoch().count();
+      });
       handler_request request(io, stop);
       try {
         result.app_status = handler.function(request);
@@ -30,6 +39,11 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
       }
       // The exception object (made by the plugin) is gone here; the library
       // stays loaded until `handler` is destroyed with this task.
+      if (const auto at = stopped_at.load(); at != 0 && late) {
+        const std::chrono::steady_clock::time_point stopped{std::chrono::steady_clock::duration(at)};
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
+        if (seconds >= 1.0) late(handler.plugin_file, seconds);
+      }
     }
     asio::post(executor, [done, result = std::move(result)]() mutable {
       done->try_send(error_code{}, std::move(result));

@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string_view>
@@ -18,7 +19,11 @@ namespace fcgihost::runners {
 
 class function_runner {
  public:
-  function_runner(plugin_catalog& catalog, worker_pool& pool) : catalog_(catalog), pool_(pool) {}
+  // `on_late_return(what, seconds)` is told when a handler returns after its
+  // request was over (it ignored the stop token for that long).
+  using late_return_callback = std::function<void(const std::string& what, double seconds)>;
+  function_runner(plugin_catalog& catalog, worker_pool& pool, late_return_callback on_late_return = {})
+      : catalog_(catalog), pool_(pool), on_late_return_(std::move(on_late_return)) {}
 
   lookup_result find(std::string_view plugin, std::string_view handler) { return catalog_.find(plugin, handler); }
 
@@ -28,6 +33,7 @@ class function_runner {
  private:
   plugin_catalog& catalog_;
   worker_pool& pool_;
+  late_return_callback on_late_return_;
 };
 
 }  // namespace fcgihost::runners

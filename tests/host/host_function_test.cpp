@@ -67,6 +67,8 @@ TEST(HostFunctions, AHandlerIgnoringStopCostsOneThreadNotTheService) {
     EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, still here!\n");
     EXPECT_LT(seconds_since(start), 1.0);
   });
+  EXPECT_TRUE(host.wait_for_log("s after its request was stopped: it ignores its stop token"))
+      << host.log();
 }
 
 TEST(HostFunctions, AnExceptionAnswers500WithItsMessageOnStderr) {

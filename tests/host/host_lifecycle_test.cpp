@@ -224,6 +224,21 @@ TEST(HostLifecycle, ServesTheListeningSocketOnFdZeroFromSpawnFcgi) {
   EXPECT_NE(read_file(dir / "err").find("listening on fd:0"), std::string::npos) << read_file(dir / "err");
 }
 
+TEST(HostLifecycle, ServesSystemdSocketActivation) {
+  temp_dir dir;
+  std::filesystem::create_directory(dir / "plugins");
+  std::filesystem::copy_file(std::filesystem::path(FCGIHOST_PLUGIN_BUILD_DIR) / "libhello.so",
+                             dir / "plugins/libhello.so");
+  const std::string path = (dir / "activated.sock").string();
+  child_process activator({FCGIHOST_SOCKET_ACTIVATE, "-l", path, "--", FCGIHOST_HOST_BIN, "--plugins",
+                           (dir / "plugins").string()},
+                          dir / "out", dir / "err");
+  ASSERT_TRUE(wait_for_unix_socket(path, activator)) << read_file(dir / "err");
+  const auto response = run_async([&] { return fetch("unix:" + path, "hello.greet", "systemd"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, systemd!\n");
+  EXPECT_NE(read_file(dir / "err").find("listening on systemd fd 3"), std::string::npos) << read_file(dir / "err");
+}
+
 // Streams `total` bytes through echo.body while reading the echo, checking
 // every byte came back in order. Returns seconds taken.
 double stream_echo(host_process& host, std::uint64_t total) {
