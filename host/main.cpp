@@ -61,6 +61,36 @@ awaitable<void> drain(asio::io_context& io, host_context& host, server& srv, std
   io.stop();
 }
 
+// Settings a reload cannot change: the sockets, the plugins folder and the
+// thread counts are fixed when the host starts.
+std::string restart_only_changes(const host_config& old_config, const host_config& fresh) {
+  std::string changed;
+  const auto note = [&](bool differs, const char* name) {
+    if (differs) changed += (changed.empty() ? "" : ", ") + std::string(name);
+  };
+  note(old_config.listen != fresh.listen, "listen");
+  note(old_config.backlog != fresh.backlog, "backlog");
+  note(old_config.socket_mode != fresh.socket_mode, "socket-mode");
+  note(old_config.plugins_dir != fresh.plugins_dir, "plugins");
+  note(old_config.scripts_dir != fresh.scripts_dir, "scripts");
+  note(old_config.io_threads != fresh.io_threads, "io-threads");
+  note(old_config.min_workers != fresh.min_workers || old_config.max_workers != fresh.max_workers, "workers");
+  note(old_config.log_file != fresh.log_file, "log-file");
+  return changed;
+}
+
+void keep_restart_only_settings(const host_config& running, host_config& fresh) {
+  fresh.listen = running.listen;
+  fresh.backlog = running.backlog;
+  fresh.socket_mode = running.socket_mode;
+  fresh.plugins_dir = running.plugins_dir;
+  fresh.scripts_dir = running.scripts_dir;
+  fresh.io_threads = running.io_threads;
+  fresh.min_workers = running.min_workers;
+  fresh.max_workers = running.max_workers;
+  fresh.log_file = running.log_file;
+}
+
 awaitable<void> handle_signals(asio::io_context& io, host_context& host, server& srv, const command_line& line) {
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   bool draining = false;
@@ -68,9 +98,13 @@ awaitable<void> handle_signals(asio::io_context& io, host_context& host, server&
     const int signal = co_await signals.async_wait(use_awaitable);
     if (signal == SIGHUP) {
       try {
-        auto fresh = std::make_shared<const host_config>(build_config(line));
-        host.log->set_level(spdlog::level::from_str(fresh->log_level));
-        host.config.store(std::move(fresh));
+        host_config fresh = build_config(line);
+        const auto running = host.settings();
+        if (const auto ignored = restart_only_changes(*running, fresh); !ignored.empty())
+          host.log->warn("SIGHUP: {} changed, which takes a restart; the rest applies now", ignored);
+        keep_restart_only_settings(*running, fresh);  // so settings() says what is in effect
+        host.log->set_level(spdlog::level::from_str(fresh.log_level));
+        host.config.store(std::make_shared<const host_config>(std::move(fresh)));
         host.log->info("SIGHUP: configuration reloaded{}",
                        line.config_file ? " from " + line.config_file->string() : std::string());
       } catch (const std::exception& e) {

@@ -174,6 +174,11 @@ TEST(HostLifecycle, SighupReloadsTheConfigAndKeepsItWhenBroken) {
   });
   EXPECT_EQ(run_async([&] { return fetch(host.address(), "slow.polite", "5"); }).app_status, 408u);
 
+  write_file(dir / "host.toml", "timeout = 0.5\nio-threads = 3\n");
+  host.process().signal(SIGHUP);
+  EXPECT_TRUE(host.wait_for_log("SIGHUP: io-threads changed, which takes a restart; the rest applies now"))
+      << host.log();
+
   write_file(dir / "host.toml", "timeout = 'soon'\n");
   host.process().signal(SIGHUP);
   ASSERT_TRUE(host.wait_for_log("SIGHUP: keeping the old configuration"));
