@@ -61,34 +61,31 @@ awaitable<void> drain(asio::io_context& io, host_context& host, server& srv, std
   io.stop();
 }
 
-// Settings a reload cannot change: the sockets, the plugins folder and the
-// thread counts are fixed when the host starts.
-std::string restart_only_changes(const host_config& old_config, const host_config& fresh) {
+// Settings a reload cannot change: the sockets, the folders, the thread
+// counts and the log file are fixed when the host starts.
+template <typename Visit>
+void for_each_restart_only_setting(Visit&& visit) {
+  visit("listen", &host_config::listen);
+  visit("backlog", &host_config::backlog);
+  visit("socket-mode", &host_config::socket_mode);
+  visit("plugins", &host_config::plugins_dir);
+  visit("scripts", &host_config::scripts_dir);
+  visit("io-threads", &host_config::io_threads);
+  visit("min-workers", &host_config::min_workers);
+  visit("max-workers", &host_config::max_workers);
+  visit("log-file", &host_config::log_file);
+}
+
+std::string restart_only_changes(const host_config& running, const host_config& fresh) {
   std::string changed;
-  const auto note = [&](bool differs, const char* name) {
-    if (differs) changed += (changed.empty() ? "" : ", ") + std::string(name);
-  };
-  note(old_config.listen != fresh.listen, "listen");
-  note(old_config.backlog != fresh.backlog, "backlog");
-  note(old_config.socket_mode != fresh.socket_mode, "socket-mode");
-  note(old_config.plugins_dir != fresh.plugins_dir, "plugins");
-  note(old_config.scripts_dir != fresh.scripts_dir, "scripts");
-  note(old_config.io_threads != fresh.io_threads, "io-threads");
-  note(old_config.min_workers != fresh.min_workers || old_config.max_workers != fresh.max_workers, "workers");
-  note(old_config.log_file != fresh.log_file, "log-file");
+  for_each_restart_only_setting([&](const char* name, auto member) {
+    if (running.*member != fresh.*member) changed += (changed.empty() ? "" : ", ") + std::string(name);
+  });
   return changed;
 }
 
 void keep_restart_only_settings(const host_config& running, host_config& fresh) {
-  fresh.listen = running.listen;
-  fresh.backlog = running.backlog;
-  fresh.socket_mode = running.socket_mode;
-  fresh.plugins_dir = running.plugins_dir;
-  fresh.scripts_dir = running.scripts_dir;
-  fresh.io_threads = running.io_threads;
-  fresh.min_workers = running.min_workers;
-  fresh.max_workers = running.max_workers;
-  fresh.log_file = running.log_file;
+  for_each_restart_only_setting([&](const char*, auto member) { fresh.*member = running.*member; });
 }
 
 awaitable<void> handle_signals(asio::io_context& io, host_context& host, server& srv, const command_line& line) {
