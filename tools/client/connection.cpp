@@ -78,7 +78,12 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
       asio::experimental::channel<void(error_code)>& lock;
       ~unlock_on_exit() { lock.try_receive([](error_code) {}); }
     } unlock{write_lock};
-    co_await asio::async_write(socket, buffers, use_awaitable);
+    auto [ec, written] = co_await asio::async_write(socket, buffers, use_tuple);
+    if (!ec) co_return;
+    // The reader may have seen the server close first (and closed the
+    // socket): its reason says more than this write's EBADF or EPIPE.
+    if (!open) throw std::runtime_error(failure);
+    throw boost::system::system_error(ec, "writing to the server");
   }
 
   awaitable<void> write(std::string_view bytes) {
