@@ -124,17 +124,6 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
   const auto type =
       stream == runners::output_stream::out ? protocol::record_type::std_out : protocol::record_type::std_err;
   const bool hold = !stdin_ended_ && !full_duplex_;
-  auto note_output = [&] {
-    if (stream == runners::output_stream::out) {
-      stdout_bytes_ += bytes.size();
-      status_.feed(bytes);
-    } else {
-      stderr_started_ = true;
-      auto text = bytes.substr(0, logged_stderr_bytes);
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-      owner_->host().log->warn("{} {}: stderr: {}", owner_->peer(), script_, text);
-    }
-  };
   if (hold) {
     std::string records;
     protocol::append_stream(records, type, request_id_, bytes);
@@ -145,7 +134,7 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
       co_return false;
     }
     if (stream == runners::output_stream::out) held_stdout_ = true;
-    note_output();
+    note_output(stream, bytes);
     co_return true;
   }
   // Gathered: record headers around the runner's own bytes, no copy.
@@ -165,7 +154,7 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
   auto guard = co_await owner_->acquire_writer();
   if (over_) co_return false;  // ended while we waited: nothing after END_REQUEST
   if (stream == runners::output_stream::out) stdout_started_ = true;
-  note_output();
+  note_output(stream, bytes);
   try {
     co_await send_held_output();
     co_await owner_->write_now(buffers);
@@ -174,6 +163,18 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
     co_return false;
   }
   co_return true;
+}
+
+void request_session::note_output(runners::output_stream stream, std::string_view bytes) {
+  if (stream == runners::output_stream::out) {
+    stdout_bytes_ += bytes.size();
+    status_.feed(bytes);
+    return;
+  }
+  stderr_started_ = true;
+  auto text = bytes.substr(0, logged_stderr_bytes);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  owner_->host().log->warn("{} {}: stderr: {}", owner_->peer(), script_, text);
 }
 
 void request_session::abort(bool connection_lost) {
@@ -246,9 +247,10 @@ awaitable<void> request_session::run() {
   auto outcome = co_await (host.functions->run(std::move(found.handler), self, stop_.get_token()) ||
                            wake_.async_wait(asio::as_tuple(use_awaitable)));
   if (outcome.index() == 0) {
-    const auto& result = std::get<0>(outcome);
+    auto& result = std::get<0>(outcome);
     if (result.failure.empty()) {
-      co_await finish(result.app_status, {}, {});
+      if (!result.last_stderr.empty()) note_output(runners::output_stream::err, result.last_stderr);
+      co_await finish(result.app_status, {}, std::move(result.last_stderr), std::move(result.last_stdout));
     } else {
       outcome_ = "failed";
       host.log->error("{} request {} {}: the handler failed: {}", owner_->peer(), request_id_, script_, result.failure);
@@ -272,7 +274,8 @@ awaitable<void> request_session::run() {
                   {});
 }
 
-awaitable<void> request_session::finish(int app_status, std::string response_if_silent, std::string stderr_text) {
+awaitable<void> request_session::finish(int app_status, std::string response_if_silent, std::string stderr_text,
+                                        std::string last_stdout) {
   if (over_) co_return;
   over_ = true;
   auto self = shared_from_this();
@@ -299,6 +302,11 @@ awaitable<void> request_session::finish(int app_status, std::string response_if_
         stdout_started_ = true;
       } else {
         co_await send_held_output();
+        if (!last_stdout.empty()) {
+          protocol::append_stream(records, protocol::record_type::std_out, request_id_, last_stdout);
+          note_output(runners::output_stream::out, last_stdout);
+          stdout_started_ = true;
+        }
       }
       if (!stderr_text.empty()) {
         protocol::append_stream(records, protocol::record_type::std_err, request_id_, stderr_text);

@@ -47,11 +47,15 @@ class request_session final : public runners::request_io, public std::enable_sha
  private:
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<runners::run_result> run_target(const resolved_target& target);
-  boost::asio::awaitable<void> finish(int app_status, std::string response_if_silent, std::string stderr_text);
+  // Ends the request: what the runner left unsent (unless our own answer
+  // replaces it), then the end of the streams and END_REQUEST, in one write.
+  boost::asio::awaitable<void> finish(int app_status, std::string response_if_silent, std::string stderr_text,
+                                      std::string last_stdout = {});
   // Writes the held output; only while holding the connection's write guard.
   boost::asio::awaitable<void> send_held_output();
   boost::asio::awaitable<void> release_held_output();
   void log_access(int app_status, std::string_view outcome);
+  void note_output(runners::output_stream stream, std::string_view bytes);
 
   std::shared_ptr<connection> owner_;
   const std::uint16_t request_id_;

@@ -31,7 +31,9 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
       handler_request request(io, stop);
       try {
         result.app_status = handler.function(request);
-        request.flush();
+        // Not flushed from here: the host sends it with END_REQUEST.
+        result.last_stderr = request.take_unsent(output_stream::err);
+        result.last_stdout = request.take_unsent(output_stream::out);
       } catch (const std::exception& e) {
         result.failure = e.what();
       } catch (...) {

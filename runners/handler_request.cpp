@@ -34,9 +34,9 @@ std::pair<std::string_view, std::string_view> handler_request::param_at(std::siz
   return {pair.name, pair.value};
 }
 
-void handler_request::flush() {
-  out_.flush();
-  err_.flush();
+std::string handler_request::take_unsent(output_stream stream) {
+  if (over_) return {};
+  return stream == output_stream::out ? out_buffer_.take_pending() : err_buffer_.take_pending();
 }
 
 bool handler_request::write(output_stream stream, std::string_view bytes) {
@@ -79,6 +79,12 @@ bool handler_request::output_buffer::send_pending() {
   // the stop token is how a handler learns it should stop.
   owner_.write(stream_, pending);
   return true;
+}
+
+std::string handler_request::output_buffer::take_pending() {
+  std::string pending(pbase(), static_cast<std::size_t>(pptr() - pbase()));
+  setp(buffer_.data(), buffer_.data() + buffer_.size());
+  return pending;
 }
 
 handler_request::output_buffer::int_type handler_request::output_buffer::overflow(int_type c) {

@@ -27,14 +27,15 @@ class handler_request final : public fcgihost::request {
   std::ostream& err() override { return err_; }
   std::stop_token stop_token() const override { return stop_; }
 
-  // Sends what the handler left in the buffers (it returned without flushing).
-  void flush();
+  // What the handler left in its buffers when it returned, taken out unsent.
+  std::string take_unsent(output_stream stream);
 
  private:
   class output_buffer final : public std::streambuf {
    public:
     output_buffer(handler_request& owner, output_stream stream);
     bool send_pending();
+    std::string take_pending();
 
    protected:
     int_type overflow(int_type c) override;

@@ -34,6 +34,10 @@ class request_io {
 struct run_result {
   int app_status = 0;
   std::string failure;  // non-empty: the handler or program failed (answered 500)
+  // Output the runner had not sent yet when it ended: the host sends it with
+  // END_REQUEST in one write (for a small response, the whole of it).
+  std::string last_stdout;
+  std::string last_stderr;
 };
 
 }  // namespace fcgihost::runners
