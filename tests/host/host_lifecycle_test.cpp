@@ -221,14 +221,20 @@ TEST(HostLifecycle, UnixSocketIsOwnerAndGroupOnlyByDefault) {
   EXPECT_EQ(permissions & perms::all, perms::owner_read | perms::owner_write | perms::group_read | perms::group_write);
 }
 
-TEST(HostLifecycle, ServesTheListeningSocketOnFdZeroFromSpawnFcgi) {
-  temp_dir dir;
+// A plugins folder in `dir` holding the hello plugin, for hosts another
+// program launches.
+std::string plugins_with_hello(const temp_dir& dir) {
   std::filesystem::create_directory(dir / "plugins");
   std::filesystem::copy_file(std::filesystem::path(FCGIHOST_PLUGIN_BUILD_DIR) / "libhello.so",
                              dir / "plugins/libhello.so");
+  return (dir / "plugins").string();
+}
+
+TEST(HostLifecycle, ServesTheListeningSocketOnFdZeroFromSpawnFcgi) {
+  temp_dir dir;
+  const std::string plugins = plugins_with_hello(dir);
   const std::string path = (dir / "spawned.sock").string();
-  child_process spawned({FCGIHOST_SPAWN_FCGI, "-n", "-s", path, "-M", "0600", "--", FCGIHOST_HOST_BIN, "--plugins",
-                         (dir / "plugins").string()},
+  child_process spawned({FCGIHOST_SPAWN_FCGI, "-n", "-s", path, "-M", "0600", "--", FCGIHOST_HOST_BIN, "--plugins", plugins},
                         dir / "out", dir / "err");
   ASSERT_TRUE(wait_for_unix_socket(path, spawned)) << read_file(dir / "err");
   const auto response = run_async([&] { return fetch("unix:" + path, "hello.greet", "fd0"); });
@@ -238,12 +244,9 @@ TEST(HostLifecycle, ServesTheListeningSocketOnFdZeroFromSpawnFcgi) {
 
 TEST(HostLifecycle, ServesSystemdSocketActivation) {
   temp_dir dir;
-  std::filesystem::create_directory(dir / "plugins");
-  std::filesystem::copy_file(std::filesystem::path(FCGIHOST_PLUGIN_BUILD_DIR) / "libhello.so",
-                             dir / "plugins/libhello.so");
+  const std::string plugins = plugins_with_hello(dir);
   const std::string path = (dir / "activated.sock").string();
-  child_process activator({FCGIHOST_SOCKET_ACTIVATE, "-l", path, "--", FCGIHOST_HOST_BIN, "--plugins",
-                           (dir / "plugins").string()},
+  child_process activator({FCGIHOST_SOCKET_ACTIVATE, "-l", path, "--", FCGIHOST_HOST_BIN, "--plugins", plugins},
                           dir / "out", dir / "err");
   ASSERT_TRUE(wait_for_unix_socket(path, activator)) << read_file(dir / "err");
   const auto response = run_async([&] { return fetch("unix:" + path, "hello.greet", "systemd"); });
