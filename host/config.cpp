@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -25,6 +26,7 @@ PLUGINS/libPLUGIN.so; config routes map other names to handlers.
   --max-connections N    connections at once (1024), reported as FCGI_MAX_CONNS
   --max-requests N       requests at once (1024), FCGI_MAX_REQS; more get OVERLOADED
   --max-params-bytes N   size cap of one request's params (1048576)
+  --max-body-bytes N     size cap of one request body, 0 for none (2 GiB); more gets 413
   --full-duplex BOOL     send output while the body is still arriving (false:
                          held until FCGI_STDIN ends, as nginx needs)
   --io-threads N         threads doing socket I/O (2)
@@ -129,6 +131,8 @@ void apply_setting(host_config& config, const std::string& key, const std::strin
       config.full_duplex = false;
     else
       throw std::invalid_argument("full-duplex takes true or false, not '" + value + "'");
+  } else if (key == "max-body-bytes") {
+    config.max_body_bytes = parse_count(key, value, 0, std::numeric_limits<std::size_t>::max());
   } else if (key == "io-threads") {
     config.io_threads = parse_count(key, value, 1, 256);
   } else if (key == "min-workers") {

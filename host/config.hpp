@@ -36,6 +36,9 @@ struct host_config {
   std::size_t max_connections = 1024;
   std::size_t max_requests = 1024;  // at once, over all connections
   std::size_t max_params_bytes = 1024 * 1024;
+  // A request body larger than this is refused with 413: it would otherwise
+  // fill the disk the spools use. 0: no limit.
+  std::uint64_t max_body_bytes = 2ull * 1024 * 1024 * 1024;
   // Send output before the web server has sent all of FCGI_STDIN. Off by
   // default: nginx stops sending a body once the response starts, so the
   // host holds output (memory, then disk) until the body is in.

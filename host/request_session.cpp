@@ -35,6 +35,10 @@ constexpr int aborted_app_status = 499;
 // Longest FCGI_STDERR text copied into one log line.
 constexpr std::size_t logged_stderr_bytes = 1024;
 
+std::string body_too_large_response() {
+  return cgi_response(413, "Content Too Large", "The request body is larger than this server accepts.\n");
+}
+
 std::string_view param_or_dash(const protocol::name_value_list& params, std::string_view name) {
   const auto* value = protocol::find_value(params, name);
   return value && !value->empty() ? std::string_view(*value) : std::string_view("-");
@@ -47,6 +51,7 @@ request_session::request_session(std::shared_ptr<connection> owner, std::uint16_
       request_id_(request_id),
       keep_conn_(keep_conn),
       full_duplex_(owner_->host().settings()->full_duplex),
+      max_body_bytes_(owner_->host().settings()->max_body_bytes),
       stdin_(stdin_memory_limit),
       stdin_arrived_(owner_->executor(), 1),
       wake_(owner_->executor()),
@@ -71,6 +76,23 @@ void request_session::start(protocol::name_value_list params) {
 
 void request_session::push_stdin(std::string_view bytes) {
   if (over_ || stdin_ended_) return;
+  stdin_bytes_ += bytes.size();
+  if (max_body_bytes_ > 0 && stdin_bytes_ > max_body_bytes_) {
+    body_too_large_ = true;
+    stdin_ended_ = true;  // the rest is dropped
+    owner_->host().log->warn("{} request {}: the body is over {} bytes (max-body-bytes): 413", owner_->peer(),
+                             request_id_, max_body_bytes_);
+    stop_.request_stop();
+    if (started_) {
+      wake_.cancel();  // run() answers 413
+    } else {
+      asio::co_spawn(owner_->executor(), finish(413, body_too_large_response(), {}),
+                     [log = owner_->host().log](std::exception_ptr e) {
+                       if (e) log->error("ending a request with a body over the limit failed");
+                     });
+    }
+    return;
+  }
   if (bytes.empty()) {
     stdin_ended_ = true;  // the web server sent the end of FCGI_STDIN
   } else {
@@ -243,6 +265,11 @@ awaitable<void> request_session::run() {
     co_await finish(aborted_app_status, {}, {});
     co_return;
   }
+  if (body_too_large_) {
+    outcome_ = "body-too-large";
+    co_await finish(413, body_too_large_response(), {});
+    co_return;
+  }
   using namespace asio::experimental::awaitable_operators;
   auto outcome = co_await (host.functions->run(std::move(found.handler), self, stop_.get_token()) ||
                            wake_.async_wait(asio::as_tuple(use_awaitable)));
@@ -262,6 +289,11 @@ awaitable<void> request_session::run() {
   stop_.request_stop();
   if (aborted_) {
     co_await finish(aborted_app_status, {}, {});
+    co_return;
+  }
+  if (body_too_large_) {
+    outcome_ = "body-too-large";
+    co_await finish(413, body_too_large_response(), {});
     co_return;
   }
   const double seconds = std::chrono::duration<double>(target.timeout).count();

@@ -61,6 +61,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   const std::uint16_t request_id_;
   const bool keep_conn_;
   const bool full_duplex_;
+  const std::uint64_t max_body_bytes_;
   protocol::name_value_list params_;
   byte_spool stdin_;
   // Wakes a runner waiting in read_stdin(); one slot is enough.
@@ -73,6 +74,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   bool started_ = false;
   bool over_ = false;  // END_REQUEST is on its way: output is dropped
   bool aborted_ = false;
+  bool body_too_large_ = false;
+  std::uint64_t stdin_bytes_ = 0;
   bool connection_lost_ = false;
   bool stdout_started_ = false;  // the web server has been sent stdout bytes
   // Output kept back until FCGI_STDIN ends (see host_config::full_duplex), as

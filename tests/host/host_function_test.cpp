@@ -84,6 +84,19 @@ TEST(HostFunctions, AnExceptionAnswers500WithItsMessageOnStderr) {
   EXPECT_NE(host.log().find("the handler failed: thrower.fail was asked to fail"), std::string::npos) << host.log();
 }
 
+TEST(HostFunctions, ABodyOverTheLimitIs413AndStopsTheHandler) {
+  host_process host(with_arguments({"--max-body-bytes", "100000", "--timeout", "60"}));
+  run_async([&]() -> awaitable<void> {
+    const auto over = co_await fetch(host.address(), "echo.body", {}, std::string(100001, 'b'));
+    EXPECT_TRUE(over.out.starts_with("Status: 413 Content Too Large\r\n")) << over.out.substr(0, 200);
+    EXPECT_EQ(over.app_status, 413u);
+    const auto at_limit = co_await fetch(host.address(), "echo.body", {}, std::string(100000, 'b'));
+    EXPECT_EQ(at_limit.app_status, 0u);
+    EXPECT_EQ(at_limit.out.size(), std::string("Content-Type: application/octet-stream\r\n\r\n").size() + 100000);
+  });
+  EXPECT_NE(host.log().find("the body is over 100000 bytes (max-body-bytes): 413"), std::string::npos) << host.log();
+}
+
 TEST(HostFunctions, StderrReachesTheWebServerAndTheLog) {
   host_process host;
   const auto response = run_async([&] { return fetch(host.address(), "stderr_writer.warn"); });
