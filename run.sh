@@ -14,8 +14,9 @@ mkdir -p "$run_dir/nginx"
 socket="$run_dir/fcgi-host.sock"
 
 cleanup() {
-  [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null
-  [ -n "${host_pid:-}" ] && kill "$host_pid" 2>/dev/null
+  # Each kill may find its process gone already; that must not stop the rest.
+  if [ -n "${nginx_pid:-}" ]; then kill "$nginx_pid" 2>/dev/null || true; fi
+  if [ -n "${host_pid:-}" ]; then kill "$host_pid" 2>/dev/null || true; fi
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -31,12 +32,23 @@ sed -e "s|@PREFIX@|$run_dir/nginx|g" -e "s|@SOCKET@|$socket|g" -e "s|@LISTEN@|12
     -e "s|@USER@|$(id -un)|g" "$FCGIHOST_ROOT/examples/nginx/fcgi-host.conf.in" > "$run_dir/nginx/nginx.conf"
 nginx -p "$run_dir/nginx" -c "$run_dir/nginx/nginx.conf" -g 'daemon off;' &
 nginx_pid=$!
-for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
-
 url="http://127.0.0.1:$port"
+# Ready when our own greeting comes back through nginx (not some other server on the port).
+greeting=""
+for _ in $(seq 200); do
+  greeting="$(curl -s "$url/fn/hello.greet?newcomer" || true)"
+  [ "$greeting" = "Hello, newcomer!" ] && break
+  kill -0 "$nginx_pid" 2>/dev/null || break
+  sleep 0.05
+done
+if [ "$greeting" != "Hello, newcomer!" ]; then
+  echo "nginx did not come up in front of fcgi-host on port $port (taken? try PORT=8081 ./run.sh)" >&2
+  tail -n 5 "$run_dir/nginx/error.log" >&2 2>/dev/null || true
+  exit 1
+fi
+
 fcgihost_log "fcgi-host serves $FCGIHOST_BUILD/lib behind nginx at $url"
-printf '%s says: ' "$url/fn/hello.greet?newcomer"
-curl -s "$url/fn/hello.greet?newcomer"
+echo "$url/fn/hello.greet?newcomer says: $greeting"
 cat <<TRY
 
 Try (nginx's error log: $run_dir/nginx/error.log; fcgi-host logs here):
