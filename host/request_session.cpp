@@ -261,15 +261,7 @@ awaitable<void> request_session::run() {
     wake_.expires_after(target.timeout);
   else
     wake_.expires_at(asio::steady_timer::time_point::max());
-  if (aborted_) {  // aborted before we got here
-    co_await finish(aborted_app_status, {}, {});
-    co_return;
-  }
-  if (body_too_large_) {
-    outcome_ = "body-too-large";
-    co_await finish(413, body_too_large_response(), {});
-    co_return;
-  }
+  if (co_await finished_early()) co_return;  // cut short before we got here
   using namespace asio::experimental::awaitable_operators;
   auto outcome = co_await (host.functions->run(std::move(found.handler), self, stop_.get_token()) ||
                            wake_.async_wait(asio::as_tuple(use_awaitable)));
@@ -287,15 +279,7 @@ awaitable<void> request_session::run() {
     co_return;
   }
   stop_.request_stop();
-  if (aborted_) {
-    co_await finish(aborted_app_status, {}, {});
-    co_return;
-  }
-  if (body_too_large_) {
-    outcome_ = "body-too-large";
-    co_await finish(413, body_too_large_response(), {});
-    co_return;
-  }
+  if (co_await finished_early()) co_return;
   const double seconds = std::chrono::duration<double>(target.timeout).count();
   outcome_ = "timeout";
   host.log->warn("{} request {} {}: timed out after {} s{}", owner_->peer(), request_id_, script_, seconds,
@@ -304,6 +288,19 @@ awaitable<void> request_session::run() {
                   cgi_response(408, "Request Timeout",
                                fmt::format("The request did not finish within {:g} s.\n", seconds)),
                   {});
+}
+
+awaitable<bool> request_session::finished_early() {
+  if (aborted_) {
+    co_await finish(aborted_app_status, {}, {});
+    co_return true;
+  }
+  if (body_too_large_) {
+    outcome_ = "body-too-large";
+    co_await finish(413, body_too_large_response(), {});
+    co_return true;
+  }
+  co_return false;  // a timeout, or nothing happened yet
 }
 
 awaitable<void> request_session::finish(int app_status, std::string response_if_silent, std::string stderr_text,

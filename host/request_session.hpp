@@ -51,6 +51,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   // replaces it), then the end of the streams and END_REQUEST, in one write.
   boost::asio::awaitable<void> finish(int app_status, std::string response_if_silent, std::string stderr_text,
                                       std::string last_stdout = {});
+  // Ends the request if an abort or an oversized body cut it short.
+  boost::asio::awaitable<bool> finished_early();
   // Writes the held output; only while holding the connection's write guard.
   boost::asio::awaitable<void> send_held_output();
   boost::asio::awaitable<void> release_held_output();
