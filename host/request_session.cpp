@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <protocol/encoder.hpp>
+#include <protocol/stream_framing.hpp>
 
 #include "connection.hpp"
 #include "router.hpp"
@@ -162,17 +163,14 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
   // Gathered: record headers around the runner's own bytes, no copy.
   std::vector<std::array<char, protocol::header_size>> headers;
   std::vector<asio::const_buffer> buffers;
-  headers.reserve(bytes.size() / protocol::max_stream_chunk + 1);
-  for (std::string_view rest = bytes; !rest.empty();) {
-    const auto chunk = rest.substr(0, protocol::max_stream_chunk);
-    const auto padding = protocol::padding_for(chunk.size());
-    headers.push_back(protocol::encode_header({protocol::version_1, static_cast<std::uint8_t>(type), request_id_,
-                                               static_cast<std::uint16_t>(chunk.size()), padding}));
+  headers.reserve(protocol::stream_record_count(bytes.size()));
+  const auto gather = [&](const auto& header, std::string_view slice, std::uint8_t padding) {
+    headers.push_back(header);  // reserved: earlier buffers keep pointing at their headers
     buffers.push_back(asio::buffer(headers.back()));
-    buffers.push_back(asio::buffer(chunk));
+    buffers.push_back(asio::buffer(slice));
     if (padding > 0) buffers.push_back(asio::buffer(protocol::zero_padding.data(), padding));
-    rest.remove_prefix(chunk.size());
-  }
+  };
+  protocol::frame_stream(type, request_id_, bytes, gather);
   auto guard = co_await owner_->acquire_writer();
   if (over_) co_return false;  // ended while we waited: nothing after END_REQUEST
   if (stream == runners::output_stream::out) stdout_started_ = true;

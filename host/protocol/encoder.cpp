@@ -1,5 +1,7 @@
 #include "encoder.hpp"
 
+#include "stream_framing.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -34,11 +36,11 @@ void append_record(std::string& out, record_type type, std::uint16_t request_id,
 }
 
 void append_stream(std::string& out, record_type type, std::uint16_t request_id, std::string_view data) {
-  while (!data.empty()) {
-    const std::size_t take = std::min(data.size(), max_stream_chunk);
-    append_record(out, type, request_id, data.substr(0, take));
-    data.remove_prefix(take);
-  }
+  frame_stream(type, request_id, data, [&](const auto& header, std::string_view slice, std::uint8_t padding) {
+    out.append(header.data(), header.size());
+    out.append(slice);
+    out.append(zero_padding.data(), padding);
+  });
 }
 
 void append_stream_end(std::string& out, record_type type, std::uint16_t request_id) {

@@ -22,6 +22,7 @@
 #include <protocol/encoder.hpp>
 #include <protocol/message_decoder.hpp>
 #include <protocol/socket_address.hpp>
+#include <protocol/stream_framing.hpp>
 
 namespace fcgihost::client {
 
@@ -238,19 +239,14 @@ awaitable<void> exchange::write_stdin(std::string_view bytes) {
   // Gathered: header, the caller's bytes, padding; no copy of the data.
   std::vector<std::array<char, protocol::header_size>> headers;
   std::vector<asio::const_buffer> buffers;
-  headers.reserve(bytes.size() / protocol::max_stream_chunk + 1);
-  while (!bytes.empty()) {
-    const auto chunk = bytes.substr(0, protocol::max_stream_chunk);
-    const auto padding = protocol::padding_for(chunk.size());
-    headers.push_back(protocol::encode_header({protocol::version_1,
-                                               static_cast<std::uint8_t>(protocol::record_type::std_in),
-                                               state_->request_id, static_cast<std::uint16_t>(chunk.size()),
-                                               padding}));
+  headers.reserve(protocol::stream_record_count(bytes.size()));
+  const auto gather = [&](const auto& header, std::string_view slice, std::uint8_t padding) {
+    headers.push_back(header);  // reserved: earlier buffers keep pointing at their headers
     buffers.push_back(asio::buffer(headers.back()));
-    buffers.push_back(asio::buffer(chunk));
+    buffers.push_back(asio::buffer(slice));
     if (padding > 0) buffers.push_back(asio::buffer(protocol::zero_padding.data(), padding));
-    bytes.remove_prefix(chunk.size());
-  }
+  };
+  protocol::frame_stream(protocol::record_type::std_in, state_->request_id, bytes, gather);
   if (!buffers.empty()) co_await state_->connection->write(buffers);
 }
 
