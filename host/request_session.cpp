@@ -160,17 +160,10 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
     note_output(stream, bytes);
     co_return true;
   }
-  // Gathered: record headers around the runner's own bytes, no copy.
-  std::vector<std::array<char, protocol::header_size>> headers;
+  // Gathered: record headers around the caller's own bytes, no copy.
+  const protocol::gathered_records records(type, request_id_, bytes);
   std::vector<asio::const_buffer> buffers;
-  headers.reserve(protocol::stream_record_count(bytes.size()));
-  const auto gather = [&](const auto& header, std::string_view slice, std::uint8_t padding) {
-    headers.push_back(header);  // reserved: earlier buffers keep pointing at their headers
-    buffers.push_back(asio::buffer(headers.back()));
-    buffers.push_back(asio::buffer(slice));
-    if (padding > 0) buffers.push_back(asio::buffer(protocol::zero_padding.data(), padding));
-  };
-  protocol::frame_stream(type, request_id_, bytes, gather);
+  for (const auto piece : records.pieces()) buffers.push_back(asio::buffer(piece));
   auto guard = co_await owner_->acquire_writer();
   if (over_) co_return false;  // ended while we waited: nothing after END_REQUEST
   if (stream == runners::output_stream::out) stdout_started_ = true;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "record.hpp"
 
@@ -29,5 +30,29 @@ void frame_stream(record_type type, std::uint16_t request_id, std::string_view d
     data.remove_prefix(slice.size());
   }
 }
+
+// Stream data framed for one gathered write: header, slice and padding of
+// each record as views, in order. The data is not copied, so it must outlive
+// this object; the headers live inside it.
+class gathered_records {
+ public:
+  gathered_records(record_type type, std::uint16_t request_id, std::string_view data) {
+    headers_.reserve(stream_record_count(data.size()));  // never moves: pieces point into it
+    frame_stream(type, request_id, data, [&](const auto& header, std::string_view slice, std::uint8_t padding) {
+      headers_.push_back(header);
+      pieces_.emplace_back(headers_.back().data(), headers_.back().size());
+      pieces_.push_back(slice);
+      if (padding > 0) pieces_.emplace_back(zero_padding.data(), padding);
+    });
+  }
+  gathered_records(const gathered_records&) = delete;
+  gathered_records& operator=(const gathered_records&) = delete;
+
+  const std::vector<std::string_view>& pieces() const { return pieces_; }
+
+ private:
+  std::vector<std::array<char, header_size>> headers_;
+  std::vector<std::string_view> pieces_;
+};
 
 }  // namespace fcgihost::protocol

@@ -1,5 +1,6 @@
 // The encoder checked against literal bytes of the FastCGI 1.0 spec's layouts.
 #include <protocol/encoder.hpp>
+#include <protocol/stream_framing.hpp>
 
 #include <gtest/gtest.h>
 
@@ -60,6 +61,17 @@ TEST(Encoder, LargeStreamIsCutIntoAlignedRecords) {
   ASSERT_EQ(out.size(), 8 + 65528 + 8 + 4472u);
   EXPECT_EQ(dump(out.substr(0, 8)), dump(hex("01 05 00 01 ff f8 00 00")));
   EXPECT_EQ(dump(out.substr(8 + 65528, 8)), dump(hex("01 05 00 01 11 78 00 00")));
+}
+
+TEST(Encoder, GatheredRecordsAreTheEncodedStreamWithoutCopyingTheData) {
+  for (std::size_t size : {std::size_t{0}, std::size_t{5}, std::size_t{65528}, std::size_t{70003}}) {
+    const std::string data(size, 'g');
+    const gathered_records records(record_type::std_out, 3, data);
+    std::string joined;
+    for (const auto piece : records.pieces()) joined.append(piece);
+    EXPECT_EQ(joined, encoded([&](auto& out) { append_stream(out, record_type::std_out, 3, data); })) << size;
+    EXPECT_EQ(records.pieces().size() >= 2 ? records.pieces()[1].data() : data.data(), data.data()) << size;
+  }
 }
 
 TEST(Encoder, EndRequestCarriesAppStatusAndProtocolStatus) {

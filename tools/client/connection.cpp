@@ -236,17 +236,10 @@ exchange::~exchange() {
 std::uint16_t exchange::request_id() const { return state_->request_id; }
 
 awaitable<void> exchange::write_stdin(std::string_view bytes) {
-  // Gathered: header, the caller's bytes, padding; no copy of the data.
-  std::vector<std::array<char, protocol::header_size>> headers;
+  // Gathered: record headers around the caller's own bytes, no copy.
+  const protocol::gathered_records records(protocol::record_type::std_in, state_->request_id, bytes);
   std::vector<asio::const_buffer> buffers;
-  headers.reserve(protocol::stream_record_count(bytes.size()));
-  const auto gather = [&](const auto& header, std::string_view slice, std::uint8_t padding) {
-    headers.push_back(header);  // reserved: earlier buffers keep pointing at their headers
-    buffers.push_back(asio::buffer(headers.back()));
-    buffers.push_back(asio::buffer(slice));
-    if (padding > 0) buffers.push_back(asio::buffer(protocol::zero_padding.data(), padding));
-  };
-  protocol::frame_stream(protocol::record_type::std_in, state_->request_id, bytes, gather);
+  for (const auto piece : records.pieces()) buffers.push_back(asio::buffer(piece));
   if (!buffers.empty()) co_await state_->connection->write(buffers);
 }
 
