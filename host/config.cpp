@@ -12,7 +12,8 @@ namespace fcgihost::host {
 const char* const host_usage = R"(usage: fcgi-host [options]
 
 Serves FastCGI requests: SCRIPT_FILENAME "PLUGIN.HANDLER" runs a handler of
-PLUGINS/libPLUGIN.so; config routes map other names to handlers.
+PLUGINS/libPLUGIN.so, an absolute path runs a script of the scripts folder;
+config routes map other names to either.
 
   --listen ADDRESS       unix:PATH, tcp:HOST:PORT, tcp:[V6]:PORT or fd:N (repeatable);
                          default: fd 0 when it is a listening socket, else
@@ -20,7 +21,13 @@ PLUGINS/libPLUGIN.so; config routes map other names to handlers.
   --backlog N            listen backlog (1024)
   --socket-mode MODE     octal mode of unix sockets the host creates (0660)
   --plugins DIR          the plugins folder
-  --scripts DIR          the scripts folder
+  --scripts DIR          the scripts folder: an absolute SCRIPT_FILENAME inside it
+                         runs as a CGI script
+  --pass-env NAME        a variable of the host's environment that scripts get
+                         too (repeatable; PATH always)
+  --kill-grace SECONDS   from SIGTERM to SIGKILL for a script being stopped (3)
+  --script-cpu-seconds N, --script-memory BYTES[K|M|G], --script-open-files N,
+  --script-processes N   rlimits for scripts (0: the host's own)
   --timeout SECONDS      per-request timeout, 0 for none (30)
   --drain-timeout S      how long SIGTERM waits for requests in flight (10)
   --max-connections N    connections at once (1024), reported as FCGI_MAX_CONNS
@@ -60,6 +67,41 @@ std::chrono::milliseconds parse_duration(const std::string& key, const std::stri
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
 }
 
+// Bytes, or with a binary suffix: 512K, 64M, 2G.
+std::uint64_t parse_bytes(const std::string& key, const std::string& value) {
+  std::uint64_t number = 0;
+  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  const std::string_view suffix(ptr, value.data() + value.size());
+  unsigned shift = 0;
+  if (suffix == "K" || suffix == "k")
+    shift = 10;
+  else if (suffix == "M" || suffix == "m")
+    shift = 20;
+  else if (suffix == "G" || suffix == "g")
+    shift = 30;
+  if (ec != std::errc{} || (!suffix.empty() && shift == 0) || number > (std::uint64_t{1} << (62 - shift)))
+    throw std::invalid_argument(key + " takes a number of bytes, with K, M or G if you like, not '" + value + "'");
+  return number << shift;
+}
+
+// The settings a script route may set for itself too. False: not one of them.
+bool apply_script_limit(runners::script_limit_overrides& limits, const std::string& key, const std::string& value) {
+  constexpr std::size_t big = 1'000'000'000;
+  if (key == "kill-grace")
+    limits.kill_grace = parse_duration(key, value);
+  else if (key == "script-cpu-seconds")
+    limits.cpu_seconds = parse_count(key, value, 0, big);
+  else if (key == "script-memory")
+    limits.memory_bytes = parse_bytes(key, value);
+  else if (key == "script-open-files")
+    limits.open_files = parse_count(key, value, 0, big);
+  else if (key == "script-processes")
+    limits.processes = parse_count(key, value, 0, big);
+  else
+    return false;
+  return true;
+}
+
 std::string toml_scalar_text(const toml::node& node) {
   if (auto text = node.value<std::string>()) return *text;
   if (auto flag = node.value_exact<bool>()) return *flag ? "true" : "false";
@@ -92,7 +134,15 @@ route_rule parse_route(const toml::table& table) {
   } else {
     throw std::invalid_argument("a [[route]] needs function = \"PLUGIN.HANDLER\" or script = \"PATH\"");
   }
-  if (const auto* timeout = table.get("timeout")) rule.timeout = parse_duration("timeout", toml_scalar_text(*timeout));
+  for (const auto& [name, node] : table) {
+    const std::string key(name.str());
+    if (key == "match" || key == "prefix" || key == "function" || key == "script") continue;
+    if (key == "timeout")
+      rule.timeout = parse_duration(key, toml_scalar_text(node));
+    else if (!apply_script_limit(rule.limits, key, toml_scalar_text(node)))
+      throw std::invalid_argument("a [[route]] takes match or prefix, function or script, timeout, kill-grace and "
+                                  "script-* limits, not '" + key + "'");
+  }
   return rule;
 }
 
@@ -100,6 +150,7 @@ route_rule parse_route(const toml::table& table) {
 
 void apply_setting(host_config& config, const std::string& key, const std::string& value) {
   constexpr std::size_t big = 1'000'000'000;
+  if (apply_script_limit(config.script_limits, key, value)) return;
   if (key == "listen") {
     config.listen.push_back(value);
   } else if (key == "backlog") {
@@ -114,6 +165,10 @@ void apply_setting(host_config& config, const std::string& key, const std::strin
     config.plugins_dir = value;
   } else if (key == "scripts") {
     config.scripts_dir = value;
+  } else if (key == "pass-env") {
+    if (value.empty() || value.find('=') != std::string::npos)
+      throw std::invalid_argument("pass-env takes the name of an environment variable, not '" + value + "'");
+    config.pass_env.push_back(value);
   } else if (key == "timeout") {
     config.timeout = parse_duration(key, value);
   } else if (key == "drain-timeout") {

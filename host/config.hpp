@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <runners/script_limits.hpp>
+
 namespace fcgihost::host {
 
 struct route_rule {
@@ -22,6 +24,7 @@ struct route_rule {
   runner_kind runner = runner_kind::function;
   std::string target;   // PLUGIN.HANDLER, or a script path
   std::optional<std::chrono::milliseconds> timeout;
+  runners::script_limit_overrides limits;  // script routes
 };
 
 struct host_config {
@@ -30,6 +33,9 @@ struct host_config {
   mode_t socket_mode = 0660;
   std::filesystem::path plugins_dir;
   std::filesystem::path scripts_dir;
+  // Names of the host's environment variables scripts also get (PATH always).
+  std::vector<std::string> pass_env;
+  runners::script_limit_overrides script_limits;
   // Below nginx's 60 s fastcgi_read_timeout, so clients see our 408, not a 504.
   std::chrono::milliseconds timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};

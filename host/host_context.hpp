@@ -8,6 +8,7 @@
 #include <memory>
 
 #include <runners/function_runner.hpp>
+#include <runners/process_runner.hpp>
 
 #include "config.hpp"
 #include "peer_filter.hpp"
@@ -18,6 +19,7 @@ struct host_context {
   std::shared_ptr<spdlog::logger> log;
   std::atomic<std::shared_ptr<const host_config>> config;
   runners::function_runner* functions = nullptr;
+  runners::process_runner* scripts = nullptr;
   peer_filter peers;
   std::atomic<std::size_t> open_connections{0};
   std::atomic<std::size_t> active_requests{0};

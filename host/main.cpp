@@ -152,9 +152,15 @@ int main(int argc, char** argv) {
   host.log = make_logger(*config);
   std::vector<listener> listeners;
   std::optional<runners::plugin_catalog> catalog;
+  // Before the io_context: a script it still holds at exit is reaped through this.
+  std::optional<runners::process_runner> scripts;
   try {
     host.peers = peer_filter::from_environment();
     if (!config->plugins_dir.empty()) catalog.emplace(config->plugins_dir);
+    if (!config->scripts_dir.empty()) {
+      scripts.emplace(config->scripts_dir, host.log);
+      host.scripts = &*scripts;
+    }
     listeners = open_listeners(*config);
   } catch (const std::exception& e) {
     host.log->critical("cannot start: {}", e.what());
@@ -178,8 +184,9 @@ int main(int argc, char** argv) {
   asio::co_spawn(io, handle_signals(io, host, srv, line), [&](std::exception_ptr failure) {
     if (failure) host.log->critical("signal handling stopped");
   });
-  host.log->info("fcgi-host listening on {}; plugins: {}; timeout: {} s{}", describe(listeners),
+  host.log->info("fcgi-host listening on {}; plugins: {}; scripts: {}; timeout: {} s{}", describe(listeners),
                  catalog ? catalog->directory().string() : "(none)",
+                 scripts ? scripts->directory().string() : "(none)",
                  std::chrono::duration<double>(config->timeout).count(),
                  host.peers.active() ? "; FCGI_WEB_SERVER_ADDRS applies" : "");
 
@@ -189,6 +196,10 @@ int main(int argc, char** argv) {
   for (auto& thread : io_threads) thread.join();
 
   remove_socket_files(listeners);
+  if (scripts) {
+    if (const std::size_t killed = scripts->kill_all(); killed > 0)
+      host.log->warn("{} script(s) still running at exit: killed with their process groups, and reaped", killed);
+  }
   const std::size_t stuck = workers.stop(std::chrono::seconds(1));
   if (stuck > 0) {
     // Unloading a plugin under a running handler would crash: leave without it.

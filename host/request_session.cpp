@@ -204,47 +204,47 @@ void request_session::abort(bool connection_lost) {
   });
 }
 
+std::variant<awaitable<runners::run_result>, request_session::refusal> request_session::prepare_function(
+    const resolved_target& target) {
+  host_context& host = owner_->host();
+  runner_name_ = "function";
+  if (!host.functions)
+    return refusal{404, "no plugins folder is configured (--plugins)", "no plugins folder is configured"};
+  auto found = host.functions->find(target.plugin, target.handler);
+  if (found.result == runners::lookup_result::outcome::not_found) return refusal{404, found.reason, found.reason};
+  if (found.result == runners::lookup_result::outcome::broken)
+    return refusal{500, found.reason, "The plugin cannot be loaded.", "fcgi-host: " + found.reason + "\n"};
+  return host.functions->run(std::move(found.handler), shared_from_this(), stop_.get_token());
+}
+
+std::variant<awaitable<runners::run_result>, request_session::refusal> request_session::prepare_script(
+    const resolved_target& target) {
+  host_context& host = owner_->host();
+  runner_name_ = "script";
+  if (!host.scripts)
+    return refusal{404, "no scripts folder is configured (--scripts)", "no scripts folder is configured"};
+  auto script = host.scripts->locate(target.script);
+  using verdict = runners::script_location::verdict;
+  if (script.result == verdict::not_found) return refusal{404, script.reason, "no such script"};
+  if (script.result == verdict::forbidden) return refusal{403, script.reason, "this script may not be run"};
+  script_ = script.requested_file;
+  return host.scripts->run(std::move(script), shared_from_this(), stop_.get_token(), target.limits,
+                           owner_->host().settings()->pass_env);
+}
+
 awaitable<void> request_session::run() {
   auto self = shared_from_this();  // alive until END_REQUEST, whatever the connection does
   host_context& host = owner_->host();
-  const auto settings = host.settings();
-  const resolved_target target = resolve_target(params_, *settings);
+  const resolved_target target = resolve_target(params_, *owner_->host().settings());
   if (!target.script_filename.empty()) script_ = target.script_filename;
 
-  if (target.type == resolved_target::kind::none) {
-    outcome_ = "not-found";
-    host.log->warn("{} request {}: 404: {}", owner_->peer(), request_id_, target.reason);
-    co_await finish(404, cgi_response(404, "Not Found", "Not found: " + target.reason + "\n"), {});
-    co_return;
-  }
-  if (target.type == resolved_target::kind::script) {
-    runner_name_ = "script";
-    outcome_ = "not-found";
-    host.log->warn("{} request {}: 404: {} is a script path, and this host serves no scripts yet", owner_->peer(),
-                   request_id_, script_);
-    co_await finish(404, cgi_response(404, "Not Found", "Not found: scripts are not served here\n"), {});
-    co_return;
-  }
-
-  runner_name_ = "function";
-  if (!host.functions) {
-    outcome_ = "not-found";
-    host.log->warn("{} request {}: 404: no plugins folder is configured (--plugins)", owner_->peer(), request_id_);
-    co_await finish(404, cgi_response(404, "Not Found", "Not found: no plugins folder is configured\n"), {});
-    co_return;
-  }
-  auto found = host.functions->find(target.plugin, target.handler);
-  if (found.result == runners::lookup_result::outcome::not_found) {
-    outcome_ = "not-found";
-    host.log->warn("{} request {}: 404: {}", owner_->peer(), request_id_, found.reason);
-    co_await finish(404, cgi_response(404, "Not Found", "Not found: " + found.reason + "\n"), {});
-    co_return;
-  }
-  if (found.result == runners::lookup_result::outcome::broken) {
-    outcome_ = "failed";
-    host.log->error("{} request {}: 500: {}", owner_->peer(), request_id_, found.reason);
-    co_await finish(500, cgi_response(500, "Internal Server Error", "The plugin cannot be loaded.\n"),
-                    "fcgi-host: " + found.reason + "\n");
+  std::variant<awaitable<runners::run_result>, refusal> prepared = refusal{404, target.reason, target.reason};
+  if (target.type == resolved_target::kind::script)
+    prepared = prepare_script(target);
+  else if (target.type == resolved_target::kind::function)
+    prepared = prepare_function(target);
+  if (auto* refused = std::get_if<refusal>(&prepared)) {
+    co_await refuse(std::move(*refused));
     co_return;
   }
 
@@ -254,8 +254,7 @@ awaitable<void> request_session::run() {
     wake_.expires_at(asio::steady_timer::time_point::max());
   if (co_await finished_early()) co_return;  // cut short before we got here
   using namespace asio::experimental::awaitable_operators;
-  auto outcome = co_await (host.functions->run(std::move(found.handler), self, stop_.get_token()) ||
-                           wake_.async_wait(asio::as_tuple(use_awaitable)));
+  auto outcome = co_await (std::move(std::get<0>(prepared)) || wake_.async_wait(asio::as_tuple(use_awaitable)));
   if (outcome.index() == 0) {
     auto& result = std::get<0>(outcome);
     if (result.failure.empty()) {
@@ -263,8 +262,12 @@ awaitable<void> request_session::run() {
       co_await finish(result.app_status, {}, std::move(result.last_stderr), std::move(result.last_stdout));
     } else {
       outcome_ = "failed";
-      host.log->error("{} request {} {}: the handler failed: {}", owner_->peer(), request_id_, script_, result.failure);
-      co_await finish(500, cgi_response(500, "Internal Server Error", "The handler failed.\n"),
+      const std::string what = runner_name_ == "script" ? "script" : "handler";
+      host.log->error("{} request {} {}: the {} failed: {}", owner_->peer(), request_id_, script_, what,
+                      result.failure);
+      // A script's exit status stays the app status; a handler's exception is a 500.
+      co_await finish(result.app_status != 0 ? result.app_status : 500,
+                      cgi_response(500, "Internal Server Error", "The " + what + " failed.\n"),
                       "fcgi-host: " + script_ + ": " + result.failure + "\n");
     }
     co_return;
@@ -279,6 +282,21 @@ awaitable<void> request_session::run() {
                   cgi_response(408, "Request Timeout",
                                fmt::format("The request did not finish within {:g} s.\n", seconds)),
                   {});
+}
+
+awaitable<void> request_session::refuse(refusal refused) {
+  host_context& host = owner_->host();
+  const bool failed = refused.status >= 500;
+  outcome_ = refused.status == 403 ? "forbidden" : failed ? "failed" : "not-found";
+  host.log->log(failed ? spdlog::level::err : spdlog::level::warn, "{} request {}: {}: {}", owner_->peer(),
+                request_id_, refused.status, refused.reason);
+  const std::string_view title = refused.status == 403   ? "Forbidden"
+                                 : refused.status == 404 ? "Not Found"
+                                                         : "Internal Server Error";
+  std::string body = refused.status == 404   ? "Not found: " + refused.body + "\n"
+                     : refused.status == 403 ? "Forbidden: " + refused.body + "\n"
+                                             : refused.body + "\n";
+  co_await finish(refused.status, cgi_response(refused.status, title, body), std::move(refused.stderr_text));
 }
 
 awaitable<bool> request_session::finished_early() {

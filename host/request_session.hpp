@@ -11,6 +11,7 @@
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <variant>
 
 #include <protocol/name_value.hpp>
 #include <runners/request_io.hpp>
@@ -45,8 +46,19 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::any_io_executor executor() const override;
 
  private:
+  // A request answered without running anything (404, 403, a broken plugin).
+  struct refusal {
+    int status;
+    std::string reason;       // for the log
+    std::string body;         // for the client
+    std::string stderr_text = {};  // for the web server's error log
+  };
+
   boost::asio::awaitable<void> run();
-  boost::asio::awaitable<runners::run_result> run_target(const resolved_target& target);
+  // The run of what the target names, not started yet; or why there is none.
+  std::variant<boost::asio::awaitable<runners::run_result>, refusal> prepare_function(const resolved_target& target);
+  std::variant<boost::asio::awaitable<runners::run_result>, refusal> prepare_script(const resolved_target& target);
+  boost::asio::awaitable<void> refuse(refusal refused);
   // Ends the request: what the runner left unsent (unless our own answer
   // replaces it), then the end of the streams and END_REQUEST, in one write.
   boost::asio::awaitable<void> finish(int app_status, std::string response_if_silent, std::string stderr_text,

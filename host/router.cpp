@@ -37,6 +37,7 @@ void set_function(resolved_target& target, const std::string& plugin_dot_handler
 resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config) {
   resolved_target target;
   target.timeout = config.timeout;
+  config.script_limits.apply_to(target.limits);
   target.script_filename = script_filename_of(params);
   const std::string& name = target.script_filename;
   if (name.empty()) {
@@ -50,6 +51,7 @@ resolved_target resolve_target(const protocol::name_value_list& params, const ho
   for (const auto& rule : config.routes) {
     if (!matches(rule, name)) continue;
     if (rule.timeout) target.timeout = *rule.timeout;
+    rule.limits.apply_to(target.limits);
     if (rule.runner == route_rule::runner_kind::function) {
       set_function(target, rule.target);
     } else {

@@ -19,8 +19,9 @@ struct resolved_target {
   std::string script_filename;  // what was resolved (for the log)
   std::string plugin;           // function
   std::string handler;          // function
-  std::string script;           // script: the path asked for
+  std::string script;           // script: the path asked for (relative: to the scripts folder)
   std::chrono::milliseconds timeout{0};
+  runners::script_limits limits;  // script
   std::string reason;           // none: why
 };
 

@@ -1,0 +1,79 @@
+#include "process_runner.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+
+#include "cgi_environment.hpp"
+#include "script_launch.hpp"
+#include "script_process.hpp"
+
+namespace fcgihost::runners {
+
+process_runner::process_runner(const std::filesystem::path& scripts_dir, std::shared_ptr<spdlog::logger> log)
+    : root_(canonical_scripts_root(scripts_dir)), log_(std::move(log)) {}
+
+script_location process_runner::locate(std::string_view requested) const {
+  if (!requested.empty() && !requested.starts_with('/')) return locate_script(root_, (root_ / requested).native());
+  return locate_script(root_, requested);
+}
+
+boost::asio::awaitable<run_result> process_runner::run(script_location script, std::shared_ptr<request_io> io,
+                                                       std::stop_token stop, script_limits limits,
+                                                       std::vector<std::string> pass_env) {
+  launch_request request{.executable = script.real_file,
+                         .working_directory = script.real_file.parent_path(),
+                         .environment = cgi_environment(io->params(), script, pass_env, ::environ),
+                         .limits = limits};
+  std::optional<launched_script> launched;
+  try {
+    launched.emplace(launch_script(io->executor(), request));
+  } catch (const std::system_error& e) {
+    run_result failed;
+    failed.app_status = 500;
+    failed.failure = e.what();
+    co_return failed;
+  }
+  const pid_t pid = launched->pid;
+  {
+    std::lock_guard lock(mutex_);
+    running_.insert(pid);
+  }
+  log_->debug("script {} started as pid {}", script.requested_file, pid);
+  auto process = std::make_shared<script_process>(
+      std::move(*launched), io,
+      script_process::options{.name = script.requested_file,
+                              .kill_grace = limits.kill_grace,
+                              .log = log_,
+                              .on_reaped = [this](pid_t reaped) { forget(reaped); }});
+  co_return co_await process->run(std::move(stop));
+}
+
+void process_runner::forget(pid_t pid) {
+  std::lock_guard lock(mutex_);
+  running_.erase(pid);
+}
+
+std::size_t process_runner::running() const {
+  std::lock_guard lock(mutex_);
+  return running_.size();
+}
+
+std::size_t process_runner::kill_all() {
+  std::unordered_set<pid_t> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(running_);
+  }
+  for (const pid_t pid : left) {
+    ::kill(-pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return left.size();
+}
+
+}  // namespace fcgihost::runners

@@ -1,0 +1,60 @@
+// Runs scripts from the scripts folder CGI-style: confines the path, builds
+// the CGI environment, launches the script and lets a script_process see it
+// through to being reaped. Keeps the ids of the scripts still running, so
+// the host can kill what is left when it stops.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <spdlog/logger.h>
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "request_io.hpp"
+#include "script_limits.hpp"
+#include "script_location.hpp"
+
+namespace fcgihost::runners {
+
+class process_runner {
+ public:
+  // Throws std::runtime_error when the folder is not a usable directory.
+  process_runner(const std::filesystem::path& scripts_dir, std::shared_ptr<spdlog::logger> log);
+  process_runner(const process_runner&) = delete;
+  process_runner& operator=(const process_runner&) = delete;
+
+  const std::filesystem::path& directory() const { return root_; }
+
+  // A relative path (from a config route) is taken inside the folder.
+  script_location locate(std::string_view requested) const;
+
+  // Runs a located script. A launch that fails ends with a failure (500);
+  // otherwise as script_process::run.
+  // By value: the coroutine may start after the caller's locals are gone.
+  boost::asio::awaitable<run_result> run(script_location script, std::shared_ptr<request_io> io,
+                                         std::stop_token stop, script_limits limits,
+                                         std::vector<std::string> pass_env);
+
+  // SIGKILL to the group of every script still running, each reaped; for
+  // the host's exit. Returns how many there were.
+  std::size_t kill_all();
+
+  std::size_t running() const;
+
+ private:
+  void forget(pid_t pid);
+
+  std::filesystem::path root_;
+  std::shared_ptr<spdlog::logger> log_;
+  mutable std::mutex mutex_;
+  std::unordered_set<pid_t> running_;
+};
+
+}  // namespace fcgihost::runners

@@ -1,0 +1,184 @@
+#include "script_process.hpp"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cerrno>
+
+namespace fcgihost::runners {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+// What one read from the script's stdout or stderr takes at most; one such
+// buffer per stream is all the memory a script's output uses in the host.
+constexpr std::size_t relay_buffer_size = 64 * 1024;
+
+std::string signal_name(int signal) {
+  const char* abbreviation = ::sigabbrev_np(signal);
+  return abbreviation ? std::string("SIG") + abbreviation : "signal " + std::to_string(signal);
+}
+
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status)) return "killed by " + signal_name(WTERMSIG(status));
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+script_process::script_process(launched_script child, std::shared_ptr<request_io> io, options settings)
+    : child_(std::move(child)),
+      io_(std::move(io)),
+      options_(std::move(settings)),
+      exit_watch_(io_->executor(), child_.pidfd),
+      grace_(io_->executor()),
+      done_(io_->executor(), 1) {
+  child_.pidfd = -1;  // exit_watch_ owns it now
+}
+
+template <typename Work>
+void script_process::spawn(Work work, const char* what) {
+  asio::co_spawn(io_->executor(), std::move(work), [self = shared_from_this(), what](std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      self->options_.log->error("script {} (pid {}): {} failed: {}", self->options_.name, self->child_.pid, what,
+                                e.what());
+    }
+  });
+}
+
+awaitable<run_result> script_process::run(std::stop_token stop) {
+  auto self = shared_from_this();
+  on_stop_.emplace(stop, [weak = weak_from_this(), executor = io_->executor()] {
+    asio::post(executor, [weak] {
+      if (auto process = weak.lock()) process->begin_stop(stop_cause::request_over);
+    });
+  });
+  spawn(feed_stdin(), "feeding stdin");
+  spawn(relay(child_.stdout_pipe, output_stream::out), "relaying stdout");
+  spawn(relay(child_.stderr_pipe, output_stream::err), "relaying stderr");
+  spawn(watch_exit(), "watching for its exit");
+  auto [ec, result] = co_await done_.async_receive(as_tuple_awaitable);
+  if (ec) throw boost::system::system_error(ec);
+  co_return result;
+}
+
+awaitable<void> script_process::feed_stdin() {
+  while (child_.stdin_pipe.is_open()) {
+    const std::string chunk = co_await io_->read_stdin();
+    if (chunk.empty() || !child_.stdin_pipe.is_open()) break;
+    auto [ec, written] = co_await asio::async_write(child_.stdin_pipe, asio::buffer(chunk), as_tuple_awaitable);
+    if (ec) break;  // EPIPE: the script has closed its stdin and does not want the rest
+  }
+  error_code ignored;
+  child_.stdin_pipe.close(ignored);  // the script sees the end of its input
+}
+
+awaitable<void> script_process::relay(asio::readable_pipe& pipe, output_stream stream) {
+  std::string buffer(relay_buffer_size, '\0');
+  while (true) {
+    auto [ec, count] = co_await pipe.async_read_some(asio::buffer(buffer), as_tuple_awaitable);
+    if (ec) break;  // end of file (no writer left), or closed by escalate()
+    if (stream == output_stream::out) stdout_bytes_ += count;
+    if (!discarding_ && !co_await io_->write(stream, std::string_view(buffer.data(), count))) discarding_ = true;
+  }
+  --open_outputs_;
+  finish_if_done();
+}
+
+awaitable<void> script_process::watch_exit() {
+  auto [ec] = co_await exit_watch_.async_wait(asio::posix::descriptor_base::wait_read, as_tuple_awaitable);
+  if (ec) co_return;  // the host is stopping: the destructor reaps
+  exited_ = true;
+  // Whatever the script left running in its group is stopped with it.
+  if (stop_cause_ == stop_cause::none) begin_stop(stop_cause::script_exited);
+  finish_if_done();
+}
+
+void script_process::begin_stop(stop_cause cause) {
+  if (stop_cause_ != stop_cause::none || reaped_) return;
+  stop_cause_ = cause;
+  stop_began_ = std::chrono::steady_clock::now();
+  if (cause == stop_cause::request_over) discarding_ = true;
+  error_code ignored;
+  child_.stdin_pipe.close(ignored);
+  ::kill(-child_.pid, SIGTERM);
+  grace_.expires_after(options_.kill_grace);
+  grace_.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec) self->escalate();
+  });
+}
+
+void script_process::escalate() {
+  if (killed_ || reaped_) return;
+  killed_ = true;
+  ::kill(-child_.pid, SIGKILL);
+  const double grace = std::chrono::duration<double>(options_.kill_grace).count();
+  if (!exited_)
+    options_.log->warn("script {} (pid {}) ignored SIGTERM for {:g} s: SIGKILL to its process group", options_.name,
+                       child_.pid, grace);
+  else
+    options_.log->warn("script {} (pid {}) exited, but what it left running in its process group outlived SIGTERM "
+                       "by {:g} s: SIGKILL",
+                       options_.name, child_.pid, grace);
+  // A process outside the group may still hold the pipes: stop waiting for them.
+  error_code ignored;
+  child_.stdout_pipe.close(ignored);
+  child_.stderr_pipe.close(ignored);
+}
+
+void script_process::finish_if_done() {
+  if (reaped_ || !exited_ || open_outputs_ > 0) return;
+  grace_.cancel();
+  // Processes of the group that let go of stdout and stderr go too. Until the
+  // script is reaped below, the group's id cannot belong to anybody else.
+  ::kill(-child_.pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(child_.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  if (options_.on_reaped) options_.on_reaped(child_.pid);
+  error_code ignored;
+  child_.stdin_pipe.close(ignored);
+  exit_watch_.close(ignored);
+  if (stop_cause_ == stop_cause::request_over) {
+    options_.log->info("script {} (pid {}) stopped: {}, {:.3f} s after SIGTERM to its process group", options_.name,
+                       child_.pid, describe_status(status), seconds_since(stop_began_));
+    return;
+  }
+  done_.try_send(error_code{}, result_of(status));
+}
+
+run_result script_process::result_of(int wait_status) const {
+  run_result result;
+  if (WIFSIGNALED(wait_status)) {
+    const int signal = WTERMSIG(wait_status);
+    result.app_status = 128 + signal;  // as a shell reports it
+    result.failure = describe_status(wait_status);
+    return result;
+  }
+  result.app_status = WEXITSTATUS(wait_status);
+  if (stdout_bytes_ == 0)
+    result.failure = describe_status(wait_status) + " without writing a response";
+  return result;
+}
+
+}  // namespace fcgihost::runners

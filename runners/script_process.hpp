@@ -1,0 +1,79 @@
+// One running script, from launch to reaping. Its stdin, stdout and stderr
+// move concurrently, each through one bounded buffer, so a script that
+// writes before it reads cannot deadlock and no body sits in memory.
+//
+// Stopping is always the same sequence, whoever starts it (the request's
+// stop token on a timeout, an abort or a lost connection; or the script's
+// own exit, for what it left running): SIGTERM to the process group, SIGKILL
+// after the grace period, then the script is reaped. The script stays
+// unreaped until the group has had its SIGKILL, so its id cannot be taken by
+// another process while the group is being signalled.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <spdlog/logger.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include "request_io.hpp"
+#include "script_launch.hpp"
+
+namespace fcgihost::runners {
+
+class script_process final : public std::enable_shared_from_this<script_process> {
+ public:
+  struct options {
+    std::string name;  // for the log
+    std::chrono::milliseconds kill_grace;
+    std::shared_ptr<spdlog::logger> log;
+    std::function<void(pid_t)> on_reaped;
+  };
+
+  // Held by its own coroutines until the script is reaped. Destroyed before
+  // that only when the host stops, whose process_runner::kill_all reaps it.
+  script_process(launched_script child, std::shared_ptr<request_io> io, options settings);
+
+  // Completes when the script has exited and its output has been read, with
+  // its exit status. Cancelled (the request is over), it returns at once and
+  // the stop token's SIGTERM/SIGKILL sequence goes on without it.
+  boost::asio::awaitable<run_result> run(std::stop_token stop);
+
+ private:
+  enum class stop_cause { none, request_over, script_exited };
+
+  boost::asio::awaitable<void> feed_stdin();
+  boost::asio::awaitable<void> relay(boost::asio::readable_pipe& pipe, output_stream stream);
+  boost::asio::awaitable<void> watch_exit();
+  void begin_stop(stop_cause cause);
+  void escalate();
+  void finish_if_done();
+  run_result result_of(int wait_status) const;
+  template <typename Work>
+  void spawn(Work work, const char* what);
+
+  launched_script child_;
+  std::shared_ptr<request_io> io_;
+  options options_;
+  boost::asio::posix::stream_descriptor exit_watch_;
+  boost::asio::steady_timer grace_;
+  boost::asio::experimental::channel<void(boost::system::error_code, run_result)> done_;
+  std::optional<std::stop_callback<std::function<void()>>> on_stop_;
+  stop_cause stop_cause_ = stop_cause::none;
+  std::chrono::steady_clock::time_point stop_began_;
+  int open_outputs_ = 2;
+  bool exited_ = false;
+  bool killed_ = false;   // SIGKILL sent to the group
+  bool reaped_ = false;
+  bool discarding_ = false;  // the request is over: output is read and dropped
+  std::uint64_t stdout_bytes_ = 0;
+};
+
+}  // namespace fcgihost::runners
