@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and serves the example plugins: fcgi-host on
+# Installs what is missing, builds, and serves the example plugins and
+# scripts (examples/scripts): fcgi-host on
 # a unix socket behind a local nginx (examples/nginx/fcgi-host.conf.in) on
 # 127.0.0.1:8080 (PORT=... to change). Ctrl-C stops both.
 set -euo pipefail
@@ -12,6 +13,7 @@ port="${PORT:-8080}"
 run_dir="$FCGIHOST_BUILD/run"
 mkdir -p "$run_dir/nginx"
 socket="$run_dir/fcgi-host.sock"
+scripts="$FCGIHOST_ROOT/examples/scripts"
 
 cleanup() {
   # Each kill may find its process gone already; that must not stop the rest.
@@ -23,12 +25,14 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 # A short timeout, so the 408 demo does not take long.
-"$FCGIHOST_BUILD/bin/fcgi-host" --listen "unix:$socket" --plugins "$FCGIHOST_BUILD/lib" --timeout 5 &
+"$FCGIHOST_BUILD/bin/fcgi-host" --listen "unix:$socket" --plugins "$FCGIHOST_BUILD/lib" \
+    --scripts "$scripts" --timeout 5 &
 host_pid=$!
 for _ in $(seq 200); do [ -S "$socket" ] && break; sleep 0.05; done
 [ -S "$socket" ] || { echo "fcgi-host did not start" >&2; exit 1; }
 
 sed -e "s|@PREFIX@|$run_dir/nginx|g" -e "s|@SOCKET@|$socket|g" -e "s|@LISTEN@|127.0.0.1:$port|g" \
+    -e "s|@SCRIPTS@|$scripts|g" \
     -e "s|@USER@|$(id -un)|g" "$FCGIHOST_ROOT/examples/nginx/fcgi-host.conf.in" > "$run_dir/nginx/nginx.conf"
 nginx -p "$run_dir/nginx" -c "$run_dir/nginx/nginx.conf" -g 'daemon off;' &
 nginx_pid=$!
@@ -47,7 +51,7 @@ if [ "$greeting" != "Hello, newcomer!" ]; then
   exit 1
 fi
 
-fcgihost_log "fcgi-host serves $FCGIHOST_BUILD/lib behind nginx at $url"
+fcgihost_log "fcgi-host serves $FCGIHOST_BUILD/lib and $scripts behind nginx at $url"
 echo "$url/fn/hello.greet?newcomer says: $greeting"
 cat <<TRY
 
@@ -58,8 +62,13 @@ Try (nginx's error log: $run_dir/nginx/error.log; fcgi-host logs here):
   curl -i '$url/fn/slow.polite?30'                        # 408 after the 5 s timeout
   curl -i $url/fn/thrower.fail                            # 500, the exception in the log
   curl -i $url/fn/stderr_writer.warn                      # stderr to nginx's error log
+  curl $url/cgi/hello.sh                                  # a shell script, CGI-style
+  curl '$url/cgi/env.py/some/path?a=b'                    # the CGI environment (Python)
+  curl --data-binary @/etc/os-release $url/cgi/upload.pl  # an upload's size and md5 (Perl)
+  curl -i $url/cgi/grandchild.sh                          # 408; the script and its child killed
   build/bin/fcgi-client --connect unix:$socket --param SCRIPT_FILENAME=hello.greet
 Drop your own plugin (see plugins/include/fcgihost/plugin.hpp) into $FCGIHOST_BUILD/lib
-and call it as $url/fn/PLUGIN.HANDLER, no restart needed. Ctrl-C stops both.
+and call it as $url/fn/PLUGIN.HANDLER, or an executable script into $scripts
+and call it as $url/cgi/NAME; no restart needed. Ctrl-C stops both.
 TRY
 wait "$host_pid"

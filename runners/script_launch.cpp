@@ -26,9 +26,11 @@ namespace {
 
 error_code last_error() { return error_code(errno, boost::system::system_category()); }
 
-bool set_limit(int resource, std::uint64_t value) {
+// `extra_hard`: how far the hard limit lies past the soft one. For CPU time a
+// second, so the script meets SIGXCPU (which says why) before SIGKILL.
+bool set_limit(int resource, std::uint64_t value, std::uint64_t extra_hard = 0) {
   if (value == 0) return true;
-  const rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+  const rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value + extra_hard)};
   return ::setrlimit(resource, &limit) == 0;
 }
 
@@ -63,7 +65,7 @@ class child_setup {
     if (::setpgid(0, 0) != 0) return last_error();
     if (::chdir(request_.working_directory.c_str()) != 0) return last_error();
     const auto& limits = request_.limits;
-    if (!set_limit(RLIMIT_CPU, limits.cpu_seconds) || !set_limit(RLIMIT_AS, limits.memory_bytes) ||
+    if (!set_limit(RLIMIT_CPU, limits.cpu_seconds, 1) || !set_limit(RLIMIT_AS, limits.memory_bytes) ||
         !set_limit(RLIMIT_NOFILE, limits.open_files) || !set_limit(RLIMIT_NPROC, limits.processes))
       return last_error();
     // exec keeps ignored signals ignored (the host ignores SIGPIPE): a script

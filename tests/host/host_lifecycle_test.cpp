@@ -17,6 +17,7 @@
 #include "../support/host_process.hpp"
 #include "../support/nginx_process.hpp"
 #include "../support/run_async.hpp"
+#include "../support/stream_echo.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -254,57 +255,10 @@ TEST(HostLifecycle, ServesSystemdSocketActivation) {
   EXPECT_NE(read_file(dir / "err").find("listening on systemd fd 3"), std::string::npos) << read_file(dir / "err");
 }
 
-// Streams `total` bytes through echo.body while reading the echo, checking
-// every byte came back in order. Returns seconds taken.
-double stream_echo(host_process& host, std::uint64_t total) {
-  const std::string block = patterned_bytes(1024 * 1024);
-  std::uint32_t sent_crc = 0;
-  std::uint32_t echoed_crc = 0;
-  std::uint64_t echoed = 0;
-  const auto start = std::chrono::steady_clock::now();
-  run_async(
-      [&]() -> awaitable<void> {
-        using namespace asio::experimental::awaitable_operators;
-        auto conn = co_await connection::connect(host.address());
-        client::request_options options;
-        options.params = request_params("echo.body", {}, "POST");
-        auto request = co_await conn.begin(std::move(options));
-        auto writer = [&]() -> awaitable<void> {
-          for (std::uint64_t sent = 0; sent < total; sent += block.size()) {
-            sent_crc = crc32_update(sent_crc, block);
-            co_await request.write_stdin(block);
-          }
-          co_await request.end_stdin();
-        };
-        auto reader = [&]() -> awaitable<void> {
-          const std::string header = "Content-Type: application/octet-stream\r\n\r\n";
-          std::string head;
-          for (;;) {
-            auto event = co_await request.next();
-            if (event.type == client::output_event::kind::end) break;
-            std::string_view bytes = event.bytes;
-            if (head.size() < header.size()) {
-              const auto take = std::min(bytes.size(), header.size() - head.size());
-              head.append(bytes.substr(0, take));
-              bytes.remove_prefix(take);
-            }
-            echoed += bytes.size();
-            echoed_crc = crc32_update(echoed_crc, bytes);
-          }
-          EXPECT_EQ(head, header);
-        };
-        co_await (writer() && reader());
-      },
-      std::chrono::seconds(300));
-  EXPECT_EQ(echoed, total);
-  EXPECT_EQ(crc32_text(echoed_crc), crc32_text(sent_crc));
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 TEST(HostStreaming, OneGibibyteEchoStreamsWithBoundedMemory) {
   host_process host(with_arguments({"--full-duplex", "true", "--timeout", "0"}));
   constexpr std::uint64_t gibibyte = 1024ull * 1024 * 1024;
-  const double seconds = stream_echo(host, gibibyte);
+  const double seconds = stream_echo(host.address(), "echo.body", gibibyte);
   const std::size_t peak_mib = host.peak_rss_kib() / 1024;
   std::cout << "1 GiB echo: " << seconds << " s (" << 1024 / seconds << " MiB/s each way), host peak RSS "
             << peak_mib << " MiB\n";
@@ -316,7 +270,7 @@ TEST(HostStreaming, OneGibibyteEchoStreamsWithBoundedMemory) {
 TEST(HostStreaming, HeldOutputSpillsToDiskNotMemory) {
   // Default mode: output is held until the body ends, 64 MiB of it here.
   host_process host(with_arguments({"--timeout", "0"}));
-  stream_echo(host, 64ull * 1024 * 1024);
+  stream_echo(host.address(), "echo.body", 64ull * 1024 * 1024);
   if (memory_is_measurable()) {
     EXPECT_LT(host.peak_rss_kib() / 1024, 48u);
   }

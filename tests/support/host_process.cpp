@@ -1,6 +1,9 @@
 #include "host_process.hpp"
 
+#include <unistd.h>
+
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -11,7 +14,19 @@ namespace fs = std::filesystem;
 host_process::host_process(host_options options) {
   fs::create_directory(plugins_dir());
   for (const auto& plugin : options.plugins) install_plugin(plugin);
-  std::vector<std::string> argv{FCGIHOST_HOST_BIN, "--plugins", plugins_dir().string(), "--log-level", "debug"};
+  std::vector<std::string> argv;
+  if (options.unprivileged && ::geteuid() == 0) {
+    // nobody must be able to make its socket here and run the scripts.
+    fs::permissions(dir_.path(), fs::perms::all);
+    argv = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"};
+  }
+  argv.insert(argv.end(), {FCGIHOST_HOST_BIN, "--plugins", plugins_dir().string(), "--log-level", "debug"});
+  if (options.scripts) {
+    fs::create_directory(scripts_dir());
+    for (const char* folder : {FCGIHOST_EXAMPLE_SCRIPTS, FCGIHOST_TEST_SCRIPTS})
+      fs::copy(folder, scripts_dir(), fs::copy_options::overwrite_existing | fs::copy_options::recursive);
+    argv.insert(argv.end(), {"--scripts", scripts_dir().string()});
+  }
   address_ = options.tcp_port ? "tcp:127.0.0.1:" + std::to_string(options.tcp_port) : "unix:" + socket_path().string();
   argv.push_back("--listen");
   argv.push_back(address_);
@@ -53,6 +68,50 @@ std::size_t status_field_kib(pid_t pid, const std::string& field) {
 
 std::size_t host_process::peak_rss_kib() const { return status_field_kib(process_->pid(), "VmHWM"); }
 std::size_t host_process::rss_kib() const { return status_field_kib(process_->pid(), "VmRSS"); }
+
+std::size_t open_fd_count(pid_t pid) {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++count;
+  return count;
+}
+
+namespace {
+// Field 3 (state) and field 4 (ppid) of /proc/PID/stat; the name before them may hold spaces.
+bool read_stat(const std::string& pid, char& state, long& parent) {
+  const std::string stat = read_file("/proc/" + pid + "/stat");
+  const auto close = stat.rfind(')');
+  if (stat.empty() || close == std::string::npos) return false;
+  std::istringstream rest(stat.substr(close + 1));
+  return static_cast<bool>(rest >> state >> parent);
+}
+}  // namespace
+
+std::size_t zombie_children(pid_t parent) {
+  std::size_t zombies = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (read_stat(name, state, ppid) && ppid == parent && state == 'Z') ++zombies;
+  }
+  return zombies;
+}
+
+bool process_gone(pid_t pid) {
+  char state = 0;
+  long parent = 0;
+  return !read_stat(std::to_string(pid), state, parent) || state == 'Z' || state == 'X';
+}
+
+bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!process_gone(pid)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
 
 protocol::name_value_list request_params(std::string script, std::string query, std::string method) {
   return {{"SCRIPT_FILENAME", std::move(script)},

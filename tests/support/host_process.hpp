@@ -21,6 +21,11 @@ struct host_options {
   std::vector<std::string> plugins{"hello", "echo", "slow", "thrower", "stderr_writer"};
   std::vector<std::string> environment;  // NAME=VALUE
   int tcp_port = 0;  // non-zero: listen on tcp:127.0.0.1:PORT instead of a unix socket
+  // Copy examples/scripts and tests/scripts into a scripts folder, and serve it.
+  bool scripts = false;
+  // When the tests run as root: the host runs as `nobody` (limits such as
+  // RLIMIT_NPROC do not apply to root).
+  bool unprivileged = false;
 };
 
 inline host_options with_arguments(std::vector<std::string> arguments) {
@@ -36,6 +41,9 @@ class host_process {
   const std::string& address() const { return address_; }
   std::filesystem::path plugins_dir() const { return dir_ / "plugins"; }
   std::filesystem::path socket_path() const { return dir_ / "host.sock"; }
+  std::filesystem::path scripts_dir() const { return dir_ / "scripts"; }
+  // SCRIPT_FILENAME of a script copied into the scripts folder.
+  std::string script(const std::string& name) const { return (scripts_dir() / name).string(); }
   std::string log() const { return read_file(dir_ / "stderr"); }
   // Waits (bounded) until the log contains `text`: lines written after a
   // response went out (the access line) may lag the client by a moment.
@@ -74,6 +82,14 @@ boost::asio::awaitable<client::response> fetch(std::string address, std::string 
 
 // Reads an exchange to its END_REQUEST: its stdout, and its app status.
 boost::asio::awaitable<std::string> read_to_end(client::exchange& request, std::uint32_t& app_status);
+
+// Descriptors the process has open, and its children that are zombies.
+std::size_t open_fd_count(pid_t pid);
+std::size_t zombie_children(pid_t parent);
+// True once `pid` has exited: gone from /proc, or a zombie (the children a
+// script leaves are reparented to init, which reaps them in its own time).
+bool process_gone(pid_t pid);
+bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit);
 
 // Lines of the log that contain `text`.
 std::size_t count_occurrences(const std::string& haystack, const std::string& needle);

@@ -59,10 +59,11 @@ int free_tcp_port() {
   return ntohs(address.sin_port);
 }
 
-nginx_process::nginx_process(const fs::path& host_socket) : port_(free_tcp_port()) {
+nginx_process::nginx_process(const fs::path& host_socket, const fs::path& scripts_dir) : port_(free_tcp_port()) {
   const std::string config = fill_template(read_file(FCGIHOST_NGINX_TEMPLATE),
                                            {{"PREFIX", dir_.path().string()},
                                             {"SOCKET", host_socket.string()},
+                                            {"SCRIPTS", scripts_dir.string()},
                                             {"LISTEN", "127.0.0.1:" + std::to_string(port_)},
                                             {"USER", current_user()}});
   write_file(dir_ / "nginx.conf", config);

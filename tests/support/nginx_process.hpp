@@ -14,7 +14,9 @@ namespace fcgihost::test {
 
 class nginx_process {
  public:
-  explicit nginx_process(const std::filesystem::path& host_socket);
+  // `scripts_dir`: where /cgi/NAME scripts are (the host's --scripts).
+  explicit nginx_process(const std::filesystem::path& host_socket,
+                         const std::filesystem::path& scripts_dir = "/nonexistent");
   int port() const { return port_; }
   std::string error_log() const { return read_file(dir_ / "error.log"); }
 

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Spins until its CPU limit stops it.
+while :; do :; done

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Dies by a signal before it answers.
+kill -SEGV $$
