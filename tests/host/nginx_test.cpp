@@ -53,5 +53,55 @@ TEST_F(BehindNginx, StderrLandsInNginxErrorLog) {
       << log;
 }
 
+class ScriptsBehindNginx : public ::testing::Test {
+ protected:
+  static host_options scripts_with_timeout() {
+    host_options options = with_arguments({"--timeout", "1", "--kill-grace", "1"});
+    options.scripts = true;
+    return options;
+  }
+  ScriptsBehindNginx() : host_(scripts_with_timeout()), nginx_(host_.socket_path(), host_.scripts_dir()) {}
+  host_process host_;
+  nginx_process nginx_;
+};
+
+TEST_F(ScriptsBehindNginx, HelloAndTheCgiVariablesNginxSends) {
+  const auto hello = http_request(nginx_.port(), "GET", "/cgi/hello.sh");
+  EXPECT_EQ(hello.status, 200);
+  EXPECT_EQ(hello.headers.at("content-type"), "text/plain");
+  EXPECT_EQ(hello.body, "Hello from a shell script!\n");
+
+  const auto env = http_request(nginx_.port(), "GET", "/cgi/env.py/some/path?a=b");
+  EXPECT_EQ(env.status, 200);
+  for (const std::string line : {"PATH_INFO=/some/path", "SCRIPT_NAME=/env.py", "QUERY_STRING=a=b",
+                                 "REQUEST_METHOD=GET", "GATEWAY_INTERFACE=CGI/1.1"})
+    EXPECT_NE(env.body.find("\n" + line + "\n"), std::string::npos) << line << " in\n" << env.body;
+  EXPECT_NE(env.body.find("\nSCRIPT_FILENAME=" + host_.scripts_dir().string() + "/env.py\n"), std::string::npos)
+      << env.body;
+}
+
+TEST_F(ScriptsBehindNginx, UploadsStreamThroughScripts) {
+  const std::string body = patterned_bytes(3 * 1024 * 1024 + 7);
+  const auto echoed = http_request(nginx_.port(), "POST", "/cgi/echo.sh", body);
+  EXPECT_EQ(echoed.status, 200);
+  ASSERT_EQ(echoed.body.size(), body.size());
+  EXPECT_EQ(crc32_hex(echoed.body), crc32_hex(body));
+  const auto counted = http_request(nginx_.port(), "POST", "/cgi/upload.pl", body);
+  EXPECT_EQ(counted.status, 200);
+  EXPECT_TRUE(counted.body.starts_with("received " + std::to_string(body.size()) + " bytes, md5 ")) << counted.body;
+}
+
+TEST_F(ScriptsBehindNginx, TimeoutRefusalsAndStderr) {
+  const auto timed_out = http_request(nginx_.port(), "GET", "/cgi/grandchild.sh");
+  EXPECT_EQ(timed_out.status, 408);
+  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/missing.sh").status, 404);
+  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/not_executable.sh").status, 403);
+  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/silent.sh").status, 500);
+  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/stderr.pl").status, 200);
+  const std::string log = nginx_.error_log();
+  EXPECT_NE(log.find("FastCGI sent in stderr: \"stderr.pl: a warning for the error log"), std::string::npos) << log;
+  EXPECT_TRUE(host_.wait_for_log("grandchild.sh (pid")) << host_.log();
+}
+
 }  // namespace
 }  // namespace fcgihost::test
