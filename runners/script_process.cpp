@@ -6,6 +6,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -21,6 +22,9 @@ using error_code = boost::system::error_code;
 namespace {
 
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+// How often a running script's exit is checked besides its pidfd's wake-ups.
+constexpr auto exit_poll_interval = std::chrono::milliseconds(100);
 
 // What one read from the script's stdout or stderr takes at most; one such
 // buffer per stream is all the memory a script's output uses in the host.
@@ -48,6 +52,7 @@ script_process::script_process(launched_script child, std::shared_ptr<request_io
       options_(std::move(settings)),
       exit_watch_(io_->executor(), child_.pidfd),
       grace_(io_->executor()),
+      exit_poll_(io_->executor()),
       done_(io_->executor(), 1) {
   child_.pidfd = -1;  // exit_watch_ owns it now
 }
@@ -101,15 +106,41 @@ awaitable<void> script_process::relay(asio::readable_pipe& pipe, output_stream s
     if (!discarding_ && !co_await io_->write(stream, std::string_view(buffer.data(), count))) discarding_ = true;
   }
   --open_outputs_;
+  // Both outputs at their end usually means the script has exited: no need
+  // to wait for the exit watch to notice.
+  if (open_outputs_ == 0 && has_exited()) note_exit();
   finish_if_done();
 }
 
-awaitable<void> script_process::watch_exit() {
-  auto [ec] = co_await exit_watch_.async_wait(asio::posix::descriptor_base::wait_read, as_tuple_awaitable);
-  if (ec) co_return;  // the host is stopping: the destructor reaps
+bool script_process::has_exited() const {
+  siginfo_t info{};
+  // WNOWAIT: the script stays unreaped, its group id ours, until finish_if_done.
+  return ::waitid(P_PID, static_cast<id_t>(child_.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == child_.pid;
+}
+
+void script_process::note_exit() {
+  if (exited_) return;
   exited_ = true;
   // Whatever the script left running in its group is stopped with it.
   if (stop_cause_ == stop_cause::none) begin_stop(stop_cause::script_exited);
+}
+
+awaitable<void> script_process::watch_exit() {
+  using namespace asio::experimental::awaitable_operators;
+  // The pidfd's readiness is only a hint: Asio's wait on it can wake without
+  // an exit, and misses an exit that came before the wait was queued (its
+  // epoll registration is edge-triggered). So the exit is always checked,
+  // and checked again on a short poll.
+  while (!exited_ && exit_watch_.is_open()) {
+    if (has_exited()) {
+      note_exit();
+      break;
+    }
+    exit_poll_.expires_after(exit_poll_interval);
+    co_await (exit_watch_.async_wait(asio::posix::descriptor_base::wait_read, as_tuple_awaitable) ||
+              exit_poll_.async_wait(as_tuple_awaitable));
+  }
   finish_if_done();
 }
 
@@ -148,6 +179,7 @@ void script_process::escalate() {
 void script_process::finish_if_done() {
   if (reaped_ || !exited_ || open_outputs_ > 0) return;
   grace_.cancel();
+  exit_poll_.cancel();
   // Processes of the group that let go of stdout and stderr go too. Until the
   // script is reaped below, the group's id cannot belong to anybody else.
   ::kill(-child_.pid, SIGKILL);
@@ -164,6 +196,7 @@ void script_process::finish_if_done() {
                        child_.pid, describe_status(status), seconds_since(stop_began_));
     return;
   }
+  options_.log->debug("script {} (pid {}) {}", options_.name, child_.pid, describe_status(status));
   done_.try_send(error_code{}, result_of(status));
 }
 

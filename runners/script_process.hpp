@@ -52,6 +52,8 @@ class script_process final : public std::enable_shared_from_this<script_process>
   boost::asio::awaitable<void> feed_stdin();
   boost::asio::awaitable<void> relay(boost::asio::readable_pipe& pipe, output_stream stream);
   boost::asio::awaitable<void> watch_exit();
+  bool has_exited() const;
+  void note_exit();
   void begin_stop(stop_cause cause);
   void escalate();
   void finish_if_done();
@@ -64,6 +66,7 @@ class script_process final : public std::enable_shared_from_this<script_process>
   options options_;
   boost::asio::posix::stream_descriptor exit_watch_;
   boost::asio::steady_timer grace_;
+  boost::asio::steady_timer exit_poll_;
   boost::asio::experimental::channel<void(boost::system::error_code, run_result)> done_;
   std::optional<std::stop_callback<std::function<void()>>> on_stop_;
   stop_cause stop_cause_ = stop_cause::none;
