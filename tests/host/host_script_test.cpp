@@ -3,12 +3,16 @@
 // SIGTERM ignored, grandchildren), its limits, and that a thousand of them
 // leave no zombie and no descriptor behind.
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <gtest/gtest.h>
 
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -358,6 +362,43 @@ TEST(HostScripts, AThousandRequestsLeaveNoZombieAndNoDescriptor) {
     EXPECT_EQ(open_fd_count(pid), fds_before);
     EXPECT_EQ(zombie_children(pid), 0u);
   }, std::chrono::seconds(120));
+}
+
+TEST(HostScripts, ManyScriptsAtOnceAllAnswerWhole) {
+  // Concurrent launches and exits: each script's exit must be its own (a
+  // spurious exit wake-up once sent SIGTERM to a live script).
+  host_process host(serving_scripts());
+  constexpr int connections = 16;
+  constexpr int requests_each = 60;
+  int answered = 0;
+  run_async([&]() -> awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto one_connection = [&]() -> awaitable<void> {
+      auto conn = co_await connection::connect(host.address());
+      for (int i = 0; i < requests_each; ++i) {
+        client::request_options options;
+        options.params = request_params(host.script("hello.sh"));
+        auto response = co_await conn.send(std::move(options));
+        EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello from a shell script!\n");
+        EXPECT_EQ(response.app_status, 0u);
+        ++answered;
+      }
+    };
+    auto executor = co_await asio::this_coro::executor;
+    std::vector<std::future<void>> done;
+    for (int c = 0; c < connections; ++c) done.push_back(asio::co_spawn(executor, one_connection(), asio::use_future));
+    asio::steady_timer tick(executor);
+    // This coroutine shares the thread with the connections: wait by polling.
+    while (std::any_of(done.begin(), done.end(),
+                       [](auto& f) { return f.wait_for(std::chrono::seconds(0)) != std::future_status::ready; })) {
+      tick.expires_after(std::chrono::milliseconds(10));
+      co_await tick.async_wait(asio::use_awaitable);
+    }
+    for (auto& f : done) f.get();
+  }, std::chrono::seconds(120));
+  EXPECT_EQ(answered, connections * requests_each);
+  EXPECT_EQ(host.log().find("the script failed"), std::string::npos) << host.log();
+  EXPECT_EQ(zombie_children(host.process().pid()), 0u);
 }
 
 TEST(HostScripts, RlimitsStopCpuMemoryAndFileHogs) {
