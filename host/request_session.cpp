@@ -37,7 +37,7 @@ constexpr int aborted_app_status = 499;
 constexpr std::size_t logged_stderr_bytes = 1024;
 
 std::string body_too_large_response() {
-  return cgi_response(413, "Content Too Large", "The request body is larger than this server accepts.\n");
+  return protocol::cgi_response(413, "Content Too Large", "The request body is larger than this server accepts.\n");
 }
 
 std::string_view param_or_dash(const protocol::name_value_list& params, std::string_view name) {
@@ -267,7 +267,7 @@ awaitable<void> request_session::run() {
                       result.failure);
       // A script's exit status stays the app status; a handler's exception is a 500.
       co_await finish(result.app_status != 0 ? result.app_status : 500,
-                      cgi_response(500, "Internal Server Error", "The " + what + " failed.\n"),
+                      protocol::cgi_response(500, "Internal Server Error", "The " + what + " failed.\n"),
                       "fcgi-host: " + script_ + ": " + result.failure + "\n");
     }
     co_return;
@@ -279,7 +279,7 @@ awaitable<void> request_session::run() {
   host.log->warn("{} request {} {}: timed out after {} s{}", owner_->peer(), request_id_, script_, seconds,
                  stdout_started_ ? "; output had started, so the stream was ended" : "");
   co_await finish(408,
-                  cgi_response(408, "Request Timeout",
+                  protocol::cgi_response(408, "Request Timeout",
                                fmt::format("The request did not finish within {:g} s.\n", seconds)),
                   {});
 }
@@ -296,7 +296,7 @@ awaitable<void> request_session::refuse(refusal refused) {
   std::string body = refused.status == 404   ? "Not found: " + refused.body + "\n"
                      : refused.status == 403 ? "Forbidden: " + refused.body + "\n"
                                              : refused.body + "\n";
-  co_await finish(refused.status, cgi_response(refused.status, title, body), std::move(refused.stderr_text));
+  co_await finish(refused.status, protocol::cgi_response(refused.status, title, body), std::move(refused.stderr_text));
 }
 
 awaitable<bool> request_session::finished_early() {
@@ -333,7 +333,7 @@ awaitable<void> request_session::finish(int app_status, std::string response_if_
         // Output held back never reached the client: our answer replaces it.
         held_output_.clear();
         held_stdout_ = false;
-        status_ = response_status{};
+        status_ = protocol::response_status{};
         protocol::append_stream(records, protocol::record_type::std_out, request_id_, response_if_silent);
         status_.feed(response_if_silent);
         stdout_bytes_ = response_if_silent.size();

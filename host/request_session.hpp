@@ -16,7 +16,7 @@
 #include <protocol/name_value.hpp>
 #include <runners/request_io.hpp>
 
-#include "response_status.hpp"
+#include <protocol/response_status.hpp>
 #include "byte_spool.hpp"
 
 namespace fcgihost::host {
@@ -98,7 +98,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   bool held_stdout_ = false;
   bool stderr_started_ = false;
   std::uint64_t stdout_bytes_ = 0;
-  response_status status_;
+  protocol::response_status status_;
   std::string runner_name_ = "-";
   std::string script_ = "-";
   std::chrono::steady_clock::time_point began_ = std::chrono::steady_clock::now();

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <charconv>
 
-namespace fcgihost::host {
+namespace fcgihost::protocol {
 
 namespace {
 constexpr std::size_t max_head = 8192;
@@ -52,4 +52,4 @@ std::string cgi_response(int status, std::string_view reason, std::string_view b
   return response;
 }
 
-}  // namespace fcgihost::host
+}  // namespace fcgihost::protocol

@@ -1,12 +1,12 @@
 // The HTTP status an app's output asks for ("Status: 404 ..." among its CGI
 // headers, 200 when none), read from the first bytes of FCGI_STDOUT for the
-// access log. Looks at no more than the header block's first 8 KiB.
+// access log and for fcgi-bench. Looks at no more than the header block's first 8 KiB.
 #pragma once
 
 #include <string>
 #include <string_view>
 
-namespace fcgihost::host {
+namespace fcgihost::protocol {
 
 class response_status {
  public:
@@ -22,4 +22,4 @@ class response_status {
 // "Status: 408 Request Timeout\r\nContent-Type: text/plain\r\n\r\n<body>"
 std::string cgi_response(int status, std::string_view reason, std::string_view body);
 
-}  // namespace fcgihost::host
+}  // namespace fcgihost::protocol
