@@ -1,0 +1,144 @@
+#include "bench_options.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace fcgihost::bench {
+
+const char* const bench_usage = R"(usage: fcgi-bench --connect ADDRESS [options]
+
+Load for a FastCGI server, spoken directly (no web server in front): like wrk,
+but over FastCGI to a unix or TCP address.
+
+  --connect ADDRESS     unix:/path/to.sock, tcp:HOST:PORT or tcp:[IPV6]:PORT
+  --connections N       connections at once (1)
+  --depth M             requests in flight per connection (1); above 1 the
+                        connections multiplex when the server says it can
+                        (FCGI_MPXS_CONNS), else fcgi-bench says so and uses 1
+  --duration SECONDS    how long to run (10), or
+  --requests N          how many requests to complete
+  --param NAME=VALUE    a FastCGI param (repeatable), e.g. SCRIPT_FILENAME=hello.greet;
+                        REQUEST_METHOD, SERVER_PROTOCOL... have defaults
+  --body-size BYTES     FCGI_STDIN per request (0; K, M, G suffixes); POST when > 0
+  --keep-conn           set FCGI_KEEP_CONN and reuse connections (else one
+                        connection per request, as nginx does without keepalive)
+  --timeout SECONDS     a request taking longer counts as a timeout (30; 0: none)
+  --threads N           event loops (1); connections are shared among them
+  --json                the results as one JSON object on stdout
+  --quiet               no progress line on stderr
+  -h, --help            this text
+
+Reports requests/s, latency percentiles, bytes in and out, and errors by kind:
+connect, reset (the server closed with requests in flight), protocol (bad
+records), timeout, protocol status (OVERLOADED...), and Status: codes that are
+not 2xx. Exit code 0 when every request succeeded, 1 when some failed, 2 for
+bad arguments.
+)";
+
+namespace {
+
+std::uint64_t parse_number(const std::string& flag, const std::string& text, std::uint64_t low, std::uint64_t high,
+                           bool with_suffix = false) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string_view suffix(end, text.data() + text.size());
+  unsigned shift = 0;
+  if (with_suffix && (suffix == "K" || suffix == "k")) shift = 10;
+  if (with_suffix && (suffix == "M" || suffix == "m")) shift = 20;
+  if (with_suffix && (suffix == "G" || suffix == "g")) shift = 30;
+  if (ec != std::errc{} || (!suffix.empty() && shift == 0) || value > (high >> shift) || (value << shift) < low)
+    throw std::invalid_argument(flag + " takes a whole number from " + std::to_string(low) + " to " +
+                                std::to_string(high) + ", not '" + text + "'");
+  return value << shift;
+}
+
+std::chrono::milliseconds parse_seconds(const std::string& flag, const std::string& text) {
+  double seconds = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc{} || end != text.data() + text.size() || seconds < 0 || seconds > 86400)
+    throw std::invalid_argument(flag + " takes a number of seconds, not '" + text + "'");
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
+}
+
+void set_param(protocol::name_value_list& params, std::string name, std::string value) {
+  for (auto& pair : params)
+    if (pair.name == name) {
+      pair.value = std::move(value);
+      return;
+    }
+  params.push_back({std::move(name), std::move(value)});
+}
+
+}  // namespace
+
+bench_options parse_bench_options(const std::vector<std::string>& arguments) {
+  bench_options options;
+  protocol::name_value_list extra;
+  bool have_address = false;
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const std::string& flag = arguments[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= arguments.size()) throw std::invalid_argument(flag + " needs a value");
+      return arguments[++i];
+    };
+    if (flag == "-h" || flag == "--help") {
+      options.help = true;
+    } else if (flag == "--connect") {
+      options.address_text = value();
+      std::string why;
+      const auto parsed = protocol::parse_socket_address(options.address_text, why);
+      if (!parsed || parsed->type == protocol::socket_address::kind::fd)
+        throw std::invalid_argument("--connect takes unix:PATH or tcp:HOST:PORT, not '" + options.address_text +
+                                    "'" + (why.empty() ? "" : ": " + why));
+      options.address = *parsed;
+      have_address = true;
+    } else if (flag == "--connections") {
+      options.connections = parse_number(flag, value(), 1, 100'000);
+    } else if (flag == "--depth") {
+      options.depth = parse_number(flag, value(), 1, 65'535);
+    } else if (flag == "--threads") {
+      options.threads = parse_number(flag, value(), 1, 64);
+    } else if (flag == "--duration") {
+      options.duration = parse_seconds(flag, value());
+      if (options.duration->count() == 0) throw std::invalid_argument("--duration must be above 0");
+    } else if (flag == "--requests") {
+      options.requests = parse_number(flag, value(), 1, std::uint64_t{1} << 40);
+    } else if (flag == "--param") {
+      const std::string& pair = value();
+      const auto equals = pair.find('=');
+      if (equals == std::string::npos || equals == 0)
+        throw std::invalid_argument("--param takes NAME=VALUE, not '" + pair + "'");
+      extra.push_back({pair.substr(0, equals), pair.substr(equals + 1)});
+    } else if (flag == "--body-size") {
+      options.body_size = parse_number(flag, value(), 0, std::uint64_t{1} << 40, true);
+    } else if (flag == "--keep-conn") {
+      options.keep_conn = true;
+    } else if (flag == "--timeout") {
+      options.timeout = parse_seconds(flag, value());
+    } else if (flag == "--json") {
+      options.json = true;
+    } else if (flag == "--quiet") {
+      options.progress = false;
+    } else {
+      throw std::invalid_argument("unknown option '" + flag + "'");
+    }
+  }
+  if (options.help) return options;
+  if (!have_address) throw std::invalid_argument("--connect ADDRESS is required");
+  if (options.duration && options.requests) throw std::invalid_argument("give --duration or --requests, not both");
+  if (!options.duration && !options.requests) options.duration = std::chrono::seconds(10);
+  if (options.threads > options.connections) options.threads = options.connections;
+
+  set_param(options.params, "REQUEST_METHOD", options.body_size > 0 ? "POST" : "GET");
+  set_param(options.params, "SERVER_PROTOCOL", "HTTP/1.1");
+  set_param(options.params, "GATEWAY_INTERFACE", "CGI/1.1");
+  set_param(options.params, "SERVER_SOFTWARE", "fcgi-bench");
+  set_param(options.params, "REQUEST_URI", "/");
+  set_param(options.params, "QUERY_STRING", "");
+  set_param(options.params, "REMOTE_ADDR", "127.0.0.1");
+  if (options.body_size > 0) set_param(options.params, "CONTENT_LENGTH", std::to_string(options.body_size));
+  for (auto& [name, pair_value] : extra) set_param(options.params, std::move(name), std::move(pair_value));
+  return options;
+}
+
+}  // namespace fcgihost::bench
