@@ -97,7 +97,9 @@ struct load_generator::engine {
   // One connection at a time, for as long as there are requests to make.
   awaitable<void> drive() {
     int failures = 0;
-    while (!budget.exhausted()) {
+    // A connection is made for a request already taken from the budget, so
+    // none is opened only to find the budget spent.
+    while (budget.take()) {
       socket_type socket(io);
       if (!co_await connect(socket)) {
         ++results.connect_errors;
@@ -147,6 +149,7 @@ struct load_generator::engine {
     std::vector<request_slot> slots;
     std::size_t in_flight = 0;
     bool no_more = false;  // the budget is spent: no request will start here
+    bool first_taken = true;  // drive() took the first request from the budget
     bool failed = false;   // the connection failed: its requests in flight are counted once
     asio::steady_timer slot_freed;  // never expires: cancelled to wake the writer
     asio::steady_timer watchdog;
@@ -171,7 +174,9 @@ struct load_generator::engine {
       for (std::size_t i = 0; i < state.slots.size() && !state.no_more; ++i) {
         auto& slot = state.slots[i];
         if (slot.busy) continue;
-        if (!budget.take()) {
+        if (state.first_taken) {
+          state.first_taken = false;
+        } else if (!budget.take()) {
           state.no_more = true;
           break;
         }
