@@ -7,7 +7,13 @@ build="${FCGIHOST_BUILD:-$root/build}"
 work="$(mktemp -d)"
 chmod 755 "$work"
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+# Each peer and the children it forked (fcgiwrap's and php-fpm's workers).
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 port=18181
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -53,6 +54,9 @@ child_process::child_process(std::vector<std::string> argv, fs::path stdout_path
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     ::setpgid(0, 0);  // its own group: the destructor kills everything it started
+    // And if the test dies before its destructors run (a crash, terminate()),
+    // the program goes with it instead of serving on from a deleted folder.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     const int in = ::open(stdin_path.c_str(), O_RDONLY);
     const int out = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

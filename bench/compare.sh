@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark: fcgi-host against libfcgi's C hello world (1 and
+# 2 processes), php-fpm (a static pool of 2) and fcgiwrap, all started here on
+# private sockets and measured in the same run on this machine: directly with
+# fcgi-bench, then through one nginx with wrk. Each figure is the median of
+# ROUNDS rounds; each ratio is to fcgi-host's row of the same scenario.
+# Usage: bench/compare.sh [SECONDS_PER_ROUND] [ROUNDS]   (after ./test.sh or ./run.sh built it)
+seconds="${1:-3}"
+rounds="${2:-3}"
+connections=64
+source "$(dirname "$0")/common.sh"
+fcgi_bench="$build/bin/fcgi-bench"
+scripts="$root/examples/scripts"
+php_fpm="$(command -v php-fpm8.2 || command -v php-fpm || echo /usr/sbin/php-fpm8.2)"
+
+# --- the peers --------------------------------------------------------------
+"$build/bin/fcgi-host" --listen "unix:$work/host.sock" --plugins "$build/lib" --scripts "$scripts" \
+    --log-level warn &
+host_pid=$!
+"$build/bench/libfcgi_hello" "$work/libfcgi1.sock" 1 &
+libfcgi1_pid=$!
+"$build/bench/libfcgi_hello" "$work/libfcgi2.sock" 2 &
+libfcgi2_pid=$!
+cat > "$work/php-fpm.conf" <<CONF
+[global]
+pid = $work/php-fpm.pid
+error_log = $work/php-fpm.log
+daemonize = no
+[bench]
+listen = $work/php.sock
+listen.mode = 0660
+pm = static
+pm.max_children = 2
+CONF
+"$php_fpm" -y "$work/php-fpm.conf" -F $([ "$(id -u)" = 0 ] && echo -R) &
+php_pid=$!
+fcgiwrap -c 2 -s "unix:$work/fcgiwrap.sock" &
+fcgiwrap_pid=$!
+pids+=("$host_pid" "$libfcgi1_pid" "$libfcgi2_pid" "$php_pid" "$fcgiwrap_pid")
+wait_for_sockets "$work/host.sock" "$work/libfcgi1.sock" "$work/libfcgi2.sock" "$work/php.sock" "$work/fcgiwrap.sock"
+
+# --- measuring ----------------------------------------------------------------
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# direct NAME ADDRESS FCGI-BENCH-ARGS...: "req/s p99_ms" (medians of the rounds)
+direct() {
+  local address="$2"
+  shift 2
+  local rates=() p99s=() json
+  for _ in $(seq "$rounds"); do
+    json="$("$fcgi_bench" --connect "$address" --duration "$seconds" --json --quiet "$@" || true)"
+    rates+=("$(sed -n 's/.*"requests_per_second":\([0-9.e+]*\).*/\1/p' <<< "$json")")
+    p99s+=("$(sed -n 's/.*"p99":\([0-9]*\).*/\1/p' <<< "$json")")
+    grep -q '"failed":0' <<< "$json" || echo "  (errors: $(sed -n 's/.*"errors":\({.*}}\).*/\1/p' <<< "$json"))" >&2
+  done
+  echo "$(printf '%s\n' "${rates[@]}" | median) $(printf '%s\n' "${p99s[@]}" | median | awk '{ printf "%.2f", $1 / 1000 }')"
+}
+
+# through_nginx PATH WRK-CONNECTIONS: "req/s p99_ms" (medians of the rounds)
+through_nginx() {
+  local rates=() p99s=() out
+  for _ in $(seq "$rounds"); do
+    out="$(wrk -t2 -c"$2" -d"${seconds}s" --latency "http://127.0.0.1:$port/$1")"
+    rates+=("$(awk '/Requests\/sec/ { print $2 }' <<< "$out")")
+    p99s+=("$(awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }' <<< "$out")")
+    grep -q "Non-2xx" <<< "$out" && echo "  (non-2xx answers through nginx for /$1)" >&2
+  done
+  echo "$(printf '%s\n' "${rates[@]}" | median) $(printf '%s\n' "${p99s[@]}" | median)"
+}
+
+# Peak resident memory (VmHWM) of a process and its children, in MiB.
+peak_rss_mib() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1"); do
+    total=$((total + $(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
+  done
+  awk -v k="$total" 'BEGIN { printf "%.1f", k / 1024 }'
+}
+
+table_header() { printf '\n%s\n%-44s %11s %9s %7s\n' "$1" "peer" "req/s" "p99 ms" "ratio"; }
+# row NAME "RATE P99" BASE_RATE
+row() {
+  read -r rate p99 <<< "$2"
+  awk -v n="$1" -v r="$rate" -v p="$p99" -v b="$3" \
+    'BEGIN { printf "%-44s %11.0f %9s %7.2f\n", n, r, p, (b > 0 ? r / b : 0) }'
+}
+
+echo "fcgi-bench and wrk, $rounds round(s) of $seconds s each; medians. $(nproc) cores."
+
+table_header "tiny hello, direct with fcgi-bench, $connections requests in flight"
+host=$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME=hello.greet --connections 4 --depth 16 --keep-conn)
+base=${host%% *}
+row "fcgi-host hello.greet (4 conns x depth 16)" "$host" "$base"
+row "fcgi-host hello.greet (64 conns, 1 req each)" \
+    "$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME=hello.greet --connections $connections)" "$base"
+row "libfcgi C hello, 1 process" "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections $connections)" "$base"
+row "libfcgi C hello, 2 processes" "$(direct libfcgi2 "unix:$work/libfcgi2.sock" --connections $connections)" "$base"
+row "php-fpm hello.php, static pool of 2" "$(direct php "unix:$work/php.sock" \
+    --param SCRIPT_FILENAME="$root/bench/php/hello.php" --connections $connections)" "$base"
+
+table_header "script hello (examples/scripts/hello.sh), direct, 16 in flight"
+host=$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME="$scripts/hello.sh" --connections 16)
+base=${host%% *}
+row "fcgi-host --scripts" "$host" "$base"
+row "fcgiwrap -c 2" "$(direct fcgiwrap "unix:$work/fcgiwrap.sock" \
+    --param SCRIPT_FILENAME="$scripts/hello.sh" --connections 16)" "$base"
+
+table_header "1 MiB POST echoed, direct, 8 in flight"
+host=$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME=echo.body --body-size 1M --connections 8 --keep-conn)
+base=${host%% *}
+row "fcgi-host echo.body" "$host" "$base"
+row "php-fpm echo.php, static pool of 2" "$(direct php "unix:$work/php.sock" \
+    --param SCRIPT_FILENAME="$root/bench/php/echo.php" --body-size 1M --connections 8)" "$base"
+
+start_nginx "
+  upstream host { server unix:$work/host.sock; keepalive 64; }
+  upstream libfcgi1 { server unix:$work/libfcgi1.sock; }
+  upstream libfcgi2 { server unix:$work/libfcgi2.sock; }
+  upstream php { server unix:$work/php.sock; }
+  upstream fcgiwrap { server unix:$work/fcgiwrap.sock; }
+  server {
+    listen 127.0.0.1:$port;
+    # A location with a fastcgi_param of its own inherits none: each includes them all.
+    location /host { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME hello.greet;
+                     fastcgi_pass host; fastcgi_keep_conn on; }
+    location /libfcgi1 { include /etc/nginx/fastcgi_params; fastcgi_pass libfcgi1; }
+    location /libfcgi2 { include /etc/nginx/fastcgi_params; fastcgi_pass libfcgi2; }
+    location /php { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $root/bench/php/hello.php;
+                    fastcgi_pass php; }
+    location /host_script { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $scripts/hello.sh;
+                            fastcgi_pass host; fastcgi_keep_conn on; }
+    location /fcgiwrap { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $scripts/hello.sh;
+                         fastcgi_pass fcgiwrap; }
+    location / { return 204; }
+  }"
+for path in host libfcgi1 libfcgi2 php; do expect_body "$path" "Hello, world!"; done
+for path in host_script fcgiwrap; do expect_body "$path" "Hello from a shell script!"; done
+
+table_header "tiny hello through nginx with wrk, $connections connections"
+host=$(through_nginx host $connections)
+base=${host%% *}
+row "fcgi-host hello.greet" "$host" "$base"
+row "libfcgi C hello, 1 process" "$(through_nginx libfcgi1 $connections)" "$base"
+row "libfcgi C hello, 2 processes" "$(through_nginx libfcgi2 $connections)" "$base"
+row "php-fpm hello.php, static pool of 2" "$(through_nginx php $connections)" "$base"
+
+table_header "script hello through nginx with wrk, 16 connections"
+host=$(through_nginx host_script 16)
+base=${host%% *}
+row "fcgi-host --scripts" "$host" "$base"
+row "fcgiwrap -c 2" "$(through_nginx fcgiwrap 16)" "$base"
+
+printf '\n%-44s %11s\n' "peak RSS over the whole run" "MiB"
+printf '%-44s %11s\n' "fcgi-host" "$(peak_rss_mib "$host_pid")"
+printf '%-44s %11s\n' "libfcgi C hello, 1 process" "$(peak_rss_mib "$libfcgi1_pid")"
+printf '%-44s %11s\n' "libfcgi C hello, 2 processes" "$(peak_rss_mib "$libfcgi2_pid")"
+printf '%-44s %11s\n' "php-fpm (master and 2 workers)" "$(peak_rss_mib "$php_pid")"
+printf '%-44s %11s\n' "fcgiwrap (2 processes)" "$(peak_rss_mib "$fcgiwrap_pid")"
