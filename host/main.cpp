@@ -1,6 +1,8 @@
 // fcgi-host: listens, serves, reloads on SIGHUP, drains on SIGTERM.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -130,6 +132,20 @@ awaitable<void> handle_signals(asio::io_context& io, host_context& host, server&
   }
 }
 
+// Every connection takes a descriptor: the soft limit (often 1024) goes up to
+// the hard one. Returns the soft limit as it was, which scripts keep: many
+// programs loop over every possible descriptor.
+rlim_t raise_open_files_limit() {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return 0;
+  const rlim_t original = files.rlim_cur;
+  if (files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  return original == RLIM_INFINITY ? 0 : original;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,6 +163,7 @@ int main(int argc, char** argv) {
     return usage_exit;
   }
   ::signal(SIGPIPE, SIG_IGN);  // a web server that goes away is an error code, not a death
+  const rlim_t scripts_open_files = raise_open_files_limit();
 
   host_context host;
   host.log = make_logger(*config);
@@ -158,7 +175,7 @@ int main(int argc, char** argv) {
     host.peers = peer_filter::from_environment();
     if (!config->plugins_dir.empty()) catalog.emplace(config->plugins_dir);
     if (!config->scripts_dir.empty()) {
-      scripts.emplace(config->scripts_dir, host.log);
+      scripts.emplace(config->scripts_dir, host.log, scripts_open_files);
       host.scripts = &*scripts;
     }
     listeners = open_listeners(*config);

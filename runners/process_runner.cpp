@@ -13,8 +13,9 @@
 
 namespace fcgihost::runners {
 
-process_runner::process_runner(const std::filesystem::path& scripts_dir, std::shared_ptr<spdlog::logger> log)
-    : root_(canonical_scripts_root(scripts_dir)), log_(std::move(log)) {}
+process_runner::process_runner(const std::filesystem::path& scripts_dir, std::shared_ptr<spdlog::logger> log,
+                               std::uint64_t default_open_files)
+    : root_(canonical_scripts_root(scripts_dir)), log_(std::move(log)), default_open_files_(default_open_files) {}
 
 script_location process_runner::locate(std::string_view requested) const {
   if (!requested.empty() && !requested.starts_with('/')) return locate_script(root_, (root_ / requested).native());
@@ -24,6 +25,7 @@ script_location process_runner::locate(std::string_view requested) const {
 boost::asio::awaitable<run_result> process_runner::run(script_location script, std::shared_ptr<request_io> io,
                                                        std::stop_token stop, script_limits limits,
                                                        std::vector<std::string> pass_env) {
+  if (limits.open_files == 0) limits.open_files = default_open_files_;
   launch_request request{.executable = script.real_file,
                          .working_directory = script.real_file.parent_path(),
                          .environment = cgi_environment(io->params(), script, pass_env, ::environ),

@@ -26,7 +26,10 @@ namespace fcgihost::runners {
 class process_runner {
  public:
   // Throws std::runtime_error when the folder is not a usable directory.
-  process_runner(const std::filesystem::path& scripts_dir, std::shared_ptr<spdlog::logger> log);
+  // `default_open_files`: RLIMIT_NOFILE for scripts whose limits set none
+  // (the host raised its own for its connections); 0 leaves the host's.
+  process_runner(const std::filesystem::path& scripts_dir, std::shared_ptr<spdlog::logger> log,
+                 std::uint64_t default_open_files = 0);
   process_runner(const process_runner&) = delete;
   process_runner& operator=(const process_runner&) = delete;
 
@@ -53,6 +56,7 @@ class process_runner {
 
   std::filesystem::path root_;
   std::shared_ptr<spdlog::logger> log_;
+  std::uint64_t default_open_files_;
   mutable std::mutex mutex_;
   std::unordered_set<pid_t> running_;
 };

@@ -159,6 +159,20 @@ TEST(FcgiBench, RunsForTheDurationAsked) {
   EXPECT_LT(number_at(run.json, "seconds"), 2.0) << run.json;
 }
 
+TEST(FcgiBench, IdleConnectionsAreHeldWhileTheLoadRuns) {
+  host_process host;
+  ASSERT_TRUE(host.wait_for_log("debug connection from"));  // the start-up probe's
+  const std::size_t before = count_occurrences(host.log(), "debug connection from");
+  const auto run = run_bench(host.address(), {"--param", "SCRIPT_FILENAME=hello.greet", "--idle-connections", "50",
+                                              "--requests", "20", "--keep-conn"});
+  EXPECT_EQ(run.exit_code, 0) << run.json << run.err;
+  EXPECT_EQ(number_at(run.json, "idle_connections"), 50) << run.json;
+  EXPECT_EQ(number_at(run.json, "requests"), 20) << run.json;
+  for (int i = 0; i < 100 && count_occurrences(host.log(), "debug connection from") < before + 51; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(count_occurrences(host.log(), "debug connection from"), before + 51);  // 50 idle, 1 loaded
+}
+
 TEST(FcgiBench, BadArgumentsExitTwo) {
   const auto run = run_program({FCGIHOST_BENCH_BIN, "--connect", "unix:/x", "--depth", "0"});
   EXPECT_EQ(run.exit_code, 2);

@@ -24,6 +24,8 @@ but over FastCGI to a unix or TCP address.
                         connection per request, as nginx does without keepalive)
   --timeout SECONDS     a request taking longer counts as a timeout (30; 0: none)
   --threads N           event loops (1); connections are shared among them
+  --idle-connections N  open N more connections first and hold them, silent,
+                        for the whole run (the server's cost of idle clients)
   --json                the results as one JSON object on stdout
   --quiet               no progress line on stderr
   -h, --help            this text
@@ -115,6 +117,8 @@ bench_options parse_bench_options(const std::vector<std::string>& arguments) {
       options.keep_conn = true;
     } else if (flag == "--timeout") {
       options.timeout = parse_seconds(flag, value());
+    } else if (flag == "--idle-connections") {
+      options.idle_connections = parse_number(flag, value(), 0, 1'000'000);
     } else if (flag == "--json") {
       options.json = true;
     } else if (flag == "--quiet") {

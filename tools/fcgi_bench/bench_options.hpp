@@ -24,6 +24,7 @@ struct bench_options {
   std::uint64_t body_size = 0;                        // bytes of FCGI_STDIN per request
   bool keep_conn = false;
   std::chrono::milliseconds timeout{30'000};          // per request; 0: none
+  std::size_t idle_connections = 0;  // opened first and held, silent, for the whole run
   bool json = false;
   bool progress = true;
   bool help = false;

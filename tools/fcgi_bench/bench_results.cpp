@@ -77,7 +77,9 @@ void print_text(std::ostream& out, const run_summary& run, const bench_results& 
   const double seconds = run.elapsed.count();
   out << "fcgi-bench " << run.address << ": " << run.connections << " connection(s), depth " << run.depth_used
       << (run.keep_conn ? ", keep-conn" : ", a connection per request")
-      << (run.body_size ? ", body " + bytes_text(static_cast<double>(run.body_size)) : std::string()) << "\n";
+      << (run.body_size ? ", body " + bytes_text(static_cast<double>(run.body_size)) : std::string())
+      << (run.idle_connections ? ", " + std::to_string(run.idle_connections) + " idle connection(s) held" : std::string())
+      << "\n";
   for (const auto& note : run.notes) out << "  note: " << note << "\n";
   char line[160];
   std::snprintf(line, sizeof line, "  requests   %llu in %.2f s, %.1f/s\n",
@@ -108,6 +110,7 @@ void print_json(std::ostream& out, const run_summary& run, const bench_results& 
       << ",\"depth_asked\":" << run.depth_asked << ",\"depth\":" << run.depth_used
       << ",\"multiplexed\":" << (run.depth_used > 1 ? "true" : "false")
       << ",\"keep_conn\":" << (run.keep_conn ? "true" : "false") << ",\"body_size\":" << run.body_size
+      << ",\"idle_connections\":" << run.idle_connections
       << ",\"seconds\":" << seconds << ",\"requests\":" << results.completed
       << ",\"succeeded\":" << results.succeeded << ",\"failed\":" << results.failed()
       << ",\"requests_per_second\":" << (seconds > 0 ? static_cast<double>(results.completed) / seconds : 0.0)

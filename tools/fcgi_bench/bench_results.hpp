@@ -38,6 +38,7 @@ struct run_summary {
   bool keep_conn = false;
   std::uint64_t body_size = 0;
   std::chrono::duration<double> elapsed{};
+  std::size_t idle_connections = 0;  // held open through the run
   std::vector<std::string> notes;  // e.g. why multiplexing was not used
 };
 

@@ -1,7 +1,11 @@
 // fcgi-bench: load for a FastCGI server, spoken directly. See bench_usage.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -68,6 +72,40 @@ std::size_t usable_depth(const bench_options& options, run_summary& run) {
   return depth;
 }
 
+// Opens `count` connections that send nothing and stay open until the
+// returned descriptors are closed. Stops at the first refusal, with a note.
+std::vector<int> hold_idle_connections(const protocol::socket_address& address, std::size_t count, run_summary& run) {
+  std::vector<int> held;
+  if (count == 0) return held;
+  // Each needs a descriptor: take the hard limit.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  boost::asio::io_context io;
+  for (std::size_t i = 0; i < count; ++i) {
+    boost::system::error_code ec;
+    if (address.type == protocol::socket_address::kind::unix_path) {
+      boost::asio::local::stream_protocol::socket socket(io);
+      socket.connect(boost::asio::local::stream_protocol::endpoint(address.path), ec);
+      if (!ec) held.push_back(socket.release());
+    } else {
+      boost::asio::ip::tcp::socket socket(io);
+      boost::asio::ip::tcp::resolver resolver(io);
+      const auto endpoints = resolver.resolve(address.host, std::to_string(address.port), ec);
+      if (!ec) boost::asio::connect(socket, endpoints, ec);
+      if (!ec) held.push_back(socket.release());
+    }
+    if (ec) {
+      run.notes.push_back("only " + std::to_string(held.size()) + " of " + std::to_string(count) +
+                          " idle connections opened: " + ec.message());
+      break;
+    }
+  }
+  return held;
+}
+
 // Once a second on stderr, until `done`.
 void show_progress(const shared_budget& budget, const bool& done, std::mutex& mutex, std::condition_variable& wake) {
   const bool terminal = ::isatty(STDERR_FILENO);
@@ -106,6 +144,9 @@ int main(int argc, char** argv) {
   run.body_size = options.body_size;
   run.depth_used = usable_depth(options, run);
 
+  const auto idle = hold_idle_connections(options.address, options.idle_connections, run);
+  run.idle_connections = idle.size();
+
   shared_budget budget(options.requests, options.duration);
   std::vector<std::unique_ptr<load_generator>> loops;
   for (std::size_t i = 0; i < options.threads; ++i) {
@@ -132,6 +173,7 @@ int main(int argc, char** argv) {
   wake.notify_all();
   if (progress.joinable()) progress.join();
 
+  for (const int fd : idle) ::close(fd);
   bench_results results;
   for (const auto& loop : loops) results.merge(loop->results());
   if (results.connect_errors > 0) run.notes.push_back("cannot connect to " + budget.connect_failure());
