@@ -14,7 +14,7 @@ scripts="$root/examples/scripts"
 php_fpm="$(command -v php-fpm8.2 || command -v php-fpm || echo /usr/sbin/php-fpm8.2)"
 
 # --- the peers --------------------------------------------------------------
-"$build/bin/fcgi-host" --listen "unix:$work/host.sock" --plugins "$build/lib" --scripts "$scripts" \
+"$build/bin/fcgi-host" --listen "unix:$work/host.sock" --plugins "$build/lib" --scripts "$scripts" --log-file "$work/host.log" \
     --log-level warn &
 host_pid=$!
 "$build/bench/libfcgi_hello" "$work/libfcgi1.sock" 1 &
@@ -149,6 +149,63 @@ host=$(through_nginx host_script 16)
 base=${host%% *}
 row "fcgi-host --scripts" "$host" "$base"
 row "fcgiwrap -c 2" "$(through_nginx fcgiwrap 16)" "$base"
+
+# --- scenarios with a host of their own --------------------------------------
+# start_host NAME ARGS...: a fresh fcgi-host on $work/NAME.sock; its pid in $started_pid.
+start_host() {
+  local name="$1"
+  shift
+  "$build/bin/fcgi-host" --listen "unix:$work/$name.sock" --plugins "$build/lib" --scripts "$scripts" \
+      --log-level warn --log-file "$work/$name.log" "$@" &
+  started_pid=$!
+  pids+=("$started_pid")
+  wait_for_sockets "$work/$name.sock"
+}
+json_number() { sed -n "s/.*\"$1\":\([0-9.e+]*\).*/\1/p" <<< "$2"; }
+
+printf '\n%s\n%-44s %11s %9s %7s\n' "1 GiB streamed echo (written and read at once), full duplex" \
+    "peer" "MiB/s" "peak MiB" "ratio"
+reference=$("$build/bench/unix_echo" 1024 | awk '{ print $3 }')
+for target in echo.body "$scripts/echo.sh"; do
+  start_host "stream_${target##*/}" --full-duplex true --timeout 0
+  rates=()
+  for _ in $(seq "$rounds"); do
+    json="$("$fcgi_bench" --connect "unix:$work/stream_${target##*/}.sock" --param SCRIPT_FILENAME="$target" \
+        --body-size 1G --requests 1 --keep-conn --timeout 0 --json --quiet || true)"
+    rates+=("$(awk -v s="$(json_number seconds "$json")" 'BEGIN { printf "%.1f", (s > 0 ? 1024 / s : 0) }')")
+  done
+  rate=$(printf '%s\n' "${rates[@]}" | median)
+  awk -v n="fcgi-host ${target##*/}" -v r="$rate" -v m="$(peak_rss_mib "$started_pid")" -v b="$reference" \
+    'BEGIN { printf "%-44s %11.1f %9s %7.2f\n", n, r, m, r / b }'
+  kill "$started_pid"
+done
+awk -v r="$reference" 'BEGIN { printf "%-44s %11.1f %9s %7.2f\n", "plain unix socket copy (bench/unix_echo)", r, "-", 1 }'
+
+printf '\n%s\n' "10000 idle keep-alive connections held while a light load runs"
+start_host idle --max-connections 20000
+"$fcgi_bench" --connect "unix:$work/idle.sock" --param SCRIPT_FILENAME=hello.greet --idle-connections 10000 \
+    --connections 1 --keep-conn --duration "$((seconds + 2))" --quiet --json > "$work/idle.json" &
+idle_bench=$!
+sleep "$((seconds + 1))"
+idle_rss=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$started_pid/status")
+wait "$idle_bench" || true
+printf '%-44s %11s MiB RSS (%s connections held, %s requests served meanwhile)\n' "fcgi-host" "$idle_rss" \
+    "$(json_number idle_connections "$(cat "$work/idle.json")")" "$(json_number requests "$(cat "$work/idle.json")")"
+kill "$started_pid"
+
+printf '\n%s\n' "timeout precision: 100 requests that outlive a 1 s timeout, under a hello load"
+start_host timeout --timeout 1
+"$fcgi_bench" --connect "unix:$work/timeout.sock" --param SCRIPT_FILENAME=hello.greet --connections 4 --depth 16 \
+    --keep-conn --duration "$((seconds + 6))" --quiet > /dev/null &
+load_bench=$!
+json="$("$fcgi_bench" --connect "unix:$work/timeout.sock" --param SCRIPT_FILENAME=slow.polite --param QUERY_STRING=5 \
+    --requests 100 --connections 20 --timeout 0 --json --quiet || true)"
+wait "$load_bench" || true
+awk -v p50="$(json_number p50 "$json")" -v p99="$(json_number p99 "$json")" -v max="$(json_number max "$json")" \
+  'BEGIN { printf "%-44s 408 after +%.1f ms (p50), +%.1f ms (p99), +%.1f ms (max)\n", "fcgi-host", \
+           p50 / 1000 - 1000, p99 / 1000 - 1000, max / 1000 - 1000 }'
+grep -q '"status":{"408":100}' <<< "$json" || echo "  (not every answer was a 408: $json)" >&2
+kill "$started_pid"
 
 printf '\n%-44s %11s\n' "peak RSS over the whole run" "MiB"
 printf '%-44s %11s\n' "fcgi-host" "$(peak_rss_mib "$host_pid")"

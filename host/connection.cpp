@@ -8,6 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <memory>
+
 #include <protocol/encoder.hpp>
 #include <protocol/error.hpp>
 
@@ -23,6 +26,7 @@ namespace message = protocol::message;
 
 namespace {
 constexpr std::size_t read_buffer_size = 64 * 1024;
+constexpr std::size_t small_read_size = 4 * 1024;
 
 protocol::decoder_limits limits_from(const host_config& config) {
   protocol::decoder_limits limits;
@@ -115,9 +119,15 @@ void connection::request_done(bool keep_conn) {
 
 awaitable<void> connection::run() {
   auto self = shared_from_this();
-  std::string buffer(read_buffer_size, '\0');
+  // Small reads while the web server sends requests one by one, large ones
+  // while a body streams in; between them no large buffer is held, so an
+  // idle keep-alive connection costs a few KiB, not 64.
+  std::array<char, small_read_size> small_buffer;
+  std::unique_ptr<char[]> large_buffer;
   while (true) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(use_awaitable));
+    const auto buffer = large_buffer ? asio::mutable_buffer(large_buffer.get(), read_buffer_size)
+                                     : asio::mutable_buffer(small_buffer.data(), small_buffer.size());
+    auto [ec, n] = co_await socket_.async_read_some(buffer, asio::as_tuple(use_awaitable));
     if (ec) {
       if (ec == asio::error::eof && !decoder_.at_record_boundary() && !lingering_)
         host_.log->warn("{}: connection closed in the middle of a record", peer_);
@@ -127,7 +137,7 @@ awaitable<void> connection::run() {
       break;
     }
     if (lingering_) continue;  // input after our last response is dropped
-    std::string_view input(buffer.data(), n);
+    std::string_view input(static_cast<const char*>(buffer.data()), n);
     while (!input.empty() && socket_.is_open()) {
       protocol::decoded_message decoded;
       bool ready = false;
@@ -145,6 +155,11 @@ awaitable<void> connection::run() {
       abort_all("the connection was closed");
       break;
     }
+    // The views into the buffer are all used up here: it may change.
+    if (n < buffer.size())
+      large_buffer.reset();
+    else if (!large_buffer)
+      large_buffer = std::make_unique_for_overwrite<char[]>(read_buffer_size);
   }
   linger_.cancel();
   close_socket();

@@ -1,6 +1,8 @@
 // fcgi-host as a process: signals, sockets it is handed or finds, the peers it
 // refuses, and memory while streaming a gibibyte or facing a stalled reader.
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 
 #include <gtest/gtest.h>
 
@@ -274,6 +276,32 @@ TEST(HostStreaming, HeldOutputSpillsToDiskNotMemory) {
   if (memory_is_measurable()) {
     EXPECT_LT(host.peak_rss_kib() / 1024, 48u);
   }
+}
+
+TEST(HostStreaming, IdleKeepAliveConnectionsCostLittleMemory) {
+  // A web server's keep-alive pool holds many silent connections; each must
+  // not hold a 64 KiB read buffer (10 000 of them once took 580 MiB).
+  host_process host(with_arguments({"--max-connections", "5000"}));
+  if (!memory_is_measurable()) GTEST_SKIP() << "RSS means nothing under AddressSanitizer";
+  const std::size_t before_kib = host.rss_kib();
+  constexpr std::size_t idle = 2000;
+  boost::asio::io_context io;
+  std::vector<asio::local::stream_protocol::socket> sockets;
+  for (std::size_t i = 0; i < idle; ++i) {
+    sockets.emplace_back(io);
+    sockets.back().connect(asio::local::stream_protocol::endpoint(host.socket_path().string()));
+  }
+  // Accepted: the host holds a descriptor for each.
+  for (int i = 0; i < 500 && open_fd_count(host.process().pid()) < idle; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(open_fd_count(host.process().pid()), idle);
+  // And they still serve.
+  const auto response = run_async([&] { return fetch(host.address(), "hello.greet", "idle"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, idle!\n");
+  const double per_connection_kib =
+      static_cast<double>(host.rss_kib() - std::min(before_kib, host.rss_kib())) / static_cast<double>(idle);
+  std::cout << idle << " idle connections: " << per_connection_kib << " KiB of host RSS each\n";
+  EXPECT_LT(per_connection_kib, 16.0);
 }
 
 TEST(HostStreaming, AStalledReaderPausesTheHandlerNotTheHost) {
