@@ -51,8 +51,17 @@ lookup_result plugin_catalog::find(std::string_view plugin, std::string_view han
   fs::path file;
   struct stat info {};
   for (const auto& candidate : {"lib" + std::string(plugin) + ".so", std::string(plugin) + ".so"}) {
+    const fs::path named = directory_ / candidate;
+    // The folder is canonical and the name has no '/': a regular file found
+    // by lstat is its own real path. Only a symlink needs resolving, once per
+    // request instead of a readlink per path component for every request.
+    if (::lstat(named.c_str(), &info) != 0) continue;
+    if (S_ISREG(info.st_mode)) {
+      file = named;
+      break;
+    }
     std::error_code ec;
-    const fs::path real = fs::canonical(directory_ / candidate, ec);
+    const fs::path real = fs::canonical(named, ec);
     if (ec) continue;
     // A symlink may point anywhere; only what resolves inside the folder counts.
     if (real.parent_path() != directory_ || ::stat(real.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;

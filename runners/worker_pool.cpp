@@ -2,10 +2,16 @@
 
 namespace fcgihost::runners {
 
+namespace {
+// How long a task may wait for a thread before the pool grows.
+constexpr auto grow_after = std::chrono::milliseconds(20);
+}  // namespace
+
 worker_pool::worker_pool(std::size_t min_threads, std::size_t max_threads)
     : max_threads_(std::max(max_threads, std::max<std::size_t>(min_threads, 1))) {
   std::lock_guard lock(mutex_);
   for (std::size_t i = 0; i < std::max<std::size_t>(min_threads, 1); ++i) spawn_locked();
+  grower_ = std::thread([this] { grow_when_stuck(); });
 }
 
 worker_pool::~worker_pool() { stop(std::chrono::seconds(5)); }
@@ -15,11 +21,31 @@ void worker_pool::spawn_locked() { threads_.emplace_back([this] { work(); }); }
 void worker_pool::submit(std::function<void()> task) {
   std::lock_guard lock(mutex_);
   if (stopping_) return;
-  tasks_.push_back(std::move(task));
-  // Every thread busy (or already spoken for by queued tasks): grow.
-  const std::size_t idle = threads_.size() - busy_;
-  if (tasks_.size() > idle && threads_.size() < max_threads_) spawn_locked();
+  tasks_.push_back({std::move(task), std::chrono::steady_clock::now()});
   wake_.notify_one();
+  // More queued than idle threads: the grower watches how long they wait.
+  if (tasks_.size() > threads_.size() - busy_) queue_waits_.notify_one();
+}
+
+void worker_pool::grow_when_stuck() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (tasks_.empty()) {
+      queue_waits_.wait(lock);
+      continue;
+    }
+    if (busy_ < threads_.size()) {  // an idle thread is about to take it: look again soon
+      queue_waits_.wait_for(lock, grow_after);
+      continue;
+    }
+    const auto waited = std::chrono::steady_clock::now() - tasks_.front().since;
+    if (waited >= grow_after && threads_.size() < max_threads_) {
+      spawn_locked();
+      wake_.notify_one();
+      continue;
+    }
+    queue_waits_.wait_for(lock, grow_after - std::min<std::chrono::steady_clock::duration>(waited, grow_after));
+  }
 }
 
 void worker_pool::work() {
@@ -27,7 +53,7 @@ void worker_pool::work() {
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
     if (tasks_.empty()) return;  // stopping and nothing left
-    auto task = std::move(tasks_.front());
+    auto task = std::move(tasks_.front().run);
     tasks_.pop_front();
     ++busy_;
     lock.unlock();
@@ -45,12 +71,15 @@ std::size_t worker_pool::stop(std::chrono::milliseconds grace) {
     stopping_ = true;
     tasks_.clear();
     wake_.notify_all();
+    queue_waits_.notify_all();
   }
   idle_.wait_for(lock, grace, [this] { return busy_ == 0; });
   const std::size_t stuck = busy_;
   auto threads = std::move(threads_);
   threads_.clear();
+  auto grower = std::move(grower_);
   lock.unlock();
+  if (grower.joinable()) grower.join();
   for (auto& thread : threads) {
     if (stuck == 0)
       thread.join();
