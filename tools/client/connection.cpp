@@ -24,6 +24,8 @@
 #include <protocol/socket_address.hpp>
 #include <protocol/stream_framing.hpp>
 
+#include "socket_connect.hpp"
+
 namespace fcgihost::client {
 
 namespace asio = boost::asio;
@@ -189,32 +191,6 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
 
 }  // namespace detail
 
-namespace {
-
-awaitable<void> connect_socket(asio::generic::stream_protocol::socket& socket, const protocol::socket_address& to) {
-  if (to.type == protocol::socket_address::kind::unix_path) {
-    auto [ec] = co_await socket.async_connect(asio::local::stream_protocol::endpoint(to.path), use_tuple);
-    if (ec) throw std::runtime_error("cannot connect to " + to.to_string() + ": " + ec.message());
-    co_return;
-  }
-  if (to.type != protocol::socket_address::kind::tcp) throw std::invalid_argument("a client connects to unix: or tcp:");
-  asio::ip::tcp::resolver resolver(socket.get_executor());
-  const auto results = co_await resolver.async_resolve(to.host, std::to_string(to.port), use_awaitable);
-  error_code last = asio::error::host_not_found;
-  for (const auto& entry : results) {
-    error_code ignored;
-    socket.close(ignored);
-    auto [ec] = co_await socket.async_connect(entry.endpoint(), use_tuple);
-    if (!ec) {
-      socket.set_option(asio::ip::tcp::no_delay(true));
-      co_return;
-    }
-    last = ec;
-  }
-  throw std::runtime_error("cannot connect to " + to.to_string() + ": " + last.message());
-}
-
-}  // namespace
 
 // --- exchange ---------------------------------------------------------------
 

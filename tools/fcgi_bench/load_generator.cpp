@@ -20,6 +20,7 @@
 #include <protocol/message_decoder.hpp>
 #include <protocol/response_status.hpp>
 #include <protocol/stream_framing.hpp>
+#include <client/socket_connect.hpp>
 
 namespace fcgihost::bench {
 
@@ -117,29 +118,13 @@ struct load_generator::engine {
   }
 
   awaitable<bool> connect(socket_type& socket) {
-    const auto& to = options.address;
-    if (to.type == protocol::socket_address::kind::unix_path) {
-      auto [ec] = co_await socket.async_connect(asio::local::stream_protocol::endpoint(to.path), use_tuple);
-      if (ec) budget.note_connect_failure(to.to_string() + ": " + ec.message());
-      co_return !ec;
-    }
-    asio::ip::tcp::resolver resolver(io);
-    auto [resolve_error, endpoints] = co_await resolver.async_resolve(to.host, std::to_string(to.port), use_tuple);
-    if (resolve_error) {
-      budget.note_connect_failure(to.to_string() + ": " + resolve_error.message());
+    try {
+      co_await client::connect_socket(socket, options.address);
+      co_return true;
+    } catch (const std::exception& e) {
+      budget.note_connect_failure(e.what());
       co_return false;
     }
-    for (const auto& entry : endpoints) {
-      error_code ignored;
-      socket.close(ignored);
-      auto [ec] = co_await socket.async_connect(entry.endpoint(), use_tuple);
-      if (!ec) {
-        socket.set_option(asio::ip::tcp::no_delay(true));
-        co_return true;
-      }
-      budget.note_connect_failure(to.to_string() + ": " + ec.message());
-    }
-    co_return false;
   }
 
   struct session {

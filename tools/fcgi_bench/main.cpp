@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
   for (const int fd : idle) ::close(fd);
   bench_results results;
   for (const auto& loop : loops) results.merge(loop->results());
-  if (results.connect_errors > 0) run.notes.push_back("cannot connect to " + budget.connect_failure());
+  if (results.connect_errors > 0) run.notes.push_back(budget.connect_failure());
   if (options.json)
     print_json(std::cout, run, results);
   else
