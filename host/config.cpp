@@ -37,7 +37,8 @@ config routes map other names to either.
   --full-duplex BOOL     send output while the body is still arriving (false:
                          held until FCGI_STDIN ends, as nginx needs)
   --io-threads N         threads doing socket I/O (2)
-  --min-workers N        handler threads kept ready (4)
+  --min-workers N        handler threads kept ready (2); more start when a
+                         request waits 20 ms for one
   --max-workers N        handler threads at most (64)
   --config FILE          TOML file with the same keys (without "--") and [[route]]s
   --log-level LEVEL      trace, debug, info, warn, error (info)
