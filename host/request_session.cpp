@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <runners/exception_text.hpp>
+
 #include <protocol/encoder.hpp>
 #include <protocol/stream_framing.hpp>
 
@@ -69,12 +71,7 @@ void request_session::start(protocol::name_value_list params) {
   started_ = true;
   params_ = std::move(params);
   asio::co_spawn(owner_->executor(), run(), [log = owner_->host().log, id = request_id_](std::exception_ptr failure) {
-    if (!failure) return;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      log->error("request {} failed inside the host: {}", id, e.what());
-    }
+    if (failure) log->error("request {} failed inside the host: {}", id, runners::exception_text(failure));
   });
 }
 
@@ -223,7 +220,7 @@ std::variant<awaitable<runners::run_result>, request_session::refusal> request_s
 }
 
 std::variant<awaitable<runners::run_result>, request_session::refusal> request_session::prepare_script(
-    const resolved_target& target) {
+    const resolved_target& target, const std::vector<std::string>& pass_env) {
   host_context& host = owner_->host();
   runner_name_ = "script";
   if (!host.scripts)
@@ -233,19 +230,19 @@ std::variant<awaitable<runners::run_result>, request_session::refusal> request_s
   if (script.result == verdict::not_found) return refusal{404, script.reason, "no such script"};
   if (script.result == verdict::forbidden) return refusal{403, script.reason, "this script may not be run"};
   script_ = script.requested_file;
-  return host.scripts->run(std::move(script), shared_from_this(), stop_.get_token(), target.limits,
-                           owner_->host().settings()->pass_env);
+  return host.scripts->run(std::move(script), shared_from_this(), stop_.get_token(), target.limits, pass_env);
 }
 
 awaitable<void> request_session::run() {
   auto self = shared_from_this();  // alive until END_REQUEST, whatever the connection does
   host_context& host = owner_->host();
-  const resolved_target target = resolve_target(params_, *owner_->host().settings());
+  const auto settings = host.settings();
+  const resolved_target target = resolve_target(params_, *settings);
   if (!target.script_filename.empty()) script_ = target.script_filename;
 
   std::variant<awaitable<runners::run_result>, refusal> prepared = refusal{404, target.reason, target.reason};
   if (target.type == resolved_target::kind::script)
-    prepared = prepare_script(target);
+    prepared = prepare_script(target, settings->pass_env);
   else if (target.type == resolved_target::kind::function)
     prepared = prepare_function(target);
   if (auto* refused = std::get_if<refusal>(&prepared)) {

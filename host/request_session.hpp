@@ -12,11 +12,12 @@
 #include <stop_token>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <protocol/name_value.hpp>
+#include <protocol/response_status.hpp>
 #include <runners/request_io.hpp>
 
-#include <protocol/response_status.hpp>
 #include "byte_spool.hpp"
 
 namespace fcgihost::host {
@@ -57,7 +58,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::awaitable<void> run();
   // The run of what the target names, not started yet; or why there is none.
   std::variant<boost::asio::awaitable<runners::run_result>, refusal> prepare_function(const resolved_target& target);
-  std::variant<boost::asio::awaitable<runners::run_result>, refusal> prepare_script(const resolved_target& target);
+  std::variant<boost::asio::awaitable<runners::run_result>, refusal> prepare_script(
+      const resolved_target& target, const std::vector<std::string>& pass_env);
   boost::asio::awaitable<void> refuse(refusal refused);
   // Ends the request: what the runner left unsent (unless our own answer
   // replaces it), then the end of the streams and END_REQUEST, in one write.

@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <runners/exception_text.hpp>
+
 #include <cstring>
 
 #include "connection.hpp"
@@ -34,12 +36,7 @@ void server::start() {
   for (std::size_t i = 0; i < acceptors_.size(); ++i) {
     asio::co_spawn(io_, accept_loop(*acceptors_[i], descriptions_[i]),
                    [log = host_.log, where = descriptions_[i]](std::exception_ptr failure) {
-                     if (!failure) return;
-                     try {
-                       std::rethrow_exception(failure);
-                     } catch (const std::exception& e) {
-                       log->critical("accepting on {} stopped: {}", where, e.what());
-                     }
+                     if (failure) log->critical("accepting on {} stopped: {}", where, runners::exception_text(failure));
                    });
   }
 }
@@ -81,12 +78,7 @@ awaitable<void> server::accept_loop(acceptor_type& acceptor, std::string descrip
     }
     host_.log->debug("connection from {} on {}", peer_name, description);
     asio::co_spawn(conn->executor(), conn->run(), [log = host_.log, peer_name](std::exception_ptr failure) {
-      if (!failure) return;
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        log->error("{}: connection failed inside the host: {}", peer_name, e.what());
-      }
+      if (failure) log->error("{}: connection failed inside the host: {}", peer_name, runners::exception_text(failure));
     });
   }
 }

@@ -59,11 +59,6 @@ void process_runner::forget(pid_t pid) {
   running_.erase(pid);
 }
 
-std::size_t process_runner::running() const {
-  std::lock_guard lock(mutex_);
-  return running_.size();
-}
-
 std::size_t process_runner::kill_all() {
   std::unordered_set<pid_t> left;
   {

@@ -49,8 +49,6 @@ class process_runner {
   // the host's exit. Returns how many there were.
   std::size_t kill_all();
 
-  std::size_t running() const;
-
  private:
   void forget(pid_t pid);
 

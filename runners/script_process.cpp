@@ -13,6 +13,8 @@
 
 #include <cerrno>
 
+#include "exception_text.hpp"
+
 namespace fcgihost::runners {
 
 namespace asio = boost::asio;
@@ -63,13 +65,9 @@ script_process::script_process(launched_script child, std::shared_ptr<request_io
 template <typename Work>
 void script_process::spawn(Work work, const char* what) {
   asio::co_spawn(io_->executor(), std::move(work), [self = shared_from_this(), what](std::exception_ptr failure) {
-    if (!failure) return;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
+    if (failure)
       self->options_.log->error("script {} (pid {}): {} failed: {}", self->options_.name, self->child_.pid, what,
-                                e.what());
-    }
+                                exception_text(failure));
   });
 }
 
@@ -162,8 +160,7 @@ void script_process::begin_stop(stop_cause cause) {
 }
 
 void script_process::escalate() {
-  if (killed_ || reaped_) return;
-  killed_ = true;
+  if (reaped_) return;  // begin_stop arms the grace timer once: this runs at most once
   ::kill(-child_.pid, SIGKILL);
   const double grace = std::chrono::duration<double>(options_.kill_grace).count();
   if (!exited_)

@@ -73,7 +73,6 @@ class script_process final : public std::enable_shared_from_this<script_process>
   std::chrono::steady_clock::time_point stop_began_;
   int open_outputs_ = 2;
   bool exited_ = false;
-  bool killed_ = false;   // SIGKILL sent to the group
   bool reaped_ = false;
   bool discarding_ = false;  // the request is over: output is read and dropped
   std::uint64_t stdout_bytes_ = 0;

@@ -44,12 +44,6 @@ bool shared_budget::take() {
   return clock::now() < deadline_;
 }
 
-bool shared_budget::exhausted() const {
-  if (stopping_) return true;
-  if (limited_) return remaining_.load(std::memory_order_relaxed) <= 0;
-  return clock::now() >= deadline_;
-}
-
 void shared_budget::note_connect_failure(const std::string& why) {
   std::lock_guard lock(mutex_);
   connect_failure_ = why;

@@ -24,7 +24,6 @@ class shared_budget {
 
   // True when one more request may start (and takes it).
   bool take();
-  bool exhausted() const;
   void stop() { stopping_ = true; }
   bool stopping() const { return stopping_; }
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
