@@ -259,14 +259,7 @@ TEST(HostLifecycle, ServesSystemdSocketActivation) {
 
 TEST(HostStreaming, OneGibibyteEchoStreamsWithBoundedMemory) {
   host_process host(with_arguments({"--full-duplex", "true", "--timeout", "0"}));
-  constexpr std::uint64_t gibibyte = 1024ull * 1024 * 1024;
-  const double seconds = stream_echo(host.address(), "echo.body", gibibyte);
-  const std::size_t peak_mib = host.peak_rss_kib() / 1024;
-  std::cout << "1 GiB echo: " << seconds << " s (" << 1024 / seconds << " MiB/s each way), host peak RSS "
-            << peak_mib << " MiB\n";
-  if (memory_is_measurable()) {
-    EXPECT_LT(peak_mib, 64u);
-  }
+  expect_gibibyte_echo_in_bounded_memory(host, "echo.body", "1 GiB echo");
 }
 
 TEST(HostStreaming, HeldOutputSpillsToDiskNotMemory) {

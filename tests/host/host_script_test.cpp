@@ -213,14 +213,7 @@ TEST(HostScripts, WithoutAScriptsFolderNoPathRuns) {
 
 TEST(HostScripts, OneGibibyteUploadStreamsThroughCatWithBoundedMemory) {
   host_process host(serving_scripts({"--full-duplex", "true", "--timeout", "0"}));
-  constexpr std::uint64_t gibibyte = 1024ull * 1024 * 1024;
-  const double seconds = stream_echo(host.address(), host.script("echo.sh"), gibibyte);
-  const std::size_t peak_mib = host.peak_rss_kib() / 1024;
-  std::cout << "1 GiB through cat: " << seconds << " s (" << 1024 / seconds << " MiB/s each way), host peak RSS "
-            << peak_mib << " MiB\n";
-  if (memory_is_measurable()) {
-    EXPECT_LT(peak_mib, 64u);
-  }
+  expect_gibibyte_echo_in_bounded_memory(host, host.script("echo.sh"), "1 GiB through cat");
 }
 
 TEST(HostScripts, AScriptWritingTenMebibytesBeforeReadingDoesNotDeadlock) {

@@ -10,12 +10,19 @@
 namespace fcgihost::test {
 namespace {
 
+// The host serves the example plugins (/fn/) and scripts (/cgi/) behind nginx.
 class BehindNginx : public ::testing::Test {
  protected:
-  BehindNginx() : host_(with_arguments({"--timeout", "1"})), nginx_(host_.socket_path()) {}
+  static host_options plugins_and_scripts() {
+    host_options options = with_arguments({"--timeout", "1", "--kill-grace", "1"});
+    options.scripts = true;
+    return options;
+  }
+  BehindNginx() : host_(plugins_and_scripts()), nginx_(host_.socket_path(), host_.scripts_dir()) {}
   host_process host_;
   nginx_process nginx_;
 };
+using ScriptsBehindNginx = BehindNginx;
 
 TEST_F(BehindNginx, HandlerAnswers200) {
   const auto response = http_request(nginx_.port(), "GET", "/fn/hello.greet?nginx");
@@ -52,18 +59,6 @@ TEST_F(BehindNginx, StderrLandsInNginxErrorLog) {
             std::string::npos)
       << log;
 }
-
-class ScriptsBehindNginx : public ::testing::Test {
- protected:
-  static host_options scripts_with_timeout() {
-    host_options options = with_arguments({"--timeout", "1", "--kill-grace", "1"});
-    options.scripts = true;
-    return options;
-  }
-  ScriptsBehindNginx() : host_(scripts_with_timeout()), nginx_(host_.socket_path(), host_.scripts_dir()) {}
-  host_process host_;
-  nginx_process nginx_;
-};
 
 TEST_F(ScriptsBehindNginx, HelloAndTheCgiVariablesNginxSends) {
   const auto hello = http_request(nginx_.port(), "GET", "/cgi/hello.sh");

@@ -48,12 +48,18 @@ void host_process::install_plugin(const std::string& name, const std::string& as
 }
 
 bool host_process::wait_for_log(const std::string& text, std::chrono::seconds limit) const {
+  return wait_for_log_count(text, 1, limit) >= 1;
+}
+
+std::size_t host_process::wait_for_log_count(const std::string& text, std::size_t count,
+                                             std::chrono::seconds limit) const {
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (log().find(text) == std::string::npos) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
+  std::size_t seen = count_occurrences(log(), text);
+  while (seen < count && std::chrono::steady_clock::now() <= deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    seen = count_occurrences(log(), text);
   }
-  return true;
+  return seen;
 }
 
 namespace {

@@ -48,6 +48,10 @@ class host_process {
   // Waits (bounded) until the log contains `text`: lines written after a
   // response went out (the access line) may lag the client by a moment.
   bool wait_for_log(const std::string& text, std::chrono::seconds limit = std::chrono::seconds(10)) const;
+  // Waits (bounded) until `text` is in the log `count` times; returns how
+  // many times it is there then.
+  std::size_t wait_for_log_count(const std::string& text, std::size_t count,
+                                 std::chrono::seconds limit = std::chrono::seconds(10)) const;
   child_process& process() { return *process_; }
   // Peak resident memory of the host so far (VmHWM), in KiB. Meaningless in
   // a sanitizer build (see memory_is_measurable).

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "crc32.hpp"
 #include "host_process.hpp"
 #include "run_async.hpp"
@@ -56,6 +58,18 @@ double stream_echo(const std::string& address, const std::string& script, std::u
   EXPECT_EQ(echoed, total);
   EXPECT_EQ(crc32_text(echoed_crc), crc32_text(sent_crc));
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void expect_gibibyte_echo_in_bounded_memory(const host_process& host, const std::string& script,
+                                            const std::string& label) {
+  constexpr std::uint64_t gibibyte = 1024ull * 1024 * 1024;
+  const double seconds = stream_echo(host.address(), script, gibibyte);
+  const std::size_t peak_mib = host.peak_rss_kib() / 1024;
+  std::cout << label << ": " << seconds << " s (" << 1024 / seconds << " MiB/s each way), host peak RSS "
+            << peak_mib << " MiB\n";
+  if (memory_is_measurable()) {
+    EXPECT_LT(peak_mib, 64u);
+  }
 }
 
 }  // namespace fcgihost::test

@@ -5,7 +5,6 @@
 
 #include <cstdlib>
 #include <string>
-#include <thread>
 
 #include "../support/child_process.hpp"
 #include "../support/host_process.hpp"
@@ -54,11 +53,9 @@ TEST(FcgiBench, CountsEveryRequestTheHostServedMultiplexed) {
   // Every byte of every response, and nothing else.
   const auto one = run_async([&] { return fetch(host.address(), "hello.greet"); });
   EXPECT_EQ(number_at(run.json, "bytes_in"), 500.0 * static_cast<double>(one.out.size())) << one.out;
-  EXPECT_TRUE(host.wait_for_log("app_status=0 done"));
   // The host saw exactly as many requests (and the one fetched above).
-  for (int i = 0; i < 100 && count_occurrences(host.log(), "runner=function app_status=0 done") < 501; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(count_occurrences(host.log(), "runner=function app_status=0 done"), 501u);
+  EXPECT_TRUE(host.wait_for_log("app_status=0 done"));
+  EXPECT_EQ(host.wait_for_log_count("runner=function app_status=0 done", 501), 501u);
 }
 
 TEST(FcgiBench, AConnectionPerRequestWithoutKeepConn) {
@@ -69,9 +66,7 @@ TEST(FcgiBench, AConnectionPerRequestWithoutKeepConn) {
                              {"--param", "SCRIPT_FILENAME=hello.greet", "--requests", "120", "--connections", "3"});
   EXPECT_EQ(run.exit_code, 0) << run.json << run.err;
   EXPECT_EQ(number_at(run.json, "requests"), 120) << run.json;
-  for (int i = 0; i < 100 && count_occurrences(host.log(), "debug connection from") < before + 120; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(count_occurrences(host.log(), "debug connection from"), before + 120);
+  EXPECT_EQ(host.wait_for_log_count("debug connection from", before + 120), before + 120);
 }
 
 TEST(FcgiBench, FallsBackToDepthOneAgainstLibfcgiAndSaysSo) {
@@ -168,9 +163,7 @@ TEST(FcgiBench, IdleConnectionsAreHeldWhileTheLoadRuns) {
   EXPECT_EQ(run.exit_code, 0) << run.json << run.err;
   EXPECT_EQ(number_at(run.json, "idle_connections"), 50) << run.json;
   EXPECT_EQ(number_at(run.json, "requests"), 20) << run.json;
-  for (int i = 0; i < 100 && count_occurrences(host.log(), "debug connection from") < before + 51; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(count_occurrences(host.log(), "debug connection from"), before + 51);  // 50 idle, 1 loaded
+  EXPECT_EQ(host.wait_for_log_count("debug connection from", before + 51), before + 51);  // 50 idle, 1 loaded
 }
 
 TEST(FcgiBench, BadArgumentsExitTwo) {
