@@ -8,14 +8,72 @@
 seconds="${1:-3}"
 rounds="${2:-3}"
 connections=64
-source "$(dirname "$0")/common.sh"
+
+# --- a work folder cleaned up on exit, one nginx in front of the peers -------
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${FCGIHOST_BUILD:-$root/build}"
+work="$(mktemp -d)"
+chmod 755 "$work"
+pids=()
+# Each peer and the children it forked (fcgiwrap's and php-fpm's workers).
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port=18181
+
+wait_for_sockets() {  # PATH...
+  for _ in $(seq 200); do
+    local missing=0
+    for socket in "$@"; do [ -S "$socket" ] || missing=1; done
+    [ "$missing" = 0 ] && return 0
+    sleep 0.05
+  done
+  echo "a peer did not create its socket: $*" >&2
+  exit 1
+}
+
+# start_nginx LOCATIONS: the server block's location lines (upstreams included).
+start_nginx() {
+  mkdir -p "$work/nginx"
+  cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+user $(id -un);
+error_log $work/nginx/error.log warn;
+pid $work/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  proxy_temp_path $work/nginx/proxy;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  $1
+}
+CONF
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+  pids+=($!)
+  for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0; sleep 0.05; done
+  echo "nginx did not start: $(tail -n 3 "$work/nginx/error.log")" >&2
+  exit 1
+}
+
+expect_body() {  # PATH TEXT: the peer answers through nginx
+  curl -sf "http://127.0.0.1:$port/$1" | grep -q "$2" || { echo "/$1 did not answer '$2'" >&2; exit 1; }
+}
+
 fcgi_bench="$build/bin/fcgi-bench"
 scripts="$root/examples/scripts"
 php_fpm="$(command -v php-fpm8.2 || command -v php-fpm || echo /usr/sbin/php-fpm8.2)"
 
 # --- the peers --------------------------------------------------------------
-"$build/bin/fcgi-host" --listen "unix:$work/host.sock" --plugins "$build/lib" --scripts "$scripts" --log-file "$work/host.log" \
-    --log-level warn &
+"$build/bin/fcgi-host" --listen "unix:$work/host.sock" --plugins "$build/lib" --scripts "$scripts" \
+    --log-level warn --log-file "$work/host.log" &
 host_pid=$!
 "$build/bench/libfcgi_hello" "$work/libfcgi1.sock" 1 &
 libfcgi1_pid=$!
