@@ -36,10 +36,9 @@ config routes map other names to either.
   --max-body-bytes N     size cap of one request body, 0 for none (2 GiB); more gets 413
   --full-duplex BOOL     send output while the body is still arriving (false:
                          held until FCGI_STDIN ends, as nginx needs)
-  --io-threads N         threads doing socket I/O (2)
-  --min-workers N        handler threads kept ready (2); more start when a
-                         request waits 20 ms for one
-  --max-workers N        handler threads at most (64)
+  --io-threads N         threads doing socket I/O and running handlers (2);
+                         more start when all have been in handlers for 20 ms
+  --max-workers N        plugin handlers running at once (64); more wait
   --config FILE          TOML file with the same keys (without "--") and [[route]]s
   --log-level LEVEL      trace, debug, info, warn, error (info)
   --log-file FILE        log here instead of stderr
@@ -192,7 +191,7 @@ void apply_setting(host_config& config, const std::string& key, const std::strin
   } else if (key == "io-threads") {
     config.io_threads = parse_count(key, value, 1, 256);
   } else if (key == "min-workers") {
-    config.min_workers = parse_count(key, value, 1, 4096);
+    throw std::invalid_argument("min-workers is no longer a setting: handlers run on the I/O threads (io-threads)");
   } else if (key == "max-workers") {
     config.max_workers = parse_count(key, value, 1, 4096);
   } else if (key == "log-level") {
@@ -206,7 +205,6 @@ void apply_setting(host_config& config, const std::string& key, const std::strin
   } else {
     throw std::invalid_argument("unknown setting '" + key + "'");
   }
-  if (config.min_workers > config.max_workers) config.max_workers = config.min_workers;
 }
 
 void load_config_file(host_config& config, const std::filesystem::path& file) {

@@ -49,10 +49,10 @@ struct host_config {
   // default: nginx stops sending a body once the response starts, so the
   // host holds output (memory, then disk) until the body is in.
   bool full_duplex = false;
+  // Threads serving sockets and running handlers; more start when every one
+  // has been inside a handler for 20 ms (see runners/serving_threads.hpp).
   std::size_t io_threads = 2;
-  // More idle threads only contend on a small machine: the pool grows when a
-  // task waits 20 ms (hello at 64 in flight: 19.5k req/s with 4, 21.0k with 2).
-  std::size_t min_workers = 2;
+  // Plugin handlers running at once; more wait their turn.
   std::size_t max_workers = 64;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr

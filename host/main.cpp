@@ -13,7 +13,6 @@
 #include <csignal>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include <runners/function_runner.hpp>
 
@@ -50,7 +49,8 @@ awaitable<void> wait_for_requests(asio::steady_timer& poll, host_context& host,
 
 // Waits for the requests in flight to end (bounded); aborts what is left, so
 // handlers see their stop tokens; then stops everything.
-awaitable<void> drain(asio::io_context& io, host_context& host, server& srv, std::chrono::milliseconds limit) {
+awaitable<void> drain(asio::io_context& io, runners::serving_threads& threads, host_context& host, server& srv,
+                      std::chrono::milliseconds limit) {
   asio::steady_timer poll(io);
   co_await wait_for_requests(poll, host, std::chrono::steady_clock::now() + limit);
   if (host.active_requests > 0) {
@@ -60,7 +60,7 @@ awaitable<void> drain(asio::io_context& io, host_context& host, server& srv, std
   } else {
     host.log->info("all requests finished");
   }
-  io.stop();
+  threads.stop();
 }
 
 // Settings a reload cannot change: the sockets, the folders, the thread
@@ -73,7 +73,6 @@ void for_each_restart_only_setting(Visit&& visit) {
   visit("plugins", &host_config::plugins_dir);
   visit("scripts", &host_config::scripts_dir);
   visit("io-threads", &host_config::io_threads);
-  visit("min-workers", &host_config::min_workers);
   visit("max-workers", &host_config::max_workers);
   visit("log-file", &host_config::log_file);
 }
@@ -90,7 +89,8 @@ void keep_restart_only_settings(const host_config& running, host_config& fresh) 
   for_each_restart_only_setting([&](const char*, auto member) { fresh.*member = running.*member; });
 }
 
-awaitable<void> handle_signals(asio::io_context& io, host_context& host, server& srv, const command_line& line) {
+awaitable<void> handle_signals(asio::io_context& io, runners::serving_threads& threads, host_context& host, server& srv,
+                               const command_line& line) {
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   bool draining = false;
   while (true) {
@@ -126,7 +126,7 @@ awaitable<void> handle_signals(asio::io_context& io, host_context& host, server&
                    std::chrono::duration<double>(host.settings()->drain_timeout).count(),
                    host.active_requests.load());
     srv.stop_accepting_and_drain();
-    asio::co_spawn(io, drain(io, host, srv, host.settings()->drain_timeout), [&host](std::exception_ptr failure) {
+    asio::co_spawn(io, drain(io, threads, host, srv, host.settings()->drain_timeout), [&host](std::exception_ptr failure) {
       if (failure) host.log->critical("the drain failed; stopping");
     });
   }
@@ -185,20 +185,22 @@ int main(int argc, char** argv) {
   }
   host.config.store(config);
 
-  runners::worker_pool workers(config->min_workers, config->max_workers);
+  // Never a concurrency hint of 1, which would let a thread keep work for
+  // itself while a handler blocks it (see serving_threads).
+  asio::io_context io(static_cast<int>(std::max<std::size_t>(config->io_threads, 2)));
+  runners::serving_threads threads(io, config->io_threads, config->max_workers);
   std::optional<runners::function_runner> functions;
   if (catalog) {
-    functions.emplace(*catalog, workers, [log = host.log](const std::string& plugin, double seconds) {
+    functions.emplace(*catalog, threads, [log = host.log](const std::string& plugin, double seconds) {
       log->warn("a handler of {} returned {:.1f} s after its request was stopped: it ignores its stop token",
                 plugin, seconds);
     });
     host.functions = &*functions;
   }
 
-  asio::io_context io(static_cast<int>(config->io_threads));
   server srv(io, host, listeners);
   srv.start();
-  asio::co_spawn(io, handle_signals(io, host, srv, line), [&](std::exception_ptr failure) {
+  asio::co_spawn(io, handle_signals(io, threads, host, srv, line), [&](std::exception_ptr failure) {
     if (failure) host.log->critical("signal handling stopped");
   });
   host.log->info("fcgi-host listening on {}; plugins: {}; scripts: {}; timeout: {} s{}", describe(listeners),
@@ -207,17 +209,14 @@ int main(int argc, char** argv) {
                  std::chrono::duration<double>(config->timeout).count(),
                  host.peers.active() ? "; FCGI_WEB_SERVER_ADDRS applies" : "");
 
-  std::vector<std::thread> io_threads;
-  for (std::size_t i = 1; i < config->io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
-  io.run();
-  for (auto& thread : io_threads) thread.join();
+  threads.start();
+  const std::size_t stuck = threads.wait(std::chrono::seconds(1));
 
   remove_socket_files(listeners);
   if (scripts) {
     if (const std::size_t killed = scripts->kill_all(); killed > 0)
       host.log->warn("{} script(s) still running at exit: killed with their process groups, and reaped", killed);
   }
-  const std::size_t stuck = workers.stop(std::chrono::seconds(1));
   if (stuck > 0) {
     // Unloading a plugin under a running handler would crash: leave without it.
     host.log->warn("{} handler(s) ignored the stop request; exiting without waiting for them", stuck);

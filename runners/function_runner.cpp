@@ -2,7 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/channel.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -19,7 +19,7 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
                                                         std::stop_token stop) {
   auto executor = io->executor();
   auto done = std::make_shared<asio::experimental::channel<void(error_code, run_result)>>(executor, 1);
-  pool_.submit([handler = std::move(handler), io, stop, done, executor, late = on_late_return_]() mutable {
+  threads_.submit([handler = std::move(handler), io, stop, done, executor, late = on_late_return_]() mutable {
     run_result result;
     if (!stop.stop_requested()) {  // it may have waited in the queue past its timeout
       // Noted when the request ends early, to tell how long a handler ignored it.
@@ -47,7 +47,8 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
         if (seconds >= 1.0) late(handler.plugin_file, seconds);
       }
     }
-    asio::post(executor, [done, result = std::move(result)]() mutable {
+    // Deferred: run on this thread (the handler's work is done) without waking another.
+    asio::defer(executor, [done, result = std::move(result)]() mutable {
       done->try_send(error_code{}, std::move(result));
     });
   });

@@ -1,5 +1,5 @@
-// Runs plugin handlers: finds them in the plugins folder, runs each on the
-// worker pool, and completes on the request's strand with its app status or
+// Runs plugin handlers: finds them in the plugins folder, runs each on a
+// serving thread (see serving_threads), and completes on the request's strand with its app status or
 // the exception it threw. Cancelling the awaitable (timeout, abort) returns at
 // once; the handler is told through its stop token and may run on.
 #pragma once
@@ -13,7 +13,7 @@
 
 #include "plugin_catalog.hpp"
 #include "request_io.hpp"
-#include "worker_pool.hpp"
+#include "serving_threads.hpp"
 
 namespace fcgihost::runners {
 
@@ -22,8 +22,8 @@ class function_runner {
   // `on_late_return(what, seconds)` is told when a handler returns after its
   // request was over (it ignored the stop token for that long).
   using late_return_callback = std::function<void(const std::string& what, double seconds)>;
-  function_runner(plugin_catalog& catalog, worker_pool& pool, late_return_callback on_late_return = {})
-      : catalog_(catalog), pool_(pool), on_late_return_(std::move(on_late_return)) {}
+  function_runner(plugin_catalog& catalog, serving_threads& threads, late_return_callback on_late_return = {})
+      : catalog_(catalog), threads_(threads), on_late_return_(std::move(on_late_return)) {}
 
   lookup_result find(std::string_view plugin, std::string_view handler) { return catalog_.find(plugin, handler); }
 
@@ -32,7 +32,7 @@ class function_runner {
 
  private:
   plugin_catalog& catalog_;
-  worker_pool& pool_;
+  serving_threads& threads_;
   late_return_callback on_late_return_;
 };
 

@@ -1,4 +1,4 @@
-// fcgihost::request for a handler on a worker thread: its streams hand bytes
+// fcgihost::request for a handler on a serving thread: its streams hand bytes
 // to the request's I/O on the connection's strand and wait for them to be
 // taken, so a handler never runs ahead of a slow client by more than a buffer.
 #pragma once

@@ -54,7 +54,7 @@ TEST(HostFunctions, RouteTimeoutOverridesTheDefault) {
 }
 
 TEST(HostFunctions, AHandlerIgnoringStopCostsOneThreadNotTheService) {
-  host_process host(with_arguments({"--timeout", "1", "--min-workers", "1", "--max-workers", "4"}));
+  host_process host(with_arguments({"--timeout", "1", "--io-threads", "1", "--max-workers", "4"}));
   run_async([&]() -> awaitable<void> {
     // Two stubborn handlers hold their threads for 5 s after their 408s...
     auto first = co_await fetch(host.address(), "slow.stubborn", "5");

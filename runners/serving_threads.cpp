@@ -1,0 +1,179 @@
+#include "serving_threads.hpp"
+
+#include <boost/asio/defer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+namespace fcgihost::runners {
+
+namespace asio = boost::asio;
+
+namespace {
+// How long every thread may be inside a handler before another one starts.
+constexpr auto grow_after = std::chrono::milliseconds(20);
+}  // namespace
+
+struct serving_threads::work_guard {
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+};
+
+serving_threads::serving_threads(asio::io_context& io, std::size_t io_threads, std::size_t max_handlers)
+    : io_(io),
+      io_threads_(std::max<std::size_t>(io_threads, 1)),
+      max_handlers_(std::max<std::size_t>(max_handlers, 1)),
+      work_(std::make_unique<work_guard>(work_guard{asio::make_work_guard(io)})) {}
+
+serving_threads::~serving_threads() {
+  stop();
+  wait(std::chrono::milliseconds::zero());
+  std::unique_lock lock(mutex_);
+  auto threads = std::move(threads_);
+  lock.unlock();
+  for (auto& thread : threads) thread.join();
+}
+
+void serving_threads::start() {
+  std::lock_guard lock(mutex_);
+  if (stopping_ || !threads_.empty()) return;
+  for (std::size_t i = 0; i < io_threads_; ++i) spawn_locked();
+  grower_ = std::thread([this] { grow_when_stuck(); });
+}
+
+// Enough for every handler allowed at once and the threads that serve beside them.
+bool serving_threads::may_grow_locked() const { return threads_.size() < io_threads_ + max_handlers_; }
+
+void serving_threads::spawn_locked() {
+  last_spawn_ = std::chrono::steady_clock::now();
+  ++serving_;
+  threads_.emplace_back([this] { serve(); });
+}
+
+void serving_threads::serve() {
+  io_.run();
+  std::lock_guard lock(mutex_);
+  --serving_;
+  changed_.notify_all();
+}
+
+void serving_threads::submit(std::function<void()> handler) {
+  // Deferred, not posted: from a thread of the io_context (a connection's
+  // strand) it then runs on that same thread once the current work is done,
+  // without waking another one.
+  asio::defer(io_, [this, handler = std::move(handler), submitted = std::chrono::steady_clock::now()]() mutable {
+    run_handler(std::move(handler), submitted);
+  });
+}
+
+void serving_threads::run_handler(std::function<void()> handler, std::chrono::steady_clock::time_point submitted) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    if (busy_ >= max_handlers_) {
+      waiting_.push_back(std::move(handler));
+      return;
+    }
+    // Handlers that keep their thread a few ms each, one after another, never
+    // saturate every thread for long, but make the next ones wait: a handler
+    // that waited a grow period for a thread adds one (at most one a period).
+    const auto now = std::chrono::steady_clock::now();
+    if (now - submitted >= grow_after && now - last_spawn_ >= grow_after && may_grow_locked()) spawn_locked();
+    ++busy_;
+    if (busy_ == threads_.size()) {
+      saturated_since_ = std::chrono::steady_clock::now();
+      // Only a sleeping grower is woken: with one thread every handler
+      // saturates it, and a wake-up per request would cost what inlining saves.
+      if (grower_asleep_) {
+        grower_asleep_ = false;
+        saturated_.notify_one();
+      }
+    }
+  }
+  run_admitted(std::move(handler));
+}
+
+void serving_threads::run_admitted(std::function<void()> handler) {
+  // Whatever the handler does, its slot is given back (or passed on).
+  struct slot {
+    serving_threads& owner;
+    ~slot() {
+      std::unique_lock lock(owner.mutex_);
+      if (!owner.waiting_.empty() && !owner.stopping_) {
+        // The slot passes to the handler that waited longest, so newer ones cannot overtake it.
+        auto next = std::move(owner.waiting_.front());
+        owner.waiting_.pop_front();
+        lock.unlock();
+        asio::post(owner.io_, [&owner = owner, next = std::move(next)]() mutable { owner.run_admitted(std::move(next)); });
+        return;
+      }
+      --owner.busy_;
+    }
+  } release{*this};
+  handler();
+  handler = nullptr;  // what it captured goes before its slot does
+}
+
+void serving_threads::grow_when_stuck() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (busy_ < threads_.size()) {
+      // While saturation comes and goes, look every grow period instead of
+      // being woken each time; after a quiet second, sleep until woken.
+      if (std::chrono::steady_clock::now() - saturated_since_ < std::chrono::seconds(1)) {
+        saturated_.wait_for(lock, grow_after);
+      } else {
+        grower_asleep_ = true;
+        saturated_.wait(lock);
+      }
+      continue;
+    }
+    const auto waited = std::chrono::steady_clock::now() - saturated_since_;
+    if (waited >= grow_after && may_grow_locked()) {
+      spawn_locked();
+      continue;
+    }
+    saturated_.wait_for(lock, grow_after - waited);
+  }
+}
+
+void serving_threads::stop() {
+  std::unique_lock lock(mutex_);
+  if (stopping_) return;
+  stopping_ = true;
+  grower_asleep_ = false;
+  auto dropped = std::move(waiting_);
+  waiting_.clear();
+  work_.reset();
+  io_.stop();
+  saturated_.notify_all();
+  changed_.notify_all();
+  lock.unlock();
+  // What the dropped handlers hold goes outside the lock.
+  dropped.clear();
+}
+
+std::size_t serving_threads::wait(std::chrono::milliseconds grace) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return stopping_; });
+  changed_.wait_for(lock, grace, [this] { return serving_ == 0; });
+  const std::size_t stuck = serving_;
+  auto grower = std::move(grower_);
+  // Every thread has left run() when none is stuck: they can all be joined.
+  auto threads = stuck == 0 ? std::move(threads_) : std::vector<std::thread>{};
+  lock.unlock();
+  if (grower.joinable()) grower.join();
+  for (auto& thread : threads) thread.join();
+  return stuck;
+}
+
+std::size_t serving_threads::thread_count() const {
+  std::lock_guard lock(mutex_);
+  return threads_.size();
+}
+
+std::size_t serving_threads::busy_count() const {
+  std::lock_guard lock(mutex_);
+  return busy_;
+}
+
+}  // namespace fcgihost::runners

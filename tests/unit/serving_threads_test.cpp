@@ -1,0 +1,131 @@
+// The serving threads run handlers between their I/O, add a thread when every
+// one has been inside a handler for a while (never for a burst of quick ones),
+// cap the handlers running at once, and report handlers that never return.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <runners/serving_threads.hpp>
+
+namespace fcgihost::runners {
+namespace {
+
+namespace asio = boost::asio;
+
+// Polls `done` for up to five seconds.
+template <typename Condition>
+bool eventually(Condition done) {
+  for (int i = 0; i < 2500 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return done();
+}
+
+// What a socket or timer completion would be: work posted to the io_context.
+bool io_is_served(asio::io_context& io) {
+  std::promise<void> ran;
+  asio::post(io, [&ran] { ran.set_value(); });
+  return ran.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+}
+
+TEST(ServingThreads, QuickHandlersDoNotAddThreads) {
+  asio::io_context io(2);
+  serving_threads threads(io, 1, 8);
+  threads.start();
+  std::atomic<int> done{0};
+  for (int i = 0; i < 200; ++i) threads.submit([&done] { ++done; });
+  EXPECT_TRUE(eventually([&] { return done == 200; }));
+  EXPECT_EQ(threads.thread_count(), 1u);
+}
+
+TEST(ServingThreads, AThreadStartsWhenEveryOneIsStuckInAHandler) {
+  asio::io_context io(2);
+  serving_threads threads(io, 1, 8);
+  threads.start();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  threads.submit([released] { released.wait(); });  // holds the only thread
+  ASSERT_TRUE(eventually([&] { return threads.busy_count() == 1; }));
+  // Sockets and timers are served again, on a second thread.
+  EXPECT_TRUE(io_is_served(io));
+  EXPECT_EQ(threads.thread_count(), 2u);
+  release.set_value();
+}
+
+TEST(ServingThreads, AThreadStartsWhenHandlersWaitBehindSlowOnes) {
+  asio::io_context io(2);
+  serving_threads threads(io, 1, 8);
+  threads.start();
+  // Back to back, 5 ms each: never every thread stuck for 20 ms at a stretch,
+  // but the last ones wait longer than that to start.
+  std::atomic<int> done{0};
+  for (int i = 0; i < 10; ++i) threads.submit([&done] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      ++done;
+    });
+  EXPECT_TRUE(eventually([&] { return done == 10; }));
+  EXPECT_GE(threads.thread_count(), 2u);
+}
+
+TEST(ServingThreads, AtMostMaxHandlersRunAndTheRestWaitTheirTurn) {
+  asio::io_context io(2);
+  serving_threads threads(io, 1, 2);
+  threads.start();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 4; ++i) threads.submit([released, &finished] {
+      released.wait();
+      ++finished;
+    });
+  ASSERT_TRUE(eventually([&] { return threads.busy_count() == 2; }));
+  // Five grow periods later: still two handlers running, two waiting, and
+  // the sockets still served.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(threads.busy_count(), 2u);
+  EXPECT_EQ(finished.load(), 0);
+  EXPECT_TRUE(io_is_served(io));
+  EXPECT_EQ(threads.thread_count(), 3u);  // two in handlers, one serving
+  release.set_value();
+  EXPECT_TRUE(eventually([&] { return finished == 4; }));
+}
+
+TEST(ServingThreads, WaitReportsAHandlerThatDoesNotReturn) {
+  asio::io_context io(2);
+  serving_threads threads(io, 2, 8);
+  threads.start();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  threads.submit([released] { released.wait(); });
+  ASSERT_TRUE(eventually([&] { return threads.busy_count() == 1; }));
+  threads.stop();
+  EXPECT_EQ(threads.wait(std::chrono::milliseconds(50)), 1u);
+  release.set_value();  // the destructor then joins it
+}
+
+TEST(ServingThreads, HandlersNotStartedAtStopAreDropped) {
+  asio::io_context io(2);
+  serving_threads threads(io, 1, 1);
+  threads.start();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> ran{0};
+  threads.submit([released, &ran] {
+    ++ran;
+    released.wait();
+  });
+  ASSERT_TRUE(eventually([&] { return threads.busy_count() == 1; }));
+  threads.submit([&ran] { ++ran; });  // waits: one handler at a time
+  ASSERT_TRUE(io_is_served(io));      // it has been queued behind the first
+  threads.stop();
+  release.set_value();
+  EXPECT_EQ(threads.wait(std::chrono::seconds(5)), 0u);
+  EXPECT_EQ(ran.load(), 1);
+}
+
+}  // namespace
+}  // namespace fcgihost::runners
