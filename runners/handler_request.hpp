@@ -1,8 +1,13 @@
-// fcgihost::request for a handler on a serving thread: its streams hand bytes
-// to the request's I/O on the connection's strand and wait for them to be
-// taken, so a handler never runs ahead of a slow client by more than a buffer.
+// fcgihost::request for a handler on a serving thread. Its streams hand
+// bytes to the request's I/O on the connection's strand without waiting for
+// them to be sent: output is double-buffered (a full buffer is sent while the
+// handler fills the other; it waits only when both are full) and the next
+// FCGI_STDIN chunk is fetched while the handler works on the last one. So a
+// handler never runs ahead of a slow client by more than two buffers, and a
+// streaming handler and the socket work at once (1 GiB echo: see issue 5).
 #pragma once
 
+#include <future>
 #include <memory>
 #include <stop_token>
 #include <streambuf>
@@ -34,7 +39,11 @@ class handler_request final : public fcgihost::request {
   class output_buffer final : public std::streambuf {
    public:
     output_buffer(handler_request& owner, output_stream stream);
-    bool send_pending();
+    // Hands the buffered bytes over to be sent, and switches to the other
+    // buffer (once what it held has been sent).
+    void send_pending();
+    // Waits until what was handed over has been sent (or the request is over).
+    void wait_sent();
     std::string take_pending();
 
    protected:
@@ -42,9 +51,16 @@ class handler_request final : public fcgihost::request {
     int sync() override;
 
    private:
+    // Puts buffer `index` (allocated or enlarged here) in place to be filled.
+    void use_buffer(std::size_t index);
+
     handler_request& owner_;
     output_stream stream_;
-    std::string buffer_;
+    std::unique_ptr<char[]> buffers_[2];  // allocated on first use
+    std::size_t capacities_[2] = {0, 0};
+    std::size_t wanted_size_;
+    std::size_t current_ = 0;
+    std::future<bool> sending_;  // the other buffer's bytes, on their way
   };
 
   class input_buffer final : public std::streambuf {
@@ -60,12 +76,15 @@ class handler_request final : public fcgihost::request {
     bool ended_ = false;
   };
 
-  bool write(output_stream stream, std::string_view bytes);
+  std::future<bool> start_write(output_stream stream, std::string_view bytes);
+  // The outcome of a write; false (and the request is over) if it failed.
+  bool finish_write(std::future<bool>& sending);
   std::string read();
 
   std::shared_ptr<request_io> io_;
   std::stop_token stop_;
   bool over_ = false;  // the request ended without us: discard output
+  std::future<std::string> next_chunk_;  // FCGI_STDIN fetched ahead
   output_buffer out_buffer_;
   output_buffer err_buffer_;
   input_buffer in_buffer_;
