@@ -25,8 +25,10 @@ using error_code = boost::system::error_code;
 namespace message = protocol::message;
 
 namespace {
-constexpr std::size_t read_buffer_size = 64 * 1024;
+constexpr std::size_t read_buffer_size = 256 * 1024;
 constexpr std::size_t small_read_size = 4 * 1024;
+// How long reading waits for a runner to take its backlog of FCGI_STDIN.
+constexpr auto longest_read_pause = std::chrono::milliseconds(100);
 
 protocol::decoder_limits limits_from(const host_config& config) {
   protocol::decoder_limits limits;
@@ -42,7 +44,8 @@ connection::connection(socket_type socket, host_context& host, std::string peer)
       settings_(host.settings()),
       decoder_(limits_from(*settings_)),
       write_lock_(socket_.get_executor(), 1),
-      linger_(socket_.get_executor()) {
+      linger_(socket_.get_executor()),
+      resume_reading_(socket_.get_executor()) {
   ++host_.open_connections;
 }
 
@@ -68,6 +71,7 @@ awaitable<void> connection::write_bytes(std::string bytes) {
 }
 
 void connection::close_socket() {
+  resume_reading_.cancel();
   error_code ignored;
   socket_.shutdown(socket_type::shutdown_both, ignored);
   socket_.close(ignored);
@@ -110,6 +114,33 @@ void connection::shut_down() {
 void connection::release_request_id(std::uint16_t request_id) {
   requests_.erase(request_id);
   decoder_.forget(request_id);
+  stdin_drained();  // late input for it is read and dropped
+}
+
+void connection::stdin_drained() {
+  if (reading_paused_) resume_reading_.cancel();
+}
+
+// A body that arrives faster than its runner reads it waits in the request's
+// spool, in memory and then on disk, so that other requests on the connection
+// are never held up. With only one request on the connection (nginx never
+// multiplexes) there is nobody to hold up: reading stops instead, and the web
+// server waits, as a pipe would make it (1 GiB echo: no temp file writes).
+bool connection::input_backlogged() const {
+  return requests_.size() == 1 && requests_.begin()->second->stdin_backlogged();
+}
+
+// A runner that does not read for a while may be waiting for the web server
+// to read its output while the web server waits to send more of the body:
+// then the spool takes the body after all, and that request is not paused for
+// again.
+awaitable<void> connection::pause_reading() {
+  const auto paused_for = requests_.begin()->second;
+  reading_paused_ = true;
+  resume_reading_.expires_after(longest_read_pause);
+  auto [ec] = co_await resume_reading_.async_wait(asio::as_tuple(use_awaitable));
+  reading_paused_ = false;
+  if (!ec) paused_for->stop_backpressure();
 }
 
 void connection::request_done(bool keep_conn) {
@@ -155,6 +186,7 @@ awaitable<void> connection::run() {
       abort_all("the connection was closed");
       break;
     }
+    if (input_backlogged()) co_await pause_reading();
     // The views into the buffer are all used up here: it may change.
     if (n < buffer.size())
       large_buffer.reset();

@@ -60,6 +60,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void release_request_id(std::uint16_t request_id);
   // The request's END_REQUEST went out (or could not).
   void request_done(bool keep_conn);
+  // A request's runner has taken enough of its FCGI_STDIN: reading resumes
+  // if it waited for that (see run()).
+  void stdin_drained();
 
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   host_context& host() { return host_; }
@@ -74,6 +77,9 @@ class connection : public std::enable_shared_from_this<connection> {
   // Ends the connection after a response: see connection.cpp.
   void close_gracefully();
   void abort_all(const char* why);
+  // Whether to stop reading until the only request's runner catches up.
+  bool input_backlogged() const;
+  boost::asio::awaitable<void> pause_reading();
 
   socket_type socket_;
   host_context& host_;
@@ -85,6 +91,8 @@ class connection : public std::enable_shared_from_this<connection> {
   bool closing_ = false;  // close once no request is left
   bool lingering_ = false;  // our side is shut down; input is read and dropped
   boost::asio::steady_timer linger_;
+  bool reading_paused_ = false;
+  boost::asio::steady_timer resume_reading_;  // cancelled to resume
 };
 
 }  // namespace fcgihost::host

@@ -39,6 +39,11 @@ class request_session final : public runners::request_io, public std::enable_sha
   void abort(bool connection_lost);
 
   bool started() const { return started_; }
+  // Enough FCGI_STDIN waits for the runner that the connection may stop
+  // reading (see connection::input_backlogged).
+  bool stdin_backlogged() const;
+  // The runner did not take its backlog in time: no more pauses for it.
+  void stop_backpressure() { backpressure_ = false; }
 
   // runners::request_io
   const protocol::name_value_list& params() const override { return params_; }
@@ -84,6 +89,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::experimental::channel<void(boost::system::error_code)> stdin_arrived_;
   bool stdin_ended_ = false;      // the web server ended FCGI_STDIN
   bool stdin_delivered_ = false;  // the runner has seen the end
+  bool backpressure_ = true;      // the connection may pause for this request
+  bool stdin_on_disk_ = false;    // logged once
   std::string_view outcome_ = "done";  // for the access log
   boost::asio::steady_timer wake_;  // the deadline; cancelled early by an abort
   std::stop_source stop_;

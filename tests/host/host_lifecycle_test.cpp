@@ -262,6 +262,15 @@ TEST(HostStreaming, OneGibibyteEchoStreamsWithBoundedMemory) {
   expect_gibibyte_echo_in_bounded_memory(host, "echo.body", "1 GiB echo");
 }
 
+TEST(HostStreaming, ABodyTheHandlerKeepsUpWithNeverWaitsOnDisk) {
+  // One request on the connection: reading stops while the handler has a
+  // backlog, instead of spooling the body to a temporary file.
+  host_process host(with_arguments({"--full-duplex", "true", "--timeout", "0", "--log-level", "debug"}));
+  stream_echo(host.address(), "echo.body", 256ull * 1024 * 1024);
+  EXPECT_TRUE(host.wait_for_log("runner=function app_status=0 done"));
+  EXPECT_EQ(host.log().find("waits in a temporary file"), std::string::npos) << host.log();
+}
+
 TEST(HostStreaming, HeldOutputSpillsToDiskNotMemory) {
   // Default mode: output is held until the body ends, 64 MiB of it here.
   host_process host(with_arguments({"--timeout", "0"}));
@@ -298,7 +307,7 @@ TEST(HostStreaming, IdleKeepAliveConnectionsCostLittleMemory) {
 }
 
 TEST(HostStreaming, AStalledReaderPausesTheHandlerNotTheHost) {
-  host_process host(with_arguments({"--full-duplex", "true", "--timeout", "0"}));
+  host_process host(with_arguments({"--full-duplex", "true", "--timeout", "0", "--log-level", "debug"}));
   const std::string block = patterned_bytes(1024 * 1024);
   run_async([&]() -> awaitable<void> {
     auto conn = co_await connection::connect(host.address());
@@ -320,6 +329,9 @@ TEST(HostStreaming, AStalledReaderPausesTheHandlerNotTheHost) {
     EXPECT_EQ(out.size(), std::string("Content-Type: application/octet-stream\r\n\r\n").size() + 48 * block.size());
     EXPECT_EQ(status, 0u);
   });
+  // The handler waited for the client, the client for the host to read its
+  // body: the host read it after all, into the spool.
+  EXPECT_NE(host.log().find("waits in a temporary file"), std::string::npos) << host.log();
   if (memory_is_measurable()) {
     EXPECT_LT(host.peak_rss_kib() / 1024, 64u);
   }
