@@ -30,10 +30,11 @@ constexpr auto exit_poll_interval = std::chrono::milliseconds(100);
 
 // What one read from the script's stdout or stderr takes at most; one such
 // buffer per stream is all the memory a script's output uses in the host.
-// Large reads of stdout (and its 1 MiB pipe) make streaming cheaper per
+// It starts small (most scripts write a page) and stdout's grows once a read
+// fills it: large reads (and its 1 MiB pipe) make streaming cheaper per
 // byte: a 512 MiB echo through cat took 1.24 s with 64 KiB, 0.9 s with this.
+constexpr std::size_t first_buffer_size = 16 * 1024;
 constexpr std::size_t stdout_buffer_size = 256 * 1024;
-constexpr std::size_t stderr_buffer_size = 16 * 1024;
 
 std::string signal_name(int signal) {
   const char* abbreviation = ::sigabbrev_np(signal);
@@ -99,12 +100,18 @@ awaitable<void> script_process::feed_stdin() {
 }
 
 awaitable<void> script_process::relay(asio::readable_pipe& pipe, output_stream stream) {
-  std::string buffer(stream == output_stream::out ? stdout_buffer_size : stderr_buffer_size, '\0');
+  // Not zeroed: a zeroed 256 KiB buffer per request was a visible cost of a hello script.
+  std::size_t size = first_buffer_size;
+  auto buffer = std::make_unique_for_overwrite<char[]>(size);
   while (true) {
-    auto [ec, count] = co_await pipe.async_read_some(asio::buffer(buffer), as_tuple_awaitable);
+    auto [ec, count] = co_await pipe.async_read_some(asio::buffer(buffer.get(), size), as_tuple_awaitable);
     if (ec) break;  // end of file (no writer left), or closed by escalate()
     if (stream == output_stream::out) stdout_bytes_ += count;
-    if (!discarding_ && !co_await io_->write(stream, std::string_view(buffer.data(), count))) discarding_ = true;
+    if (!discarding_ && !co_await io_->write(stream, std::string_view(buffer.get(), count))) discarding_ = true;
+    if (count == size && stream == output_stream::out && size < stdout_buffer_size) {
+      size = stdout_buffer_size;
+      buffer = std::make_unique_for_overwrite<char[]>(size);
+    }
   }
   --open_outputs_;
   // Both outputs at their end usually means the script has exited: no need
