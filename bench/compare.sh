@@ -48,6 +48,7 @@ pid $work/nginx/nginx.pid;
 events { worker_connections 4096; }
 http {
   access_log off;
+  fastcgi_buffers 16 8k;  # a 64 KiB response stays in memory
   client_body_temp_path $work/nginx/body;
   fastcgi_temp_path $work/nginx/fastcgi;
   proxy_temp_path $work/nginx/proxy;
@@ -156,6 +157,16 @@ row "libfcgi C hello, 2 processes" "$(direct libfcgi2 "unix:$work/libfcgi2.sock"
 row "php-fpm hello.php, static pool of 2" "$(direct php "unix:$work/php.sock" \
     --param SCRIPT_FILENAME="$root/bench/php/hello.php" --connections $connections)" "$base"
 
+table_header "64 KiB response, direct with fcgi-bench, $connections requests in flight"
+host=$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME=echo.bytes --param QUERY_STRING=65536 \
+    --connections 4 --depth 16 --keep-conn)
+base=${host%% *}
+row "fcgi-host echo.bytes (4 conns x depth 16)" "$host" "$base"
+row "libfcgi C, 1 process" "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --param QUERY_STRING=bytes=65536 \
+    --connections $connections)" "$base"
+row "php-fpm bytes.php, static pool of 2" "$(direct php "unix:$work/php.sock" \
+    --param SCRIPT_FILENAME="$root/bench/php/bytes.php" --param QUERY_STRING=65536 --connections $connections)" "$base"
+
 table_header "script hello (examples/scripts/hello.sh), direct, 16 in flight"
 host=$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME="$scripts/hello.sh" --connections 16)
 base=${host%% *}
@@ -185,6 +196,10 @@ start_nginx "
     location /libfcgi2 { include /etc/nginx/fastcgi_params; fastcgi_pass libfcgi2; }
     location /php { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $root/bench/php/hello.php;
                     fastcgi_pass php; }
+    location /host_bytes { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME echo.bytes;
+                           fastcgi_pass host; fastcgi_keep_conn on; }
+    location /php_bytes { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $root/bench/php/bytes.php;
+                          fastcgi_pass php; }
     location /host_script { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $scripts/hello.sh;
                             fastcgi_pass host; fastcgi_keep_conn on; }
     location /fcgiwrap { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $scripts/hello.sh;
@@ -192,6 +207,9 @@ start_nginx "
     location / { return 204; }
   }"
 for path in host libfcgi1 libfcgi2 php; do expect_body "$path" "Hello, world!"; done
+for path in "host_bytes?65536" "libfcgi1?bytes=65536" "php_bytes?65536"; do
+  [ "$(curl -sf "http://127.0.0.1:$port/$path" | wc -c)" = 65536 ] || { echo "/$path did not answer 64 KiB" >&2; exit 1; }
+done
 for path in host_script fcgiwrap; do expect_body "$path" "Hello from a shell script!"; done
 
 table_header "tiny hello through nginx with wrk, $connections connections"
@@ -201,6 +219,13 @@ row "fcgi-host hello.greet" "$host" "$base"
 row "libfcgi C hello, 1 process" "$(through_nginx libfcgi1 $connections)" "$base"
 row "libfcgi C hello, 2 processes" "$(through_nginx libfcgi2 $connections)" "$base"
 row "php-fpm hello.php, static pool of 2" "$(through_nginx php $connections)" "$base"
+
+table_header "64 KiB response through nginx with wrk, $connections connections"
+host=$(through_nginx "host_bytes?65536" $connections)
+base=${host%% *}
+row "fcgi-host echo.bytes" "$host" "$base"
+row "libfcgi C, 1 process" "$(through_nginx "libfcgi1?bytes=65536" $connections)" "$base"
+row "php-fpm bytes.php, static pool of 2" "$(through_nginx "php_bytes?65536" $connections)" "$base"
 
 table_header "script hello through nginx with wrk, 16 connections"
 host=$(through_nginx host_script 16)

@@ -1,9 +1,11 @@
 /* The peer for benchmarks: libfcgi's classic C hello world on a socket, in
- * one process or several accepting on the same socket (prefork).
+ * one process or several accepting on the same socket (prefork). With the
+ * query "bytes=N" it answers N bytes instead (the large response scenario).
  * Usage: libfcgi_hello SOCKET_PATH [PROCESSES] */
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,7 +14,16 @@ static int serve(int listener) {
   FCGX_InitRequest(&request, listener, 0);
   while (FCGX_Accept_r(&request) >= 0) {
     const char* query = FCGX_GetParam("QUERY_STRING", request.envp);
-    FCGX_FPrintF(request.out, "Content-Type: text/plain\r\n\r\nHello, %s!\n", query && *query ? query : "world");
+    if (query && strncmp(query, "bytes=", 6) == 0) {
+      long left = atol(query + 6);
+      static char block[4096];
+      memset(block, 'x', sizeof block);
+      FCGX_FPrintF(request.out, "Content-Type: application/octet-stream\r\nContent-Length: %ld\r\n\r\n", left);
+      for (; left > 0; left -= (long)sizeof block)
+        FCGX_PutStr(block, left < (long)sizeof block ? (int)left : (int)sizeof block, request.out);
+    } else {
+      FCGX_FPrintF(request.out, "Content-Type: text/plain\r\n\r\nHello, %s!\n", query && *query ? query : "world");
+    }
     FCGX_Finish_r(&request);
   }
   return 0;

@@ -115,6 +115,22 @@ TEST(HostFunctions, UnknownPluginsHandlersAndNamesAre404) {
   });
 }
 
+TEST(HostFunctions, ResponsesAroundTheBufferSizesArriveWhole) {
+  // A stream's first buffer is 16 KiB, later ones 256 KiB, two at a time.
+  host_process host;
+  run_async([&]() -> awaitable<void> {
+    for (const std::size_t size : {0, 1, 16383, 16384, 16385, 300000, 4 * 1024 * 1024}) {
+      const auto response = co_await fetch(host.address(), "echo.bytes", std::to_string(size));
+      const std::string head =
+          "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n";
+      EXPECT_EQ(response.out.size(), head.size() + size) << size;
+      EXPECT_EQ(response.out.substr(0, head.size()), head) << size;
+      EXPECT_EQ(response.out.find_first_not_of('x', head.size()), std::string::npos) << size;
+      EXPECT_EQ(response.app_status, 0u);
+    }
+  });
+}
+
 TEST(HostFunctions, PluginsAreDroppedInReplacedAndRemovedWhileServing) {
   host_options options;
   options.plugins = {};
