@@ -37,7 +37,7 @@ config routes map other names to either.
   --full-duplex BOOL     send output while the body is still arriving (false:
                          held until FCGI_STDIN ends, as nginx needs)
   --io-threads N         threads doing socket I/O and running handlers (2);
-                         more start when all have been in handlers for 20 ms
+                         more start when all have been in handlers for 2 ms
   --max-workers N        plugin handlers running at once (64); more wait
   --config FILE          TOML file with the same keys (without "--") and [[route]]s
   --log-level LEVEL      trace, debug, info, warn, error (info)

@@ -50,7 +50,7 @@ struct host_config {
   // host holds output (memory, then disk) until the body is in.
   bool full_duplex = false;
   // Threads serving sockets and running handlers; more start when every one
-  // has been inside a handler for 20 ms (see runners/serving_threads.hpp).
+  // has been inside a handler for 2 ms (see runners/serving_threads.hpp).
   std::size_t io_threads = 2;
   // Plugin handlers running at once; more wait their turn.
   std::size_t max_workers = 64;

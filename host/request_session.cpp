@@ -61,6 +61,7 @@ request_session::request_session(std::shared_ptr<connection> owner, std::uint16_
       stdin_(stdin_memory_limit),
       stdin_arrived_(owner_->executor(), 1),
       wake_(owner_->executor()),
+      writes_settled_(owner_->executor()),
       held_output_(held_output_memory_limit) {}
 
 request_session::~request_session() = default;
@@ -86,6 +87,7 @@ void request_session::push_stdin(std::string_view bytes) {
     stop_.request_stop();
     if (started_) {
       wake_.cancel();  // run() answers 413
+      writes_settled_.cancel();
     } else {
       asio::co_spawn(owner_->executor(), finish(413, body_too_large_response(), {}),
                      [log = owner_->host().log](std::exception_ptr e) {
@@ -156,6 +158,14 @@ awaitable<std::string> request_session::read_stdin() {
 }
 
 awaitable<bool> request_session::write(runners::output_stream stream, std::string_view bytes) {
+  // Counted while it runs: the end of the run waits for it (writes_settled).
+  struct in_flight {
+    request_session& session;
+    explicit in_flight(request_session& s) : session(s) { ++session.writes_in_flight_; }
+    ~in_flight() {
+      if (--session.writes_in_flight_ == 0) session.writes_settled_.cancel();
+    }
+  } counted(*this);
   // An abort or an oversized body ends the request once run() wakes up; until
   // then nothing more goes out, or the 413 could no longer replace held output.
   if (over_ || aborted_ || body_too_large_) co_return false;
@@ -213,6 +223,7 @@ void request_session::abort(bool connection_lost) {
   stop_.request_stop();
   if (started_) {
     wake_.cancel();  // run() sees the abort and finishes
+    writes_settled_.cancel();
     return;
   }
   asio::co_spawn(owner_->executor(), finish(aborted_app_status, {}, {}), [log = owner_->host().log](std::exception_ptr e) {
@@ -271,7 +282,7 @@ awaitable<void> request_session::run() {
   if (co_await finished_early()) co_return;  // cut short before we got here
   using namespace asio::experimental::awaitable_operators;
   auto outcome = co_await (std::move(std::get<0>(prepared)) || wake_.async_wait(asio::as_tuple(use_awaitable)));
-  if (outcome.index() == 0) {
+  if (outcome.index() == 0 && co_await writes_settled()) {
     auto& result = std::get<0>(outcome);
     if (result.failure.empty()) {
       if (!result.last_stderr.empty()) note_output(runners::output_stream::err, result.last_stderr);
@@ -298,6 +309,18 @@ awaitable<void> request_session::run() {
                   protocol::cgi_response(408, "Request Timeout",
                                fmt::format("The request did not finish within {:g} s.\n", seconds)),
                   {});
+}
+
+// A runner may end with writes still on their way (a handler does not wait
+// for its last buffer): they go out before its result, within the deadline.
+// False when the deadline passed or the request was aborted meanwhile.
+awaitable<bool> request_session::writes_settled() {
+  while (writes_in_flight_ > 0 && !aborted_ && !body_too_large_) {
+    writes_settled_.expires_at(wake_.expiry());
+    auto [ec] = co_await writes_settled_.async_wait(asio::as_tuple(use_awaitable));
+    if (!ec) co_return false;  // the deadline
+  }
+  co_return !aborted_ && !body_too_large_;
 }
 
 awaitable<void> request_session::refuse(refusal refused) {

@@ -70,6 +70,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   // replaces it), then the end of the streams and END_REQUEST, in one write.
   boost::asio::awaitable<void> finish(int app_status, std::string response_if_silent, std::string stderr_text,
                                       std::string last_stdout = {});
+  boost::asio::awaitable<bool> writes_settled();
   // Ends the request if an abort or an oversized body cut it short.
   boost::asio::awaitable<bool> finished_early();
   // Writes the held output; only while holding the connection's write guard.
@@ -93,6 +94,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   bool stdin_on_disk_ = false;    // logged once
   std::string_view outcome_ = "done";  // for the access log
   boost::asio::steady_timer wake_;  // the deadline; cancelled early by an abort
+  std::size_t writes_in_flight_ = 0;
+  boost::asio::steady_timer writes_settled_;  // cancelled when the last one ends
   std::stop_source stop_;
   bool started_ = false;
   bool over_ = false;  // END_REQUEST is on its way: output is dropped

@@ -26,13 +26,11 @@ handler_request::handler_request(std::shared_ptr<request_io> io, std::stop_token
       err_(&err_buffer_),
       in_(&in_buffer_) {}
 
-handler_request::~handler_request() {
-  // In-flight writes point into the output buffers. A prefetched read points
-  // at nothing of ours, and may wait for input that never comes: it is left
-  // to end with the request.
-  out_buffer_.wait_sent();
-  err_buffer_.wait_sent();
-}
+// Nothing in flight is waited for: a write holds its buffer, the request's
+// I/O sends what is left after the writes in flight (see request_io), and a
+// prefetched read, which may wait for input that never comes, ends with the
+// request.
+handler_request::~handler_request() = default;
 
 std::string_view handler_request::param(std::string_view name) const {
   const auto* value = protocol::find_value(io_->params(), name);
@@ -47,16 +45,19 @@ std::pair<std::string_view, std::string_view> handler_request::param_at(std::siz
 }
 
 std::string handler_request::take_unsent(output_stream stream) {
-  auto& buffer = stream == output_stream::out ? out_buffer_ : err_buffer_;
-  buffer.wait_sent();  // what went before goes out first
   if (over_) return {};
-  return buffer.take_pending();
+  return stream == output_stream::out ? out_buffer_.take_pending() : err_buffer_.take_pending();
 }
 
-std::future<bool> handler_request::start_write(output_stream stream, std::string_view bytes) {
-  // The coroutine holds the request's I/O: it may finish after this object.
+std::future<bool> handler_request::start_write(output_stream stream, std::shared_ptr<const char[]> buffer,
+                                               std::size_t size) {
+  // The coroutine holds the request's I/O and the bytes: it may finish after this object.
   return boost::asio::co_spawn(
-      io_->executor(), [io = io_, stream, bytes] { return io->write(stream, bytes); }, boost::asio::use_future);
+      io_->executor(),
+      [io = io_, stream, buffer = std::move(buffer), size] {
+        return io->write(stream, std::string_view(buffer.get(), size));
+      },
+      boost::asio::use_future);
 }
 
 bool handler_request::finish_write(std::future<bool>& sending) {
@@ -99,7 +100,7 @@ handler_request::output_buffer::output_buffer(handler_request& owner, output_str
 void handler_request::output_buffer::use_buffer(std::size_t index) {
   if (!buffers_[index] || capacities_[index] < wanted_size_) {
     // Not zeroed: most handlers write a few hundred bytes.
-    buffers_[index] = std::make_unique_for_overwrite<char[]>(wanted_size_);
+    buffers_[index] = std::shared_ptr<char[]>(new char[wanted_size_]);
     capacities_[index] = wanted_size_;
   }
   char* start = buffers_[index].get();
@@ -114,7 +115,7 @@ void handler_request::output_buffer::send_pending() {
   // After the request is over, output is dropped without failing the stream:
   // the stop token is how a handler learns it should stop.
   if (!owner_.over_) {
-    sending_ = owner_.start_write(stream_, pending);
+    sending_ = owner_.start_write(stream_, buffers_[current_], pending.size());
     current_ ^= 1;
   }
   use_buffer(current_);

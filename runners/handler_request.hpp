@@ -5,6 +5,7 @@
 // FCGI_STDIN chunk is fetched while the handler works on the last one. So a
 // handler never runs ahead of a slow client by more than two buffers, and a
 // streaming handler and the socket work at once (1 GiB echo: see issue 5).
+// When the handler returns, nothing is waited for: its thread is free at once.
 #pragma once
 
 #include <future>
@@ -56,7 +57,7 @@ class handler_request final : public fcgihost::request {
 
     handler_request& owner_;
     output_stream stream_;
-    std::unique_ptr<char[]> buffers_[2];  // allocated on first use
+    std::shared_ptr<char[]> buffers_[2];  // allocated on first use; shared with the write sending one
     std::size_t capacities_[2] = {0, 0};
     std::size_t wanted_size_;
     std::size_t current_ = 0;
@@ -76,7 +77,7 @@ class handler_request final : public fcgihost::request {
     bool ended_ = false;
   };
 
-  std::future<bool> start_write(output_stream stream, std::string_view bytes);
+  std::future<bool> start_write(output_stream stream, std::shared_ptr<const char[]> buffer, std::size_t size);
   // The outcome of a write; false (and the request is over) if it failed.
   bool finish_write(std::future<bool>& sending);
   std::string read();

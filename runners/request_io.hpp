@@ -25,6 +25,8 @@ class request_io {
   virtual boost::asio::awaitable<std::string> read_stdin() = 0;
   // Sends bytes as records; waits while the web server reads slowly. False
   // once the request is over (timed out, aborted, connection gone): stop.
+  // Writes started before the run ends are sent before its run_result's
+  // output, even when they complete after the run.
   virtual boost::asio::awaitable<bool> write(output_stream stream, std::string_view bytes) = 0;
   // Where the awaitables above must run (the connection's strand).
   virtual boost::asio::any_io_executor executor() const = 0;

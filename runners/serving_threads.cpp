@@ -10,7 +10,12 @@ namespace fcgihost::runners {
 namespace asio = boost::asio;
 
 namespace {
-// How long every thread may be inside a handler before another one starts.
+// How long every thread may be inside a handler before another one starts:
+// quick handlers end within microseconds, so a few milliseconds mean they
+// block; and nothing reads the sockets meanwhile, so it must be short (20
+// blocking requests at once: their 408s came up to 360 ms late with 20 ms).
+constexpr auto saturation_limit = std::chrono::milliseconds(2);
+// How long a handler may wait to start before another thread starts.
 constexpr auto grow_after = std::chrono::milliseconds(20);
 }  // namespace
 
@@ -120,7 +125,7 @@ void serving_threads::grow_when_stuck() {
       // While saturation comes and goes, look every grow period instead of
       // being woken each time; after a quiet second, sleep until woken.
       if (std::chrono::steady_clock::now() - saturated_since_ < std::chrono::seconds(1)) {
-        saturated_.wait_for(lock, grow_after);
+        saturated_.wait_for(lock, saturation_limit);
       } else {
         grower_asleep_ = true;
         saturated_.wait(lock);
@@ -128,11 +133,11 @@ void serving_threads::grow_when_stuck() {
       continue;
     }
     const auto waited = std::chrono::steady_clock::now() - saturated_since_;
-    if (waited >= grow_after && may_grow_locked()) {
+    if (waited >= saturation_limit && may_grow_locked()) {
       spawn_locked();
       continue;
     }
-    saturated_.wait_for(lock, grow_after - waited);
+    saturated_.wait_for(lock, saturation_limit - waited);
   }
 }
 

@@ -5,7 +5,7 @@
 // (hello, 64 in flight on 2 cores: 23k -> 37k requests/s).
 //
 // A handler that blocks holds its thread. Another thread starts when every
-// thread has been inside a handler for 20 ms, so that nothing serves the
+// thread has been inside a handler for 2 ms, so that nothing serves the
 // sockets and timers, or when a handler waited 20 ms to start; a burst of
 // quick handlers never grows it. At most
 // `max_handlers` run at once; the rest wait their turn, and the threads beyond
