@@ -136,8 +136,10 @@ void serving_threads::grow_when_stuck() {
     if (waited >= saturation_limit && may_grow_locked()) {
       // Saturated again right after growing: a burst of blocking handlers.
       // Double the step each time, so that 20 of them wait 10 ms, not 40.
-      const bool again = std::chrono::steady_clock::now() - last_spawn_ < 4 * saturation_limit;
+      const auto now = std::chrono::steady_clock::now();
+      const bool again = now - last_growth_ < 4 * saturation_limit;
       growth_step_ = again ? std::min<std::size_t>(growth_step_ * 2, 16) : 1;
+      last_growth_ = now;
       for (std::size_t i = 0; i < growth_step_ && may_grow_locked(); ++i) spawn_locked();
       continue;
     }

@@ -76,6 +76,7 @@ class serving_threads {
   std::size_t serving_ = 0;  // threads still inside run()
   std::chrono::steady_clock::time_point saturated_since_;
   std::chrono::steady_clock::time_point last_spawn_;
+  std::chrono::steady_clock::time_point last_growth_;  // the grower's last step
   std::size_t growth_step_ = 1;  // threads the grower starts at once
   bool grower_asleep_ = false;  // in an untimed wait: saturation must wake it
   bool stopping_ = false;

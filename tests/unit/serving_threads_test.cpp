@@ -56,6 +56,20 @@ TEST(ServingThreads, AThreadStartsWhenEveryOneIsStuckInAHandler) {
   release.set_value();
 }
 
+TEST(ServingThreads, ABurstOfBlockingHandlersAllGetThreadsAndGrowthStaysBounded) {
+  asio::io_context io(2);
+  serving_threads threads(io, 1, 64);
+  threads.start();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  for (int i = 0; i < 20; ++i) threads.submit([released] { released.wait(); });
+  EXPECT_TRUE(eventually([&] { return threads.busy_count() == 20; }));
+  EXPECT_TRUE(io_is_served(io));
+  // Steps double up to 16 threads: never more than twice what was needed, plus one.
+  EXPECT_LE(threads.thread_count(), 41u);
+  release.set_value();
+}
+
 TEST(ServingThreads, AThreadStartsWhenHandlersWaitBehindSlowOnes) {
   asio::io_context io(2);
   serving_threads threads(io, 1, 8);
