@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -24,6 +25,16 @@ bool eventually(Condition done) {
   for (int i = 0; i < 2500 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   return done();
 }
+
+// Handlers that block until the gate opens.
+struct gate {
+  std::promise<void> opened;
+  std::shared_future<void> open_future = opened.get_future().share();
+  std::function<void()> blocked_handler() {
+    return [future = open_future] { future.wait(); };
+  }
+  void open() { opened.set_value(); }
+};
 
 // What a socket or timer completion would be: work posted to the io_context.
 bool io_is_served(asio::io_context& io) {
@@ -46,42 +57,40 @@ TEST(ServingThreads, AThreadStartsWhenEveryOneIsStuckInAHandler) {
   asio::io_context io(2);
   serving_threads threads(io, 1, 8);
   threads.start();
-  std::promise<void> release;
-  auto released = release.get_future().share();
-  threads.submit([released] { released.wait(); });  // holds the only thread
+  gate release;
+  threads.submit(release.blocked_handler());  // holds the only thread
   ASSERT_TRUE(eventually([&] { return threads.busy_count() == 1; }));
   // Sockets and timers are served again, on a second thread.
   EXPECT_TRUE(io_is_served(io));
   EXPECT_EQ(threads.thread_count(), 2u);
-  release.set_value();
+  release.open();
 }
 
 TEST(ServingThreads, ABurstOfBlockingHandlersAllGetThreadsAndGrowthStaysBounded) {
   asio::io_context io(2);
   serving_threads threads(io, 1, 64);
   threads.start();
-  std::promise<void> release;
-  auto released = release.get_future().share();
-  for (int i = 0; i < 20; ++i) threads.submit([released] { released.wait(); });
+  gate release;
+  for (int i = 0; i < 20; ++i) threads.submit(release.blocked_handler());
   EXPECT_TRUE(eventually([&] { return threads.busy_count() == 20; }));
   EXPECT_TRUE(io_is_served(io));
   // Steps double up to 16 threads: never more than twice what was needed, plus one.
   EXPECT_LE(threads.thread_count(), 41u);
-  release.set_value();
+  release.open();
 }
 
 TEST(ServingThreads, AThreadStartsWhenHandlersWaitBehindSlowOnes) {
   asio::io_context io(2);
   serving_threads threads(io, 1, 8);
   threads.start();
-  // Back to back, 5 ms each: never every thread stuck for 20 ms at a stretch,
-  // but the last ones wait longer than that to start.
+  // Back to back, 1 ms each: never every thread stuck for 2 ms at a stretch,
+  // but the last ones wait more than 20 ms to start.
   std::atomic<int> done{0};
-  for (int i = 0; i < 10; ++i) threads.submit([&done] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 40; ++i) threads.submit([&done] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
       ++done;
     });
-  EXPECT_TRUE(eventually([&] { return done == 10; }));
+  EXPECT_TRUE(eventually([&] { return done == 40; }));
   EXPECT_GE(threads.thread_count(), 2u);
 }
 
@@ -89,11 +98,10 @@ TEST(ServingThreads, AtMostMaxHandlersRunAndTheRestWaitTheirTurn) {
   asio::io_context io(2);
   serving_threads threads(io, 1, 2);
   threads.start();
-  std::promise<void> release;
-  auto released = release.get_future().share();
+  gate release;
   std::atomic<int> finished{0};
-  for (int i = 0; i < 4; ++i) threads.submit([released, &finished] {
-      released.wait();
+  for (int i = 0; i < 4; ++i) threads.submit([wait = release.blocked_handler(), &finished] {
+      wait();
       ++finished;
     });
   ASSERT_TRUE(eventually([&] { return threads.busy_count() == 2; }));
@@ -104,7 +112,7 @@ TEST(ServingThreads, AtMostMaxHandlersRunAndTheRestWaitTheirTurn) {
   EXPECT_EQ(finished.load(), 0);
   EXPECT_TRUE(io_is_served(io));
   EXPECT_EQ(threads.thread_count(), 3u);  // two in handlers, one serving
-  release.set_value();
+  release.open();
   EXPECT_TRUE(eventually([&] { return finished == 4; }));
 }
 
@@ -112,31 +120,29 @@ TEST(ServingThreads, WaitReportsAHandlerThatDoesNotReturn) {
   asio::io_context io(2);
   serving_threads threads(io, 2, 8);
   threads.start();
-  std::promise<void> release;
-  auto released = release.get_future().share();
-  threads.submit([released] { released.wait(); });
+  gate release;
+  threads.submit(release.blocked_handler());
   ASSERT_TRUE(eventually([&] { return threads.busy_count() == 1; }));
   threads.stop();
   EXPECT_EQ(threads.wait(std::chrono::milliseconds(50)), 1u);
-  release.set_value();  // the destructor then joins it
+  release.open();  // the destructor then joins it
 }
 
 TEST(ServingThreads, HandlersNotStartedAtStopAreDropped) {
   asio::io_context io(2);
   serving_threads threads(io, 1, 1);
   threads.start();
-  std::promise<void> release;
-  auto released = release.get_future().share();
+  gate release;
   std::atomic<int> ran{0};
-  threads.submit([released, &ran] {
+  threads.submit([wait = release.blocked_handler(), &ran] {
     ++ran;
-    released.wait();
+    wait();
   });
   ASSERT_TRUE(eventually([&] { return threads.busy_count() == 1; }));
   threads.submit([&ran] { ++ran; });  // waits: one handler at a time
   ASSERT_TRUE(io_is_served(io));      // it has been queued behind the first
   threads.stop();
-  release.set_value();
+  release.open();
   EXPECT_EQ(threads.wait(std::chrono::seconds(5)), 0u);
   EXPECT_EQ(ran.load(), 1);
 }
