@@ -9,6 +9,11 @@
 
 namespace fcgihost::host {
 
+namespace {
+// The largest piece pieces are joined into.
+constexpr std::size_t join_limit = 256 * 1024;
+}  // namespace
+
 byte_spool::byte_spool(std::size_t memory_limit) : memory_limit_(memory_limit) {}
 
 byte_spool::~byte_spool() {
@@ -19,7 +24,13 @@ void byte_spool::append(std::string_view bytes) {
   if (bytes.empty()) return;
   // Memory while there is room and nothing waits in the file (order!).
   if (file_read_ == file_written_ && memory_bytes_ + bytes.size() <= memory_limit_) {
-    memory_.emplace_back(bytes);
+    // Pieces that wait together are joined (up to a block), so a reader that
+    // fell behind takes them in one go: a hand-off to a runner's thread costs
+    // more than copying 64 KiB.
+    if (!memory_.empty() && memory_.back().size() + bytes.size() <= join_limit)
+      memory_.back().append(bytes);
+    else
+      memory_.emplace_back(bytes);
     memory_bytes_ += bytes.size();
     return;
   }

@@ -22,7 +22,8 @@ class byte_spool {
 
   // Throws std::system_error when the temporary file cannot be written.
   void append(std::string_view bytes);
-  // Up to `max` bytes in arrival order; empty when nothing is waiting.
+  // Up to `max` bytes in arrival order; empty when nothing is waiting. Pieces
+  // that waited in memory together come out together, up to 256 KiB.
   std::string take(std::size_t max);
 
   // Drops everything waiting.

@@ -49,6 +49,32 @@ TEST(ByteSpool, AppendsWhileTheFileIsBeingReadKeepOrder) {
   EXPECT_EQ(got, expected);
 }
 
+TEST(ByteSpool, PiecesThatWaitTogetherComeOutTogether) {
+  byte_spool spool(4 * 1024 * 1024);
+  const std::string data = test::patterned_bytes(5 * 65536);
+  for (std::size_t at = 0; at < data.size(); at += 65536) spool.append(std::string_view(data).substr(at, 65536));
+  // One take gets up to 256 KiB of them, not one piece.
+  EXPECT_EQ(spool.take(1024 * 1024), data.substr(0, 4 * 65536));
+  EXPECT_EQ(spool.take(1024 * 1024), data.substr(4 * 65536));
+  EXPECT_TRUE(spool.empty());
+}
+
+TEST(ByteSpool, TakesBetweenAppendsInMemoryKeepOrder) {
+  byte_spool spool(16 * 1024 * 1024);
+  const std::string data = test::patterned_bytes(3000017);
+  std::string got;
+  std::size_t at = 0;
+  for (std::size_t round = 0; at < data.size(); ++round) {
+    const std::size_t size = std::min<std::size_t>(data.size() - at, 1 + round * 7919 % 70000);
+    spool.append(std::string_view(data).substr(at, size));
+    at += size;
+    got += spool.take(1 + round * 104729 % 90000);
+  }
+  got += drain(spool, 50000);
+  EXPECT_EQ(test::crc32_hex(got), test::crc32_hex(data));
+  EXPECT_EQ(spool.spooled_bytes(), 0u);
+}
+
 TEST(ByteSpool, ClearDropsEverything) {
   byte_spool spool(4);
   spool.append("abcdefgh");
