@@ -7,9 +7,9 @@
 // A handler that blocks holds its thread. Another thread starts when every
 // thread has been inside a handler for 2 ms, so that nothing serves the
 // sockets and timers, or when a handler waited 20 ms to start; a burst of
-// quick handlers never grows it. At most
-// `max_handlers` run at once; the rest wait their turn, and the threads beyond
-// them keep serving, so timeouts still fire.
+// quick handlers never grows it. Threads beyond `io_threads` leave again
+// after 10 s without need. At most `max_handlers` run at once; the rest wait
+// their turn, and the threads beyond them keep serving, so timeouts still fire.
 #pragma once
 
 #include <chrono>
@@ -32,7 +32,10 @@ class serving_threads {
  public:
   // The io_context must not have been made with a concurrency hint of 1: a
   // handler blocked on its thread must not hold work queued for that thread.
-  serving_threads(boost::asio::io_context& io, std::size_t io_threads, std::size_t max_handlers);
+  // Threads beyond `io_threads` leave after `retire_after` without any need
+  // for more.
+  serving_threads(boost::asio::io_context& io, std::size_t io_threads, std::size_t max_handlers,
+                  std::chrono::milliseconds retire_after = std::chrono::seconds(10));
   ~serving_threads();  // stops, and joins every thread (a handler that never returns blocks it)
   serving_threads(const serving_threads&) = delete;
   serving_threads& operator=(const serving_threads&) = delete;
@@ -54,6 +57,7 @@ class serving_threads {
 
  private:
   struct work_guard;
+  struct retire_signal;
 
   void run_handler(std::function<void()> handler, std::chrono::steady_clock::time_point submitted);
   void run_admitted(std::function<void()> handler);
@@ -61,10 +65,12 @@ class serving_threads {
   void spawn_locked();
   void serve();
   void grow_when_stuck();
+  void retire_surplus_locked(std::unique_lock<std::mutex>& lock);
 
   boost::asio::io_context& io_;
   const std::size_t io_threads_;
   const std::size_t max_handlers_;
+  const std::chrono::milliseconds retire_after_;
   std::unique_ptr<work_guard> work_;  // io_context::run() returns only on stop()
   mutable std::mutex mutex_;
   std::condition_variable saturated_;  // wakes the grower
@@ -78,6 +84,8 @@ class serving_threads {
   std::chrono::steady_clock::time_point last_spawn_;
   std::chrono::steady_clock::time_point last_growth_;  // the grower's last step
   std::size_t growth_step_ = 1;  // threads the grower starts at once
+  std::size_t retiring_ = 0;                // retire signals posted, not yet taken
+  std::vector<std::thread::id> retired_;    // left run(), not joined yet
   bool grower_asleep_ = false;  // in an untimed wait: saturation must wake it
   bool stopping_ = false;
 };

@@ -94,6 +94,23 @@ TEST(ServingThreads, AThreadStartsWhenHandlersWaitBehindSlowOnes) {
   EXPECT_GE(threads.thread_count(), 2u);
 }
 
+TEST(ServingThreads, ThreadsNoLongerNeededLeave) {
+  asio::io_context io(2);
+  serving_threads threads(io, 1, 8, std::chrono::milliseconds(200));
+  threads.start();
+  gate release;
+  for (int i = 0; i < 3; ++i) threads.submit(release.blocked_handler());
+  ASSERT_TRUE(eventually([&] { return threads.busy_count() == 3; }));
+  EXPECT_GE(threads.thread_count(), 4u);
+  release.open();
+  // 200 ms after the last need, down to the one asked for.
+  EXPECT_TRUE(eventually([&] { return threads.thread_count() == 1; })) << threads.thread_count();
+  EXPECT_TRUE(io_is_served(io));
+  std::atomic<int> done{0};
+  for (int i = 0; i < 50; ++i) threads.submit([&done] { ++done; });
+  EXPECT_TRUE(eventually([&] { return done == 50; }));
+}
+
 TEST(ServingThreads, AtMostMaxHandlersRunAndTheRestWaitTheirTurn) {
   asio::io_context io(2);
   serving_threads threads(io, 1, 2);
