@@ -154,6 +154,12 @@ row "fcgi-host hello.greet (64 conns, 1 req each)" \
     "$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME=hello.greet --connections $connections)" "$base"
 row "libfcgi C hello, 1 process" "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections $connections)" "$base"
 row "libfcgi C hello, 2 processes" "$(direct libfcgi2 "unix:$work/libfcgi2.sock" --connections $connections)" "$base"
+# libfcgi serves one connection at a time per process: its best is a
+# keep-alive connection per process (more would wait behind it for ever).
+row "libfcgi C hello, 1 process, 1 keep-alive conn" \
+    "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections 1 --keep-conn)" "$base"
+row "libfcgi C hello, 2 processes, 2 keep-alive conns" \
+    "$(direct libfcgi2 "unix:$work/libfcgi2.sock" --connections 2 --keep-conn)" "$base"
 row "php-fpm hello.php, static pool of 2" "$(direct php "unix:$work/php.sock" \
     --param SCRIPT_FILENAME="$root/bench/php/hello.php" --connections $connections)" "$base"
 
@@ -289,6 +295,19 @@ awk -v p50="$(json_number p50 "$json")" -v p99="$(json_number p99 "$json")" -v m
            p50 / 1000 - 1000, p99 / 1000 - 1000, max / 1000 - 1000 }'
 grep -q '"status":{"408":100}' <<< "$json" || echo "  (not every answer was a 408: $json)" >&2
 kill "$started_pid"
+
+printf '\n%s\n%-44s %11s %9s %7s\n' "fcgi-bench's own overhead: libfcgi (1 process), one request at a time" \
+    "client" "req/s" "" "ratio"
+for mode in "" keep-conn; do
+  rates=()
+  for _ in $(seq "$rounds"); do
+    rates+=("$("$build/bench/c_client" "$work/libfcgi1.sock" "$seconds" $mode | awk '{ print $NF }' | tr -d /s)")
+  done
+  c_rate=$(printf '%s\n' "${rates[@]}" | median)
+  label=$([ -n "$mode" ] && echo "one keep-alive connection" || echo "a connection per request")
+  row "plain C client (bench/c_client.c), $label" "$c_rate -" "$c_rate"
+  row "fcgi-bench, $label" "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections 1 ${mode:+--keep-conn})" "$c_rate"
+done
 
 printf '\n%-44s %11s\n' "peak RSS over the whole run" "MiB"
 printf '%-44s %11s\n' "fcgi-host" "$(peak_rss_mib "$host_pid")"
