@@ -143,6 +143,10 @@ TEST(HostLifecycle, ABadConfigFileStopsTheStartWithFileAndLine) {
   const auto typo = run_program({FCGIHOST_HOST_BIN, "--timeot", "5"});
   EXPECT_EQ(typo.exit_code, 2);
   EXPECT_NE(typo.err.find("unknown setting 'timeot'"), std::string::npos) << typo.err;
+  // A setting that is gone says what replaced it.
+  const auto gone = run_program({FCGIHOST_HOST_BIN, "--min-workers", "2"});
+  EXPECT_EQ(gone.exit_code, 2);
+  EXPECT_NE(gone.err.find("min-workers is no longer a setting"), std::string::npos) << gone.err;
 }
 
 TEST(HostLifecycle, LogFileGetsTheAccessLines) {
