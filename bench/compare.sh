@@ -17,9 +17,15 @@ work="$(mktemp -d)"
 chmod 755 "$work"
 pids=()
 # Each peer and the children it forked (fcgiwrap's and php-fpm's workers).
+# The children are listed first and killed after their parent: fcgiwrap's
+# parent starts a new child for each one that dies, and those outlived runs.
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  local pid children
+  for pid in "${pids[@]}"; do
+    children="$(pgrep -P "$pid" || true)"
+    kill "$pid" 2>/dev/null || true
+    [ -n "$children" ] && kill $children 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
