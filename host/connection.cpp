@@ -114,10 +114,10 @@ void connection::shut_down() {
 void connection::release_request_id(std::uint16_t request_id) {
   requests_.erase(request_id);
   decoder_.forget(request_id);
-  stdin_drained();  // late input for it is read and dropped
+  resume_reading();  // late input for it is read and dropped
 }
 
-void connection::stdin_drained() {
+void connection::resume_reading() {
   if (reading_paused_) resume_reading_.cancel();
 }
 

@@ -60,9 +60,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void release_request_id(std::uint16_t request_id);
   // The request's END_REQUEST went out (or could not).
   void request_done(bool keep_conn);
-  // A request's runner has taken enough of its FCGI_STDIN: reading resumes
-  // if it waited for that (see run()).
-  void stdin_drained();
+  // Reading resumes if it paused for a request's backlog of FCGI_STDIN (its
+  // runner has caught up, or the request is over; see run()).
+  void resume_reading();
 
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   host_context& host() { return host_; }

@@ -86,8 +86,7 @@ void request_session::push_stdin(std::string_view bytes) {
                              request_id_, max_body_bytes_);
     stop_.request_stop();
     if (started_) {
-      wake_.cancel();  // run() answers 413
-      writes_settled_.cancel();
+      wake_run();  // run() answers 413
     } else {
       asio::co_spawn(owner_->executor(), finish(413, body_too_large_response(), {}),
                      [log = owner_->host().log](std::exception_ptr e) {
@@ -146,7 +145,7 @@ awaitable<std::string> request_session::read_stdin() {
   while (!over_ && !stdin_delivered_) {
     std::string chunk = stdin_.take(stdin_read_size);
     if (!chunk.empty()) {
-      if (!stdin_backlogged()) owner_->stdin_drained();
+      if (!stdin_backlogged()) owner_->resume_reading();  // the runner has caught up
       co_return chunk;
     }
     if (stdin_ended_) break;
@@ -163,7 +162,7 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
     request_session& session;
     explicit in_flight(request_session& s) : session(s) { ++session.writes_in_flight_; }
     ~in_flight() {
-      if (--session.writes_in_flight_ == 0) session.writes_settled_.cancel();
+      if (--session.writes_in_flight_ == 0 && session.awaiting_writes_) session.writes_settled_.cancel();
     }
   } counted(*this);
   // An abort or an oversized body ends the request once run() wakes up; until
@@ -222,8 +221,7 @@ void request_session::abort(bool connection_lost) {
   connection_lost_ = connection_lost_ || connection_lost;
   stop_.request_stop();
   if (started_) {
-    wake_.cancel();  // run() sees the abort and finishes
-    writes_settled_.cancel();
+    wake_run();  // run() sees the abort and finishes
     return;
   }
   asio::co_spawn(owner_->executor(), finish(aborted_app_status, {}, {}), [log = owner_->host().log](std::exception_ptr e) {
@@ -317,10 +315,17 @@ awaitable<void> request_session::run() {
 awaitable<bool> request_session::writes_settled() {
   while (writes_in_flight_ > 0 && !aborted_ && !body_too_large_) {
     writes_settled_.expires_at(wake_.expiry());
+    awaiting_writes_ = true;
     auto [ec] = co_await writes_settled_.async_wait(asio::as_tuple(use_awaitable));
+    awaiting_writes_ = false;
     if (!ec) co_return false;  // the deadline
   }
   co_return !aborted_ && !body_too_large_;
+}
+
+void request_session::wake_run() {
+  wake_.cancel();
+  writes_settled_.cancel();
 }
 
 awaitable<void> request_session::refuse(refusal refused) {

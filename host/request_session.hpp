@@ -71,6 +71,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::awaitable<void> finish(int app_status, std::string response_if_silent, std::string stderr_text,
                                       std::string last_stdout = {});
   boost::asio::awaitable<bool> writes_settled();
+  // An abort or an oversized body: run() stops waiting for the runner or its writes.
+  void wake_run();
   // Ends the request if an abort or an oversized body cut it short.
   boost::asio::awaitable<bool> finished_early();
   // Writes the held output; only while holding the connection's write guard.
@@ -96,6 +98,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::steady_timer wake_;  // the deadline; cancelled early by an abort
   std::size_t writes_in_flight_ = 0;
   boost::asio::steady_timer writes_settled_;  // cancelled when the last one ends
+  bool awaiting_writes_ = false;  // run() waits on writes_settled_
   std::stop_source stop_;
   bool started_ = false;
   bool over_ = false;  // END_REQUEST is on its way: output is dropped

@@ -60,20 +60,22 @@ std::future<bool> handler_request::start_write(output_stream stream, std::shared
       boost::asio::use_future);
 }
 
-bool handler_request::finish_write(std::future<bool>& sending) {
+void handler_request::finish_write(std::future<bool>& sending) {
   try {
     if (!sending.get()) over_ = true;
   } catch (const std::exception&) {
     over_ = true;
   }
-  return !over_;
+}
+
+std::future<std::string> handler_request::fetch_stdin() {
+  // The coroutine holds the request's I/O: it may finish after this object.
+  return boost::asio::co_spawn(io_->executor(), [io = io_] { return io->read_stdin(); }, boost::asio::use_future);
 }
 
 std::string handler_request::read() {
   if (over_) return {};
-  if (!next_chunk_.valid())
-    next_chunk_ = boost::asio::co_spawn(io_->executor(), [io = io_] { return io->read_stdin(); },
-                                        boost::asio::use_future);
+  if (!next_chunk_.valid()) next_chunk_ = fetch_stdin();
   if (next_chunk_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     // About to wait for input: send what is buffered first (as a tied stream
     // does), since a web server may send more of the body only once it has
@@ -88,9 +90,7 @@ std::string handler_request::read() {
     over_ = true;
     return {};
   }
-  if (!chunk.empty())  // fetched while the handler works on this one
-    next_chunk_ = boost::asio::co_spawn(io_->executor(), [io = io_] { return io->read_stdin(); },
-                                        boost::asio::use_future);
+  if (!chunk.empty()) next_chunk_ = fetch_stdin();  // fetched while the handler works on this one
   return chunk;
 }
 

@@ -78,8 +78,9 @@ class handler_request final : public fcgihost::request {
   };
 
   std::future<bool> start_write(output_stream stream, std::shared_ptr<const char[]> buffer, std::size_t size);
-  // The outcome of a write; false (and the request is over) if it failed.
-  bool finish_write(std::future<bool>& sending);
+  // Waits for a write; if it failed, the request is over.
+  void finish_write(std::future<bool>& sending);
+  std::future<std::string> fetch_stdin();
   std::string read();
 
   std::shared_ptr<request_io> io_;

@@ -136,7 +136,7 @@ void serving_threads::run_handler(std::function<void()> handler, std::chrono::st
     if (now - submitted >= grow_after && now - last_spawn_ >= grow_after && may_grow_locked()) spawn_locked();
     ++busy_;
     if (busy_ == threads_.size()) {
-      saturated_since_ = std::chrono::steady_clock::now();
+      saturated_since_ = now;
       // Only a sleeping grower is woken: with one thread every handler
       // saturates it, and a wake-up per request would cost what inlining saves.
       if (grower_asleep_) {
@@ -188,11 +188,11 @@ void serving_threads::grow_when_stuck() {
       }
       continue;
     }
-    const auto waited = std::chrono::steady_clock::now() - saturated_since_;
+    const auto now = std::chrono::steady_clock::now();
+    const auto waited = now - saturated_since_;
     if (waited >= saturation_limit && may_grow_locked()) {
       // Saturated again right after growing: a burst of blocking handlers.
       // Double the step each time, so that 20 of them wait 10 ms, not 40.
-      const auto now = std::chrono::steady_clock::now();
       const bool again = now - last_growth_ < 4 * saturation_limit;
       growth_step_ = again ? std::min<std::size_t>(growth_step_ * 2, 16) : 1;
       last_growth_ = now;

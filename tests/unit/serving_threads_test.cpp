@@ -36,6 +36,18 @@ struct gate {
   void open() { opened.set_value(); }
 };
 
+// An io_context (never with a concurrency hint of 1, as in the host) and its
+// serving threads, started.
+struct started_threads {
+  asio::io_context io{2};
+  serving_threads threads;
+  started_threads(std::size_t io_threads, std::size_t max_handlers,
+                  std::chrono::milliseconds retire_after = std::chrono::seconds(10))
+      : threads(io, io_threads, max_handlers, retire_after) {
+    threads.start();
+  }
+};
+
 // What a socket or timer completion would be: work posted to the io_context.
 bool io_is_served(asio::io_context& io) {
   std::promise<void> ran;
@@ -44,9 +56,8 @@ bool io_is_served(asio::io_context& io) {
 }
 
 TEST(ServingThreads, QuickHandlersDoNotAddThreads) {
-  asio::io_context io(2);
-  serving_threads threads(io, 1, 8);
-  threads.start();
+  started_threads started(1, 8);
+  auto& [io, threads] = started;
   std::atomic<int> done{0};
   for (int i = 0; i < 200; ++i) threads.submit([&done] { ++done; });
   EXPECT_TRUE(eventually([&] { return done == 200; }));
@@ -54,9 +65,8 @@ TEST(ServingThreads, QuickHandlersDoNotAddThreads) {
 }
 
 TEST(ServingThreads, AThreadStartsWhenEveryOneIsStuckInAHandler) {
-  asio::io_context io(2);
-  serving_threads threads(io, 1, 8);
-  threads.start();
+  started_threads started(1, 8);
+  auto& [io, threads] = started;
   gate release;
   threads.submit(release.blocked_handler());  // holds the only thread
   ASSERT_TRUE(eventually([&] { return threads.busy_count() == 1; }));
@@ -67,9 +77,8 @@ TEST(ServingThreads, AThreadStartsWhenEveryOneIsStuckInAHandler) {
 }
 
 TEST(ServingThreads, ABurstOfBlockingHandlersAllGetThreadsAndGrowthStaysBounded) {
-  asio::io_context io(2);
-  serving_threads threads(io, 1, 64);
-  threads.start();
+  started_threads started(1, 64);
+  auto& [io, threads] = started;
   gate release;
   for (int i = 0; i < 20; ++i) threads.submit(release.blocked_handler());
   EXPECT_TRUE(eventually([&] { return threads.busy_count() == 20; }));
@@ -80,9 +89,8 @@ TEST(ServingThreads, ABurstOfBlockingHandlersAllGetThreadsAndGrowthStaysBounded)
 }
 
 TEST(ServingThreads, AThreadStartsWhenHandlersWaitBehindSlowOnes) {
-  asio::io_context io(2);
-  serving_threads threads(io, 1, 8);
-  threads.start();
+  started_threads started(1, 8);
+  auto& [io, threads] = started;
   // Back to back, 1 ms each: never every thread stuck for 2 ms at a stretch,
   // but the last ones wait more than 20 ms to start.
   std::atomic<int> done{0};
@@ -95,9 +103,8 @@ TEST(ServingThreads, AThreadStartsWhenHandlersWaitBehindSlowOnes) {
 }
 
 TEST(ServingThreads, ThreadsNoLongerNeededLeave) {
-  asio::io_context io(2);
-  serving_threads threads(io, 1, 8, std::chrono::milliseconds(200));
-  threads.start();
+  started_threads started(1, 8, std::chrono::milliseconds(200));
+  auto& [io, threads] = started;
   gate release;
   for (int i = 0; i < 3; ++i) threads.submit(release.blocked_handler());
   ASSERT_TRUE(eventually([&] { return threads.busy_count() == 3; }));
@@ -112,9 +119,8 @@ TEST(ServingThreads, ThreadsNoLongerNeededLeave) {
 }
 
 TEST(ServingThreads, AtMostMaxHandlersRunAndTheRestWaitTheirTurn) {
-  asio::io_context io(2);
-  serving_threads threads(io, 1, 2);
-  threads.start();
+  started_threads started(1, 2);
+  auto& [io, threads] = started;
   gate release;
   std::atomic<int> finished{0};
   for (int i = 0; i < 4; ++i) threads.submit([wait = release.blocked_handler(), &finished] {
@@ -134,9 +140,8 @@ TEST(ServingThreads, AtMostMaxHandlersRunAndTheRestWaitTheirTurn) {
 }
 
 TEST(ServingThreads, WaitReportsAHandlerThatDoesNotReturn) {
-  asio::io_context io(2);
-  serving_threads threads(io, 2, 8);
-  threads.start();
+  started_threads started(2, 8);
+  auto& [io, threads] = started;
   gate release;
   threads.submit(release.blocked_handler());
   ASSERT_TRUE(eventually([&] { return threads.busy_count() == 1; }));
@@ -146,9 +151,8 @@ TEST(ServingThreads, WaitReportsAHandlerThatDoesNotReturn) {
 }
 
 TEST(ServingThreads, HandlersNotStartedAtStopAreDropped) {
-  asio::io_context io(2);
-  serving_threads threads(io, 1, 1);
-  threads.start();
+  started_threads started(1, 1);
+  auto& [io, threads] = started;
   gate release;
   std::atomic<int> ran{0};
   threads.submit([wait = release.blocked_handler(), &ran] {

@@ -191,7 +191,6 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
 
 }  // namespace detail
 
-
 // --- exchange ---------------------------------------------------------------
 
 exchange::exchange(std::shared_ptr<detail::exchange_state> state) : state_(std::move(state)) {}
