@@ -106,6 +106,13 @@ wait_for_sockets "$work/host.sock" "$work/libfcgi1.sock" "$work/libfcgi2.sock" "
 
 # --- measuring ----------------------------------------------------------------
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# median_of_rounds COMMAND...: COMMAND prints one number; its median over the rounds.
+median_of_rounds() {
+  local values=()
+  for _ in $(seq "$rounds"); do values+=("$("$@")"); done
+  printf '%s\n' "${values[@]}" | median
+}
+json_number() { sed -n "s/.*\"$1\":\([0-9.e+]*\).*/\1/p" <<< "$2"; }
 
 # direct NAME ADDRESS FCGI-BENCH-ARGS...: "req/s p99_ms" (medians of the rounds)
 direct() {
@@ -114,8 +121,8 @@ direct() {
   local rates=() p99s=() json
   for _ in $(seq "$rounds"); do
     json="$("$fcgi_bench" --connect "$address" --duration "$seconds" --json --quiet "$@" || true)"
-    rates+=("$(sed -n 's/.*"requests_per_second":\([0-9.e+]*\).*/\1/p' <<< "$json")")
-    p99s+=("$(sed -n 's/.*"p99":\([0-9]*\).*/\1/p' <<< "$json")")
+    rates+=("$(json_number requests_per_second "$json")")
+    p99s+=("$(json_number p99 "$json")")
     grep -q '"failed":0' <<< "$json" || echo "  (errors: $(sed -n 's/.*"errors":\({.*}}\).*/\1/p' <<< "$json"))" >&2
   done
   echo "$(printf '%s\n' "${rates[@]}" | median) $(printf '%s\n' "${p99s[@]}" | median | awk '{ printf "%.2f", $1 / 1000 }')"
@@ -256,20 +263,20 @@ start_host() {
   pids+=("$started_pid")
   wait_for_sockets "$work/$name.sock"
 }
-json_number() { sed -n "s/.*\"$1\":\([0-9.e+]*\).*/\1/p" <<< "$2"; }
+# echo_rate TARGET: MiB/s of one 1 GiB echo through the host started for TARGET.
+echo_rate() {
+  local json
+  json="$("$fcgi_bench" --connect "unix:$work/stream_${1##*/}.sock" --param SCRIPT_FILENAME="$1" \
+      --body-size 1G --requests 1 --keep-conn --timeout 0 --json --quiet || true)"
+  awk -v s="$(json_number seconds "$json")" 'BEGIN { printf "%.1f", (s > 0 ? 1024 / s : 0) }'
+}
 
 printf '\n%s\n%-44s %11s %9s %7s\n' "1 GiB streamed echo (written and read at once), full duplex" \
     "peer" "MiB/s" "peak MiB" "ratio"
 reference=$("$build/bench/unix_echo" 1024 | awk '{ print $3 }')
 for target in echo.body "$scripts/echo.sh"; do
   start_host "stream_${target##*/}" --full-duplex true --timeout 0
-  rates=()
-  for _ in $(seq "$rounds"); do
-    json="$("$fcgi_bench" --connect "unix:$work/stream_${target##*/}.sock" --param SCRIPT_FILENAME="$target" \
-        --body-size 1G --requests 1 --keep-conn --timeout 0 --json --quiet || true)"
-    rates+=("$(awk -v s="$(json_number seconds "$json")" 'BEGIN { printf "%.1f", (s > 0 ? 1024 / s : 0) }')")
-  done
-  rate=$(printf '%s\n' "${rates[@]}" | median)
+  rate=$(median_of_rounds echo_rate "$target")
   awk -v n="fcgi-host ${target##*/}" -v r="$rate" -v m="$(peak_rss_mib "$started_pid")" -v b="$reference" \
     'BEGIN { printf "%-44s %11.1f %9s %7.2f\n", n, r, m, r / b }'
   kill "$started_pid"
@@ -304,12 +311,9 @@ kill "$started_pid"
 
 printf '\n%s\n%-44s %11s %9s %7s\n' "fcgi-bench's own overhead: libfcgi (1 process), one request at a time" \
     "client" "req/s" "" "ratio"
+c_client_rate() { "$build/bench/c_client" "$work/libfcgi1.sock" "$seconds" "$@" | awk '{ print $NF }' | tr -d /s; }
 for mode in "" keep-conn; do
-  rates=()
-  for _ in $(seq "$rounds"); do
-    rates+=("$("$build/bench/c_client" "$work/libfcgi1.sock" "$seconds" $mode | awk '{ print $NF }' | tr -d /s)")
-  done
-  c_rate=$(printf '%s\n' "${rates[@]}" | median)
+  c_rate=$(median_of_rounds c_client_rate $mode)
   label=$([ -n "$mode" ] && echo "one keep-alive connection" || echo "a connection per request")
   row "plain C client (bench/c_client.c), $label" "$c_rate -" "$c_rate"
   row "fcgi-bench, $label" "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections 1 ${mode:+--keep-conn})" "$c_rate"
