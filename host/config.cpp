@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <protocol/byte_size.hpp>
+
 namespace fcgihost::host {
 
 const char* const host_usage = R"(usage: fcgi-host [options]
@@ -69,19 +71,10 @@ std::chrono::milliseconds parse_duration(const std::string& key, const std::stri
 
 // Bytes, or with a binary suffix: 512K, 64M, 2G.
 std::uint64_t parse_bytes(const std::string& key, const std::string& value) {
-  std::uint64_t number = 0;
-  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-  const std::string_view suffix(ptr, value.data() + value.size());
-  unsigned shift = 0;
-  if (suffix == "K" || suffix == "k")
-    shift = 10;
-  else if (suffix == "M" || suffix == "m")
-    shift = 20;
-  else if (suffix == "G" || suffix == "g")
-    shift = 30;
-  if (ec != std::errc{} || (!suffix.empty() && shift == 0) || number > (std::uint64_t{1} << (62 - shift)))
+  const auto bytes = protocol::parse_byte_size(value);
+  if (!bytes)
     throw std::invalid_argument(key + " takes a number of bytes, with K, M or G if you like, not '" + value + "'");
-  return number << shift;
+  return *bytes;
 }
 
 // The settings a script route may set for itself too. False: not one of them.

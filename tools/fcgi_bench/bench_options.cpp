@@ -1,7 +1,10 @@
 #include "bench_options.hpp"
 
 #include <charconv>
+#include <optional>
 #include <stdexcept>
+
+#include <protocol/byte_size.hpp>
 
 namespace fcgihost::bench {
 
@@ -41,17 +44,18 @@ namespace {
 
 std::uint64_t parse_number(const std::string& flag, const std::string& text, std::uint64_t low, std::uint64_t high,
                            bool with_suffix = false) {
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  const std::string_view suffix(end, text.data() + text.size());
-  unsigned shift = 0;
-  if (with_suffix && (suffix == "K" || suffix == "k")) shift = 10;
-  if (with_suffix && (suffix == "M" || suffix == "m")) shift = 20;
-  if (with_suffix && (suffix == "G" || suffix == "g")) shift = 30;
-  if (ec != std::errc{} || (!suffix.empty() && shift == 0) || value > (high >> shift) || (value << shift) < low)
+  std::optional<std::uint64_t> value;
+  if (with_suffix) {
+    value = protocol::parse_byte_size(text);
+  } else {
+    std::uint64_t number = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec == std::errc{} && end == text.data() + text.size()) value = number;
+  }
+  if (!value || *value < low || *value > high)
     throw std::invalid_argument(flag + " takes a whole number from " + std::to_string(low) + " to " +
                                 std::to_string(high) + ", not '" + text + "'");
-  return value << shift;
+  return *value;
 }
 
 std::chrono::milliseconds parse_seconds(const std::string& flag, const std::string& text) {
