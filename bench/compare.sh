@@ -114,13 +114,15 @@ median_of_rounds() {
 }
 json_number() { sed -n "s/.*\"$1\":\([0-9.e+]*\).*/\1/p" <<< "$2"; }
 
-# direct NAME ADDRESS FCGI-BENCH-ARGS...: "req/s p99_ms" (medians of the rounds)
+# direct NAME ADDRESS FCGI-BENCH-ARGS...: "req/s p99_ms" (medians of the rounds);
+# fcgi-bench runs under "${client_cpu[@]}" (nothing, or a taskset).
+client_cpu=()
 direct() {
   local address="$2"
   shift 2
   local rates=() p99s=() json
   for _ in $(seq "$rounds"); do
-    json="$("$fcgi_bench" --connect "$address" --duration "$seconds" --json --quiet "$@" || true)"
+    json="$("${client_cpu[@]}" "$fcgi_bench" --connect "$address" --duration "$seconds" --json --quiet "$@" || true)"
     rates+=("$(json_number requests_per_second "$json")")
     p99s+=("$(json_number p99 "$json")")
     grep -q '"failed":0' <<< "$json" || echo "  (errors: $(sed -n 's/.*"errors":\({.*}}\).*/\1/p' <<< "$json"))" >&2
@@ -309,15 +311,31 @@ awk -v p50="$(json_number p50 "$json")" -v p99="$(json_number p99 "$json")" -v m
 grep -q '"status":{"408":100}' <<< "$json" || echo "  (not every answer was a 408: $json)" >&2
 kill "$started_pid"
 
-printf '\n%s\n%-44s %11s %9s %7s\n' "fcgi-bench's own overhead: libfcgi (1 process), one request at a time" \
+# One request at a time, a client's own cost per request is most of what is
+# measured. Where the scheduler puts client and server on 2 cores moves either
+# client by up to 1.5x between runs, so here both sit on fixed cores: a libfcgi
+# of their own on CPU 0, the clients on CPU 1.
+overhead_server=()
+if [ "$(nproc)" -ge 2 ]; then overhead_server=(taskset -c 0); client_cpu=(taskset -c 1); fi
+"${overhead_server[@]}" "$build/bench/libfcgi_hello" "$work/overhead.sock" 1 &
+pids+=($!)
+wait_for_sockets "$work/overhead.sock"
+printf '\n%s\n%-44s %11s %9s %7s\n' \
+    "fcgi-bench's own overhead: libfcgi (1 process), one request at a time${client_cpu:+, server on CPU 0, clients on CPU 1}" \
     "client" "req/s" "" "ratio"
-c_client_rate() { "$build/bench/c_client" "$work/libfcgi1.sock" "$seconds" "$@" | awk '{ print $NF }' | tr -d /s; }
+c_client_rate() {
+  "${client_cpu[@]}" "$build/bench/c_client" "$work/overhead.sock" "$seconds" "$@" | awk '{ print $NF }' | tr -d /s
+}
 for mode in "" keep-conn; do
   c_rate=$(median_of_rounds c_client_rate $mode)
-  label=$([ -n "$mode" ] && echo "one keep-alive connection" || echo "a connection per request")
-  row "plain C client (bench/c_client.c), $label" "$c_rate -" "$c_rate"
-  row "fcgi-bench, $label" "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections 1 ${mode:+--keep-conn})" "$c_rate"
+  label=$([ -n "$mode" ] && echo "one keep-alive conn" || echo "a conn per request")
+  row "C client (c_client.c), $label" "$c_rate -" "$c_rate"
+  for engine in blocking events; do
+    row "fcgi-bench $engine, $label" \
+        "$(direct overhead "unix:$work/overhead.sock" --connections 1 --engine $engine ${mode:+--keep-conn})" "$c_rate"
+  done
 done
+client_cpu=()
 
 printf '\n%-44s %11s\n' "peak RSS over the whole run" "MiB"
 printf '%-44s %11s\n' "fcgi-host" "$(peak_rss_mib "$host_pid")"

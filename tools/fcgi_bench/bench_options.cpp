@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <protocol/byte_size.hpp>
+#include <protocol/encoder.hpp>
 
 namespace fcgihost::bench {
 
@@ -26,6 +27,13 @@ but over FastCGI to a unix or TCP address.
   --keep-conn           set FCGI_KEEP_CONN and reuse connections (else one
                         connection per request, as nginx does without keepalive)
   --timeout SECONDS     a request taking longer counts as a timeout (30; 0: none)
+  --engine E            how the load is made (auto):
+                          blocking: a thread per connection and blocking
+                            calls, one request at a time, as a plain C client
+                            makes it (depth 1, no body)
+                          events: --threads event loops, any depth or body
+                          auto: blocking for depth 1 without a body on no
+                            more connections than cores, else events
   --threads N           event loops (1); connections are shared among them
   --idle-connections N  open N more connections first and hold them, silent,
                         for the whole run (the server's cost of idle clients)
@@ -104,6 +112,16 @@ bench_options parse_bench_options(const std::vector<std::string>& arguments) {
       options.depth = parse_number(flag, value(), 1, 65'535);
     } else if (flag == "--threads") {
       options.threads = parse_number(flag, value(), 1, 64);
+    } else if (flag == "--engine") {
+      const std::string& name = value();
+      if (name == "auto")
+        options.engine = load_engine::automatic;
+      else if (name == "blocking")
+        options.engine = load_engine::blocking;
+      else if (name == "events")
+        options.engine = load_engine::events;
+      else
+        throw std::invalid_argument("--engine takes auto, blocking or events, not '" + name + "'");
     } else if (flag == "--duration") {
       options.duration = parse_seconds(flag, value());
       if (options.duration->count() == 0) throw std::invalid_argument("--duration must be above 0");
@@ -136,6 +154,12 @@ bench_options parse_bench_options(const std::vector<std::string>& arguments) {
   if (options.duration && options.requests) throw std::invalid_argument("give --duration or --requests, not both");
   if (!options.duration && !options.requests) options.duration = std::chrono::seconds(10);
   if (options.threads > options.connections) options.threads = options.connections;
+  if (options.engine == load_engine::blocking && (options.depth > 1 || options.body_size > 0))
+    throw std::invalid_argument("--engine blocking makes one request at a time without a body: "
+                                "use --engine events for --depth or --body-size");
+  if (options.engine == load_engine::blocking && options.connections > max_blocking_connections)
+    throw std::invalid_argument("--engine blocking runs a thread per connection: at most " +
+                                std::to_string(max_blocking_connections) + " connections");
 
   set_param(options.params, "REQUEST_METHOD", options.body_size > 0 ? "POST" : "GET");
   set_param(options.params, "SERVER_PROTOCOL", "HTTP/1.1");
@@ -147,6 +171,14 @@ bench_options parse_bench_options(const std::vector<std::string>& arguments) {
   if (options.body_size > 0) set_param(options.params, "CONTENT_LENGTH", std::to_string(options.body_size));
   for (auto& [name, pair_value] : extra) set_param(options.params, std::move(name), std::move(pair_value));
   return options;
+}
+
+std::string encode_request_head(const bench_options& options, std::uint16_t request_id) {
+  std::string head;
+  protocol::append_begin_request(head, request_id, protocol::role::responder, options.keep_conn);
+  protocol::append_params(head, request_id, options.params);
+  if (options.body_size == 0) protocol::append_stream_end(head, protocol::record_type::std_in, request_id);
+  return head;
 }
 
 }  // namespace fcgihost::bench

@@ -12,12 +12,16 @@
 
 namespace fcgihost::bench {
 
+// How the load is made: see --engine in bench_usage.
+enum class load_engine { automatic, blocking, events };
+
 struct bench_options {
   protocol::socket_address address;
   std::string address_text;
   std::size_t connections = 1;
   std::size_t depth = 1;    // requests in flight per connection
-  std::size_t threads = 1;  // each with its own share of the connections
+  std::size_t threads = 1;  // event loops, each with its own share of the connections
+  load_engine engine = load_engine::automatic;
   std::optional<std::chrono::milliseconds> duration;  // --duration, or
   std::optional<std::uint64_t> requests;              // --requests (default: --duration 10)
   protocol::name_value_list params;                   // REQUEST_METHOD, SCRIPT_FILENAME... then --param
@@ -30,9 +34,17 @@ struct bench_options {
   bool help = false;
 };
 
+// A thread each is too many beyond this.
+constexpr std::size_t max_blocking_connections = 1000;
+
 // Throws std::invalid_argument with a message fit for the user.
 bench_options parse_bench_options(const std::vector<std::string>& arguments);
 
 extern const char* const bench_usage;
+
+// The records that open request `request_id` as the options describe it:
+// BEGIN_REQUEST, PARAMS and, for a request without a body, the end of
+// FCGI_STDIN.
+std::string encode_request_head(const bench_options& options, std::uint16_t request_id);
 
 }  // namespace fcgihost::bench

@@ -3,7 +3,24 @@
 #include <cstdio>
 #include <sstream>
 
+#include <protocol/record.hpp>
+
 namespace fcgihost::bench {
+
+bool bench_results::count_answer(std::chrono::microseconds elapsed, std::uint8_t protocol_status, int http_status) {
+  latency.record(static_cast<std::uint64_t>(elapsed.count()));
+  ++completed;
+  if (protocol_status != static_cast<std::uint8_t>(protocol::protocol_status::request_complete)) {
+    ++protocol_statuses[std::string(protocol::status_name(protocol_status))];
+    return false;
+  }
+  if (http_status < 200 || http_status >= 300) {
+    ++http_statuses[http_status];
+    return false;
+  }
+  ++succeeded;
+  return true;
+}
 
 void bench_results::merge(const bench_results& other) {
   completed += other.completed;
@@ -77,6 +94,7 @@ void print_text(std::ostream& out, const run_summary& run, const bench_results& 
   const double seconds = run.elapsed.count();
   out << "fcgi-bench " << run.address << ": " << run.connections << " connection(s), depth " << run.depth_used
       << (run.keep_conn ? ", keep-conn" : ", a connection per request")
+      << (run.engine == "blocking" ? ", blocking clients" : ", " + std::to_string(run.event_loops) + " event loop(s)")
       << (run.body_size ? ", body " + bytes_text(static_cast<double>(run.body_size)) : std::string())
       << (run.idle_connections ? ", " + std::to_string(run.idle_connections) + " idle connection(s) held" : std::string())
       << "\n";
@@ -110,6 +128,7 @@ void print_json(std::ostream& out, const run_summary& run, const bench_results& 
       << ",\"depth_asked\":" << run.depth_asked << ",\"depth\":" << run.depth_used
       << ",\"multiplexed\":" << (run.depth_used > 1 ? "true" : "false")
       << ",\"keep_conn\":" << (run.keep_conn ? "true" : "false") << ",\"body_size\":" << run.body_size
+      << ",\"engine\":" << json_string(run.engine)
       << ",\"idle_connections\":" << run.idle_connections
       << ",\"seconds\":" << seconds << ",\"requests\":" << results.completed
       << ",\"succeeded\":" << results.succeeded << ",\"failed\":" << results.failed()

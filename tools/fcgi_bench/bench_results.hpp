@@ -26,6 +26,10 @@ struct bench_results {
   std::map<int, std::uint64_t> http_statuses;              // Status: codes that are not 2xx
   latency_histogram latency;     // completed requests, microseconds
 
+  // A request that reached END_REQUEST after `elapsed`: counted as a
+  // success, or by its protocol status or its non-2xx Status:. False when
+  // it failed.
+  bool count_answer(std::chrono::microseconds elapsed, std::uint8_t protocol_status, int http_status);
   void merge(const bench_results& other);
   std::uint64_t failed() const;
 };
@@ -37,6 +41,8 @@ struct run_summary {
   std::size_t depth_used = 1;   // 1 when the server does not multiplex
   bool keep_conn = false;
   std::uint64_t body_size = 0;
+  std::string engine;  // "blocking" or "events"
+  std::size_t event_loops = 0;  // with "events"
   std::chrono::duration<double> elapsed{};
   std::size_t idle_connections = 0;  // held open through the run
   std::vector<std::string> notes;  // e.g. why multiplexing was not used

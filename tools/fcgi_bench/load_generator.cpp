@@ -31,29 +31,6 @@ using clock = std::chrono::steady_clock;
 using socket_type = asio::generic::stream_protocol::socket;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// --- shared_budget ---------------------------------------------------------
-
-shared_budget::shared_budget(std::optional<std::uint64_t> requests, std::optional<std::chrono::milliseconds> duration)
-    : remaining_(requests ? static_cast<std::int64_t>(*requests) : 0),
-      limited_(requests.has_value()),
-      deadline_(duration ? clock::now() + *duration : clock::time_point::max()) {}
-
-bool shared_budget::take() {
-  if (stopping_) return false;
-  if (limited_) return remaining_.fetch_sub(1, std::memory_order_relaxed) > 0;
-  return clock::now() < deadline_;
-}
-
-void shared_budget::note_connect_failure(const std::string& why) {
-  std::lock_guard lock(mutex_);
-  connect_failure_ = why;
-}
-
-std::string shared_budget::connect_failure() const {
-  std::lock_guard lock(mutex_);
-  return connect_failure_;
-}
-
 // --- engine -----------------------------------------------------------------
 
 namespace {
@@ -77,16 +54,8 @@ struct load_generator::engine {
          std::size_t request_depth)
       : options(settings), budget(shared), results(counts), connections(connection_count), depth(request_depth),
         deadline_timer(io), body_block(body_block_size, 'x') {
-    // Each request id's BEGIN_REQUEST, PARAMS and (without a body) the end of
-    // FCGI_STDIN, encoded once.
-    for (std::size_t i = 0; i < depth; ++i) {
-      const auto id = static_cast<std::uint16_t>(i + 1);
-      std::string head;
-      protocol::append_begin_request(head, id, protocol::role::responder, options.keep_conn);
-      protocol::append_params(head, id, options.params);
-      if (options.body_size == 0) protocol::append_stream_end(head, protocol::record_type::std_in, id);
-      request_heads.push_back(std::move(head));
-    }
+    for (std::size_t i = 0; i < depth; ++i)
+      request_heads.push_back(encode_request_head(options, static_cast<std::uint16_t>(i + 1)));
   }
 
   // One connection at a time, for as long as there are requests to make.
@@ -270,21 +239,8 @@ struct load_generator::engine {
     --state.in_flight;
     state.slot_freed.cancel();
     const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - slot.started);
-    results.latency.record(static_cast<std::uint64_t>(elapsed.count()));
-    ++results.completed;
     ++budget.completed;
-    if (end.protocol_status != static_cast<std::uint8_t>(protocol::protocol_status::request_complete)) {
-      ++results.protocol_statuses[std::string(protocol::status_name(end.protocol_status))];
-      ++budget.failed;
-      return true;
-    }
-    const int status = slot.status.status();
-    if (status >= 200 && status < 300) {
-      ++results.succeeded;
-    } else {
-      ++results.http_statuses[status];
-      ++budget.failed;
-    }
+    if (!results.count_answer(elapsed, end.protocol_status, slot.status.status())) ++budget.failed;
     return true;
   }
 

@@ -18,6 +18,7 @@
 #include <client/connection.hpp>
 
 #include "bench_options.hpp"
+#include "blocking_clients.hpp"
 #include "load_generator.hpp"
 
 namespace {
@@ -120,6 +121,28 @@ void show_progress(const shared_budget& budget, const bool& done, std::mutex& mu
   if (terminal) std::fprintf(stderr, "\r%60s\r", "");
 }
 
+bench_results run_blocking_clients(const bench_options& options, shared_budget& budget) {
+  blocking_clients clients(options, budget);
+  clients.run();
+  return clients.results();
+}
+
+bench_results run_event_loops(const bench_options& options, shared_budget& budget, std::size_t depth) {
+  std::vector<std::unique_ptr<load_generator>> loops;
+  for (std::size_t i = 0; i < options.threads; ++i) {
+    // Connections shared out as evenly as they go.
+    const std::size_t share = options.connections / options.threads + (i < options.connections % options.threads);
+    loops.push_back(std::make_unique<load_generator>(options, budget, share, depth));
+  }
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < loops.size(); ++i) threads.emplace_back([&loop = *loops[i]] { loop.run(); });
+  loops[0]->run();
+  for (auto& thread : threads) thread.join();
+  bench_results results;
+  for (const auto& loop : loops) results.merge(loop->results());
+  return results;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,12 +171,6 @@ int main(int argc, char** argv) {
   run.idle_connections = idle.size();
 
   shared_budget budget(options.requests, options.duration);
-  std::vector<std::unique_ptr<load_generator>> loops;
-  for (std::size_t i = 0; i < options.threads; ++i) {
-    // Connections shared out as evenly as they go.
-    const std::size_t share = options.connections / options.threads + (i < options.connections % options.threads);
-    loops.push_back(std::make_unique<load_generator>(options, budget, share, run.depth_used));
-  }
   bool done = false;
   std::mutex mutex;
   std::condition_variable wake;
@@ -161,10 +178,11 @@ int main(int argc, char** argv) {
   if (options.progress) progress = std::thread([&] { show_progress(budget, done, mutex, wake); });
 
   const auto start = clock_type::now();
-  std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < loops.size(); ++i) threads.emplace_back([&loop = *loops[i]] { loop.run(); });
-  loops[0]->run();
-  for (auto& thread : threads) thread.join();
+  const bool blocking = use_blocking_clients(options, run.depth_used);
+  run.engine = blocking ? "blocking" : "events";
+  run.event_loops = blocking ? 0 : options.threads;
+  const bench_results results =
+      blocking ? run_blocking_clients(options, budget) : run_event_loops(options, budget, run.depth_used);
   run.elapsed = clock_type::now() - start;
   {
     std::lock_guard lock(mutex);
@@ -174,8 +192,6 @@ int main(int argc, char** argv) {
   if (progress.joinable()) progress.join();
 
   for (const int fd : idle) ::close(fd);
-  bench_results results;
-  for (const auto& loop : loops) results.merge(loop->results());
   if (results.connect_errors > 0) run.notes.push_back(budget.connect_failure());
   if (options.json)
     print_json(std::cout, run, results);
