@@ -135,7 +135,7 @@ void serving_threads::run_handler(std::function<void()> handler, std::chrono::st
     const auto now = std::chrono::steady_clock::now();
     if (now - submitted >= grow_after && now - last_spawn_ >= grow_after && may_grow_locked()) spawn_locked();
     ++busy_;
-    if (busy_ == threads_.size()) {
+    if (busy_ >= able_locked()) {
       saturated_since_ = now;
       // Only a sleeping grower is woken: with one thread every handler
       // saturates it, and a wake-up per request would cost what inlining saves.
@@ -172,7 +172,7 @@ void serving_threads::run_admitted(std::function<void()> handler) {
 void serving_threads::grow_when_stuck() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    if (busy_ < threads_.size()) {
+    if (busy_ < able_locked()) {
       // While saturation comes and goes, look every grow period instead of
       // being woken each time; after a quiet second, sleep until woken, or
       // until a surplus thread may retire.

@@ -62,6 +62,11 @@ class serving_threads {
   void run_handler(std::function<void()> handler, std::chrono::steady_clock::time_point submitted);
   void run_admitted(std::function<void()> handler);
   bool may_grow_locked() const;
+  // Threads that can take work: inside run() and not about to retire. Not
+  // threads_.size(), which also counts threads that left and wait to be
+  // joined: all the others busy, queued work would then wait for a handler
+  // to end without the pool ever looking saturated.
+  std::size_t able_locked() const { return serving_ > retiring_ ? serving_ - retiring_ : 0; }
   void spawn_locked();
   void serve();
   void grow_when_stuck();
@@ -87,6 +92,7 @@ class serving_threads {
   std::size_t retiring_ = 0;                // retire signals posted, not yet taken
   std::vector<std::thread::id> retired_;    // left run(), not joined yet
   bool grower_asleep_ = false;  // in an untimed wait: saturation must wake it
+
   bool stopping_ = false;
 };
 
