@@ -38,7 +38,7 @@ config routes map other names to either.
   --max-body-bytes N     size cap of one request body, 0 for none (2 GiB); more gets 413
   --full-duplex BOOL     send output while the body is still arriving (false:
                          held until FCGI_STDIN ends, as nginx needs)
-  --io-threads N         threads doing socket I/O and running handlers (2);
+  --io-threads N         threads doing socket I/O and running handlers (1);
                          more start when all have been in handlers for 2 ms
   --max-workers N        plugin handlers running at once (64); more wait
   --config FILE          TOML file with the same keys (without "--") and [[route]]s
