@@ -170,11 +170,15 @@ row "fcgi-host hello.greet (64 conns, 1 req each)" \
 row "libfcgi C hello, 1 process" "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections $connections)" "$base"
 row "libfcgi C hello, 2 processes" "$(direct libfcgi2 "unix:$work/libfcgi2.sock" --connections $connections)" "$base"
 # libfcgi serves one connection at a time per process: its best is a
-# keep-alive connection per process (more would wait behind it for ever).
-row "libfcgi C hello, 1 process, 1 keep-alive conn" \
+# keep-alive connection per process (more would wait behind it for ever),
+# which is another load: 1 or 2 requests in flight. The host under that load
+# beside it.
+row "libfcgi, 1 proc, 1 in flight, keep-alive" \
     "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections 1 --keep-conn)" "$base"
-row "libfcgi C hello, 2 processes, 2 keep-alive conns" \
+row "libfcgi, 2 procs, 2 in flight, keep-alive" \
     "$(direct libfcgi2 "unix:$work/libfcgi2.sock" --connections 2 --keep-conn)" "$base"
+row "fcgi-host, 2 in flight, keep-alive" \
+    "$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME=hello.greet --connections 2 --keep-conn)" "$base"
 row "php-fpm hello.php, static pool of 2" "$(direct php "unix:$work/php.sock" \
     --param SCRIPT_FILENAME="$root/bench/php/hello.php" --connections $connections)" "$base"
 
