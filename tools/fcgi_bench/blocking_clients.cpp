@@ -1,18 +1,13 @@
 #include "blocking_clients.hpp"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
-#include <cstring>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -56,18 +51,6 @@ bool use_blocking_clients(const bench_options& options, std::size_t depth) {
   return depth == 1 && options.body_size == 0 && options.connections <= cores;
 }
 
-// Where to connect: the unix path, or every address the TCP name resolves
-// to, looked up once for the whole run.
-struct blocking_clients::address {
-  struct one {
-    sockaddr_storage storage{};
-    socklen_t length = 0;
-    int family = AF_UNIX;
-  };
-  std::vector<one> candidates;
-  std::string lookup_failure;  // why there are no candidates
-};
-
 struct blocking_clients::client {
   std::thread thread;
   // When the request in flight started (clock ticks), 0 between requests:
@@ -79,31 +62,7 @@ struct blocking_clients::client {
 };
 
 blocking_clients::blocking_clients(const bench_options& options, shared_budget& budget)
-    : options_(options), budget_(budget), request_head_(encode_request_head(options, 1)),
-      address_(std::make_unique<address>()) {
-  const auto& to = options.address;
-  if (to.type == protocol::socket_address::kind::unix_path) {
-    address::one unix_address;
-    auto* path = reinterpret_cast<sockaddr_un*>(&unix_address.storage);
-    path->sun_family = AF_UNIX;
-    std::strncpy(path->sun_path, to.path.c_str(), sizeof path->sun_path - 1);
-    unix_address.length = sizeof(sockaddr_un);
-    address_->candidates.push_back(unix_address);
-  } else {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const int failure = ::getaddrinfo(to.host.c_str(), std::to_string(to.port).c_str(), &hints, &found);
-    if (failure != 0) address_->lookup_failure = ::gai_strerror(failure);
-    for (auto* entry = found; entry; entry = entry->ai_next) {
-      address::one tcp_address;
-      std::memcpy(&tcp_address.storage, entry->ai_addr, entry->ai_addrlen);
-      tcp_address.length = entry->ai_addrlen;
-      tcp_address.family = entry->ai_family;
-      address_->candidates.push_back(tcp_address);
-    }
-    if (found) ::freeaddrinfo(found);
-  }
+    : options_(options), budget_(budget), request_head_(encode_request_head(options, 1)), connector_(options.address) {
   for (std::size_t i = 0; i < options.connections; ++i) clients_.push_back(std::make_unique<client>());
 }
 
@@ -158,7 +117,7 @@ void blocking_clients::drive(client& self) {
     if (fd < 0) {
       fd = connect_once();
       if (fd < 0) {
-        if (budget_.stopping()) break;
+        if (budget_.stopping()) break;  // interrupted at the deadline
         ++self.results.connect_errors;
         ++budget_.failed;
         if (++failures >= connect_attempts) break;
@@ -181,40 +140,17 @@ void blocking_clients::drive(client& self) {
 
 // A connected blocking socket, or -1 with the reason noted in the budget.
 int blocking_clients::connect_once() {
-  if (address_->candidates.empty()) {
-    budget_.note_connect_failure("cannot connect to " + options_.address.to_string() + ": " +
-                                 address_->lookup_failure);
-    return -1;
-  }
-  int last_error = 0;
-  for (const auto& candidate : address_->candidates) {
-    const int fd = ::socket(candidate.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      last_error = errno;
-      continue;
-    }
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&candidate.storage), candidate.length) == 0) {
-      if (candidate.family != AF_UNIX) {
-        const int on = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-      }
-      return fd;
-    }
-    last_error = errno;
-    ::close(fd);
-    if (last_error == EINTR && budget_.stopping()) return -1;
-  }
-  budget_.note_connect_failure("cannot connect to " + options_.address.to_string() + ": " +
-                               std::strerror(last_error));
-  return -1;
+  std::string why;
+  const int fd = connector_.connect(why);
+  if (fd < 0) budget_.note_connect_failure(why);
+  return fd;
 }
 
 // After a call returned EINTR: true to make it again. False when the run is
 // over (the request is not counted) or the request is past --timeout
 // (counted; its connection must be closed).
-bool blocking_clients::may_go_on(client& self) {
+bool blocking_clients::may_go_on(client& self, clock::time_point started) {
   if (budget_.stopping()) return false;
-  const auto started = clock::time_point(clock::duration(self.request_started.load(std::memory_order_relaxed)));
   if (options_.timeout.count() == 0 || clock::now() - started < options_.timeout) return true;
   ++self.results.timeouts;
   ++budget_.failed;
@@ -245,7 +181,7 @@ bool blocking_clients::exchange(int fd, client& self, char* buffer) {
       sent += static_cast<std::size_t>(count);
     } else if (errno != EINTR) {
       return reset();
-    } else if (!may_go_on(self)) {
+    } else if (!may_go_on(self, started)) {
       return false;
     }
   }
@@ -257,7 +193,7 @@ bool blocking_clients::exchange(int fd, client& self, char* buffer) {
     const auto count = ::read(fd, buffer, read_buffer_size);
     if (count == 0 || (count < 0 && errno != EINTR)) return reset();
     if (count < 0) {
-      if (!may_go_on(self)) return false;
+      if (!may_go_on(self, started)) return false;
       continue;
     }
     // The whole input is decoded, also after END_REQUEST, so the decoder

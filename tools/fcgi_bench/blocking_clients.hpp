@@ -13,6 +13,7 @@
 
 #include "bench_options.hpp"
 #include "bench_results.hpp"
+#include "blocking_connector.hpp"
 #include "shared_budget.hpp"
 
 namespace fcgihost::bench {
@@ -40,18 +41,17 @@ class blocking_clients {
 
  private:
   struct client;
-  struct address;
 
   void drive(client& self);
   int connect_once();
   bool exchange(int fd, client& self, char* buffer);
-  bool may_go_on(client& self);
+  bool may_go_on(client& self, std::chrono::steady_clock::time_point started);
   void watch();
 
   const bench_options& options_;
   shared_budget& budget_;
   const std::string request_head_;
-  std::unique_ptr<address> address_;
+  const blocking_connector connector_;
   std::vector<std::unique_ptr<client>> clients_;
   // The watching thread sleeps on this between checks, and wakes early when
   // the last client finishes.

@@ -3,9 +3,6 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -19,6 +16,7 @@
 
 #include "bench_options.hpp"
 #include "blocking_clients.hpp"
+#include "blocking_connector.hpp"
 #include "load_generator.hpp"
 
 namespace {
@@ -84,25 +82,16 @@ std::vector<int> hold_idle_connections(const protocol::socket_address& address, 
     files.rlim_cur = files.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &files);
   }
-  boost::asio::io_context io;
+  const blocking_connector connector(address);
   for (std::size_t i = 0; i < count; ++i) {
-    boost::system::error_code ec;
-    if (address.type == protocol::socket_address::kind::unix_path) {
-      boost::asio::local::stream_protocol::socket socket(io);
-      socket.connect(boost::asio::local::stream_protocol::endpoint(address.path), ec);
-      if (!ec) held.push_back(socket.release());
-    } else {
-      boost::asio::ip::tcp::socket socket(io);
-      boost::asio::ip::tcp::resolver resolver(io);
-      const auto endpoints = resolver.resolve(address.host, std::to_string(address.port), ec);
-      if (!ec) boost::asio::connect(socket, endpoints, ec);
-      if (!ec) held.push_back(socket.release());
-    }
-    if (ec) {
+    std::string why;
+    const int fd = connector.connect(why);
+    if (fd < 0) {
       run.notes.push_back("only " + std::to_string(held.size()) + " of " + std::to_string(count) +
-                          " idle connections opened: " + ec.message());
+                          " idle connections opened: " + why);
       break;
     }
+    held.push_back(fd);
   }
   return held;
 }
