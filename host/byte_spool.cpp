@@ -1,5 +1,7 @@
 #include "byte_spool.hpp"
 
+#include <utility>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,6 +17,15 @@ constexpr std::size_t join_limit = 256 * 1024;
 }  // namespace
 
 byte_spool::byte_spool(std::size_t memory_limit) : memory_limit_(memory_limit) {}
+
+byte_spool::byte_spool(byte_spool&& other) noexcept
+    : memory_limit_(other.memory_limit_),
+      memory_(std::move(other.memory_)),
+      memory_bytes_(std::exchange(other.memory_bytes_, 0)),
+      front_taken_(std::exchange(other.front_taken_, 0)),
+      file_(std::exchange(other.file_, -1)),
+      file_read_(std::exchange(other.file_read_, 0)),
+      file_written_(std::exchange(other.file_written_, 0)) {}
 
 byte_spool::~byte_spool() {
   if (file_ >= 0) ::close(file_);

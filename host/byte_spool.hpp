@@ -19,6 +19,8 @@ class byte_spool {
   ~byte_spool();
   byte_spool(const byte_spool&) = delete;
   byte_spool& operator=(const byte_spool&) = delete;
+  byte_spool(byte_spool&& other) noexcept;
+  byte_spool& operator=(byte_spool&&) = delete;
 
   // Throws std::system_error when the temporary file cannot be written.
   void append(std::string_view bytes);

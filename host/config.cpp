@@ -31,6 +31,11 @@ config routes map other names to either.
   --script-cpu-seconds N, --script-memory BYTES[K|M|G], --script-open-files N,
   --script-processes N   rlimits for scripts (0: the host's own)
   --timeout SECONDS      per-request timeout, 0 for none (30)
+  --timeout-status N     what a timed-out request answers: 408 or 504 (408)
+  --idle-timeout S       close a keep-alive connection with nothing in flight
+                         after this long, 0 for never (90)
+  --read-timeout S       close a connection stopped in the middle of a record or
+                         of a request's PARAMS for this long, 0 for never (10)
   --drain-timeout S      how long SIGTERM waits for requests in flight (10)
   --max-connections N    connections at once (1024), reported as FCGI_MAX_CONNS
   --max-requests N       requests at once (1024), FCGI_MAX_REQS; more get OVERLOADED
@@ -164,6 +169,14 @@ void apply_setting(host_config& config, const std::string& key, const std::strin
     config.pass_env.push_back(value);
   } else if (key == "timeout") {
     config.timeout = parse_duration(key, value);
+  } else if (key == "timeout-status") {
+    if (value != "408" && value != "504")
+      throw std::invalid_argument("timeout-status takes 408 or 504, not '" + value + "'");
+    config.timeout_status = value == "408" ? 408 : 504;
+  } else if (key == "idle-timeout") {
+    config.idle_timeout = parse_duration(key, value);
+  } else if (key == "read-timeout") {
+    config.read_timeout = parse_duration(key, value);
   } else if (key == "drain-timeout") {
     config.drain_timeout = parse_duration(key, value);
   } else if (key == "max-connections") {

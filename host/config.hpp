@@ -38,6 +38,15 @@ struct host_config {
   runners::script_limit_overrides script_limits;
   // Below nginx's 60 s fastcgi_read_timeout, so clients see our 408, not a 504.
   std::chrono::milliseconds timeout{30'000};
+  // 408 says the request did not arrive in time, and browsers such as Chrome
+  // retry it by themselves; 504 is for sites that do not want that.
+  int timeout_status = 408;
+  // Longer than nginx's upstream keepalive_timeout (60 s), so nginx, which
+  // reconnects at once, is the one that closes its idle connections.
+  std::chrono::milliseconds idle_timeout{90'000};
+  // A peer that stopped in the middle of a record or of a request's PARAMS.
+  // A running request's wait for its body is bounded by its own deadline.
+  std::chrono::milliseconds read_timeout{10'000};
   std::chrono::milliseconds drain_timeout{10'000};
   std::size_t max_connections = 1024;
   std::size_t max_requests = 1024;  // at once, over all connections

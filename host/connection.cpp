@@ -29,6 +29,8 @@ constexpr std::size_t read_buffer_size = 256 * 1024;
 constexpr std::size_t small_read_size = 4 * 1024;
 // How long reading waits for a runner to take its backlog of FCGI_STDIN.
 constexpr auto longest_read_pause = std::chrono::milliseconds(100);
+// How long a closing connection reads and drops input (see close_gracefully).
+constexpr auto linger_time = std::chrono::seconds(2);
 
 protocol::decoder_limits limits_from(const host_config& config) {
   protocol::decoder_limits limits;
@@ -41,21 +43,19 @@ connection::connection(socket_type socket, host_context& host, std::string peer)
     : socket_(std::move(socket)),
       host_(host),
       peer_(std::move(peer)),
-      settings_(host.settings()),
-      decoder_(limits_from(*settings_)),
+      decoder_(limits_from(*host.settings())),
       write_lock_(socket_.get_executor(), 1),
       linger_(socket_.get_executor()),
-      resume_reading_(socket_.get_executor()) {
+      resume_reading_(socket_.get_executor()),
+      activity_check_(socket_.get_executor()) {
   ++host_.open_connections;
 }
 
 connection::~connection() { --host_.open_connections; }
 
-connection::write_guard::~write_guard() {
-  if (owner_) owner_->write_lock_.try_receive([](error_code) {});
-}
+void connection::release_writer() { write_lock_.try_receive([](error_code) {}); }
 
-awaitable<connection::write_guard> connection::acquire_writer() {
+awaitable<request_sink::write_guard> connection::acquire_writer() {
   co_await write_lock_.async_send(error_code{}, use_awaitable);
   co_return write_guard(this);
 }
@@ -72,9 +72,21 @@ awaitable<void> connection::write_bytes(std::string bytes) {
 
 void connection::close_socket() {
   resume_reading_.cancel();
+  linger_.cancel();
+  activity_check_.cancel();
   error_code ignored;
   socket_.shutdown(socket_type::shutdown_both, ignored);
   socket_.close(ignored);
+}
+
+void connection::tear_down(std::string_view why) {
+  if (state_ == state::closed) return;
+  state_ = state::closed;
+  if (!requests_.empty()) host_.log->debug("{}: ending {} request(s): {}", peer_, requests_.size(), why);
+  // abort() ends a session, which then leaves the map: work on a copy.
+  auto sessions = requests_;
+  for (auto& [id, session] : sessions) session->abort(true);
+  close_socket();
 }
 
 // Closing a socket that still has unread input makes TCP send a reset, which
@@ -82,19 +94,15 @@ void connection::close_socket() {
 // lingering close does: shut our side, read and drop until the peer closes,
 // and close for good after a bounded wait.
 void connection::close_gracefully() {
-  if (lingering_ || !socket_.is_open()) return;
-  lingering_ = true;
+  if (state_ != state::reading || !socket_.is_open()) return;
+  state_ = state::lingering;
   error_code ignored;
   socket_.shutdown(socket_type::shutdown_send, ignored);
-  linger_.expires_after(std::chrono::seconds(2));
-  linger_.async_wait([self = shared_from_this()](error_code) { self->close_socket(); });
-}
-
-void connection::abort_all(const char* why) {
-  if (!requests_.empty()) host_.log->debug("{}: aborting {} request(s): {}", peer_, requests_.size(), why);
-  // abort() can end a session and erase it from the map: work on a copy.
-  auto sessions = requests_;
-  for (auto& [id, session] : sessions) session->abort(true);
+  linger_.expires_after(linger_time);
+  linger_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->tear_down("the lingering close is over");
+  });
 }
 
 void connection::drain() {
@@ -105,16 +113,39 @@ void connection::drain() {
 }
 
 void connection::shut_down() {
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->tear_down("the host is shutting down"); });
+}
+
+void connection::evict() {
   asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-    self->abort_all("the host is shutting down");
-    self->close_socket();
+    if (self->state_ == state::closed || self->serving()) return;  // it began a request meanwhile
+    self->host_.log->warn("{}: closing the connection, which has sent nothing for {:.1f} s, to admit a new one "
+                          "(max-connections)", self->peer_,
+                          std::chrono::duration<double>(clock::now() - self->last_input()).count());
+    self->tear_down("evicted for a new connection");
   });
 }
 
-void connection::release_request_id(std::uint16_t request_id) {
-  requests_.erase(request_id);
+bool connection::alone(std::uint16_t request_id) const {
+  return requests_.size() == 1 && requests_.begin()->first == request_id;
+}
+
+void connection::release_request(std::uint16_t request_id) {
+  const auto found = requests_.find(request_id);
+  if (found == requests_.end()) return;
+  if (found->second->started()) {
+    --started_requests_;
+    serving_count_.store(started_requests_, std::memory_order_relaxed);
+  }
+  requests_.erase(found);
   decoder_.forget(request_id);
+  last_activity_ = clock::now();
   resume_reading();  // late input for it is read and dropped
+}
+
+void connection::request_done(bool keep_conn) {
+  if (!keep_conn) closing_ = true;
+  if (closing_ && requests_.empty()) close_gracefully();
 }
 
 void connection::resume_reading() {
@@ -143,58 +174,108 @@ awaitable<void> connection::pause_reading() {
   if (!ec) paused_for->stop_backpressure();
 }
 
-void connection::request_done(bool keep_conn) {
-  if (!keep_conn) closing_ = true;
-  if (closing_ && requests_.empty()) close_gracefully();
+void connection::note_input() {
+  last_activity_ = clock::now();
+  last_input_.store(last_activity_.time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+// One timer, checked lazily: reads only note the time, and the timer, when it
+// fires, works out which limit applies now and re-arms for when it would
+// expire. A connection with a request running has no read limit (the
+// request's deadline governs the wait for its body); one stopped in the middle
+// of a record or of a request's PARAMS has --read-timeout; one with nothing in
+// flight has --idle-timeout.
+void connection::arm_activity_check(clock::time_point at) {
+  activity_check_.expires_at(at);
+  activity_check_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->check_activity();
+  });
+}
+
+void connection::check_activity() {
+  if (state_ != state::reading) return;
+  const auto settings = host_.settings();
+  const auto now = clock::now();
+  const bool mid_request = !decoder_.at_record_boundary() || requests_.size() > started_requests_;
+  std::chrono::milliseconds limit{0};
+  const char* what = "";
+  const char* setting = "";
+  if (started_requests_ == 0 && mid_request) {
+    limit = settings->read_timeout;
+    what = "stopped in the middle of a record or of a request's PARAMS";
+    setting = "read-timeout";
+  } else if (requests_.empty()) {
+    limit = settings->idle_timeout;
+    what = "idle";
+    setting = "idle-timeout";
+  }
+  if (limit.count() > 0 && now - last_activity_ >= limit) {
+    host_.log->warn("{}: closing the connection: {} for {:g} s ({})", peer_, what,
+                    std::chrono::duration<double>(limit).count(), setting);
+    tear_down("a timeout");
+    return;
+  }
+  // Check again when the limit could expire; with none in force, after the
+  // shorter of the two, since the connection's state may change meanwhile.
+  auto next = limit.count() > 0 ? last_activity_ + limit : clock::time_point::max();
+  for (const auto other : {settings->read_timeout, settings->idle_timeout})
+    if (other.count() > 0 && limit.count() == 0) next = std::min(next, now + other);
+  if (next != clock::time_point::max()) arm_activity_check(next);
 }
 
 awaitable<void> connection::run() {
   auto self = shared_from_this();
+  check_activity();
+  std::string why = "the connection ended";
+  try {
+    co_await serve();
+  } catch (const std::exception& e) {
+    host_.log->error("{}: connection failed inside the host: {}", peer_, e.what());
+    why = e.what();
+  }
+  tear_down(why);
+}
+
+awaitable<void> connection::serve() {
   // Small reads while the web server sends requests one by one, large ones
   // while a body streams in; between them no large buffer is held, so an
   // idle keep-alive connection costs a few KiB, not 64.
   std::array<char, small_read_size> small_buffer;
   std::unique_ptr<char[]> large_buffer;
-  while (true) {
+  while (state_ != state::closed) {
     const auto buffer = large_buffer ? asio::mutable_buffer(large_buffer.get(), read_buffer_size)
                                      : asio::mutable_buffer(small_buffer.data(), small_buffer.size());
     auto [ec, n] = co_await socket_.async_read_some(buffer, asio::as_tuple(use_awaitable));
     if (ec) {
-      if (ec == asio::error::eof && !decoder_.at_record_boundary() && !lingering_)
+      if (state_ == state::closed) co_return;
+      if (ec == asio::error::eof && !decoder_.at_record_boundary() && state_ != state::lingering)
         host_.log->warn("{}: connection closed in the middle of a record", peer_);
       else if (ec != asio::error::eof && ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor)
         host_.log->debug("{}: connection ended: {}", peer_, ec.message());
-      abort_all("the web server closed the connection");
-      break;
+      co_return;
     }
-    if (lingering_) continue;  // input after our last response is dropped
+    if (state_ == state::lingering) continue;  // input after our last response is dropped
+    note_input();
     std::string_view input(static_cast<const char*>(buffer.data()), n);
-    while (!input.empty() && socket_.is_open()) {
+    while (!input.empty() && state_ == state::reading) {
       protocol::decoded_message decoded;
       bool ready = false;
       std::error_code protocol_error;
       input.remove_prefix(decoder_.put(input, decoded, ready, protocol_error));
       if (protocol_error) {
         host_.log->warn("{}: closing the connection: {}", peer_, protocol_error.message());
-        abort_all("protocol error");
-        close_socket();
         co_return;
       }
       if (ready) co_await handle(decoded);
     }
-    if (!socket_.is_open()) {
-      abort_all("the connection was closed");
-      break;
-    }
-    if (input_backlogged()) co_await pause_reading();
+    if (state_ == state::reading && input_backlogged()) co_await pause_reading();
     // The views into the buffer are all used up here: it may change.
     if (n < buffer.size())
       large_buffer.reset();
     else if (!large_buffer)
       large_buffer = std::make_unique_for_overwrite<char[]>(read_buffer_size);
   }
-  linger_.cancel();
-  close_socket();
 }
 
 awaitable<void> connection::handle(protocol::decoded_message& decoded) {
@@ -202,20 +283,24 @@ awaitable<void> connection::handle(protocol::decoded_message& decoded) {
     co_await begin_request(*begin);
   } else if (auto* params = std::get_if<message::params>(&decoded)) {
     auto session = requests_.find(params->request_id);
-    if (session != requests_.end() && !session->second->started())
-      session->second->start(std::move(params->pairs));
+    if (session != requests_.end() && !session->second->started()) {
+      ++started_requests_;
+      serving_count_.store(started_requests_, std::memory_order_relaxed);
+      auto keep = session->second;
+      keep->start(std::move(params->pairs));
+    }
   } else if (auto* data = std::get_if<message::stream_data>(&decoded)) {
     if (data->stream != protocol::record_type::std_in) {
-      host_.log->debug("{}: ignoring {} for request {}", peer_, protocol::type_name(static_cast<std::uint8_t>(data->stream)),
-                       data->request_id);
+      host_.log->debug("{}: ignoring {} for request {}", peer_,
+                       protocol::type_name(static_cast<std::uint8_t>(data->stream)), data->request_id);
       co_return;
     }
     auto session = requests_.find(data->request_id);
     if (session == requests_.end()) co_return;  // the request already ended: late input is dropped
-    session->second->push_stdin(data->bytes);
+    auto keep = session->second;
+    keep->push_stdin(data->bytes);
   } else if (auto* abort = std::get_if<message::abort_request>(&decoded)) {
     if (auto session = requests_.find(abort->request_id); session != requests_.end()) {
-      host_.log->info("{}: request {} aborted by the web server", peer_, abort->request_id);
       auto keep = session->second;
       keep->abort(false);
     }
@@ -243,8 +328,7 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
   };
   if (requests_.contains(begin.request_id)) {
     host_.log->warn("{}: closing the connection: request id {} began twice", peer_, begin.request_id);
-    abort_all("protocol error");
-    close_socket();
+    tear_down("protocol error");
     co_return;
   }
   if (begin.role != static_cast<std::uint16_t>(protocol::role::responder)) {
@@ -258,24 +342,33 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     co_await refuse(protocol::protocol_status::overloaded);
     co_return;
   }
-  const std::size_t limit = settings_->max_requests;
-  if (host_.active_requests.fetch_add(1) >= limit) {
-    --host_.active_requests;
-    host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running", peer_, begin.request_id, limit);
+  // The limits in force now, also for a connection opened before a reload.
+  const auto settings = host_.settings();
+  decoder_.set_limits(limits_from(*settings));
+  // Requests still receiving their PARAMS hold no slot of --max-requests (so
+  // one connection cannot starve the others of them); each connection may
+  // have as many of them as --max-requests.
+  if (requests_.size() - started_requests_ >= settings->max_requests) {
+    host_.log->warn("{}: request {} refused (OVERLOADED): {} requests on this connection have not sent their "
+                    "PARAMS", peer_, begin.request_id, settings->max_requests);
     co_await refuse(protocol::protocol_status::overloaded);
     co_return;
   }
-  requests_[begin.request_id] = std::make_shared<request_session>(shared_from_this(), begin.request_id, begin.keep_conn);
+  auto session = std::make_shared<request_session>(weak_from_this(), socket_.get_executor(), host_, peer_,
+                                                   begin.request_id, begin.keep_conn);
+  requests_[begin.request_id] = session;
+  session->begin();
 }
 
 awaitable<void> connection::answer_get_values(const message::get_values& query) {
-  // Honest: the limits this host enforces.
+  // Honest: the limits this host enforces now.
+  const auto settings = host_.settings();
   protocol::name_value_list values;
   for (const auto& name : query.names) {
     if (name == protocol::max_conns_name)
-      values.push_back({name, std::to_string(settings_->max_connections)});
+      values.push_back({name, std::to_string(settings->max_connections)});
     else if (name == protocol::max_reqs_name)
-      values.push_back({name, std::to_string(settings_->max_requests)});
+      values.push_back({name, std::to_string(settings->max_requests)});
     else if (name == protocol::mpxs_conns_name)
       values.push_back({name, "1"});
     // Names we do not know are left out, as the spec asks.

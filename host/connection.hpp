@@ -1,7 +1,10 @@
-// One connection from a web server: reads records, starts and feeds requests
-// (several at once when the server multiplexes), answers management records,
-// and serialises the records every request writes. Everything here runs on
-// the connection's strand.
+// One connection from a web server: a thin loop that reads records, starts
+// and feeds requests (several at once when the server multiplexes), answers
+// management records and serialises the records every request writes.
+// Everything here runs on the connection's strand. However the connection
+// ends (EOF, reset, a failed write, bad input, an exception, a timeout, the
+// host stopping), it ends through tear_down(): every request on it ends and
+// the descriptor is closed.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -10,6 +13,8 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,57 +23,59 @@
 #include <protocol/message_decoder.hpp>
 
 #include "host_context.hpp"
+#include "request_sink.hpp"
 
 namespace fcgihost::host {
 
 class request_session;
 
-class connection : public std::enable_shared_from_this<connection> {
+class connection final : public request_sink, public std::enable_shared_from_this<connection> {
  public:
   using socket_type = boost::asio::generic::stream_protocol::socket;
+  using clock = std::chrono::steady_clock;
 
   connection(socket_type socket, host_context& host, std::string peer);
-  ~connection();
+  ~connection() override;
 
-  // Serves the connection until the peer closes it, it breaks the protocol,
-  // or the host closes it.
+  // Serves the connection until it ends, however it ends.
   boost::asio::awaitable<void> run();
 
   // From any thread: close now if idle, else once the requests in flight end.
   void drain();
   // From any thread: end every request (their stop tokens fire) and close.
   void shut_down();
+  // From any thread: closed to make room for a new connection (see server).
+  void evict();
+  // From any thread: whether a request runs on it, and when it last sent a byte.
+  bool serving() const { return serving_count_.load(std::memory_order_relaxed) > 0; }
+  clock::time_point last_input() const { return clock::time_point(clock::duration(last_input_.load())); }
+  bool evicting() const { return evicting_.load(); }
+  void mark_evicting() { evicting_ = true; }
 
-  // Writers hold this while they write, so records of concurrent requests
-  // never interleave within a record.
-  class write_guard {
-   public:
-    explicit write_guard(connection* owner) : owner_(owner) {}
-    write_guard(write_guard&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
-    write_guard& operator=(write_guard&&) = delete;
-    ~write_guard();
-
-   private:
-    connection* owner_;
-  };
-  boost::asio::awaitable<write_guard> acquire_writer();
-  // Only while holding a write_guard. Throws when the socket fails.
-  boost::asio::awaitable<void> write_now(const std::vector<boost::asio::const_buffer>& buffers);
-
-  // A request is ending: its id is free again. Called before END_REQUEST
-  // goes out, because the web server may reuse the id the moment it sees it.
-  void release_request_id(std::uint16_t request_id);
-  // The request's END_REQUEST went out (or could not).
-  void request_done(bool keep_conn);
-  // Reading resumes if it paused for a request's backlog of FCGI_STDIN (its
-  // runner has caught up, or the request is over; see run()).
-  void resume_reading();
+  // request_sink
+  boost::asio::awaitable<write_guard> acquire_writer() override;
+  boost::asio::awaitable<void> write_now(const std::vector<boost::asio::const_buffer>& buffers) override;
+  bool alone(std::uint16_t request_id) const override;
+  void release_request(std::uint16_t request_id) override;
+  void request_done(bool keep_conn) override;
+  void resume_reading() override;
+  void tear_down(std::string_view why) override;
 
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
-  host_context& host() { return host_; }
   const std::string& peer() const { return peer_; }
 
+ protected:
+  void release_writer() override;
+
  private:
+  // The connection's own small state machine.
+  enum class state {
+    reading,    // serving
+    lingering,  // our side is shut down after the last response; input is read and dropped
+    closed,     // torn down
+  };
+
+  boost::asio::awaitable<void> serve();
   boost::asio::awaitable<void> handle(protocol::decoded_message& message);
   boost::asio::awaitable<void> begin_request(const protocol::message::begin_request& begin);
   boost::asio::awaitable<void> answer_get_values(const protocol::message::get_values& query);
@@ -76,23 +83,31 @@ class connection : public std::enable_shared_from_this<connection> {
   void close_socket();
   // Ends the connection after a response: see connection.cpp.
   void close_gracefully();
-  void abort_all(const char* why);
   // Whether to stop reading until the only request's runner catches up.
   bool input_backlogged() const;
   boost::asio::awaitable<void> pause_reading();
+  void note_input();
+  // The read and idle timeouts: see connection.cpp.
+  void arm_activity_check(clock::time_point at);
+  void check_activity();
 
   socket_type socket_;
   host_context& host_;
   std::string peer_;
-  std::shared_ptr<const host_config> settings_;  // as when the connection opened
   protocol::message_decoder decoder_;
   boost::asio::experimental::channel<void(boost::system::error_code)> write_lock_;
   std::map<std::uint16_t, std::shared_ptr<request_session>> requests_;
+  std::size_t started_requests_ = 0;  // of requests_, those whose PARAMS are complete
+  state state_ = state::reading;
   bool closing_ = false;  // close once no request is left
-  bool lingering_ = false;  // our side is shut down; input is read and dropped
   boost::asio::steady_timer linger_;
   bool reading_paused_ = false;
   boost::asio::steady_timer resume_reading_;  // cancelled to resume
+  boost::asio::steady_timer activity_check_;
+  clock::time_point last_activity_ = clock::now();  // the last input, or the last request's end
+  std::atomic<clock::rep> last_input_{clock::now().time_since_epoch().count()};
+  std::atomic<std::size_t> serving_count_{0};
+  std::atomic<bool> evicting_{false};
 };
 
 }  // namespace fcgihost::host

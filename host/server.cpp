@@ -65,9 +65,16 @@ awaitable<void> server::accept_loop(acceptor_type& acceptor, std::string descrip
     }
     const auto settings = host_.settings();
     if (host_.open_connections >= settings->max_connections) {
-      host_.log->warn("refused a connection from {} on {}: {} connections already open (max-connections)", peer_name,
-                      description, settings->max_connections);
-      continue;
+      // Room is made by closing the connection that has waited longest
+      // without sending a byte and runs no request: stalled peers cannot
+      // keep a real one out.
+      auto victim = longest_silent_connection();
+      if (!victim) {
+        host_.log->warn("refused a connection from {} on {}: {} connections already open (max-connections), all "
+                        "with requests running", peer_name, description, settings->max_connections);
+        continue;
+      }
+      victim->evict();
     }
     if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) socket.set_option(asio::ip::tcp::no_delay(true), ec);
     auto conn = std::make_shared<connection>(std::move(socket), host_, peer_name);
@@ -81,6 +88,18 @@ awaitable<void> server::accept_loop(acceptor_type& acceptor, std::string descrip
       if (failure) log->error("{}: connection failed inside the host: {}", peer_name, runners::exception_text(failure));
     });
   }
+}
+
+std::shared_ptr<connection> server::longest_silent_connection() {
+  std::shared_ptr<connection> longest;
+  std::lock_guard lock(connections_mutex_);
+  for (const auto& weak : connections_) {
+    auto conn = weak.lock();
+    if (!conn || conn->serving() || conn->evicting()) continue;
+    if (!longest || conn->last_input() < longest->last_input()) longest = std::move(conn);
+  }
+  if (longest) longest->mark_evicting();
+  return longest;
 }
 
 std::vector<std::shared_ptr<connection>> server::live_connections() {

@@ -1,5 +1,5 @@
 // Accepts connections on every listener (refusing peers FCGI_WEB_SERVER_ADDRS
-// does not name, and connections past the limit), keeps track of them, and
+// does not name; at the limit, closing the longest silent connection), keeps track of them, and
 // drains them on shutdown.
 #pragma once
 
@@ -34,6 +34,9 @@ class server {
   using acceptor_type = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
   boost::asio::awaitable<void> accept_loop(acceptor_type& acceptor, std::string description);
   std::vector<std::shared_ptr<connection>> live_connections();
+  // The connection to close for a new one at max-connections (and marked so
+  // it is not chosen twice), or none when every one runs a request.
+  std::shared_ptr<connection> longest_silent_connection();
 
   boost::asio::io_context& io_;
   host_context& host_;

@@ -112,8 +112,9 @@ void handler_request::output_buffer::send_pending() {
   if (pending.empty()) return;
   if (pending.size() == capacities_[current_]) wanted_size_ = large_buffer_size;  // a stream, not a page
   wait_sent();  // the other buffer is free again
-  // After the request is over, output is dropped without failing the stream:
-  // the stop token is how a handler learns it should stop.
+  // After the request is over, output is dropped and the stream fails (see
+  // overflow): a handler blocked writing to a client that does not read
+  // returns when its request is stopped.
   if (!owner_.over_) {
     sending_ = owner_.start_write(stream_, buffers_[current_], pending.size());
     current_ ^= 1;
@@ -132,6 +133,7 @@ std::string handler_request::output_buffer::take_pending() {
 }
 
 handler_request::output_buffer::int_type handler_request::output_buffer::overflow(int_type c) {
+  if (owner_.stopped()) return traits_type::eof();  // the stream fails: the request is over
   if (pbase() == nullptr) {
     use_buffer(current_);
   } else {
@@ -145,8 +147,9 @@ handler_request::output_buffer::int_type handler_request::output_buffer::overflo
 }
 
 int handler_request::output_buffer::sync() {
+  if (owner_.stopped()) return -1;
   send_pending();
-  return 0;
+  return owner_.stopped() ? -1 : 0;
 }
 
 handler_request::input_buffer::int_type handler_request::input_buffer::underflow() {

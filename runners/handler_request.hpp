@@ -77,6 +77,8 @@ class handler_request final : public fcgihost::request {
     bool ended_ = false;
   };
 
+  // The request is over (timed out, aborted, its connection gone).
+  bool stopped() const { return over_ || stop_.stop_requested(); }
   std::future<bool> start_write(output_stream stream, std::shared_ptr<const char[]> buffer, std::size_t size);
   // Waits for a write; if it failed, the request is over.
   void finish_write(std::future<bool>& sending);

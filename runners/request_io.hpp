@@ -12,9 +12,9 @@
 
 #include <protocol/name_value.hpp>
 
-namespace fcgihost::runners {
+#include "run_result.hpp"
 
-enum class output_stream { out, err };
+namespace fcgihost::runners {
 
 class request_io {
  public:
@@ -30,16 +30,6 @@ class request_io {
   virtual boost::asio::awaitable<bool> write(output_stream stream, std::string_view bytes) = 0;
   // Where the awaitables above must run (the connection's strand).
   virtual boost::asio::any_io_executor executor() const = 0;
-};
-
-// How a run ended, when it ended on its own.
-struct run_result {
-  int app_status = 0;
-  std::string failure;  // non-empty: the handler or program failed (answered 500)
-  // Output the runner had not sent yet when it ended: the host sends it with
-  // END_REQUEST in one write (for a small response, the whole of it).
-  std::string last_stdout;
-  std::string last_stderr;
 };
 
 }  // namespace fcgihost::runners

@@ -16,6 +16,10 @@ class protocol_category final : public std::error_category {
       case error::bad_record_length: return "record body has the wrong length for its type";
       case error::truncated_name_value: return "name-value pair runs past the end of its stream";
       case error::params_too_large: return "PARAMS stream exceeds the size limit";
+      case error::declared_params_too_large:
+        return "a PARAMS name-value pair declares a length over the size limit (max-params-bytes)";
+      case error::params_in_progress_too_large:
+        return "unfinished PARAMS streams on one connection exceed four times the size limit";
       case error::truncated_record: return "connection ended in the middle of a record";
       case error::name_value_too_long: return "name or value too long to encode";
     }

@@ -13,6 +13,8 @@ enum class error {
   bad_record_length,        // fixed-size body (BEGIN_REQUEST, END_REQUEST, UNKNOWN_TYPE) of the wrong size
   truncated_name_value,     // a name-value length runs past the end of its stream
   params_too_large,         // a request's PARAMS stream exceeds the configured cap
+  declared_params_too_large,  // a name-value pair declares more bytes than the PARAMS cap allows
+  params_in_progress_too_large,  // unfinished PARAMS streams of one connection exceed their cap
   truncated_record,         // the byte stream ended in the middle of a record
   name_value_too_long,      // a name or value longer than 2^31-1 bytes cannot be encoded
 };

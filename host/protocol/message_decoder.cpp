@@ -77,6 +77,13 @@ bool message_decoder::on_fragment(const record_fragment& fragment, decoded_messa
   return on_whole_record(header, record_buffer_, out, ec);
 }
 
+void message_decoder::forget(std::uint16_t request_id) {
+  const auto found = params_in_progress_.find(request_id);
+  if (found == params_in_progress_.end()) return;
+  params_bytes_in_progress_ -= found->second.bytes.size();
+  params_in_progress_.erase(found);
+}
+
 bool message_decoder::on_params_fragment(const record_fragment& fragment, decoded_message& out,
                                          std::error_code& ec) {
   const std::uint16_t id = fragment.header.request_id;
@@ -87,19 +94,35 @@ bool message_decoder::on_params_fragment(const record_fragment& fragment, decode
     out = message::ignored_record{fragment.header};
     return true;
   }
-  std::string& stream = found->second;
-  if (fragment.content.size() > limits_.max_params_bytes - stream.size()) {
+  params_stream& stream = found->second;
+  if (fragment.content.size() > stream.limit - stream.bytes.size()) {
     ec = error::params_too_large;
     return false;
   }
   if (!fragment.content.empty()) {
-    stream.append(fragment.content);
+    if (params_bytes_in_progress_ + fragment.content.size() >
+        limits_.max_params_bytes * limits_.max_params_streams_in_progress) {
+      ec = error::params_in_progress_too_large;
+      return false;
+    }
+    stream.bytes.append(fragment.content);
+    params_bytes_in_progress_ += fragment.content.size();
+    // Each pair's declared lengths are checked as soon as they arrive.
+    std::size_t end = 0;
+    while (declared_pair_end(stream.bytes, stream.next_pair, end)) {
+      if (end > stream.limit) {
+        ec = error::declared_params_too_large;
+        return false;
+      }
+      if (end > stream.bytes.size()) break;  // its bytes are still coming
+      stream.next_pair = end;
+    }
     return false;
   }
   // An empty record ends the stream.
   message::params done{id, {}};
-  decode_name_values(stream, done.pairs, ec);
-  params_in_progress_.erase(found);
+  decode_name_values(stream.bytes, done.pairs, ec);
+  forget(id);
   if (ec) return false;
   out = std::move(done);
   return true;
@@ -114,13 +137,14 @@ bool message_decoder::on_whole_record(const record_header& header, std::string_v
                                                    static_cast<unsigned char>(content[1]));
       const bool keep_conn = (static_cast<unsigned char>(content[2]) & keep_conn_flag) != 0;
       // A fresh BEGIN_REQUEST starts the id's PARAMS over, so ids can be reused.
-      params_in_progress_[header.request_id].clear();
+      forget(header.request_id);
+      params_in_progress_[header.request_id].limit = limits_.max_params_bytes;
       out = message::begin_request{header.request_id, role, keep_conn};
       return true;
     }
     case record_type::abort_request:
       // The spec gives ABORT_REQUEST no body; tolerate one, as libfcgi does.
-      params_in_progress_.erase(header.request_id);
+      forget(header.request_id);
       out = message::abort_request{header.request_id};
       return true;
     case record_type::end_request: {

@@ -19,8 +19,12 @@
 namespace fcgihost::protocol {
 
 struct decoder_limits {
-  // Cap on one request's PARAMS stream; nginx sends a few KiB.
+  // Cap on one request's PARAMS stream; nginx sends a few KiB. A pair whose
+  // declared lengths pass it is refused as soon as its lengths arrive.
   std::size_t max_params_bytes = 1024 * 1024;
+  // Cap on the unfinished PARAMS streams of all requests at once, in units of
+  // max_params_bytes.
+  std::size_t max_params_streams_in_progress = 4;
 };
 
 namespace message {
@@ -82,7 +86,9 @@ class message_decoder {
 
   // Drops a request's unfinished PARAMS stream (the host refused or ended the
   // request), so a peer cannot make the decoder hold params for it.
-  void forget(std::uint16_t request_id) { params_in_progress_.erase(request_id); }
+  void forget(std::uint16_t request_id);
+  // New limits apply from the next BEGIN_REQUEST on.
+  void set_limits(decoder_limits limits) { limits_ = limits; }
 
   // True between records: end of input here is a clean close.
   bool at_record_boundary() const noexcept { return records_.at_record_boundary(); }
@@ -96,8 +102,14 @@ class message_decoder {
   decoder_limits limits_;
   record_parser records_;
   std::string record_buffer_;  // a small record's content when it arrives in pieces
+  struct params_stream {
+    std::string bytes;
+    std::size_t next_pair = 0;  // where the first pair whose lengths are unchecked starts
+    std::size_t limit = 0;      // max_params_bytes when it began
+  };
   // PARAMS streams in progress, by request id (requests may interleave).
-  std::unordered_map<std::uint16_t, std::string> params_in_progress_;
+  std::unordered_map<std::uint16_t, params_stream> params_in_progress_;
+  std::size_t params_bytes_in_progress_ = 0;
 };
 
 }  // namespace fcgihost::protocol

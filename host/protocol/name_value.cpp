@@ -67,6 +67,14 @@ void decode_name_values(std::string_view bytes, name_value_list& pairs, std::err
   }
 }
 
+bool declared_pair_end(std::string_view bytes, std::size_t pos, std::size_t& end) {
+  std::size_t name_length = 0;
+  std::size_t value_length = 0;
+  if (!read_length(bytes, pos, name_length) || !read_length(bytes, pos, value_length)) return false;
+  end = pos + name_length + value_length;  // below 2^33: no overflow
+  return true;
+}
+
 const std::string* find_value(const name_value_list& pairs, std::string_view name) {
   for (const auto& pair : pairs)
     if (pair.name == name) return &pair.value;

@@ -28,6 +28,11 @@ void append_name_value(std::string& out, std::string_view name, std::string_view
 // (error::truncated_name_value) and leaves the pairs decoded so far.
 void decode_name_values(std::string_view bytes, name_value_list& pairs, std::error_code& ec);
 
+// Where the pair starting at `pos` ends, by its declared lengths (it may
+// end past the bytes there are); false while its lengths have not all
+// arrived. Lets a reader refuse a declared length before its bytes come.
+bool declared_pair_end(std::string_view bytes, std::size_t pos, std::size_t& end);
+
 // First value for `name`, or nullptr.
 const std::string* find_value(const name_value_list& pairs, std::string_view name);
 

@@ -33,13 +33,70 @@ TEST(HostFunctions, TimeoutBeforeOutputAnswers408) {
   EXPECT_NE(host.log().find("slow.polite: timed out after 1 s"), std::string::npos) << host.log();
 }
 
-TEST(HostFunctions, TimeoutAfterOutputStartedEndsTheStream) {
+// Reads an exchange until END_REQUEST or until the connection fails; says which.
+struct partial_response {
+  std::string out;
+  bool ended = false;  // END_REQUEST arrived
+  std::uint32_t app_status = 0;
+};
+
+awaitable<partial_response> read_until_end_or_cut(client::exchange& request) {
+  partial_response seen;
+  try {
+    while (true) {
+      auto event = co_await request.next();
+      if (event.type == client::output_event::kind::out) seen.out += event.bytes;
+      if (event.type == client::output_event::kind::end) {
+        seen.ended = true;
+        seen.app_status = event.app_status;
+        break;
+      }
+    }
+  } catch (const std::exception&) {
+    // The connection closed without END_REQUEST.
+  }
+  co_return seen;
+}
+
+TEST(HostFunctions, TimeoutAfterOutputStartedCutsTheResponseAloneOnItsConnection) {
   host_process host(with_arguments({"--timeout", "1"}));
-  const auto response = run_async([&] { return fetch(host.address(), "slow.stream"); });
-  EXPECT_TRUE(response.out.starts_with("Content-Type: text/plain\r\n\r\nline 0\n")) << response.out;
-  EXPECT_EQ(response.out.find("408"), std::string::npos) << "a 408 after the headers went out";
-  EXPECT_EQ(response.app_status, 408u);
-  EXPECT_NE(host.log().find("output had started, so the stream was ended"), std::string::npos) << host.log();
+  const auto seen = run_async([&]() -> awaitable<partial_response> {
+    auto conn = co_await connection::connect(host.address());
+    client::request_options options;
+    options.params = request_params("slow.stream");
+    auto request = co_await conn.begin(std::move(options));
+    co_await request.end_stdin();
+    co_return co_await read_until_end_or_cut(request);
+  });
+  EXPECT_TRUE(seen.out.starts_with("Content-Type: text/plain\r\n\r\nline 0\n")) << seen.out;
+  EXPECT_EQ(seen.out.find("408"), std::string::npos) << "a 408 after the headers went out";
+  EXPECT_FALSE(seen.ended) << "a cut response must not end with END_REQUEST, or it looks complete";
+  EXPECT_TRUE(host.wait_for_log("output had started, so the response is cut")) << host.log();
+  EXPECT_TRUE(host.wait_for_log("closing the connection without END_REQUEST")) << host.log();
+  EXPECT_TRUE(host.wait_for_log("app_status=408 timeout")) << host.log();
+}
+
+TEST(HostFunctions, TimeoutAfterOutputStartedOnAMultiplexedConnectionEndsWith408) {
+  host_process host(with_arguments({"--timeout", "1"}));
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    conn.set_max_in_flight(2);
+    client::request_options slow;
+    slow.params = request_params("slow.stream");
+    auto streaming = co_await conn.begin(std::move(slow));
+    co_await streaming.end_stdin();
+    client::request_options polite;
+    polite.params = request_params("slow.polite", "30");  // still there at the first one's deadline
+    auto other = co_await conn.begin(std::move(polite));
+    co_await other.end_stdin();
+    const auto cut = co_await read_until_end_or_cut(streaming);
+    EXPECT_TRUE(cut.ended) << "other requests share the connection: it stays open";
+    EXPECT_EQ(cut.app_status, 408u);
+    EXPECT_EQ(cut.out.find("408"), std::string::npos) << cut.out;
+    const auto second = co_await read_until_end_or_cut(other);
+    EXPECT_TRUE(second.ended);
+    EXPECT_TRUE(second.out.starts_with("Status: 408 Request Timeout\r\n")) << second.out;
+  });
 }
 
 TEST(HostFunctions, RouteTimeoutOverridesTheDefault) {

@@ -172,7 +172,37 @@ TEST(MessageDecoder, NameValueLengthPastTheStreamIsAnError) {
 TEST(MessageDecoder, FourByteLengthNearTwoToThe31IsAnErrorNotAnOverflow) {
   // High bit set, 31-bit length 0x7fffffff, then a value length of the same.
   const auto result = decode_all(begin_and_params(hex("ff ff ff ff ff ff ff ff 'x'")));
-  EXPECT_EQ(result.error, error::truncated_name_value);
+  EXPECT_EQ(result.error, error::declared_params_too_large);
+}
+
+TEST(MessageDecoder, ADeclaredLengthOverTheCapIsRefusedBeforeItsBytesArrive) {
+  // An 83 MB name declared in the first PARAMS record; its bytes never come.
+  std::string stream;
+  append_begin_request(stream, 1, role::responder, true);
+  append_record(stream, record_type::params, 1, hex("85 00 00 00 05") + "abc");
+  const auto result = decode_all(stream);
+  EXPECT_EQ(result.error, error::declared_params_too_large);
+  // A pair that fits is waited for.
+  std::string fits;
+  append_begin_request(fits, 1, role::responder, true);
+  append_record(fits, record_type::params, 1, hex("80 00 01 00 05") + "abc");  // 256 + 5 bytes
+  EXPECT_FALSE(decode_all(fits).error);
+}
+
+TEST(MessageDecoder, UnfinishedParamsOfManyRequestsHaveACapToo) {
+  decoder_limits limits;
+  limits.max_params_bytes = 1000;
+  std::string stream;
+  std::string pair;
+  append_name_value(pair, "N", std::string(900, 'v'));
+  for (std::uint16_t id = 1; id <= 4; ++id) {
+    append_begin_request(stream, id, role::responder, true);
+    append_record(stream, record_type::params, id, pair);  // never ended
+  }
+  EXPECT_FALSE(decode_all(stream, limits).error) << "four streams fit in four times the cap";
+  append_begin_request(stream, 5, role::responder, true);
+  append_record(stream, record_type::params, 5, pair);
+  EXPECT_EQ(decode_all(stream, limits).error, error::params_in_progress_too_large);
 }
 
 TEST(MessageDecoder, FourByteLengthCutShortIsAnError) {

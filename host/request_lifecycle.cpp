@@ -1,0 +1,345 @@
+#include "request_lifecycle.hpp"
+
+#include <fmt/format.h>
+
+#include <protocol/encoder.hpp>
+#include <protocol/stream_framing.hpp>
+
+namespace fcgihost::host {
+
+namespace {
+
+// The app status of a request the web server aborted (nginx's "client closed request").
+constexpr int aborted_app_status = 499;
+
+std::string_view title_of(int status) {
+  switch (status) {
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 502: return "Bad Gateway";
+    case 504: return "Gateway Timeout";
+    default: return "Internal Server Error";
+  }
+}
+
+bool leaves_response_unfinished(end_reason reason) {
+  switch (reason) {
+    case end_reason::timeout:
+    case end_reason::failed:
+    case end_reason::write_failed:
+    case end_reason::bad_response:
+    case end_reason::body_too_large: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(end_reason reason) {
+  switch (reason) {
+    case end_reason::done: return "done";
+    case end_reason::failed: return "failed";
+    case end_reason::refused: return "refused";
+    case end_reason::timeout: return "timeout";
+    case end_reason::aborted: return "aborted";
+    case end_reason::peer_gone: return "connection-lost";
+    case end_reason::body_too_large: return "body-too-large";
+    case end_reason::bad_response: return "bad-response";
+    case end_reason::write_failed: return "write-failed";
+  }
+  return "unknown";
+}
+
+final_records compose_final_records(std::uint16_t request_id, const request_ending& ending, output_state output,
+                                    bool alone_on_connection) {
+  final_records result;
+  if (ending.reason == end_reason::peer_gone || ending.reason == end_reason::write_failed) {
+    result.write = false;
+    result.close_connection = ending.reason == end_reason::write_failed;
+    return result;
+  }
+  if (output.stdout_started && leaves_response_unfinished(ending.reason) && alone_on_connection) {
+    result.close_connection = true;
+    return result;
+  }
+  std::string& records = result.bytes;
+  if (ending.protocol_status != protocol::protocol_status::request_complete) {
+    protocol::append_end_request(records, request_id, 0, ending.protocol_status);
+    return result;
+  }
+  bool stderr_used = output.stderr_started;
+  if (!output.stdout_started && !ending.response_if_silent.empty()) {
+    protocol::append_stream(records, protocol::record_type::std_out, request_id, ending.response_if_silent);
+  } else if (!ending.last_stdout.empty()) {
+    protocol::append_stream(records, protocol::record_type::std_out, request_id, ending.last_stdout);
+  }
+  for (const std::string* text : {&ending.runner_stderr, &ending.host_stderr}) {
+    if (text->empty()) continue;
+    protocol::append_stream(records, protocol::record_type::std_err, request_id, *text);
+    stderr_used = true;
+  }
+  protocol::append_stream_end(records, protocol::record_type::std_out, request_id);
+  if (stderr_used) protocol::append_stream_end(records, protocol::record_type::std_err, request_id);
+  protocol::append_end_request(records, request_id, static_cast<std::uint32_t>(ending.app_status),
+                               protocol::protocol_status::request_complete);
+  return result;
+}
+
+request_lifecycle::request_lifecycle(lifecycle_settings settings, clock::time_point began,
+                                     std::chrono::milliseconds timeout)
+    : settings_(settings),
+      began_(began),
+      timeout_(timeout),
+      deadline_(timeout.count() > 0 ? began + timeout : clock::time_point::max()),
+      stdin_(settings.stdin_memory_limit),
+      held_output_(settings.held_output_memory_limit) {}
+
+void request_lifecycle::name_target(std::string runner_name, std::string target_name) {
+  runner_name_ = std::move(runner_name);
+  target_name_ = std::move(target_name);
+}
+
+void request_lifecycle::start_running(std::chrono::milliseconds timeout) {
+  if (phase_ != phase::receiving_params || ending_) return;
+  timeout_ = timeout;
+  deadline_ = timeout.count() > 0 ? began_ + timeout : clock::time_point::max();
+  phase_ = phase::running;
+}
+
+void request_lifecycle::refuse_overloaded() {
+  end(request_ending{.reason = end_reason::refused,
+                     .app_status = 0,
+                     .outcome = "overloaded",
+                     .protocol_status = protocol::protocol_status::overloaded});
+}
+
+void request_lifecycle::refuse(int status, std::string outcome, std::string response, std::string host_stderr,
+                               std::string why) {
+  end(request_ending{.reason = end_reason::refused,
+                     .app_status = status,
+                     .outcome = std::move(outcome),
+                     .response_if_silent = std::move(response),
+                     .host_stderr = std::move(host_stderr),
+                     .log_message = std::move(why),
+                     .log_as_error = status >= 500});
+}
+
+void request_lifecycle::end(request_ending ending) {
+  if (ending_ || phase_ >= phase::ending) return;  // the first reason wins
+  ending_ = std::move(ending);
+}
+
+void request_lifecycle::end_with_answer(end_reason reason, int status, std::string_view title, std::string body,
+                                        std::string outcome) {
+  end(request_ending{.reason = reason,
+                     .app_status = status,
+                     .outcome = std::move(outcome),
+                     .response_if_silent = protocol::cgi_response(status, title, body)});
+}
+
+bool request_lifecycle::stdin_arrived(std::string_view bytes) {
+  if (over() || stdin_ended_) return false;
+  stdin_bytes_ += bytes.size();
+  if (settings_.max_body_bytes > 0 && stdin_bytes_ > settings_.max_body_bytes) {
+    stdin_ended_ = true;  // the rest is dropped
+    stdin_.clear();
+    end_with_answer(end_reason::body_too_large, 413, title_of(413),
+                    "The request body is larger than this server accepts.\n", "body-too-large");
+    ending_->log_message = fmt::format("the body is over {} bytes (max-body-bytes): 413", settings_.max_body_bytes);
+    return false;
+  }
+  if (bytes.empty()) {
+    stdin_ended_ = true;
+    return output_releasable() && has_held_output();
+  }
+  try {
+    stdin_.append(bytes);
+  } catch (const std::exception& e) {
+    host_failure(e.what());
+  }
+  return false;
+}
+
+std::string request_lifecycle::take_stdin(std::size_t max) {
+  if (over()) return {};
+  return stdin_.take(max);
+}
+
+// Half the memory limit: what one more read of the socket adds still fits in
+// memory, so a paused connection never makes the spool use the disk.
+bool request_lifecycle::stdin_backlogged() const {
+  return backpressure_ && !over() && !stdin_ended_ &&
+         stdin_.memory_bytes() + stdin_.spooled_bytes() >= settings_.stdin_memory_limit / 2;
+}
+
+bool request_lifecycle::head_blocks_output() const {
+  return held_stdout_ && head_.current() == protocol::response_head_check::verdict::incomplete;
+}
+
+bool request_lifecycle::output_releasable() const {
+  return (stdin_ended_ || settings_.full_duplex) && !head_blocks_output();
+}
+
+request_lifecycle::output_action request_lifecycle::output(runners::output_stream stream, std::string_view bytes) {
+  if (over() || phase_ == phase::receiving_params) return output_action::drop;
+  if (bytes.empty()) return output_action::send;
+  const bool is_stdout = stream == runners::output_stream::out;
+  bool head_incomplete = false;
+  if (is_stdout) {
+    stdout_bytes_ += bytes.size();
+    status_.feed(bytes);
+    using verdict = protocol::response_head_check::verdict;
+    if (head_.feed(bytes) == verdict::invalid && !stdout_started_) {
+      end_with_answer(end_reason::bad_response, 502, title_of(502), "The application sent an invalid response.\n",
+                      "bad-response");
+      ending_->log_message = "the " + std::string(runner_name_ == "script" ? "script" : "handler") +
+                             " sent no valid CGI response: " + head_.reason();
+      ending_->log_as_error = true;
+      ending_->host_stderr = "fcgi-host: " + target_name_ + ": " + head_.reason() + "\n";
+      return output_action::drop;
+    }
+    head_incomplete = head_.current() == verdict::incomplete;
+  }
+  if (!head_incomplete && output_releasable()) return output_action::send;
+  std::string records;
+  protocol::append_stream(records, is_stdout ? protocol::record_type::std_out : protocol::record_type::std_err,
+                          settings_.request_id, bytes);
+  try {
+    held_output_.append(records);
+  } catch (const std::exception& e) {
+    host_failure(e.what());
+    return output_action::drop;
+  }
+  (is_stdout ? held_stdout_ : held_stderr_) = true;
+  return output_action::hold;
+}
+
+std::string request_lifecycle::take_held_output(std::size_t max) {
+  if (!output_releasable()) return {};
+  std::string chunk = held_output_.take(max);
+  if (!chunk.empty()) {
+    stdout_started_ = stdout_started_ || held_stdout_;
+    stderr_started_ = stderr_started_ || held_stderr_;
+  }
+  if (held_output_.empty()) held_stdout_ = held_stderr_ = false;
+  return chunk;
+}
+
+void request_lifecycle::write_finished(bool ok) {
+  if (writes_in_flight_ > 0) --writes_in_flight_;
+  if (!ok) {
+    end(request_ending{.reason = end_reason::write_failed, .app_status = 0, .outcome = "write-failed"});
+    return;
+  }
+  if (phase_ == phase::settling && writes_in_flight_ == 0 && settled_result_) {
+    auto result = std::move(*settled_result_);
+    settled_result_.reset();
+    end_run(std::move(result));
+  }
+}
+
+void request_lifecycle::runner_done(runners::run_result result) {
+  if (phase_ != phase::running || ending_) return;
+  if (writes_in_flight_ > 0) {
+    // A handler does not wait for its last writes: they go out before its result.
+    phase_ = phase::settling;
+    settled_result_ = std::move(result);
+    return;
+  }
+  end_run(std::move(result));
+}
+
+void request_lifecycle::end_run(runners::run_result result) {
+  const std::string what = runner_name_ == "script" ? "script" : "handler";
+  if (!result.failure.empty()) {
+    // A script's exit status stays the app status; a handler's exception is a 500.
+    end(request_ending{.reason = end_reason::failed,
+                       .app_status = result.app_status != 0 ? result.app_status : 500,
+                       .outcome = "failed",
+                       .response_if_silent = protocol::cgi_response(500, title_of(500), "The " + what + " failed.\n"),
+                       .runner_stderr = std::move(result.last_stderr),
+                       .host_stderr = "fcgi-host: " + target_name_ + ": " + result.failure + "\n",
+                       .log_message = "the " + what + " failed: " + result.failure,
+                       .log_as_error = true});
+    return;
+  }
+  using verdict = protocol::response_head_check::verdict;
+  if (!stdout_started_) {
+    if (!result.last_stdout.empty()) head_.feed(result.last_stdout);
+    if (head_.finish() == verdict::invalid) {
+      end(request_ending{
+          .reason = end_reason::bad_response,
+          .app_status = 502,
+          .outcome = "bad-response",
+          .response_if_silent =
+              protocol::cgi_response(502, title_of(502), "The application sent an invalid response.\n"),
+          .runner_stderr = std::move(result.last_stderr),
+          .host_stderr = "fcgi-host: " + target_name_ + ": " + head_.reason() + "\n",
+          .log_message = "the " + what + " sent no valid CGI response: " + head_.reason(),
+          .log_as_error = true});
+      return;
+    }
+  }
+  stdout_bytes_ += result.last_stdout.size();
+  status_.feed(result.last_stdout);
+  end(request_ending{.reason = end_reason::done,
+                     .app_status = result.app_status,
+                     .outcome = "done",
+                     .runner_stderr = std::move(result.last_stderr),
+                     .last_stdout = std::move(result.last_stdout)});
+}
+
+void request_lifecycle::deadline_reached(clock::time_point now) {
+  if (now < deadline_ || over()) return;
+  const int status = settings_.timeout_status;
+  const double seconds = std::chrono::duration<double>(timeout_).count();
+  const char* phase_name = phase_ == phase::receiving_params ? "; its PARAMS had not all arrived"
+                           : !stdin_ended_                   ? "; its body had not all arrived"
+                                                             : "";
+  end_with_answer(end_reason::timeout, status, title_of(status),
+                  fmt::format("The request did not finish within {:g} s.\n", seconds), "timeout");
+  ending_->log_message = fmt::format("timed out after {:g} s{}{}", seconds, phase_name,
+                                     stdout_started_ ? "; output had started, so the response is cut" : "");
+}
+
+void request_lifecycle::abort_requested() {
+  end(request_ending{.reason = end_reason::aborted, .app_status = aborted_app_status, .outcome = "aborted"});
+}
+
+void request_lifecycle::peer_gone() {
+  end(request_ending{.reason = end_reason::peer_gone, .app_status = 0, .outcome = "connection-lost"});
+}
+
+void request_lifecycle::host_failure(std::string why) {
+  end(request_ending{.reason = end_reason::failed,
+                     .app_status = 500,
+                     .outcome = "failed",
+                     .response_if_silent = protocol::cgi_response(500, title_of(500), "The host failed.\n"),
+                     .log_message = std::move(why),
+                     .log_as_error = true});
+}
+
+request_ending request_lifecycle::take_ending() {
+  request_ending ending = std::move(*ending_);
+  ending_.reset();
+  phase_ = phase::ending;
+  settled_result_.reset();
+  stdin_.clear();
+  stdin_ended_ = true;
+  const bool our_answer = !ending.response_if_silent.empty() && !stdout_started_;
+  if (ending.reason != end_reason::done) {
+    held_output_.clear();  // never reached the client, and nobody wants it now
+    held_stdout_ = held_stderr_ = false;
+  }
+  ending_answers_ = our_answer || !ending.last_stdout.empty();
+  if (our_answer) {
+    status_ = protocol::response_status{};
+    status_.feed(ending.response_if_silent);
+    stdout_bytes_ = ending.response_if_silent.size();
+  }
+  return ending;
+}
+
+}  // namespace fcgihost::host

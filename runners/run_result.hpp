@@ -1,0 +1,21 @@
+// What a runner produces, without the I/O it does it with: which stream a
+// write goes to, and how a run ended.
+#pragma once
+
+#include <string>
+
+namespace fcgihost::runners {
+
+enum class output_stream { out, err };
+
+// How a run ended, when it ended on its own.
+struct run_result {
+  int app_status = 0;
+  std::string failure;  // non-empty: the handler or program failed (answered 500)
+  // Output the runner had not sent yet when it ended: the host sends it with
+  // END_REQUEST in one write (for a small response, the whole of it).
+  std::string last_stdout;
+  std::string last_stderr;
+};
+
+}  // namespace fcgihost::runners

@@ -1,0 +1,321 @@
+// The request lifecycle as event sequences, with no socket: every race
+// between its ends, the deadline from BEGIN_REQUEST, held output, the CGI
+// head check, and the last records it composes.
+#include <host/request_lifecycle.hpp>
+
+#include <protocol/encoder.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "../support/transcript.hpp"
+
+namespace fcgihost::host {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using runners::output_stream;
+using action = request_lifecycle::output_action;
+
+const clock_type::time_point t0 = clock_type::time_point(std::chrono::hours(1));
+
+lifecycle_settings settings_for_test() {
+  lifecycle_settings settings;
+  settings.request_id = 3;
+  settings.max_body_bytes = 1000;
+  return settings;
+}
+
+// A lifecycle whose PARAMS arrived and whose runner (a function) started.
+request_lifecycle running(lifecycle_settings settings = settings_for_test(), std::chrono::milliseconds timeout = 2s) {
+  request_lifecycle life(settings, t0, 30s);
+  life.name_target("function", "demo.run");
+  life.start_running(timeout);
+  return life;
+}
+
+runners::run_result finished_with(std::string last_stdout, int status = 0) {
+  runners::run_result result;
+  result.app_status = status;
+  result.last_stdout = std::move(last_stdout);
+  return result;
+}
+
+// What the web server would see of the last records.
+std::vector<std::string> transcript_of(const final_records& records) {
+  return test::decode_all(records.bytes).lines;
+}
+
+TEST(RequestLifecycle, ADeadlineRunsFromBeginRequestWhilePramsAreAwaited) {
+  request_lifecycle life(settings_for_test(), t0, 5s);
+  EXPECT_EQ(life.deadline(), t0 + 5s);
+  life.deadline_reached(t0 + 4999ms);
+  EXPECT_FALSE(life.ending_ready());
+  life.deadline_reached(t0 + 5s);
+  ASSERT_TRUE(life.ending_ready());
+  const auto ending = life.take_ending();
+  EXPECT_EQ(ending.reason, end_reason::timeout);
+  EXPECT_EQ(ending.app_status, 408);
+  EXPECT_NE(ending.log_message.find("PARAMS had not all arrived"), std::string::npos) << ending.log_message;
+  const auto last = compose_final_records(3, ending, life.output(), true);
+  EXPECT_FALSE(last.close_connection);
+  const auto lines = transcript_of(last);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.front().find("Status: 408 Request Timeout"), std::string::npos) << lines.front();
+  EXPECT_EQ(lines.back(), "END_REQUEST 3 app 408 protocol 0");
+}
+
+TEST(RequestLifecycle, TheRouteTimeoutStillCountsFromBeginRequest) {
+  request_lifecycle life(settings_for_test(), t0, 30s);
+  life.start_running(500ms);
+  EXPECT_EQ(life.deadline(), t0 + 500ms);
+  request_lifecycle none(settings_for_test(), t0, 0ms);
+  EXPECT_EQ(none.deadline(), clock_type::time_point::max());
+}
+
+TEST(RequestLifecycle, TimeoutStatusMayBe504) {
+  auto settings = settings_for_test();
+  settings.timeout_status = 504;
+  auto life = running(settings);
+  life.deadline_reached(t0 + 2s);
+  const auto ending = life.take_ending();
+  EXPECT_EQ(ending.app_status, 504);
+  EXPECT_TRUE(ending.response_if_silent.starts_with("Status: 504 Gateway Timeout\r\n"));
+}
+
+TEST(RequestLifecycle, OutputIsHeldUntilTheBodyEndsThenReleased) {
+  auto life = running();
+  EXPECT_EQ(life.output(output_stream::out, "Status: 201 Created\r\n\r\nbody"), action::hold);
+  EXPECT_EQ(life.output(output_stream::err, "a warning"), action::hold);
+  EXPECT_FALSE(life.output_releasable());
+  EXPECT_EQ(life.take_held_output(1 << 20), "") << "nothing leaves before the body has ended";
+  EXPECT_TRUE(life.stdin_arrived(""));  // the end of FCGI_STDIN: held output may go
+  const auto held = test::decode_all(life.take_held_output(1 << 20)).lines;
+  EXPECT_EQ(held, (std::vector<std::string>{"STDOUT 3 data Status: 201 Created\r\n\r\nbody", "STDERR 3 data a warning"}));
+  EXPECT_TRUE(life.output().stdout_started);
+  EXPECT_EQ(life.output(output_stream::out, " more"), action::send);
+  life.runner_done(finished_with(""));
+  const auto ending = life.take_ending();
+  EXPECT_EQ(ending.reason, end_reason::done);
+  EXPECT_EQ(life.logged_status(), 201);
+  EXPECT_EQ(transcript_of(compose_final_records(3, ending, life.output(), true)),
+            (std::vector<std::string>{"STDOUT 3 end", "STDERR 3 end", "END_REQUEST 3 app 0 protocol 0"}));
+}
+
+TEST(RequestLifecycle, FullDuplexSendsOnceTheHeadIsValid) {
+  auto settings = settings_for_test();
+  settings.full_duplex = true;
+  auto life = running(settings);
+  EXPECT_EQ(life.output(output_stream::out, "Content-Type: te"), action::hold) << "the head is not protocol 0";
+  EXPECT_EQ(life.output(output_stream::err, "early"), action::hold) << "behind held stdout";
+  EXPECT_EQ(life.output(output_stream::out, "xt/plain\r\n\r\nhi"), action::send);
+  EXPECT_TRUE(life.output_releasable());
+  EXPECT_TRUE(life.has_held_output());
+}
+
+TEST(RequestLifecycle, AHeadThatIsNotCgiIs502AndNothingGoesOut) {
+  auto life = running();
+  EXPECT_EQ(life.output(output_stream::out, "<html>hello</html>\n"), action::drop);
+  ASSERT_TRUE(life.ending_ready());
+  const auto ending = life.take_ending();
+  EXPECT_EQ(ending.reason, end_reason::bad_response);
+  EXPECT_EQ(ending.app_status, 502);
+  EXPECT_NE(ending.host_stderr.find("<html>hello</html>"), std::string::npos) << ending.host_stderr;
+  EXPECT_NE(ending.log_message.find("handler sent no valid CGI response"), std::string::npos) << ending.log_message;
+  EXPECT_FALSE(life.has_held_output());
+  const auto lines = transcript_of(compose_final_records(3, ending, life.output(), true));
+  EXPECT_NE(lines.front().find("Status: 502 Bad Gateway"), std::string::npos);
+}
+
+TEST(RequestLifecycle, OutputWithoutTheBlankLineIs502WhenTheRunnerEnds) {
+  auto life = running();
+  life.runner_done(finished_with("Content-Type: text/plain\r\nno blank line"));
+  const auto ending = life.take_ending();
+  EXPECT_EQ(ending.reason, end_reason::bad_response);
+  EXPECT_NE(ending.log_message.find("ended before the blank line"), std::string::npos) << ending.log_message;
+}
+
+TEST(RequestLifecycle, NoOutputAtAllIs502) {
+  auto life = running();
+  life.runner_done(finished_with(""));
+  const auto ending = life.take_ending();
+  EXPECT_EQ(ending.reason, end_reason::bad_response);
+  EXPECT_NE(ending.log_message.find("wrote no response"), std::string::npos) << ending.log_message;
+}
+
+TEST(RequestLifecycle, ABodyOverTheLimitIs413AndDropsWhatWasHeld) {
+  auto life = running();
+  life.output(output_stream::out, "Content-Type: text/plain\r\n\r\n");
+  life.stdin_arrived(std::string(600, 'a'));
+  EXPECT_FALSE(life.ending_ready());
+  life.stdin_arrived(std::string(401, 'a'));
+  ASSERT_TRUE(life.ending_ready());
+  EXPECT_EQ(life.output(output_stream::out, "late"), action::drop);
+  life.runner_done(finished_with("too late"));
+  const auto ending = life.take_ending();
+  EXPECT_EQ(ending.reason, end_reason::body_too_large);
+  EXPECT_EQ(ending.app_status, 413);
+  EXPECT_FALSE(life.has_held_output());
+  EXPECT_EQ(life.take_stdin(1 << 20), "");
+}
+
+TEST(RequestLifecycle, TheRunnersLastWritesGoOutBeforeItsResult) {
+  auto life = running();
+  life.stdin_arrived("");
+  EXPECT_EQ(life.output(output_stream::out, "Content-Type: text/plain\r\n\r\n"), action::send);
+  life.write_started();
+  life.runner_done(finished_with("tail"));
+  EXPECT_EQ(life.current_phase(), request_lifecycle::phase::settling);
+  EXPECT_FALSE(life.ending_ready());
+  life.write_finished(true);
+  ASSERT_TRUE(life.ending_ready());
+  EXPECT_EQ(life.take_ending().last_stdout, "tail");
+}
+
+TEST(RequestLifecycle, ADeadlineWhileWritesSettleIsATimeout) {
+  auto life = running();
+  life.stdin_arrived("");
+  life.output(output_stream::out, "Content-Type: text/plain\r\n\r\n");
+  life.stdout_sending();
+  life.write_started();
+  life.runner_done(finished_with(""));
+  life.deadline_reached(t0 + 2s);
+  const auto ending = life.take_ending();
+  EXPECT_EQ(ending.reason, end_reason::timeout);
+  EXPECT_TRUE(compose_final_records(3, ending, life.output(), true).close_connection);
+}
+
+TEST(RequestLifecycle, ATimeoutAfterOutputStartedCutsTheResponseWhenAlone) {
+  auto life = running();
+  life.stdin_arrived("");
+  life.output(output_stream::out, "Content-Type: text/plain\r\n\r\nline 1\n");
+  life.stdout_sending();
+  life.deadline_reached(t0 + 2s);
+  const auto ending = life.take_ending();
+  EXPECT_NE(ending.log_message.find("the response is cut"), std::string::npos) << ending.log_message;
+  const auto alone = compose_final_records(3, ending, life.output(), true);
+  EXPECT_TRUE(alone.close_connection);
+  EXPECT_TRUE(alone.bytes.empty());
+  // Multiplexed: the other requests must go on, so END_REQUEST says 408.
+  const auto shared = compose_final_records(3, ending, life.output(), false);
+  EXPECT_FALSE(shared.close_connection);
+  EXPECT_EQ(transcript_of(shared), (std::vector<std::string>{"STDOUT 3 end", "END_REQUEST 3 app 408 protocol 0"}));
+}
+
+TEST(RequestLifecycle, AFailureAfterOutputStartedCutsTooButAnAbortDoesNot) {
+  auto life = running();
+  life.stdin_arrived("");
+  life.output(output_stream::out, "Content-Type: text/plain\r\n\r\n");
+  life.stdout_sending();
+  runners::run_result failed;
+  failed.failure = "boom";
+  life.runner_done(failed);
+  EXPECT_TRUE(compose_final_records(3, life.take_ending(), life.output(), true).close_connection);
+
+  auto aborted = running();
+  aborted.stdin_arrived("");
+  aborted.output(output_stream::out, "Content-Type: text/plain\r\n\r\n");
+  aborted.stdout_sending();
+  aborted.abort_requested();
+  const auto ending = aborted.take_ending();
+  EXPECT_EQ(ending.app_status, 499);
+  EXPECT_FALSE(compose_final_records(3, ending, aborted.output(), true).close_connection);
+}
+
+TEST(RequestLifecycle, AtTheDeadlineHeldOutputAndStdinAreReleased) {
+  auto life = running();
+  life.stdin_arrived(std::string(900, 'b'));
+  life.output(output_stream::out, "Content-Type: text/plain\r\n\r\n" + std::string(100000, 'x'));
+  EXPECT_TRUE(life.has_held_output());
+  life.deadline_reached(t0 + 2s);
+  life.take_ending();
+  EXPECT_FALSE(life.has_held_output());
+  EXPECT_FALSE(life.stdin_waiting());
+  EXPECT_EQ(life.output(output_stream::out, "more"), action::drop);
+}
+
+TEST(RequestLifecycle, AGonePeerGetsNothingWritten) {
+  auto life = running();
+  life.peer_gone();
+  const auto last = compose_final_records(3, life.take_ending(), life.output(), true);
+  EXPECT_FALSE(last.write);
+  EXPECT_TRUE(last.bytes.empty());
+}
+
+TEST(RequestLifecycle, AFailedWriteClosesTheConnection) {
+  auto life = running();
+  life.write_started();
+  life.write_finished(false);
+  const auto last = compose_final_records(3, life.take_ending(), life.output(), false);
+  EXPECT_FALSE(last.write);
+  EXPECT_TRUE(last.close_connection);
+}
+
+TEST(RequestLifecycle, OverloadedIsEndRequestAlone) {
+  request_lifecycle life(settings_for_test(), t0, 30s);
+  life.refuse_overloaded();
+  const auto last = compose_final_records(3, life.take_ending(), life.output(), true);
+  EXPECT_EQ(transcript_of(last), (std::vector<std::string>{"END_REQUEST 3 app 0 protocol 2"}));
+}
+
+TEST(RequestLifecycle, StdinBacklogPausesReadingUntilBackpressureStops) {
+  auto life = running();
+  life.stdin_arrived(std::string(400, 'a'));
+  EXPECT_FALSE(life.stdin_backlogged());
+  auto big = settings_for_test();
+  big.max_body_bytes = 0;
+  big.stdin_memory_limit = 1000;
+  auto paused = running(big);
+  paused.stdin_arrived(std::string(500, 'a'));
+  EXPECT_TRUE(paused.stdin_backlogged());
+  paused.stop_backpressure();
+  EXPECT_FALSE(paused.stdin_backlogged());
+  EXPECT_EQ(paused.take_stdin(1 << 20).size(), 500u);
+}
+
+// Every order of the events that can end a request: the first one decides,
+// and the request ends exactly once.
+TEST(RequestLifecycle, TheFirstEndWinsInEveryOrder) {
+  struct event {
+    const char* name;
+    std::function<void(request_lifecycle&)> apply;
+    end_reason reason;
+  };
+  const std::vector<event> events{
+      {"deadline", [](request_lifecycle& l) { l.deadline_reached(t0 + 2s); }, end_reason::timeout},
+      {"abort", [](request_lifecycle& l) { l.abort_requested(); }, end_reason::aborted},
+      {"body too large", [](request_lifecycle& l) { l.stdin_arrived(std::string(1001, 'a')); },
+       end_reason::body_too_large},
+      {"runner done", [](request_lifecycle& l) { l.runner_done(finished_with("Status: 200 OK\r\n\r\n")); },
+       end_reason::done},
+      {"write failed",
+       [](request_lifecycle& l) {
+         l.write_started();
+         l.write_finished(false);
+       },
+       end_reason::write_failed},
+      {"peer gone", [](request_lifecycle& l) { l.peer_gone(); }, end_reason::peer_gone},
+  };
+  std::vector<std::size_t> order(events.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  int orders = 0;
+  do {
+    auto life = running();
+    for (const auto index : order) life.output(output_stream::err, "noise"), events[index].apply(life);
+    ASSERT_TRUE(life.ending_ready());
+    const auto ending = life.take_ending();
+    EXPECT_EQ(ending.reason, events[order.front()].reason) << "first event: " << events[order.front()].name;
+    EXPECT_FALSE(life.ending_ready()) << "ended twice";
+    life.deadline_reached(t0 + 10s);
+    life.abort_requested();
+    EXPECT_FALSE(life.ending_ready()) << "ended again after its end";
+    ++orders;
+  } while (std::next_permutation(order.begin(), order.end()));
+  EXPECT_EQ(orders, 720);
+}
+
+}  // namespace
+}  // namespace fcgihost::host
