@@ -186,6 +186,7 @@ void connection::note_input() {
 // of a record or of a request's PARAMS has --read-timeout; one with nothing in
 // flight has --idle-timeout.
 void connection::arm_activity_check(clock::time_point at) {
+  check_at_ = at;
   activity_check_.expires_at(at);
   activity_check_.async_wait([weak = weak_from_this()](error_code ec) {
     if (ec) return;
@@ -222,6 +223,15 @@ void connection::check_activity() {
   for (const auto other : {settings->read_timeout, settings->idle_timeout})
     if (other.count() > 0 && limit.count() == 0) next = std::min(next, now + other);
   if (next != clock::time_point::max()) arm_activity_check(next);
+}
+
+// Input can put the connection in the middle of a record or of a request's
+// PARAMS, where the read timeout applies: the check must not sleep past it.
+void connection::note_read_limit() {
+  const auto limit = host_.settings()->read_timeout;
+  if (limit.count() == 0 || check_at_ <= last_activity_ + limit) return;
+  if (started_requests_ == 0 && (!decoder_.at_record_boundary() || requests_.size() > started_requests_))
+    arm_activity_check(last_activity_ + limit);
 }
 
 awaitable<void> connection::run() {
@@ -269,6 +279,7 @@ awaitable<void> connection::serve() {
       }
       if (ready) co_await handle(decoded);
     }
+    if (state_ == state::reading) note_read_limit();
     if (state_ == state::reading && input_backlogged()) co_await pause_reading();
     // The views into the buffer are all used up here: it may change.
     if (n < buffer.size())

@@ -90,6 +90,7 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   // The read and idle timeouts: see connection.cpp.
   void arm_activity_check(clock::time_point at);
   void check_activity();
+  void note_read_limit();
 
   socket_type socket_;
   host_context& host_;
@@ -104,6 +105,7 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   bool reading_paused_ = false;
   boost::asio::steady_timer resume_reading_;  // cancelled to resume
   boost::asio::steady_timer activity_check_;
+  clock::time_point check_at_ = clock::time_point::max();  // when activity_check_ fires
   clock::time_point last_activity_ = clock::now();  // the last input, or the last request's end
   std::atomic<clock::rep> last_input_{clock::now().time_since_epoch().count()};
   std::atomic<std::size_t> serving_count_{0};

@@ -1,0 +1,347 @@
+// No peer can wedge the host: stalled and idle peers, requests that never
+// finish arriving, hang-ups mid-write, clients that never read, floods of
+// unfinished requests, and output that is not a CGI response. Each test
+// checks an invariant from outside, over real sockets: the deadline holds in
+// every phase, real requests still get in, and descriptors come back.
+#include <boost/asio/use_awaitable.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
+
+#include <protocol/encoder.hpp>
+
+#include "../support/host_process.hpp"
+#include "../support/raw_peer.hpp"
+#include "../support/run_async.hpp"
+
+namespace fcgihost::test {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using client::connection;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+double milliseconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+}
+
+host_options edge_options(std::vector<std::string> arguments) {
+  host_options options = with_arguments(std::move(arguments));
+  options.plugins.push_back("misbehaving");
+  return options;
+}
+
+// Waits (bounded) until the host's descriptor count is back at `baseline`.
+std::size_t fds_settle_at(host_process& host, std::size_t baseline, std::chrono::seconds limit = 10s) {
+  const auto deadline = clock_type::now() + limit;
+  std::size_t now = open_fd_count(host.process().pid());
+  while (now > baseline && clock_type::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+    now = open_fd_count(host.process().pid());
+  }
+  return now;
+}
+
+// A hello on a new connection, and how long it took.
+double hello_milliseconds(host_process& host) {
+  const auto start = clock_type::now();
+  const auto response = run_async([&] { return fetch(host.address(), "hello.greet", "edge"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, edge!\n");
+  return milliseconds_since(start);
+}
+
+std::string begin_only(std::uint16_t id) {
+  std::string bytes;
+  protocol::append_begin_request(bytes, id, protocol::role::responder, true);
+  return bytes;
+}
+
+// How late each peer's END_REQUEST came after its deadline, at worst.
+double worst_lateness_ms(std::vector<raw_peer>& peers, const std::vector<clock_type::time_point>& began,
+                         std::chrono::milliseconds timeout) {
+  const auto arrived = wait_for_end_requests(peers, 1, timeout + 5s);
+  double worst = 0;
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    EXPECT_NE(arrived[i], clock_type::time_point::max()) << "peer " << i << " got no END_REQUEST";
+    EXPECT_NE(arrived[i], clock_type::time_point::min()) << "peer " << i << " was closed without END_REQUEST";
+    if (arrived[i] == clock_type::time_point::max() || arrived[i] == clock_type::time_point::min()) continue;
+    EXPECT_NE(peers[i].received().find("Status: 408 Request Timeout"), std::string::npos) << "peer " << i;
+    worst = std::max(worst, std::chrono::duration<double, std::milli>(arrived[i] - (began[i] + timeout)).count());
+  }
+  return worst;
+}
+
+TEST(HostEdge, ARequestWhosePramsNeverCompleteGets408AtItsDeadline) {
+  host_process host(edge_options({"--timeout", "1"}));
+  // 100 at once: BEGIN_REQUEST alone, or with half its PARAMS.
+  std::vector<raw_peer> peers;
+  std::vector<clock_type::time_point> began;
+  std::string half = begin_with_params(1, "hello.greet");
+  half.resize(half.size() - 8 - 20);  // cut inside the PARAMS record
+  for (int i = 0; i < 100; ++i) {
+    peers.emplace_back(host.socket_path().string());
+    began.push_back(clock_type::now());
+    ASSERT_TRUE(peers.back().send(i % 2 == 0 ? begin_only(1) : half));
+  }
+  EXPECT_LT(worst_lateness_ms(peers, began, 1s), 100) << "the deadline runs from BEGIN_REQUEST";
+  EXPECT_TRUE(host.wait_for_log("its PARAMS had not all arrived")) << host.log();
+}
+
+TEST(HostEdge, ARequestWhoseBodyNeverEndsGets408AtItsDeadline) {
+  host_process host(edge_options({"--timeout", "1"}));
+  // Half send a few bytes of the body; half send 2 MiB, which echo.body
+  // echoes into held output (in memory, then on disk) while it waits for more.
+  const std::string two_mebibytes(2 * 1024 * 1024, 'b');
+  std::vector<raw_peer> peers;
+  for (int i = 0; i < 100; ++i) peers.emplace_back(host.socket_path().string());
+  // Sent from a thread of its own, so the 408s are timed as they arrive even
+  // while bodies are still being sent.
+  std::vector<clock_type::time_point> began(peers.size());
+  std::thread sender([&] {
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      std::string bytes = begin_with_params(1, "echo.body");
+      protocol::append_stream(bytes, protocol::record_type::std_in, 1,
+                              i % 2 ? std::string_view("part of a body that never ends") : two_mebibytes);
+      began[i] = clock_type::now();
+      peers[i].send(bytes);
+    }
+  });
+  const auto arrived = wait_for_end_requests(peers, 1, 6s);
+  sender.join();
+  double worst = 0;
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    ASSERT_NE(arrived[i], clock_type::time_point::max()) << "peer " << i << " got no END_REQUEST";
+    EXPECT_NE(peers[i].received().find("Status: 408 Request Timeout"), std::string::npos)
+        << "output held for an unfinished body never reached the client: the 408 replaces it";
+    worst = std::max(worst, std::chrono::duration<double, std::milli>(arrived[i] - (began[i] + 1s)).count());
+  }
+  EXPECT_LT(worst, 100);
+  EXPECT_EQ(host.wait_for_log_count("app_status=408 timeout", 100), 100u);
+}
+
+TEST(HostEdge, AHandlerWritingToAClientThatNeverReadsIsStoppedAtItsDeadline) {
+  host_process host(edge_options({"--timeout", "1"}));
+  hello_milliseconds(host);
+  const std::size_t baseline = open_fd_count(host.process().pid());
+  // 100 clients that ask for 256 MiB each and never read; the handler looks
+  // at neither its stop token nor its stream.
+  std::vector<raw_peer> peers;
+  const auto start = clock_type::now();
+  for (int i = 0; i < 100; ++i) {
+    peers.emplace_back(host.socket_path().string());
+    std::string bytes = begin_with_params(1, "misbehaving.flood");
+    protocol::append_stream_end(bytes, protocol::record_type::std_in, 1);
+    ASSERT_TRUE(peers.back().send(bytes));
+  }
+  EXPECT_EQ(host.wait_for_log_count("app_status=408 timeout", 100, 5s), 100u) << host.log().substr(0, 4000);
+  EXPECT_LT(milliseconds_since(start), 1000 + 100 + 200) << "(+ up to 200 ms for the log to be read)";
+  // Their handlers were stopped in their writes and returned: a hello gets a thread at once.
+  EXPECT_LT(hello_milliseconds(host), 100);
+  EXPECT_TRUE(host.wait_for_log("stopped while writing to a client that does not read")) << host.log();
+  // Each cut response closed its connection.
+  for (auto& peer : peers) EXPECT_TRUE(peer.read_until_closed(5s));
+  peers.clear();
+  EXPECT_LE(fds_settle_at(host, baseline), baseline);
+  EXPECT_EQ(host.log().find("ignores its stop token"), std::string::npos) << host.log();
+}
+
+TEST(HostEdge, StalledPeersAreClosedAfterTheReadTimeout) {
+  host_process host(edge_options({"--read-timeout", "0.3"}));
+  raw_peer mid_record(host.socket_path().string());
+  ASSERT_TRUE(mid_record.send(begin_only(1).substr(0, 3)));
+  raw_peer mid_params(host.socket_path().string());
+  ASSERT_TRUE(mid_params.send(begin_only(1)));
+  const auto start = clock_type::now();
+  EXPECT_TRUE(mid_record.read_until_closed(5s));
+  EXPECT_TRUE(mid_params.read_until_closed(5s));
+  EXPECT_GE(milliseconds_since(start), 250);
+  EXPECT_TRUE(host.wait_for_log("stopped in the middle of a record or of a request's PARAMS for 0.3 s (read-timeout)"))
+      << host.log();
+}
+
+TEST(HostEdge, ASlowBodyOfARunningRequestIsNotCutByTheReadTimeout) {
+  host_process host(edge_options({"--read-timeout", "0.3", "--timeout", "5"}));
+  raw_peer peer(host.socket_path().string());
+  ASSERT_TRUE(peer.send(begin_with_params(1, "echo.body")));
+  std::string piece;
+  protocol::append_stream(piece, protocol::record_type::std_in, 1, "slow ");
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(400ms);  // longer than the read timeout each time
+    ASSERT_TRUE(peer.send(piece));
+  }
+  std::string end;
+  protocol::append_stream_end(end, protocol::record_type::std_in, 1);
+  ASSERT_TRUE(peer.send(end));
+  ASSERT_TRUE(peer.read_until_end_request(1, 5s));
+  EXPECT_NE(peer.received().find("slow slow slow "), std::string::npos);
+}
+
+TEST(HostEdge, IdleKeepAliveConnectionsCloseAfterTheIdleTimeout) {
+  host_process host(edge_options({"--idle-timeout", "0.3"}));
+  raw_peer peer(host.socket_path().string());
+  std::string request = begin_with_params(1, "hello.greet");
+  protocol::append_stream_end(request, protocol::record_type::std_in, 1);
+  ASSERT_TRUE(peer.send(request));
+  ASSERT_TRUE(peer.read_until_end_request(1, 5s));
+  EXPECT_TRUE(peer.read_until_closed(5s));
+  EXPECT_TRUE(host.wait_for_log("idle for 0.3 s (idle-timeout)")) << host.log();
+}
+
+TEST(HostEdge, StalledPeersCannotKeepARealRequestOut) {
+  host_process host(edge_options({"--max-connections", "32"}));
+  std::vector<raw_peer> stalled;
+  for (int i = 0; i < 64; ++i) {
+    stalled.emplace_back(host.socket_path().string());
+    stalled.back().send(i % 2 ? begin_only(1).substr(0, 3) : std::string());
+  }
+  EXPECT_LT(hello_milliseconds(host), 100);
+  EXPECT_TRUE(host.wait_for_log("to admit a new one (max-connections)")) << host.log();
+}
+
+TEST(HostEdge, UnfinishedRequestsOnOneConnectionDoNotStarveAnother) {
+  host_process host(edge_options({"--max-requests", "16"}));
+  raw_peer hog(host.socket_path().string());
+  std::string begins;
+  for (std::uint16_t id = 1; id <= 40; ++id) begins += begin_only(id);
+  ASSERT_TRUE(hog.send(begins));
+  EXPECT_TRUE(hog.read_until_end_request(40, 5s)) << "past its share, a connection's new requests are OVERLOADED";
+  EXPECT_LT(hello_milliseconds(host), 100);
+}
+
+TEST(HostEdge, ADeclaredLengthOverTheParamsCapClosesAtOnce) {
+  host_process host(edge_options({}));
+  raw_peer peer(host.socket_path().string());
+  std::string bytes = begin_only(1);
+  // An 83 MB name is declared; its bytes never come.
+  protocol::append_record(bytes, protocol::record_type::params, 1, std::string("\x85\x00\x00\x00\x05", 5) + "abc");
+  ASSERT_TRUE(peer.send(bytes));
+  EXPECT_TRUE(peer.read_until_closed(1s));
+  EXPECT_TRUE(host.wait_for_log("declares a length over the size limit")) << host.log();
+}
+
+TEST(HostEdge, HangUpsMidWriteLeakNothing) {
+  host_process host(edge_options({"--max-requests", "8", "--timeout", "2"}));
+  hello_milliseconds(host);
+  const std::size_t baseline = open_fd_count(host.process().pid());
+  std::string get_values;
+  protocol::append_get_values(get_values, std::vector<std::string>{"FCGI_MAX_CONNS", "FCGI_MAX_REQS"});
+  std::string flood;
+  while (flood.size() < 4 * 1024 * 1024) flood += get_values;
+  const auto hang_up_mid_write = [&] {
+    for (int round = 0; round < 30; ++round) {
+      // Management records it never reads, then gone, some with a reset.
+      raw_peer management(host.socket_path().string());
+      management.send_some(flood);
+      management.close(round % 2 == 0);
+      // Requests begun, some with PARAMS and output on its way, then gone.
+      raw_peer requests(host.socket_path().string());
+      std::string bytes = begin_only(1) + begin_with_params(2, "echo.bytes", "10000000");
+      protocol::append_stream_end(bytes, protocol::record_type::std_in, 2);
+      bytes += begin_with_params(3, "slow.polite", "5");
+      requests.send(bytes);
+      std::this_thread::sleep_for(5ms);
+      requests.close(round % 3 == 0);
+    }
+    EXPECT_LE(fds_settle_at(host, baseline), baseline) << host.log().substr(0, 3000);
+  };
+  hang_up_mid_write();
+  // Memory the allocator keeps for reuse (the host sets a 16 MiB trim
+  // threshold) is not a leak; growth from one round of abuse to the next is.
+  const std::size_t rss_after_first_kib = host.rss_kib();
+  hang_up_mid_write();
+  if (memory_is_measurable()) {
+    EXPECT_LE(host.rss_kib(), rss_after_first_kib + 1024) << "after the first round: " << rss_after_first_kib;
+  }
+  // No request slot leaked: eight at once are still served.
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    conn.set_max_in_flight(8);
+    std::vector<client::exchange> requests;
+    for (int i = 0; i < 8; ++i) {
+      client::request_options options;
+      options.params = request_params("slow.polite", "0.2");
+      requests.push_back(co_await conn.begin(std::move(options)));
+      co_await requests.back().end_stdin();
+    }
+    for (auto& request : requests) {
+      std::uint32_t status = 1;
+      const auto out = co_await read_to_end(request, status);
+      EXPECT_EQ(out, "Content-Type: text/plain\r\n\r\nslept\n");
+    }
+  });
+  EXPECT_LT(hello_milliseconds(host), 100);
+}
+
+TEST(HostEdge, AHandlerThatPrintsNoCgiHeadersGets502WithTheReason) {
+  host_process host(edge_options({}));
+  const auto response = run_async([&] { return fetch(host.address(), "misbehaving.no-head"); });
+  EXPECT_TRUE(response.out.starts_with("Status: 502 Bad Gateway\r\n")) << response.out;
+  EXPECT_EQ(response.app_status, 502u);
+  EXPECT_NE(response.err.find("misbehaving.no-head"), std::string::npos) << response.err;
+  EXPECT_NE(response.err.find("hello, but no headers"), std::string::npos) << response.err;
+  EXPECT_TRUE(host.wait_for_log("the handler sent no valid CGI response")) << host.log();
+  const auto silent = run_async([&] { return fetch(host.address(), "misbehaving.nothing"); });
+  EXPECT_TRUE(silent.out.starts_with("Status: 502 Bad Gateway\r\n")) << silent.out;
+  EXPECT_NE(silent.err.find("wrote no response"), std::string::npos) << silent.err;
+}
+
+TEST(HostEdge, AScriptThatPrintsNoCgiHeadersGets502WithTheReason) {
+  host_options options = edge_options({});
+  options.scripts = true;
+  host_process host(options);
+  const auto response = run_async([&] { return fetch(host.address(), host.script("no_headers.sh")); });
+  EXPECT_TRUE(response.out.starts_with("Status: 502 Bad Gateway\r\n")) << response.out;
+  EXPECT_NE(response.err.find("just a body, no headers"), std::string::npos) << response.err;
+  EXPECT_TRUE(host.wait_for_log("the script sent no valid CGI response")) << host.log();
+}
+
+TEST(HostEdge, AStderrFloodReachesTheWebServerWholeAndTheLogWithinItsBudget) {
+  host_options options = edge_options({});
+  options.scripts = true;
+  host_process host(options);
+  const std::size_t log_before = host.log().size();
+  const auto response = run_async([&] { return fetch(host.address(), host.script("stderr_flood.sh"), "20"); });
+  EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\ndone\n");
+  // fold ends each MiB's last line without a newline.
+  EXPECT_EQ(response.err.size(), 20u * (1048576 + 1048576 / 99)) << "every byte, as FCGI_STDERR";
+  ASSERT_TRUE(host.wait_for_log("more bytes of stderr not logged")) << host.log().substr(0, 2000);
+  EXPECT_LT(host.log().size() - log_before, 200u * 1024) << "the log grew by at most the budget and its line prefixes";
+}
+
+TEST(HostEdge, TheTimeoutStatusMayBe504) {
+  host_process host(edge_options({"--timeout", "0.3", "--timeout-status", "504"}));
+  const auto response = run_async([&] { return fetch(host.address(), "slow.polite", "5"); });
+  EXPECT_TRUE(response.out.starts_with("Status: 504 Gateway Timeout\r\n")) << response.out;
+  EXPECT_EQ(response.app_status, 504u);
+}
+
+TEST(HostEdge, AReloadAppliesToConnectionsOpenedBeforeIt) {
+  temp_dir dir;
+  const std::filesystem::path config = dir / "host.toml";
+  write_file(config, "max-requests = 100\n");
+  host_process host(edge_options({"--config", config.string()}));
+  // Outside the coroutine: g++ 12 cannot take string literals into this one.
+  const auto reload_with_fewer_requests = [&] {
+    write_file(config, "max-requests = 3\n");
+    host.process().signal(SIGHUP);
+    return host.wait_for_log("SIGHUP: configuration reloaded");
+  };
+  const std::vector<std::string> names{std::string(protocol::max_reqs_name)};
+  const auto [before, after] =
+      run_async([&]() -> awaitable<std::pair<protocol::name_value_list, protocol::name_value_list>> {
+        auto conn = co_await connection::connect(host.address());
+        auto values_before = co_await conn.get_values(names);
+        EXPECT_TRUE(reload_with_fewer_requests());
+        auto values_after = co_await conn.get_values(names);
+        co_return std::make_pair(std::move(values_before), std::move(values_after));
+      });
+  EXPECT_EQ(before, (protocol::name_value_list{{"FCGI_MAX_REQS", "100"}}));
+  EXPECT_EQ(after, (protocol::name_value_list{{"FCGI_MAX_REQS", "3"}})) << "the same connection sees the new limit";
+}
+
+}  // namespace
+}  // namespace fcgihost::test
