@@ -16,6 +16,7 @@ class BehindNginx : public ::testing::Test {
   static host_options plugins_and_scripts() {
     host_options options = with_arguments({"--timeout", "1", "--kill-grace", "1"});
     options.scripts = true;
+    options.plugins.push_back("misbehaving");
     return options;
   }
   BehindNginx() : host_(plugins_and_scripts()), nginx_(host_.socket_path(), host_.scripts_dir()) {}
@@ -43,6 +44,32 @@ TEST_F(BehindNginx, TimeoutReachesTheClientAs408) {
   const auto response = http_request(nginx_.port(), "GET", "/fn/slow.polite?30");
   EXPECT_EQ(response.status, 408);
   EXPECT_NE(response.body.find("did not finish within 1 s"), std::string::npos) << response.body;
+}
+
+// A response cut after its headers went out must not look whole to the
+// browser: nginx sees the connection close without END_REQUEST and ends the
+// chunked body without its last chunk, so curl reports a partial transfer.
+TEST_F(BehindNginx, ATimeoutAfterOutputStartedNeverLooksComplete) {
+  const auto url = "http://127.0.0.1:" + std::to_string(nginx_.port()) + "/fn/slow.stream";
+  const auto curl = run_program({"/usr/bin/curl", "-sS", "--max-time", "20", url});
+  EXPECT_NE(curl.exit_code, 0) << "curl took the cut response for a whole one:\n" << curl.out;
+  EXPECT_TRUE(curl.out.starts_with("line 0\n")) << curl.out;
+  EXPECT_NE(curl.err.find("transfer closed"), std::string::npos) << curl.err;
+  EXPECT_NE(nginx_.error_log().find("upstream prematurely closed"), std::string::npos) << nginx_.error_log();
+  // The next request on nginx's keep-alive pool is served as usual.
+  EXPECT_EQ(http_request(nginx_.port(), "GET", "/fn/hello.greet?again").body, "Hello, again!\n");
+}
+
+TEST_F(BehindNginx, OutputThatIsNotACgiResponseIs502WithTheReason) {
+  const auto response = http_request(nginx_.port(), "GET", "/fn/misbehaving.no-head");
+  EXPECT_EQ(response.status, 502);
+  EXPECT_EQ(response.body, "The application sent an invalid response.\n");
+  const std::string log = nginx_.error_log();
+  EXPECT_NE(log.find("FastCGI sent in stderr: \"fcgi-host: misbehaving.no-head: the output does not start with a CGI "
+                     "header block"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/no_headers.sh").status, 502);
 }
 
 TEST_F(BehindNginx, HandlerStatusAndMissingHandlers) {
