@@ -368,6 +368,7 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
   auto session = std::make_shared<request_session>(weak_from_this(), socket_.get_executor(), host_, peer_,
                                                    begin.request_id, begin.keep_conn);
   requests_[begin.request_id] = session;
+  host_.requests_begun.fetch_add(1, std::memory_order_relaxed);
   session->begin();
 }
 

@@ -23,6 +23,7 @@ struct host_context {
   peer_filter peers;
   std::atomic<std::size_t> open_connections{0};
   std::atomic<std::size_t> active_requests{0};
+  std::atomic<std::uint64_t> requests_begun{0};  // ever, for telling when the host is idle
   std::atomic<bool> draining{false};
 
   std::shared_ptr<const host_config> settings() const { return config.load(); }

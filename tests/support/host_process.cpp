@@ -74,6 +74,7 @@ std::size_t status_field_kib(pid_t pid, const std::string& field) {
 
 std::size_t host_process::peak_rss_kib() const { return status_field_kib(process_->pid(), "VmHWM"); }
 std::size_t host_process::rss_kib() const { return status_field_kib(process_->pid(), "VmRSS"); }
+std::size_t host_process::anonymous_rss_kib() const { return status_field_kib(process_->pid(), "RssAnon"); }
 
 std::size_t open_fd_count(pid_t pid) {
   std::size_t count = 0;

@@ -57,6 +57,9 @@ class host_process {
   // a sanitizer build (see memory_is_measurable).
   std::size_t peak_rss_kib() const;
   std::size_t rss_kib() const;
+  // The host's own memory (heap, stacks): RSS without the pages of its code
+  // and libraries, which grow as more code paths run once and are shared.
+  std::size_t anonymous_rss_kib() const;
 
   // Copies build/lib/lib<name>.so into the plugins folder as `as` (default lib<name>.so).
   void install_plugin(const std::string& name, const std::string& as = {}) const;

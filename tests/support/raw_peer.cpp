@@ -38,6 +38,16 @@ raw_peer::raw_peer(raw_peer&& other) noexcept
       closed_by_host_(other.closed_by_host_),
       received_(std::move(other.received_)) {}
 
+raw_peer& raw_peer::operator=(raw_peer&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+    closed_by_host_ = other.closed_by_host_;
+    received_ = std::move(other.received_);
+  }
+  return *this;
+}
+
 void raw_peer::close(bool reset) {
   if (fd_ < 0) return;
   if (reset) {

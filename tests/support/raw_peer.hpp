@@ -18,6 +18,7 @@ class raw_peer {
   raw_peer(raw_peer&& other) noexcept;
   raw_peer(const raw_peer&) = delete;
   raw_peer& operator=(const raw_peer&) = delete;
+  raw_peer& operator=(raw_peer&& other) noexcept;
 
   // Sends all of `bytes`; false if the host closed the connection.
   bool send(std::string_view bytes);
