@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,6 +34,15 @@ int family_of(int fd) {
   socklen_t size = sizeof address;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) return 0;
   return address.ss_family;
+}
+
+std::uint16_t bound_port(int fd) {
+  sockaddr_storage address{};
+  socklen_t size = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) return 0;
+  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  if (address.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+  return 0;
 }
 
 listener adopt(int fd, std::string description) {
@@ -106,7 +116,10 @@ listener open_tcp(const protocol::socket_address& where, const host_config& conf
     if (::bind(fd, entry->ai_addr, entry->ai_addrlen) == 0 && ::listen(fd, config.backlog) == 0) {
       const int family = entry->ai_family;
       ::freeaddrinfo(found);
-      return {fd, family, where.to_string(), {}};
+      // Port 0 asks the system for a free port: the log says which it gave.
+      protocol::socket_address bound = where;
+      if (bound.port == 0) bound.port = bound_port(fd);
+      return {fd, family, bound.to_string(), {}};
     }
     last_error = std::strerror(errno);
     ::close(fd);

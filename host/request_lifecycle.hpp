@@ -133,6 +133,7 @@ class request_lifecycle {
   output_action output(runners::output_stream stream, std::string_view bytes);
   bool output_releasable() const;
   bool has_held_output() const { return !held_output_.empty(); }
+  bool held_output_on_disk() const { return held_output_.spooled_bytes() > 0; }
   // Held records to send, up to `max` bytes (only while output_releasable()).
   std::string take_held_output(std::size_t max);
   // A write of stdout is going to the socket now.

@@ -265,7 +265,15 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
     check_end();
     co_return false;
   }
-  if (action == request_lifecycle::output_action::hold || bytes.empty()) co_return true;
+  if (action == request_lifecycle::output_action::hold) {
+    if (!held_output_on_disk_logged_ && lifecycle_.held_output_on_disk()) {
+      held_output_on_disk_logged_ = true;
+      host_.log->debug("{} request {}: output held until the body has arrived now waits in a temporary file", peer_,
+                       request_id_);
+    }
+    co_return true;
+  }
+  if (bytes.empty()) co_return true;
   auto self = shared_from_this();  // a runner may outlive its request
   auto sink = sink_.lock();
   if (!sink) co_return false;

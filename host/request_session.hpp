@@ -89,6 +89,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   std::stop_source stop_;
   bool started_ = false;
   bool stdin_on_disk_logged_ = false;
+  bool held_output_on_disk_logged_ = false;
   bool concluding_ = false;
   // The deadline, then (while the last records go out) the grace for them.
   boost::asio::steady_timer timer_;

@@ -91,14 +91,14 @@ TEST(HostLifecycle, SecondSigintExitsAtOnce) {
 
 TEST(HostLifecycle, WebServerAddrsRefusesOtherPeers) {
   host_options refusing;
-  refusing.tcp_port = free_tcp_port();
+  refusing.tcp = true;
   refusing.environment = {"FCGI_WEB_SERVER_ADDRS=127.0.0.2, ::2"};
   host_process guarded(refusing);
   EXPECT_THROW(run_async([&] { return fetch(guarded.address(), "hello.greet"); }), std::exception);
   EXPECT_TRUE(guarded.wait_for_log("refused a connection from 127.0.0.1:")) << guarded.log();
 
   host_options allowing;
-  allowing.tcp_port = free_tcp_port();
+  allowing.tcp = true;
   allowing.environment = {"FCGI_WEB_SERVER_ADDRS=::1,127.0.0.1"};
   host_process open(allowing);
   const auto response = run_async([&] { return fetch(open.address(), "hello.greet", "tcp"); });
@@ -106,12 +106,14 @@ TEST(HostLifecycle, WebServerAddrsRefusesOtherPeers) {
 }
 
 TEST(HostLifecycle, WebServerAddrsAppliesToIpv6Peers) {
-  const int port = free_tcp_port();
-  host_options refusing = with_arguments({"--listen", "tcp:[::1]:" + std::to_string(port)});
-  refusing.tcp_port = free_tcp_port();  // readiness is checked on the IPv4 listener
+  // A second listener on IPv6.
+  host_options refusing;
+  refusing.tcp = true;
+  refusing.tcp_v6_too = true;
   refusing.environment = {"FCGI_WEB_SERVER_ADDRS=127.0.0.1"};
   host_process guarded(refusing);
-  const std::string v6 = "tcp:[::1]:" + std::to_string(port);
+  ASSERT_EQ(guarded.addresses().size(), 2u) << guarded.log();
+  const std::string v6 = guarded.addresses()[1];
   std::string failure = "no failure";
   try {
     run_async([&] { return fetch(v6, "hello.greet"); });
@@ -124,13 +126,13 @@ TEST(HostLifecycle, WebServerAddrsAppliesToIpv6Peers) {
   // ...and the IPv4 peer it names is served on the other listener.
   EXPECT_EQ(run_async([&] { return fetch(guarded.address(), "hello.greet"); }).app_status, 0u);
 
-  const int open_port = free_tcp_port();
-  host_options allowing = with_arguments({"--listen", "tcp:[::1]:" + std::to_string(open_port)});
-  allowing.tcp_port = free_tcp_port();
+  host_options allowing;
+  allowing.tcp = true;
+  allowing.tcp_v6_too = true;
   allowing.environment = {"FCGI_WEB_SERVER_ADDRS=::1"};
   host_process open(allowing);
-  const auto response =
-      run_async([&] { return fetch("tcp:[::1]:" + std::to_string(open_port), "hello.greet", "v6"); });
+  ASSERT_EQ(open.addresses().size(), 2u) << open.log();
+  const auto response = run_async([&] { return fetch(open.addresses()[1], "hello.greet", "v6"); });
   EXPECT_EQ(response.out, "Content-Type: text/plain\r\n\r\nHello, v6!\n");
 }
 
@@ -277,8 +279,10 @@ TEST(HostStreaming, ABodyTheHandlerKeepsUpWithNeverWaitsOnDisk) {
 
 TEST(HostStreaming, HeldOutputSpillsToDiskNotMemory) {
   // Default mode: output is held until the body ends, 64 MiB of it here.
-  host_process host(with_arguments({"--timeout", "0"}));
+  host_process host(with_arguments({"--timeout", "0", "--log-level", "debug"}));
   stream_echo(host.address(), "echo.body", 64ull * 1024 * 1024);
+  EXPECT_TRUE(host.wait_for_log("output held until the body has arrived now waits in a temporary file"))
+      << host.log();
   if (memory_is_measurable()) {
     EXPECT_LT(host.peak_rss_kib() / 1024, 48u);
   }

@@ -26,7 +26,7 @@ class BehindNginx : public ::testing::Test {
 using ScriptsBehindNginx = BehindNginx;
 
 TEST_F(BehindNginx, HandlerAnswers200) {
-  const auto response = http_request(nginx_.port(), "GET", "/fn/hello.greet?nginx");
+  const auto response = http_request(nginx_, "GET", "/fn/hello.greet?nginx");
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.headers.at("content-type"), "text/plain");
   EXPECT_EQ(response.body, "Hello, nginx!\n");
@@ -34,14 +34,14 @@ TEST_F(BehindNginx, HandlerAnswers200) {
 
 TEST_F(BehindNginx, PostBodyIsEchoedWhole) {
   const std::string body = patterned_bytes(3 * 1024 * 1024 + 7);
-  const auto response = http_request(nginx_.port(), "POST", "/fn/echo.body", body);
+  const auto response = http_request(nginx_, "POST", "/fn/echo.body", body);
   EXPECT_EQ(response.status, 200);
   ASSERT_EQ(response.body.size(), body.size());
   EXPECT_EQ(crc32_hex(response.body), crc32_hex(body));
 }
 
 TEST_F(BehindNginx, TimeoutReachesTheClientAs408) {
-  const auto response = http_request(nginx_.port(), "GET", "/fn/slow.polite?30");
+  const auto response = http_request(nginx_, "GET", "/fn/slow.polite?30");
   EXPECT_EQ(response.status, 408);
   EXPECT_NE(response.body.find("did not finish within 1 s"), std::string::npos) << response.body;
 }
@@ -50,18 +50,18 @@ TEST_F(BehindNginx, TimeoutReachesTheClientAs408) {
 // browser: nginx sees the connection close without END_REQUEST and ends the
 // chunked body without its last chunk, so curl reports a partial transfer.
 TEST_F(BehindNginx, ATimeoutAfterOutputStartedNeverLooksComplete) {
-  const auto url = "http://127.0.0.1:" + std::to_string(nginx_.port()) + "/fn/slow.stream";
-  const auto curl = run_program({"/usr/bin/curl", "-sS", "--max-time", "20", url});
+  const auto curl = run_program({"/usr/bin/curl", "-sS", "--max-time", "20", "--unix-socket",
+                                  nginx_.http_socket().string(), "http://localhost/fn/slow.stream"});
   EXPECT_NE(curl.exit_code, 0) << "curl took the cut response for a whole one:\n" << curl.out;
   EXPECT_TRUE(curl.out.starts_with("line 0\n")) << curl.out;
   EXPECT_NE(curl.err.find("transfer closed"), std::string::npos) << curl.err;
   EXPECT_NE(nginx_.error_log().find("upstream prematurely closed"), std::string::npos) << nginx_.error_log();
   // The next request on nginx's keep-alive pool is served as usual.
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/fn/hello.greet?again").body, "Hello, again!\n");
+  EXPECT_EQ(http_request(nginx_, "GET", "/fn/hello.greet?again").body, "Hello, again!\n");
 }
 
 TEST_F(BehindNginx, OutputThatIsNotACgiResponseIs502WithTheReason) {
-  const auto response = http_request(nginx_.port(), "GET", "/fn/misbehaving.no-head");
+  const auto response = http_request(nginx_, "GET", "/fn/misbehaving.no-head");
   EXPECT_EQ(response.status, 502);
   EXPECT_EQ(response.body, "The application sent an invalid response.\n");
   const std::string log = nginx_.error_log();
@@ -69,17 +69,17 @@ TEST_F(BehindNginx, OutputThatIsNotACgiResponseIs502WithTheReason) {
                      "header block"),
             std::string::npos)
       << log;
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/no_headers.sh").status, 502);
+  EXPECT_EQ(http_request(nginx_, "GET", "/cgi/no_headers.sh").status, 502);
 }
 
 TEST_F(BehindNginx, HandlerStatusAndMissingHandlers) {
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/fn/echo.status?418").status, 418);
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/fn/nope.greet").status, 404);
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/fn/thrower.fail").status, 500);
+  EXPECT_EQ(http_request(nginx_, "GET", "/fn/echo.status?418").status, 418);
+  EXPECT_EQ(http_request(nginx_, "GET", "/fn/nope.greet").status, 404);
+  EXPECT_EQ(http_request(nginx_, "GET", "/fn/thrower.fail").status, 500);
 }
 
 TEST_F(BehindNginx, StderrLandsInNginxErrorLog) {
-  const auto response = http_request(nginx_.port(), "GET", "/fn/stderr_writer.warn");
+  const auto response = http_request(nginx_, "GET", "/fn/stderr_writer.warn");
   EXPECT_EQ(response.status, 200);
   const std::string log = nginx_.error_log();
   EXPECT_NE(log.find("FastCGI sent in stderr: \"stderr_writer: something to log for /fn/stderr_writer.warn"),
@@ -88,12 +88,12 @@ TEST_F(BehindNginx, StderrLandsInNginxErrorLog) {
 }
 
 TEST_F(ScriptsBehindNginx, HelloAndTheCgiVariablesNginxSends) {
-  const auto hello = http_request(nginx_.port(), "GET", "/cgi/hello.sh");
+  const auto hello = http_request(nginx_, "GET", "/cgi/hello.sh");
   EXPECT_EQ(hello.status, 200);
   EXPECT_EQ(hello.headers.at("content-type"), "text/plain");
   EXPECT_EQ(hello.body, "Hello from a shell script!\n");
 
-  const auto env = http_request(nginx_.port(), "GET", "/cgi/env.py/some/path?a=b");
+  const auto env = http_request(nginx_, "GET", "/cgi/env.py/some/path?a=b");
   EXPECT_EQ(env.status, 200);
   for (const std::string line : {"PATH_INFO=/some/path", "SCRIPT_NAME=/env.py", "QUERY_STRING=a=b",
                                  "REQUEST_METHOD=GET", "GATEWAY_INTERFACE=CGI/1.1"})
@@ -104,22 +104,22 @@ TEST_F(ScriptsBehindNginx, HelloAndTheCgiVariablesNginxSends) {
 
 TEST_F(ScriptsBehindNginx, UploadsStreamThroughScripts) {
   const std::string body = patterned_bytes(3 * 1024 * 1024 + 7);
-  const auto echoed = http_request(nginx_.port(), "POST", "/cgi/echo.sh", body);
+  const auto echoed = http_request(nginx_, "POST", "/cgi/echo.sh", body);
   EXPECT_EQ(echoed.status, 200);
   ASSERT_EQ(echoed.body.size(), body.size());
   EXPECT_EQ(crc32_hex(echoed.body), crc32_hex(body));
-  const auto counted = http_request(nginx_.port(), "POST", "/cgi/upload.pl", body);
+  const auto counted = http_request(nginx_, "POST", "/cgi/upload.pl", body);
   EXPECT_EQ(counted.status, 200);
   EXPECT_TRUE(counted.body.starts_with("received " + std::to_string(body.size()) + " bytes, md5 ")) << counted.body;
 }
 
 TEST_F(ScriptsBehindNginx, TimeoutRefusalsAndStderr) {
-  const auto timed_out = http_request(nginx_.port(), "GET", "/cgi/grandchild.sh");
+  const auto timed_out = http_request(nginx_, "GET", "/cgi/grandchild.sh");
   EXPECT_EQ(timed_out.status, 408);
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/missing.sh").status, 404);
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/not_executable.sh").status, 403);
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/silent.sh").status, 500);
-  EXPECT_EQ(http_request(nginx_.port(), "GET", "/cgi/stderr.pl").status, 200);
+  EXPECT_EQ(http_request(nginx_, "GET", "/cgi/missing.sh").status, 404);
+  EXPECT_EQ(http_request(nginx_, "GET", "/cgi/not_executable.sh").status, 403);
+  EXPECT_EQ(http_request(nginx_, "GET", "/cgi/silent.sh").status, 500);
+  EXPECT_EQ(http_request(nginx_, "GET", "/cgi/stderr.pl").status, 200);
   const std::string log = nginx_.error_log();
   EXPECT_NE(log.find("FastCGI sent in stderr: \"stderr.pl: a warning for the error log"), std::string::npos) << log;
   EXPECT_TRUE(host_.wait_for_log("grandchild.sh (pid")) << host_.log();

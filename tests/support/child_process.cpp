@@ -135,14 +135,6 @@ bool wait_for_unix_socket(const fs::path& socket_path, child_process& server, st
   return wait_until_connectable(AF_UNIX, address, server, limit);
 }
 
-bool wait_for_tcp_port(int port, child_process& server, std::chrono::milliseconds limit) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return wait_until_connectable(AF_INET, address, server, limit);
-}
-
 program_result run_program(std::vector<std::string> argv, const fs::path& stdin_path) {
   temp_dir output;
   program_result result;

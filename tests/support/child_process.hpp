@@ -59,10 +59,6 @@ class child_process {
 bool wait_for_unix_socket(const std::filesystem::path& socket, child_process& server,
                           std::chrono::milliseconds limit = std::chrono::seconds(15));
 
-// Polls until 127.0.0.1:port accepts a connection; false when the deadline
-// passes or `server` exits first.
-bool wait_for_tcp_port(int port, child_process& server, std::chrono::milliseconds limit = std::chrono::seconds(15));
-
 // Runs a program to the end and returns what it wrote.
 struct program_result {
   int exit_code = -1;

@@ -1,5 +1,8 @@
 #include "host_process.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -8,6 +11,35 @@
 #include <thread>
 
 namespace fcgihost::test {
+
+namespace {
+
+// A listening loopback socket on a port the system picks, inheritable (no
+// FD_CLOEXEC), and its address as fcgi-host writes it.
+std::pair<int, std::string> listen_on_loopback(int family) {
+  const int fd = ::socket(family, SOCK_STREAM, 0);
+  sockaddr_storage address{};
+  socklen_t size = 0;
+  if (family == AF_INET) {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+    v4.sin_family = AF_INET;
+    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    size = sizeof v4;
+  } else {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_addr = in6addr_loopback;
+    size = sizeof v6;
+  }
+  if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&address), size) != 0 || ::listen(fd, 1024) != 0)
+    throw std::runtime_error("cannot listen on a loopback port for the host");
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  const int port = family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in&>(address).sin_port)
+                                     : ntohs(reinterpret_cast<sockaddr_in6&>(address).sin6_port);
+  return {fd, (family == AF_INET ? "tcp:127.0.0.1:" : "tcp:[::1]:") + std::to_string(port)};
+}
+
+}  // namespace
 
 namespace fs = std::filesystem;
 
@@ -27,15 +59,29 @@ host_process::host_process(host_options options) {
       fs::copy(folder, scripts_dir(), fs::copy_options::overwrite_existing | fs::copy_options::recursive);
     argv.insert(argv.end(), {"--scripts", scripts_dir().string()});
   }
-  address_ = options.tcp_port ? "tcp:127.0.0.1:" + std::to_string(options.tcp_port) : "unix:" + socket_path().string();
-  argv.push_back("--listen");
-  argv.push_back(address_);
+  std::vector<int> handed_over;
+  const auto listen_on = [&](int family) {
+    const auto [fd, address] = listen_on_loopback(family);
+    handed_over.push_back(fd);
+    addresses_.push_back(address);
+    argv.insert(argv.end(), {"--listen", "fd:" + std::to_string(fd)});
+  };
+  if (options.tcp) {
+    listen_on(AF_INET);
+    if (options.tcp_v6_too) listen_on(AF_INET6);
+  } else {
+    addresses_.push_back("unix:" + socket_path().string());
+    argv.insert(argv.end(), {"--listen", addresses_.back()});
+  }
+  address_ = addresses_.front();
   argv.insert(argv.end(), options.arguments.begin(), options.arguments.end());
   process_ = std::make_unique<child_process>(argv, dir_ / "stdout", dir_ / "stderr", "/dev/null",
                                              options.environment);
-  const bool ready = options.tcp_port ? wait_for_tcp_port(options.tcp_port, *process_)
-                                      : wait_for_unix_socket(socket_path(), *process_);
-  if (!ready) throw std::runtime_error("fcgi-host did not start:\n" + log());
+  for (const int fd : handed_over) ::close(fd);  // the host has its own copies
+  // A handed-over socket queues connections until the host accepts them; a
+  // unix socket the host creates is ready once it accepts one.
+  if (!options.tcp && !wait_for_unix_socket(socket_path(), *process_))
+    throw std::runtime_error("fcgi-host did not start:\n" + log());
 }
 
 void host_process::install_plugin(const std::string& name, const std::string& as) const {

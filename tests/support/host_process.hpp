@@ -20,7 +20,11 @@ struct host_options {
   std::vector<std::string> arguments;  // more flags for fcgi-host
   std::vector<std::string> plugins{"hello", "echo", "slow", "thrower", "stderr_writer"};
   std::vector<std::string> environment;  // NAME=VALUE
-  int tcp_port = 0;  // non-zero: listen on tcp:127.0.0.1:PORT instead of a unix socket
+  // Listen on 127.0.0.1 (a port the system picks) instead of a unix socket;
+  // and, with tcp_v6_too, on [::1] as well. The test binds the sockets and
+  // hands them to the host as --listen fd:N, so no port can be taken meanwhile.
+  bool tcp = false;
+  bool tcp_v6_too = false;
   // Copy examples/scripts and tests/scripts into a scripts folder, and serve it.
   bool scripts = false;
   // When the tests run as root: the host runs as `nobody` (limits such as
@@ -39,6 +43,9 @@ class host_process {
   explicit host_process(host_options options = {});
 
   const std::string& address() const { return address_; }
+  // Every address the host listens on: the unix socket or tcp:127.0.0.1:PORT,
+  // then tcp:[::1]:PORT with tcp_v6_too.
+  const std::vector<std::string>& addresses() const { return addresses_; }
   std::filesystem::path plugins_dir() const { return dir_ / "plugins"; }
   std::filesystem::path socket_path() const { return dir_ / "host.sock"; }
   std::filesystem::path scripts_dir() const { return dir_ / "scripts"; }
@@ -67,6 +74,7 @@ class host_process {
  private:
   temp_dir dir_;
   std::string address_;
+  std::vector<std::string> addresses_;
   std::unique_ptr<child_process> process_;
 };
 

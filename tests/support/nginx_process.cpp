@@ -1,12 +1,12 @@
 #include "nginx_process.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cstring>
 #include <stdexcept>
 
 namespace fcgihost::test {
@@ -15,17 +15,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-sockaddr_in loopback(int port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return address;
-}
-
-int connect_loopback(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const auto address = loopback(port);
+int connect_unix(const fs::path& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     ::close(fd);
     return -1;
@@ -49,34 +43,25 @@ std::string fill_template(std::string text, const std::map<std::string, std::str
   return text;
 }
 
-int free_tcp_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  auto address = loopback(0);
-  ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
-  socklen_t size = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-nginx_process::nginx_process(const fs::path& host_socket, const fs::path& scripts_dir) : port_(free_tcp_port()) {
+nginx_process::nginx_process(const fs::path& host_socket, const fs::path& scripts_dir) {
   const std::string config = fill_template(read_file(FCGIHOST_NGINX_TEMPLATE),
                                            {{"PREFIX", dir_.path().string()},
                                             {"SOCKET", host_socket.string()},
                                             {"SCRIPTS", scripts_dir.string()},
-                                            {"LISTEN", "127.0.0.1:" + std::to_string(port_)},
+                                            {"LISTEN", "unix:" + http_socket().string()},
                                             {"USER", current_user()}});
   write_file(dir_ / "nginx.conf", config);
   process_ = std::make_unique<child_process>(
       std::vector<std::string>{FCGIHOST_NGINX, "-p", dir_.path().string(), "-c", (dir_ / "nginx.conf").string(), "-g",
                                "daemon off;"},
       dir_ / "stdout", dir_ / "stderr");
-  if (!wait_for_tcp_port(port_, *process_))
+  if (!wait_for_unix_socket(http_socket(), *process_))
     throw std::runtime_error("nginx did not start:\n" + read_file(dir_ / "stderr") + read_file(dir_ / "error.log"));
 }
 
-http_response http_request(int port, const std::string& method, const std::string& target, const std::string& body) {
-  const int fd = connect_loopback(port);
+http_response http_request(const nginx_process& nginx, const std::string& method, const std::string& target,
+                           const std::string& body) {
+  const int fd = connect_unix(nginx.http_socket());
   if (fd < 0) throw std::runtime_error("cannot connect to nginx");
   timeval limit{60, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);

@@ -1,6 +1,6 @@
 // A real nginx for a test, configured from examples/nginx/fcgi-host.conf.in
-// in front of a host socket, on a free loopback port; and a small blocking
-// HTTP/1.0 client to talk to it.
+// in front of a host socket, listening on a unix socket of its own (no port
+// to pick, none to collide); and a small blocking HTTP/1.0 client for it.
 #pragma once
 
 #include <filesystem>
@@ -17,12 +17,12 @@ class nginx_process {
   // `scripts_dir`: where /cgi/NAME scripts are (the host's --scripts).
   explicit nginx_process(const std::filesystem::path& host_socket,
                          const std::filesystem::path& scripts_dir = "/nonexistent");
-  int port() const { return port_; }
+  // Where nginx listens for HTTP (curl: --unix-socket PATH http://localhost/...).
+  std::filesystem::path http_socket() const { return dir_ / "http.sock"; }
   std::string error_log() const { return read_file(dir_ / "error.log"); }
 
  private:
   temp_dir dir_;
-  int port_ = 0;
   std::unique_ptr<child_process> process_;
 };
 
@@ -32,12 +32,9 @@ struct http_response {
   std::string body;
 };
 
-// One request with Connection: close; bounded by a 60 s socket timeout.
-http_response http_request(int port, const std::string& method, const std::string& target,
+// One request with Connection: close to nginx's unix socket; bounded by a 60 s socket timeout.
+http_response http_request(const nginx_process& nginx, const std::string& method, const std::string& target,
                            const std::string& body = {});
-
-// A loopback TCP port nobody listens on right now.
-int free_tcp_port();
 
 // Fills @NAME@ placeholders.
 std::string fill_template(std::string text, const std::map<std::string, std::string>& values);

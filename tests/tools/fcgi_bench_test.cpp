@@ -212,7 +212,7 @@ TEST_P(FcgiBenchEngines, TheDeadlineEndsRequestsInFlightWithoutCountingThem) {
                                                     "QUERY_STRING=5", "--duration", "1", "--timeout", "0",
                                                     "--connections", "2"});
   EXPECT_GE(number_at(run.json, "seconds"), 0.99) << run.json;
-  EXPECT_LT(number_at(run.json, "seconds"), 2.0) << run.json;
+  EXPECT_LT(number_at(run.json, "seconds"), 4.0) << "the requests take 5 s: the deadline ended the run\n" << run.json;
   EXPECT_EQ(number_at(run.json, "requests"), 0) << run.json;
   EXPECT_EQ(number_at(run.json, "failed"), 0) << run.json;
 }
@@ -251,7 +251,7 @@ TEST_P(FcgiBenchEngines, RunsForTheDurationAsked) {
   EXPECT_EQ(run.exit_code, 0) << run.json << run.err;
   EXPECT_GT(number_at(run.json, "requests"), 0) << run.json;
   EXPECT_GE(number_at(run.json, "seconds"), 0.99) << run.json;
-  EXPECT_LT(number_at(run.json, "seconds"), 2.0) << run.json;
+  EXPECT_LT(number_at(run.json, "seconds"), 4.0) << "a 1 s run, not more" << run.json;
 }
 
 TEST_P(FcgiBenchEngines, IdleConnectionsAreHeldWhileTheLoadRuns) {
