@@ -2,103 +2,14 @@
 
 #include <toml++/toml.h>
 
-#include <charconv>
-#include <limits>
 #include <sstream>
 #include <stdexcept>
 
-#include <protocol/byte_size.hpp>
+#include "settings_table.hpp"
 
 namespace fcgihost::host {
 
-const char* const host_usage = R"(usage: fcgi-host [options]
-
-Serves FastCGI requests: SCRIPT_FILENAME "PLUGIN.HANDLER" runs a handler of
-PLUGINS/libPLUGIN.so, an absolute path runs a script of the scripts folder;
-config routes map other names to either.
-
-  --listen ADDRESS       unix:PATH, tcp:HOST:PORT, tcp:[V6]:PORT or fd:N (repeatable);
-                         default: fd 0 when it is a listening socket, else
-                         systemd's LISTEN_FDS, else tcp:127.0.0.1:9000
-  --backlog N            listen backlog (1024)
-  --socket-mode MODE     octal mode of unix sockets the host creates (0660)
-  --plugins DIR          the plugins folder
-  --scripts DIR          the scripts folder: an absolute SCRIPT_FILENAME inside it
-                         runs as a CGI script
-  --pass-env NAME        a variable of the host's environment that scripts get
-                         too (repeatable; PATH always)
-  --kill-grace SECONDS   from SIGTERM to SIGKILL for a script being stopped (3)
-  --script-cpu-seconds N, --script-memory BYTES[K|M|G], --script-open-files N,
-  --script-processes N   rlimits for scripts (0: the host's own)
-  --timeout SECONDS      per-request timeout, 0 for none (30)
-  --timeout-status N     what a timed-out request answers: 408 or 504 (408)
-  --idle-timeout S       close a keep-alive connection with nothing in flight
-                         after this long, 0 for never (90)
-  --read-timeout S       close a connection stopped in the middle of a record or
-                         of a request's PARAMS for this long, 0 for never (10)
-  --drain-timeout S      how long SIGTERM waits for requests in flight (10)
-  --max-connections N    connections at once (1024), reported as FCGI_MAX_CONNS
-  --max-requests N       requests at once (1024), FCGI_MAX_REQS; more get OVERLOADED
-  --max-params-bytes N   size cap of one request's params (1048576)
-  --max-body-bytes N     size cap of one request body, 0 for none (2 GiB); more gets 413
-  --full-duplex BOOL     send output while the body is still arriving (false:
-                         held until FCGI_STDIN ends, as nginx needs)
-  --io-threads N         threads doing socket I/O and running handlers (1);
-                         more start when all have been in handlers for 2 ms
-  --max-workers N        plugin handlers running at once (64); more wait
-  --config FILE          TOML file with the same keys (without "--") and [[route]]s
-  --log-level LEVEL      trace, debug, info, warn, error (info)
-  --log-file FILE        log here instead of stderr
-  -h, --help             this text
-
-Signals: SIGHUP reloads the config file, SIGTERM drains and exits 0, a second
-SIGINT exits at once.
-)";
-
 namespace {
-
-std::size_t parse_count(const std::string& key, const std::string& value, std::size_t low, std::size_t high) {
-  std::size_t number = 0;
-  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (ec != std::errc{} || ptr != value.data() + value.size() || number < low || number > high)
-    throw std::invalid_argument(key + " takes a whole number from " + std::to_string(low) + " to " +
-                                std::to_string(high) + ", not '" + value + "'");
-  return number;
-}
-
-std::chrono::milliseconds parse_duration(const std::string& key, const std::string& value) {
-  double seconds = -1;
-  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  if (ec != std::errc{} || ptr != value.data() + value.size() || seconds < 0 || seconds > 86400 * 365)
-    throw std::invalid_argument(key + " takes a number of seconds (0 for none), not '" + value + "'");
-  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
-}
-
-// Bytes, or with a binary suffix: 512K, 64M, 2G.
-std::uint64_t parse_bytes(const std::string& key, const std::string& value) {
-  const auto bytes = protocol::parse_byte_size(value);
-  if (!bytes)
-    throw std::invalid_argument(key + " takes a number of bytes, with K, M or G if you like, not '" + value + "'");
-  return *bytes;
-}
-
-// The settings a script route may set for itself too. False: not one of them.
-bool apply_script_limit(runners::script_limit_overrides& limits, const std::string& key, const std::string& value) {
-  constexpr std::size_t big = 1'000'000'000;
-  if (key == "kill-grace")
-    limits.kill_grace = parse_duration(key, value);
-  else if (key == "script-cpu-seconds")
-    limits.cpu_seconds = parse_count(key, value, 0, big);
-  else if (key == "script-memory")
-    limits.memory_bytes = parse_bytes(key, value);
-  else if (key == "script-open-files")
-    limits.open_files = parse_count(key, value, 0, big);
-  else if (key == "script-processes")
-    limits.processes = parse_count(key, value, 0, big);
-  else
-    return false;
-  return true;
-}
 
 std::string toml_scalar_text(const toml::node& node) {
   if (auto text = node.value<std::string>()) return *text;
@@ -136,7 +47,7 @@ route_rule parse_route(const toml::table& table) {
     const std::string key(name.str());
     if (key == "match" || key == "prefix" || key == "function" || key == "script") continue;
     if (key == "timeout")
-      rule.timeout = parse_duration(key, toml_scalar_text(node));
+      rule.timeout = parse_seconds(key, toml_scalar_text(node));
     else if (!apply_script_limit(rule.limits, key, toml_scalar_text(node)))
       throw std::invalid_argument("a [[route]] takes match or prefix, function or script, timeout, kill-grace and "
                                   "script-* limits, not '" + key + "'");
@@ -147,70 +58,14 @@ route_rule parse_route(const toml::table& table) {
 }  // namespace
 
 void apply_setting(host_config& config, const std::string& key, const std::string& value) {
-  constexpr std::size_t big = 1'000'000'000;
-  if (apply_script_limit(config.script_limits, key, value)) return;
-  if (key == "listen") {
-    config.listen.push_back(value);
-  } else if (key == "backlog") {
-    config.backlog = static_cast<int>(parse_count(key, value, 1, 65535));
-  } else if (key == "socket-mode") {
-    unsigned mode = 0;
-    const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), mode, 8);
-    if (ec != std::errc{} || ptr != value.data() + value.size() || mode > 0777)
-      throw std::invalid_argument("socket-mode takes an octal mode such as 0660, not '" + value + "'");
-    config.socket_mode = static_cast<mode_t>(mode);
-  } else if (key == "plugins") {
-    config.plugins_dir = value;
-  } else if (key == "scripts") {
-    config.scripts_dir = value;
-  } else if (key == "pass-env") {
-    if (value.empty() || value.find('=') != std::string::npos)
-      throw std::invalid_argument("pass-env takes the name of an environment variable, not '" + value + "'");
-    config.pass_env.push_back(value);
-  } else if (key == "timeout") {
-    config.timeout = parse_duration(key, value);
-  } else if (key == "timeout-status") {
-    if (value != "408" && value != "504")
-      throw std::invalid_argument("timeout-status takes 408 or 504, not '" + value + "'");
-    config.timeout_status = value == "408" ? 408 : 504;
-  } else if (key == "idle-timeout") {
-    config.idle_timeout = parse_duration(key, value);
-  } else if (key == "read-timeout") {
-    config.read_timeout = parse_duration(key, value);
-  } else if (key == "drain-timeout") {
-    config.drain_timeout = parse_duration(key, value);
-  } else if (key == "max-connections") {
-    config.max_connections = parse_count(key, value, 1, big);
-  } else if (key == "max-requests") {
-    config.max_requests = parse_count(key, value, 1, big);
-  } else if (key == "max-params-bytes") {
-    config.max_params_bytes = parse_count(key, value, 256, big);
-  } else if (key == "full-duplex") {
-    if (value == "true" || value == "yes" || value == "1")
-      config.full_duplex = true;
-    else if (value == "false" || value == "no" || value == "0")
-      config.full_duplex = false;
-    else
-      throw std::invalid_argument("full-duplex takes true or false, not '" + value + "'");
-  } else if (key == "max-body-bytes") {
-    config.max_body_bytes = parse_count(key, value, 0, std::numeric_limits<std::size_t>::max());
-  } else if (key == "io-threads") {
-    config.io_threads = parse_count(key, value, 1, 256);
-  } else if (key == "min-workers") {
+  if (key == "min-workers")
     throw std::invalid_argument("min-workers is no longer a setting: handlers run on the I/O threads (io-threads)");
-  } else if (key == "max-workers") {
-    config.max_workers = parse_count(key, value, 1, 4096);
-  } else if (key == "log-level") {
-    if (value != "trace" && value != "debug" && value != "info" && value != "warn" && value != "error" &&
-        value != "critical" && value != "off")
-      throw std::invalid_argument("log-level takes trace, debug, info, warn, error, critical or off, not '" + value +
-                                  "'");
-    config.log_level = value;
-  } else if (key == "log-file") {
-    config.log_file = value;
-  } else {
-    throw std::invalid_argument("unknown setting '" + key + "'");
+  for (const auto& row : settings_table()) {
+    if (row.key != key) continue;
+    row.apply(config, value);
+    return;
   }
+  throw std::invalid_argument("unknown setting '" + key + "'");
 }
 
 void load_config_file(host_config& config, const std::filesystem::path& file) {

@@ -90,6 +90,5 @@ command_line parse_command_line(const std::vector<std::string>& arguments);
 // The file (if any), then the flags.
 host_config build_config(const command_line& line);
 
-extern const char* const host_usage;
 
 }  // namespace fcgihost::host

@@ -11,8 +11,8 @@
 #include <array>
 #include <memory>
 
-#include <protocol/encoder.hpp>
-#include <protocol/error.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/error.hpp>
 
 #include "request_session.hpp"
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include <protocol/message_decoder.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
 
 #include "host_context.hpp"
 #include "request_sink.hpp"

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <protocol/socket_address.hpp>
+#include <fcgihost/protocol/socket_address.hpp>
 
 namespace fcgihost::host {
 

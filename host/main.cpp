@@ -23,6 +23,7 @@
 #include "listeners.hpp"
 #include "logging.hpp"
 #include "server.hpp"
+#include "settings_table.hpp"
 
 namespace asio = boost::asio;
 using asio::awaitable;
@@ -63,32 +64,6 @@ awaitable<void> drain(asio::io_context& io, runners::serving_threads& threads, h
     host.log->info("all requests finished");
   }
   threads.stop();
-}
-
-// Settings a reload cannot change: the sockets, the folders, the thread
-// counts and the log file are fixed when the host starts.
-template <typename Visit>
-void for_each_restart_only_setting(Visit&& visit) {
-  visit("listen", &host_config::listen);
-  visit("backlog", &host_config::backlog);
-  visit("socket-mode", &host_config::socket_mode);
-  visit("plugins", &host_config::plugins_dir);
-  visit("scripts", &host_config::scripts_dir);
-  visit("io-threads", &host_config::io_threads);
-  visit("max-workers", &host_config::max_workers);
-  visit("log-file", &host_config::log_file);
-}
-
-std::string restart_only_changes(const host_config& running, const host_config& fresh) {
-  std::string changed;
-  for_each_restart_only_setting([&](const char* name, auto member) {
-    if (running.*member != fresh.*member) changed += (changed.empty() ? "" : ", ") + std::string(name);
-  });
-  return changed;
-}
-
-void keep_restart_only_settings(const host_config& running, host_config& fresh) {
-  for_each_restart_only_setting([&](const char*, auto member) { fresh.*member = running.*member; });
 }
 
 awaitable<void> handle_signals(asio::io_context& io, runners::serving_threads& threads, host_context& host, server& srv,
@@ -174,7 +149,7 @@ int main(int argc, char** argv) {
   try {
     line = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
     if (line.help) {
-      std::cout << host_usage;
+      std::cout << usage_text();
       return 0;
     }
     config = std::make_shared<const host_config>(build_config(line));

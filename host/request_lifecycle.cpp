@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <protocol/encoder.hpp>
-#include <protocol/stream_framing.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/stream_framing.hpp>
 
 namespace fcgihost::host {
 

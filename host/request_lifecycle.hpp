@@ -15,9 +15,9 @@
 #include <string>
 #include <string_view>
 
-#include <protocol/record.hpp>
-#include <protocol/response_head.hpp>
-#include <protocol/response_status.hpp>
+#include <fcgihost/protocol/record.hpp>
+#include <fcgihost/protocol/response_head.hpp>
+#include <fcgihost/protocol/response_status.hpp>
 #include <runners/run_result.hpp>
 
 #include "byte_spool.hpp"

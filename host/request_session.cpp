@@ -9,7 +9,7 @@
 
 #include <runners/exception_text.hpp>
 
-#include <protocol/stream_framing.hpp>
+#include <fcgihost/protocol/stream_framing.hpp>
 
 #include "router.hpp"
 
@@ -105,6 +105,7 @@ void request_session::on_timer() {
 void request_session::start(protocol::name_value_list params) {
   started_ = true;
   params_ = std::move(params);
+  if (lifecycle_.over()) return;  // ended (its deadline, an abort) before its PARAMS were complete
   const auto settings = host_.settings();
   slot_ = request_slot(host_.active_requests, settings->max_requests);
   if (!slot_.held()) {

@@ -16,7 +16,7 @@
 #include <variant>
 #include <vector>
 
-#include <protocol/name_value.hpp>
+#include <fcgihost/protocol/name_value.hpp>
 #include <runners/request_io.hpp>
 
 #include "host_context.hpp"

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <string>
 
-#include <protocol/name_value.hpp>
+#include <fcgihost/protocol/name_value.hpp>
 
 #include "config.hpp"
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include <protocol/name_value.hpp>
+#include <fcgihost/protocol/name_value.hpp>
 
 #include "script_location.hpp"
 

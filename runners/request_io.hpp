@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include <protocol/name_value.hpp>
+#include <fcgihost/protocol/name_value.hpp>
 
 #include "run_result.hpp"
 

@@ -2,8 +2,8 @@
 // or an app goes through. Besides "no crash, no UB" (ASan, UBSan) it checks
 // two properties: feeding the input in pieces decodes exactly as feeding it
 // whole, and decoded params survive an encode/decode round trip.
-#include <protocol/encoder.hpp>
-#include <protocol/message_decoder.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
 
 #include <cstdint>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // Fuzzes the reader of an app's CGI headers (the status in the access log):
 // app output is outside input too. No crash, a status always in range, and
 // the same status whatever the pieces the output arrives in.
-#include <protocol/response_status.hpp>
+#include <fcgihost/protocol/response_status.hpp>
 
 #include <cstdint>
 #include <cstdlib>

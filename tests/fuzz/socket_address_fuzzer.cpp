@@ -1,6 +1,6 @@
 // Fuzzes the --listen / --connect address parser: no crash, and whatever it
 // accepts prints back to text that parses to the same address.
-#include <protocol/socket_address.hpp>
+#include <fcgihost/protocol/socket_address.hpp>
 
 #include <cstdint>
 #include <cstdlib>

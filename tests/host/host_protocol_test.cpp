@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include <protocol/encoder.hpp>
+#include <fcgihost/protocol/encoder.hpp>
 
 #include "../support/host_process.hpp"
 #include "../support/run_async.hpp"
@@ -94,23 +94,7 @@ TEST(HostProtocol, RolesOtherThanResponderGetUnknownRole) {
 TEST(HostProtocol, FiftySlowRequestsOnOneConnectionRunAtOnce) {
   host_process host;
   const auto start = std::chrono::steady_clock::now();
-  const auto statuses = run_async([&]() -> awaitable<std::vector<std::string>> {
-    auto conn = co_await connection::connect(host.address());
-    co_await conn.negotiate();
-    std::vector<client::exchange> requests;
-    for (int i = 0; i < 50; ++i) {
-      client::request_options options;
-      options.params = request_params("slow.polite", "0.5");
-      requests.push_back(co_await conn.begin(std::move(options)));
-      co_await requests.back().end_stdin();
-    }
-    std::vector<std::string> outs;
-    for (auto& request : requests) {
-      std::uint32_t status = 1;
-      outs.push_back(co_await read_to_end(request, status));
-    }
-    co_return outs;
-  });
+  const auto statuses = run_async([&] { return fetch_at_once(host.address(), "slow.polite", "0.5", 50); });
   for (const auto& out : statuses) EXPECT_EQ(out, "Content-Type: text/plain\r\n\r\nslept\n");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0)
       << "the 50 requests were served one after another (25 s), not at once";

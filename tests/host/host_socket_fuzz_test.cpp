@@ -20,7 +20,7 @@
 #include <random>
 #include <thread>
 
-#include <protocol/encoder.hpp>
+#include <fcgihost/protocol/encoder.hpp>
 
 #include "../support/host_process.hpp"
 #include "../support/raw_peer.hpp"

@@ -181,6 +181,25 @@ boost::asio::awaitable<client::response> fetch(std::string address, std::string 
   co_return co_await conn.send(std::move(options), body);
 }
 
+boost::asio::awaitable<std::vector<std::string>> fetch_at_once(std::string address, std::string script,
+                                                               std::string query, std::size_t count) {
+  auto conn = co_await client::connection::connect(address);
+  conn.set_max_in_flight(count);
+  std::vector<client::exchange> requests;
+  for (std::size_t i = 0; i < count; ++i) {
+    client::request_options options;
+    options.params = request_params(script, query);
+    requests.push_back(co_await conn.begin(std::move(options)));
+    co_await requests.back().end_stdin();
+  }
+  std::vector<std::string> outs;
+  for (auto& request : requests) {
+    std::uint32_t status = 0;
+    outs.push_back(co_await read_to_end(request, status));
+  }
+  co_return outs;
+}
+
 boost::asio::awaitable<std::string> read_to_end(client::exchange& request, std::uint32_t& app_status) {
   std::string out;
   client::output_event event;

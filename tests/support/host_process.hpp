@@ -95,6 +95,11 @@ protocol::name_value_list request_params(std::string script, std::string query =
 boost::asio::awaitable<client::response> fetch(std::string address, std::string script, std::string query = {},
                                                std::string body = {});
 
+// `count` requests for `script` begun at once on one multiplexed connection
+// (run inside run_async); their stdouts, in the order they were begun.
+boost::asio::awaitable<std::vector<std::string>> fetch_at_once(std::string address, std::string script,
+                                                               std::string query, std::size_t count);
+
 // Reads an exchange to its END_REQUEST: its stdout, and its app status.
 boost::asio::awaitable<std::string> read_to_end(client::exchange& request, std::uint32_t& app_status);
 

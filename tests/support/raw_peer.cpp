@@ -11,8 +11,8 @@
 #include <system_error>
 #include <utility>
 
-#include <protocol/encoder.hpp>
-#include <protocol/message_decoder.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
 
 #include "host_process.hpp"
 

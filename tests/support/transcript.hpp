@@ -2,7 +2,7 @@
 // decoded as text, so different splits of one stream can be compared.
 #pragma once
 
-#include <protocol/message_decoder.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
 
 #include <string>
 #include <string_view>

@@ -1,5 +1,5 @@
 // Byte counts as fcgi-host's script-memory and fcgi-bench's --body-size take them.
-#include <protocol/byte_size.hpp>
+#include <fcgihost/protocol/byte_size.hpp>
 
 #include <gtest/gtest.h>
 

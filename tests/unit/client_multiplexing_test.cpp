@@ -1,8 +1,8 @@
 // The client's multiplexing against a scripted server on a real unix socket:
 // two requests in flight on one connection, answered interleaved and out of order.
 #include <client/connection.hpp>
-#include <protocol/encoder.hpp>
-#include <protocol/message_decoder.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>

@@ -1,6 +1,6 @@
 // The encoder checked against literal bytes of the FastCGI 1.0 spec's layouts.
-#include <protocol/encoder.hpp>
-#include <protocol/stream_framing.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/stream_framing.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // The decoder fed whole, byte by byte and split at every offset gives the same
 // messages; every malformed case is an error code.
-#include <protocol/encoder.hpp>
-#include <protocol/error.hpp>
-#include <protocol/message_decoder.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/error.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
 
 #include <gtest/gtest.h>
 

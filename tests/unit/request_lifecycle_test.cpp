@@ -3,7 +3,7 @@
 // head check, and the last records it composes.
 #include <host/request_lifecycle.hpp>
 
-#include <protocol/encoder.hpp>
+#include <fcgihost/protocol/encoder.hpp>
 
 #include <gtest/gtest.h>
 
@@ -74,6 +74,16 @@ TEST(RequestLifecycle, TheRouteTimeoutStillCountsFromBeginRequest) {
   EXPECT_EQ(life.deadline(), t0 + 500ms);
   request_lifecycle none(settings_for_test(), t0, 0ms);
   EXPECT_EQ(none.deadline(), clock_type::time_point::max());
+}
+
+TEST(RequestLifecycle, ParamsArrivingAfterTheEndStartNothing) {
+  request_lifecycle life(settings_for_test(), t0, 1s);
+  life.deadline_reached(t0 + 1s);
+  life.start_running(30s);
+  EXPECT_EQ(life.current_phase(), request_lifecycle::phase::receiving_params);
+  EXPECT_EQ(life.deadline(), t0 + 1s);
+  EXPECT_EQ(life.take_ending().reason, end_reason::timeout);
+  EXPECT_EQ(life.output(output_stream::out, "Status: 200 OK\r\n\r\n"), action::drop);
 }
 
 TEST(RequestLifecycle, TimeoutStatusMayBe504) {

@@ -1,5 +1,5 @@
 // The CGI head check, fed whole and split at every offset.
-#include <protocol/response_head.hpp>
+#include <fcgihost/protocol/response_head.hpp>
 
 #include <gtest/gtest.h>
 

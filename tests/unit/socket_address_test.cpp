@@ -1,4 +1,4 @@
-#include <protocol/socket_address.hpp>
+#include <fcgihost/protocol/socket_address.hpp>
 
 #include <gtest/gtest.h>
 

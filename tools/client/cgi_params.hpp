@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include <protocol/name_value.hpp>
+#include <fcgihost/protocol/name_value.hpp>
 
 namespace fcgihost::client {
 

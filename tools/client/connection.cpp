@@ -19,10 +19,10 @@
 #include <stdexcept>
 #include <system_error>
 
-#include <protocol/encoder.hpp>
-#include <protocol/message_decoder.hpp>
-#include <protocol/socket_address.hpp>
-#include <protocol/stream_framing.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
+#include <fcgihost/protocol/socket_address.hpp>
+#include <fcgihost/protocol/stream_framing.hpp>
 
 #include "socket_connect.hpp"
 

@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include <protocol/name_value.hpp>
-#include <protocol/record.hpp>
+#include <fcgihost/protocol/name_value.hpp>
+#include <fcgihost/protocol/record.hpp>
 
 namespace fcgihost::client {
 

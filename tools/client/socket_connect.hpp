@@ -5,7 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 
-#include <protocol/socket_address.hpp>
+#include <fcgihost/protocol/socket_address.hpp>
 
 namespace fcgihost::client {
 

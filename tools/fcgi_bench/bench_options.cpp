@@ -4,8 +4,8 @@
 #include <optional>
 #include <stdexcept>
 
-#include <protocol/byte_size.hpp>
-#include <protocol/encoder.hpp>
+#include <fcgihost/protocol/byte_size.hpp>
+#include <fcgihost/protocol/encoder.hpp>
 
 namespace fcgihost::bench {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <protocol/name_value.hpp>
-#include <protocol/socket_address.hpp>
+#include <fcgihost/protocol/name_value.hpp>
+#include <fcgihost/protocol/socket_address.hpp>
 
 namespace fcgihost::bench {
 

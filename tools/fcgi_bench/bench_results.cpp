@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include <protocol/record.hpp>
+#include <fcgihost/protocol/record.hpp>
 
 namespace fcgihost::bench {
 

@@ -12,8 +12,8 @@
 #include <optional>
 #include <thread>
 
-#include <protocol/message_decoder.hpp>
-#include <protocol/response_status.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
+#include <fcgihost/protocol/response_status.hpp>
 
 namespace fcgihost::bench {
 

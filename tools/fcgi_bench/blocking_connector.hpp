@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <protocol/socket_address.hpp>
+#include <fcgihost/protocol/socket_address.hpp>
 
 namespace fcgihost::bench {
 

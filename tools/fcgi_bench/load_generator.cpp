@@ -16,10 +16,10 @@
 #include <optional>
 #include <vector>
 
-#include <protocol/encoder.hpp>
-#include <protocol/message_decoder.hpp>
-#include <protocol/response_status.hpp>
-#include <protocol/stream_framing.hpp>
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
+#include <fcgihost/protocol/response_status.hpp>
+#include <fcgihost/protocol/stream_framing.hpp>
 #include <client/socket_connect.hpp>
 
 namespace fcgihost::bench {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include <client/cgi_params.hpp>
-#include <protocol/name_value.hpp>
+#include <fcgihost/protocol/name_value.hpp>
 
 namespace fcgihost::client {
 

@@ -20,7 +20,7 @@
 #include <stdexcept>
 
 #include <client/connection.hpp>
-#include <protocol/record.hpp>
+#include <fcgihost/protocol/record.hpp>
 
 #include "client_options.hpp"
 

@@ -1,6 +1,6 @@
-#include "message_decoder.hpp"
+#include <fcgihost/protocol/message_decoder.hpp>
 
-#include "error.hpp"
+#include <fcgihost/protocol/error.hpp>
 
 namespace fcgihost::protocol {
 

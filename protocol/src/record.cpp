@@ -1,4 +1,4 @@
-#include "record.hpp"
+#include <fcgihost/protocol/record.hpp>
 
 namespace fcgihost::protocol {
 

@@ -1,4 +1,4 @@
-#include "socket_address.hpp"
+#include <fcgihost/protocol/socket_address.hpp>
 
 #include <charconv>
 

@@ -1,4 +1,4 @@
-#include "response_status.hpp"
+#include <fcgihost/protocol/response_status.hpp>
 
 #include <algorithm>
 #include <cctype>

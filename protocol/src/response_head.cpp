@@ -1,4 +1,4 @@
-#include "response_head.hpp"
+#include <fcgihost/protocol/response_head.hpp>
 
 #include <cctype>
 #include <cstdio>

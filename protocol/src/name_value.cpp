@@ -1,9 +1,9 @@
-#include "name_value.hpp"
+#include <fcgihost/protocol/name_value.hpp>
 
 #include <cstdint>
 #include <stdexcept>
 
-#include "error.hpp"
+#include <fcgihost/protocol/error.hpp>
 
 namespace fcgihost::protocol {
 

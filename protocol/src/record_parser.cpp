@@ -1,9 +1,9 @@
-#include "record_parser.hpp"
+#include <fcgihost/protocol/record_parser.hpp>
 
 #include <algorithm>
 #include <cstring>
 
-#include "error.hpp"
+#include <fcgihost/protocol/error.hpp>
 
 namespace fcgihost::protocol {
 

@@ -1,4 +1,4 @@
-#include "error.hpp"
+#include <fcgihost/protocol/error.hpp>
 
 #include <string>
 

@@ -1,6 +1,6 @@
-#include "encoder.hpp"
+#include <fcgihost/protocol/encoder.hpp>
 
-#include "stream_framing.hpp"
+#include <fcgihost/protocol/stream_framing.hpp>
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,0 +1,308 @@
+#include "settings_table.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <limits>
+#include <stdexcept>
+
+#include <fcgihost/protocol/byte_size.hpp>
+
+namespace fcgihost::host {
+
+namespace {
+
+constexpr std::size_t big = 1'000'000'000;
+
+std::size_t parse_count(const std::string& key, const std::string& value, std::size_t low, std::size_t high) {
+  std::size_t number = 0;
+  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec != std::errc{} || ptr != value.data() + value.size() || number < low || number > high)
+    throw std::invalid_argument(key + " takes a whole number from " + std::to_string(low) + " to " +
+                                std::to_string(high) + ", not '" + value + "'");
+  return number;
+}
+
+// Bytes, or with a binary suffix: 512K, 64M, 2G.
+std::uint64_t parse_bytes(const std::string& key, const std::string& value) {
+  const auto bytes = protocol::parse_byte_size(value);
+  if (!bytes)
+    throw std::invalid_argument(key + " takes a number of bytes, with K, M or G if you like, not '" + value + "'");
+  return *bytes;
+}
+
+bool parse_bool(const std::string& key, const std::string& value) {
+  if (value == "true" || value == "yes" || value == "1") return true;
+  if (value == "false" || value == "no" || value == "0") return false;
+  throw std::invalid_argument(key + " takes true or false, not '" + value + "'");
+}
+
+std::string show_seconds(std::chrono::milliseconds duration) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", std::chrono::duration<double>(duration).count());
+  return text;
+}
+
+std::string show_list(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text.empty() ? "none" : text;
+}
+
+std::string show_path(const std::filesystem::path& path) { return path.empty() ? "none" : path.string(); }
+
+// A row for a plain member: parsed as a whole, shown, and copied.
+template <typename Value, typename Parse, typename Show>
+setting_spec field(std::string_view key, std::string_view value_name, std::string_view help, takes_effect scope,
+                   Value host_config::*member, Parse parse, Show show) {
+  return setting_spec{
+      .key = key,
+      .value_name = value_name,
+      .help = help,
+      .scope = scope,
+      .apply = [=](host_config& config, const std::string& value) { config.*member = parse(std::string(key), value); },
+      .show = [=](const host_config& config) -> std::string { return show(config.*member); },
+      .keep = [=](const host_config& from, host_config& to) { to.*member = from.*member; }};
+}
+
+// A row for a list that each use of the key adds to.
+setting_spec list_field(std::string_view key, std::string_view value_name, std::string_view help, takes_effect scope,
+                        std::vector<std::string> host_config::*member,
+                        std::function<void(const std::string& value)> check = {}) {
+  return setting_spec{.key = key,
+                      .value_name = value_name,
+                      .help = help,
+                      .scope = scope,
+                      .apply =
+                          [=](host_config& config, const std::string& value) {
+                            if (check) check(value);
+                            (config.*member).push_back(value);
+                          },
+                      .show = [=](const host_config& config) { return show_list(config.*member); },
+                      .keep = [=](const host_config& from, host_config& to) { to.*member = from.*member; },
+                      .repeatable = true};
+}
+
+// A row for a script limit, which routes may set too.
+template <typename Value, typename Parse, typename Show>
+setting_spec script_limit(std::string_view key, std::string_view value_name, std::string_view help,
+                          std::optional<Value> runners::script_limit_overrides::*member, Value runners::script_limits::*effective,
+                          Parse parse, Show show) {
+  return setting_spec{
+      .key = key,
+      .value_name = value_name,
+      .help = help,
+      .scope = takes_effect::each_request,
+      .apply = [=](host_config& config,
+                   const std::string& value) { config.script_limits.*member = parse(std::string(key), value); },
+      .show =
+          [=](const host_config& config) -> std::string {
+            runners::script_limits limits;
+            config.script_limits.apply_to(limits);
+            return show(limits.*effective);
+          },
+      .keep = [=](const host_config& from, host_config& to) { to.script_limits.*member = from.script_limits.*member; }};
+}
+
+auto count_in(std::size_t low, std::size_t high) {
+  return [=](const std::string& key, const std::string& value) { return parse_count(key, value, low, high); };
+}
+const auto show_number = [](auto number) { return std::to_string(number); };
+
+std::vector<setting_spec> make_table() {
+  using enum takes_effect;
+  std::vector<setting_spec> rows;
+  rows.push_back(list_field("listen", "ADDRESS",
+                            "unix:PATH, tcp:HOST:PORT, tcp:[V6]:PORT or fd:N (repeatable; port 0: any free one); "
+                            "default: fd 0 when it is a listening socket, else systemd's LISTEN_FDS, else "
+                            "tcp:127.0.0.1:9000",
+                            at_start, &host_config::listen));
+  rows.push_back(field("backlog", "N", "listen backlog", at_start, &host_config::backlog,
+                       [](const std::string& key, const std::string& value) {
+                         return static_cast<int>(parse_count(key, value, 1, 65535));
+                       },
+                       show_number));
+  rows.push_back(field(
+      "socket-mode", "MODE", "octal mode of unix sockets the host creates", at_start, &host_config::socket_mode,
+      [](const std::string& key, const std::string& value) {
+        unsigned mode = 0;
+        const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), mode, 8);
+        if (ec != std::errc{} || ptr != value.data() + value.size() || mode > 0777)
+          throw std::invalid_argument(key + " takes an octal mode such as 0660, not '" + value + "'");
+        return static_cast<mode_t>(mode);
+      },
+      [](mode_t mode) {
+        char text[8];
+        std::snprintf(text, sizeof text, "0%o", static_cast<unsigned>(mode));
+        return std::string(text);
+      }));
+  const auto path = [](const std::string&, const std::string& value) { return std::filesystem::path(value); };
+  rows.push_back(field("plugins", "DIR", "the plugins folder", at_start, &host_config::plugins_dir, path, show_path));
+  rows.push_back(field("scripts", "DIR", "the scripts folder: an absolute SCRIPT_FILENAME inside it runs as a CGI script",
+                       at_start, &host_config::scripts_dir, path, show_path));
+  rows.push_back(list_field("pass-env", "NAME",
+                            "a variable of the host's environment that scripts get too (repeatable; PATH always)",
+                            each_request, &host_config::pass_env, [](const std::string& value) {
+                              if (value.empty() || value.find('=') != std::string::npos)
+                                throw std::invalid_argument("pass-env takes the name of an environment variable, not '" +
+                                                            value + "'");
+                            }));
+  rows.push_back(script_limit("kill-grace", "SECONDS", "from SIGTERM to SIGKILL for a script being stopped",
+                              &runners::script_limit_overrides::kill_grace, &runners::script_limits::kill_grace,
+                              parse_seconds, show_seconds));
+  rows.push_back(script_limit("script-cpu-seconds", "N", "RLIMIT_CPU of scripts, 0 for the host's own",
+                              &runners::script_limit_overrides::cpu_seconds, &runners::script_limits::cpu_seconds,
+                              count_in(0, big), show_number));
+  rows.push_back(script_limit("script-memory", "BYTES", "RLIMIT_AS of scripts (K, M or G allowed), 0 for the host's own",
+                              &runners::script_limit_overrides::memory_bytes, &runners::script_limits::memory_bytes,
+                              parse_bytes, show_number));
+  rows.push_back(script_limit("script-open-files", "N", "RLIMIT_NOFILE of scripts, 0 for the host's own",
+                              &runners::script_limit_overrides::open_files, &runners::script_limits::open_files,
+                              count_in(0, big), show_number));
+  rows.push_back(script_limit("script-processes", "N", "RLIMIT_NPROC of scripts (not for root), 0 for the host's own",
+                              &runners::script_limit_overrides::processes, &runners::script_limits::processes,
+                              count_in(0, big), show_number));
+  rows.push_back(field("timeout", "SECONDS", "per-request timeout from BEGIN_REQUEST, 0 for none", each_request,
+                       &host_config::timeout, parse_seconds, show_seconds));
+  rows.push_back(field("timeout-status", "N", "what a timed-out request answers: 408 or 504", each_request,
+                       &host_config::timeout_status,
+                       [](const std::string& key, const std::string& value) {
+                         if (value != "408" && value != "504")
+                           throw std::invalid_argument(key + " takes 408 or 504, not '" + value + "'");
+                         return value == "408" ? 408 : 504;
+                       },
+                       show_number));
+  rows.push_back(field("idle-timeout", "SECONDS", "close a keep-alive connection with nothing in flight, 0 for never",
+                       each_request, &host_config::idle_timeout, parse_seconds, show_seconds));
+  rows.push_back(field("read-timeout", "SECONDS",
+                       "close a connection stopped in the middle of a record or of a request's PARAMS, 0 for never",
+                       each_request, &host_config::read_timeout, parse_seconds, show_seconds));
+  rows.push_back(field("drain-timeout", "SECONDS", "how long SIGTERM waits for requests in flight", each_request,
+                       &host_config::drain_timeout, parse_seconds, show_seconds));
+  rows.push_back(field("max-connections", "N",
+                       "connections at once, FCGI_MAX_CONNS; past it the longest silent one is closed",
+                       each_request, &host_config::max_connections, count_in(1, big), show_number));
+  rows.push_back(field("max-requests", "N", "requests running at once, FCGI_MAX_REQS; more get OVERLOADED",
+                       each_request, &host_config::max_requests, count_in(1, big), show_number));
+  rows.push_back(field("max-params-bytes", "N", "size cap of one request's params", each_request,
+                       &host_config::max_params_bytes, count_in(256, big), show_number));
+  rows.push_back(field("max-body-bytes", "N", "size cap of one request body, 0 for none; more gets 413", each_request,
+                       &host_config::max_body_bytes, count_in(0, std::numeric_limits<std::size_t>::max()),
+                       show_number));
+  rows.push_back(field("full-duplex", "BOOL",
+                       "send output while the body is still arriving (false: held until FCGI_STDIN ends, as nginx "
+                       "needs)",
+                       each_request, &host_config::full_duplex, parse_bool,
+                       [](bool on) { return std::string(on ? "true" : "false"); }));
+  rows.push_back(field("io-threads", "N",
+                       "threads doing socket I/O and running handlers; more start when all have been in handlers "
+                       "for 2 ms",
+                       at_start, &host_config::io_threads, count_in(1, 256), show_number));
+  rows.push_back(field("max-workers", "N", "plugin handlers running at once; more wait", at_start,
+                       &host_config::max_workers, count_in(1, 4096), show_number));
+  rows.push_back(field("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off", each_request,
+                       &host_config::log_level,
+                       [](const std::string& key, const std::string& value) {
+                         for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"})
+                           if (value == level) return value;
+                         throw std::invalid_argument(key + " takes trace, debug, info, warn, error, critical or off, "
+                                                     "not '" + value + "'");
+                       },
+                       [](const std::string& level) { return level; }));
+  rows.push_back(field("log-file", "FILE", "log here instead of stderr", at_start, &host_config::log_file,
+                       [](const std::string&, const std::string& value) { return value; },
+                       [](const std::string& file) { return file.empty() ? std::string("stderr") : file; }));
+  return rows;
+}
+
+// Wraps `text` to `width` columns, every line after the first indented.
+std::string wrapped(std::string_view text, std::size_t indent, std::size_t width) {
+  std::string out;
+  std::size_t column = indent;
+  while (!text.empty()) {
+    const auto space = text.find(' ');
+    const std::string_view word = text.substr(0, space);
+    if (column > indent && column + 1 + word.size() > width) {
+      out += "\n" + std::string(indent, ' ');
+      column = indent;
+    } else if (column > indent) {
+      out += ' ';
+      ++column;
+    }
+    out.append(word);
+    column += word.size();
+    text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::chrono::milliseconds parse_seconds(const std::string& key, const std::string& value) {
+  double seconds = -1;
+  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec != std::errc{} || ptr != value.data() + value.size() || seconds < 0 || seconds > 86400 * 365)
+    throw std::invalid_argument(key + " takes a number of seconds (0 for none), not '" + value + "'");
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
+}
+
+bool apply_script_limit(runners::script_limit_overrides& limits, const std::string& key, const std::string& value) {
+  if (key != "kill-grace" && !key.starts_with("script-")) return false;
+  for (const auto& row : settings_table()) {
+    if (row.key != key) continue;
+    host_config scratch;
+    scratch.script_limits = limits;
+    row.apply(scratch, value);
+    limits = scratch.script_limits;
+    return true;
+  }
+  return false;
+}
+
+const std::vector<setting_spec>& settings_table() {
+  static const std::vector<setting_spec> table = make_table();
+  return table;
+}
+
+std::string usage_text() {
+  constexpr std::size_t help_column = 26;
+  constexpr std::size_t width = 100;
+  const host_config defaults;
+  std::string text = R"(usage: fcgi-host [options]
+
+Serves FastCGI requests: SCRIPT_FILENAME "PLUGIN.HANDLER" runs a handler of
+PLUGINS/libPLUGIN.so, an absolute path runs a script of the scripts folder;
+config routes map other names to either.
+
+)";
+  for (const auto& row : settings_table()) {
+    std::string flag = "  --" + std::string(row.key) + " " + std::string(row.value_name);
+    flag += flag.size() + 1 < help_column ? std::string(help_column - flag.size(), ' ') : "\n" + std::string(help_column, ' ');
+    std::string help(row.help);
+    if (!row.repeatable) help += " (default: " + row.show(defaults) + ")";
+    if (row.scope == takes_effect::at_start) help += " [restart]";
+    text += flag + wrapped(help, help_column, width) + "\n";
+  }
+  text += R"(  --config FILE           TOML file with the same keys (without "--") and [[route]]s
+  -h, --help              this text
+
+Signals: SIGHUP reloads the config file (settings marked [restart] keep their
+value until a restart; the rest apply to every connection from its next
+request on), SIGTERM drains and exits 0, a second SIGINT exits at once.
+)";
+  return text;
+}
+
+std::string restart_only_changes(const host_config& running, const host_config& fresh) {
+  std::string changed;
+  for (const auto& row : settings_table())
+    if (row.scope == takes_effect::at_start && row.show(running) != row.show(fresh))
+      changed += (changed.empty() ? "" : ", ") + std::string(row.key);
+  return changed;
+}
+
+void keep_restart_only_settings(const host_config& running, host_config& fresh) {
+  for (const auto& row : settings_table())
+    if (row.scope == takes_effect::at_start) row.keep(running, fresh);
+}
+
+}  // namespace fcgihost::host

@@ -1,0 +1,85 @@
+// The one table of settings: the usage text, flag and TOML parsing and the
+// reload diff all come from it.
+#include <host/config.hpp>
+#include <host/settings_table.hpp>
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace fcgihost::host {
+namespace {
+
+TEST(SettingsTable, KeysAreUniqueAndEachHasHelpAndAValueName) {
+  std::set<std::string_view> keys;
+  for (const auto& row : settings_table()) {
+    EXPECT_TRUE(keys.insert(row.key).second) << row.key << " twice";
+    EXPECT_FALSE(row.help.empty()) << row.key;
+    EXPECT_FALSE(row.value_name.empty()) << row.key;
+  }
+  EXPECT_GE(keys.size(), 25u);
+}
+
+TEST(SettingsTable, TheUsageNamesEveryKeyWithItsDefault) {
+  const std::string usage = usage_text();
+  for (const auto& row : settings_table())
+    EXPECT_NE(usage.find("--" + std::string(row.key) + " "), std::string::npos) << row.key;
+  EXPECT_NE(usage.find("per-request timeout from BEGIN_REQUEST, 0 for none (default: 30)"), std::string::npos) << usage;
+  EXPECT_NE(usage.find("(default: 90)"), std::string::npos) << "the idle timeout's default, from host_config";
+  EXPECT_NE(usage.find("(default: 0660) [restart]"), std::string::npos) << usage;
+}
+
+TEST(SettingsTable, EveryKeyParsesWhatItShowsForItsDefault) {
+  const host_config defaults;
+  for (const auto& row : settings_table()) {
+    if (row.repeatable) continue;
+    std::string shown = row.show(defaults);
+    if (shown == "none" || shown == "stderr") shown = "x";
+    host_config config;
+    EXPECT_NO_THROW(apply_setting(config, std::string(row.key), shown)) << row.key << " = " << shown;
+    if (shown != "x") {
+      EXPECT_EQ(row.show(config), row.show(defaults)) << row.key;
+    }
+  }
+}
+
+TEST(SettingsTable, BadValuesAreRefusedWithTheKeyAndWhatItTakes) {
+  host_config config;
+  try {
+    apply_setting(config, "timeout-status", "500");
+    FAIL() << "500 accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "timeout-status takes 408 or 504, not '500'");
+  }
+  EXPECT_THROW(apply_setting(config, "read-timeout", "soon"), std::invalid_argument);
+  EXPECT_THROW(apply_setting(config, "no-such-setting", "1"), std::invalid_argument);
+  apply_setting(config, "listen", "unix:/a");
+  apply_setting(config, "listen", "tcp:127.0.0.1:1");
+  EXPECT_EQ(config.listen.size(), 2u) << "repeatable keys add";
+}
+
+TEST(SettingsTable, AReloadKeepsStartOnlySettingsAndNamesThem) {
+  host_config running;
+  host_config fresh;
+  apply_setting(fresh, "io-threads", "3");
+  apply_setting(fresh, "listen", "unix:/elsewhere");
+  apply_setting(fresh, "timeout", "5");
+  EXPECT_EQ(restart_only_changes(running, fresh), "listen, io-threads");
+  keep_restart_only_settings(running, fresh);
+  EXPECT_EQ(fresh.io_threads, running.io_threads);
+  EXPECT_TRUE(fresh.listen.empty());
+  EXPECT_EQ(fresh.timeout, std::chrono::milliseconds(5000)) << "applies at once";
+  EXPECT_EQ(restart_only_changes(running, fresh), "");
+}
+
+TEST(SettingsTable, RoutesTakeTheScriptLimits) {
+  runners::script_limit_overrides limits;
+  EXPECT_TRUE(apply_script_limit(limits, "script-memory", "64M"));
+  EXPECT_TRUE(apply_script_limit(limits, "kill-grace", "1.5"));
+  EXPECT_FALSE(apply_script_limit(limits, "timeout", "1"));
+  EXPECT_EQ(limits.memory_bytes, 64u * 1024 * 1024);
+  EXPECT_EQ(limits.kill_grace, std::chrono::milliseconds(1500));
+}
+
+}  // namespace
+}  // namespace fcgihost::host
