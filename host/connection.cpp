@@ -228,10 +228,9 @@ void connection::check_activity() {
 // Input can put the connection in the middle of a record or of a request's
 // PARAMS, where the read timeout applies: the check must not sleep past it.
 void connection::note_read_limit() {
+  if (started_requests_ > 0 || (decoder_.at_record_boundary() && requests_.size() == started_requests_)) return;
   const auto limit = host_.settings()->read_timeout;
-  if (limit.count() == 0 || check_at_ <= last_activity_ + limit) return;
-  if (started_requests_ == 0 && (!decoder_.at_record_boundary() || requests_.size() > started_requests_))
-    arm_activity_check(last_activity_ + limit);
+  if (limit.count() > 0 && check_at_ > last_activity_ + limit) arm_activity_check(last_activity_ + limit);
 }
 
 awaitable<void> connection::run() {
@@ -365,7 +364,7 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     co_await refuse(protocol::protocol_status::overloaded);
     co_return;
   }
-  auto session = std::make_shared<request_session>(weak_from_this(), socket_.get_executor(), host_, peer_,
+  auto session = std::make_shared<request_session>(weak_from_this(), socket_.get_executor(), host_, settings, peer_,
                                                    begin.request_id, begin.keep_conn);
   requests_[begin.request_id] = session;
   host_.requests_begun.fetch_add(1, std::memory_order_relaxed);

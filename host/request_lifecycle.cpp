@@ -52,18 +52,21 @@ std::string_view to_string(end_reason reason) {
   return "unknown";
 }
 
-final_records compose_final_records(std::uint16_t request_id, const request_ending& ending, output_state output,
-                                    bool alone_on_connection) {
+final_records final_disposition(const request_ending& ending, output_state output, bool alone_on_connection) {
   final_records result;
   if (ending.reason == end_reason::peer_gone || ending.reason == end_reason::write_failed) {
     result.write = false;
     result.close_connection = ending.reason == end_reason::write_failed;
-    return result;
-  }
-  if (output.stdout_started && leaves_response_unfinished(ending.reason) && alone_on_connection) {
+  } else if (output.stdout_started && leaves_response_unfinished(ending.reason) && alone_on_connection) {
     result.close_connection = true;
-    return result;
   }
+  return result;
+}
+
+final_records compose_final_records(std::uint16_t request_id, const request_ending& ending, output_state output,
+                                    bool alone_on_connection) {
+  final_records result = final_disposition(ending, output, alone_on_connection);
+  if (!result.write || result.close_connection) return result;
   std::string& records = result.bytes;
   if (ending.protocol_status != protocol::protocol_status::request_complete) {
     protocol::append_end_request(records, request_id, 0, ending.protocol_status);

@@ -86,6 +86,8 @@ struct output_state {
 // closed instead, so the cut shows.
 final_records compose_final_records(std::uint16_t request_id, const request_ending& ending, output_state output,
                                     bool alone_on_connection);
+// What compose_final_records() will decide, without composing the bytes.
+final_records final_disposition(const request_ending& ending, output_state output, bool alone_on_connection);
 
 class request_lifecycle {
  public:

@@ -57,14 +57,16 @@ void spawn_logged(const asio::any_io_executor& executor, Coroutine coroutine, st
 }  // namespace
 
 request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_executor executor,
-                                 host_context& host, std::string peer, std::uint16_t request_id, bool keep_conn)
+                                 host_context& host, std::shared_ptr<const host_config> settings, std::string peer,
+                                 std::uint16_t request_id, bool keep_conn)
     : sink_(std::move(sink)),
       executor_(std::move(executor)),
       host_(host),
+      settings_(std::move(settings)),
       peer_(std::move(peer)),
       request_id_(request_id),
       keep_conn_(keep_conn),
-      lifecycle_(lifecycle_settings_for(*host.settings(), request_id), began_, host.settings()->timeout),
+      lifecycle_(lifecycle_settings_for(*settings_, request_id), began_, settings_->timeout),
       timer_(executor_),
       stdin_arrived_(executor_, 1),
       stop_waiting_(executor_, 1) {}
@@ -86,6 +88,7 @@ void request_session::arm_timer(std::chrono::steady_clock::time_point at) {
 }
 
 void request_session::on_timer() {
+  if (lifecycle_.current_phase() == request_lifecycle::phase::ended) return;
   if (lifecycle_.current_phase() == request_lifecycle::phase::ending) {
     // The last records did not go out in time: the web server is not reading.
     host_.log->warn("{} request {} {}: the web server does not read the end of the response; closing the "
@@ -106,7 +109,7 @@ void request_session::start(protocol::name_value_list params) {
   started_ = true;
   params_ = std::move(params);
   if (lifecycle_.over()) return;  // ended (its deadline, an abort) before its PARAMS were complete
-  const auto settings = host_.settings();
+  const host_config* settings = settings_.get();
   slot_ = request_slot(host_.active_requests, settings->max_requests);
   if (!slot_.held()) {
     host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running", peer_, request_id_,
@@ -125,8 +128,9 @@ void request_session::start(protocol::name_value_list params) {
   else
     refuse(404, target.reason, target.reason);
   if (auto* work = std::get_if<0>(&prepared)) {
+    const auto deadline_until_now = lifecycle_.deadline();
     lifecycle_.start_running(target.timeout);
-    arm_timer(lifecycle_.deadline());
+    if (lifecycle_.deadline() != deadline_until_now) arm_timer(lifecycle_.deadline());  // a route's own timeout
     spawn_logged(executor_, run(std::move(*work)), host_.log, fmt::format("request {}", request_id_));
   }
   check_end();
@@ -329,32 +333,33 @@ awaitable<void> request_session::conclude() {
   auto sink = sink_.lock();
   const bool alone = sink && sink->alone(request_id_);
   if (sink) sink->release_request(request_id_);
-  // Composed now to decide, again after the held output to send.
-  final_records last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
-  if (sink && last.write && !last.close_connection) {
-    // Bounded: by the deadline, and at least a short grace from now.
-    arm_timer(std::max(lifecycle_.deadline(), std::chrono::steady_clock::now() + last_write_grace));
+  const auto disposition = final_disposition(ending, lifecycle_.output(), alone);
+  if (sink && disposition.write && !disposition.close_connection) {
+    // Bounded by the deadline timer, still armed: the last records get until
+    // the deadline, and at least a short grace from now.
+    const auto grace_end = std::chrono::steady_clock::now() + last_write_grace;
+    if (lifecycle_.deadline() < grace_end) arm_timer(grace_end);
     try {
       auto guard = co_await sink->acquire_writer();
       co_await send_held_output(*sink);
-      last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
-      if (!last.close_connection) {
+      const final_records last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
+      if (last.close_connection) {
+        sink->tear_down("a response was cut");
+      } else {
         const std::vector<asio::const_buffer> buffers(1, asio::buffer(last.bytes));
         co_await sink->write_now(buffers);
       }
     } catch (const std::exception& e) {
       host_.log->debug("{} request {}: END_REQUEST not sent: {}", peer_, request_id_, e.what());
     }
-    timer_.cancel();
   }
-  if (sink && last.close_connection) {
+  if (sink && disposition.close_connection) {
     if (ending.reason != end_reason::write_failed)
       host_.log->warn("{} request {} {}: closing the connection without END_REQUEST, so the web server sees the "
                       "response is incomplete", peer_, request_id_, script_);
     sink->tear_down(ending.reason == end_reason::write_failed ? "a write failed" : "a response was cut");
   }
-  lifecycle_.finished();
-  timer_.cancel();
+  lifecycle_.finished();  // a timer still armed finds it ended
   log_access(ending.app_status, ending.outcome);
   if (sink) sink->request_done(keep_conn_);
 }

@@ -31,8 +31,10 @@ struct resolved_target;
 
 class request_session final : public runners::request_io, public std::enable_shared_from_this<request_session> {
  public:
+  // `settings`: the configuration in force at its BEGIN_REQUEST, used for the whole request.
   request_session(std::weak_ptr<request_sink> sink, boost::asio::any_io_executor executor, host_context& host,
-                  std::string peer, std::uint16_t request_id, bool keep_conn);
+                  std::shared_ptr<const host_config> settings, std::string peer, std::uint16_t request_id,
+                  bool keep_conn);
   ~request_session() override;
 
   // Arms the deadline; call once, right after construction.
@@ -79,6 +81,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   std::weak_ptr<request_sink> sink_;
   const boost::asio::any_io_executor executor_;
   host_context& host_;
+  const std::shared_ptr<const host_config> settings_;
   const std::string peer_;
   const std::uint16_t request_id_;
   const bool keep_conn_;
