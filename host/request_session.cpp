@@ -142,7 +142,15 @@ request_session::prepared_run request_session::prepare_function(const resolved_t
     refuse(404, "no plugins folder is configured (--plugins)", "no plugins folder is configured");
     return std::monostate{};
   }
-  auto found = host_.functions->find(target.plugin, target.handler);
+  auto found = host_.functions->find_loaded(target.plugin, target.handler);
+  if (found.result == runners::lookup_result::outcome::needs_loading) {
+    // Loaded off the I/O threads; the run starts once it is (its deadline runs meanwhile).
+    return load_then_run(target.plugin, target.handler);
+  }
+  return run_found(std::move(found));
+}
+
+request_session::prepared_run request_session::run_found(runners::lookup_result found) {
   if (found.result == runners::lookup_result::outcome::not_found) {
     refuse(404, found.reason, found.reason);
     return std::monostate{};
@@ -152,6 +160,15 @@ request_session::prepared_run request_session::prepare_function(const resolved_t
     return std::monostate{};
   }
   return host_.functions->run(std::move(found.handler), shared_from_this(), stop_.get_token());
+}
+
+awaitable<runners::run_result> request_session::load_then_run(std::string plugin, std::string handler) {
+  auto found = co_await host_.functions->load_and_find(std::move(plugin), std::move(handler));
+  if (lifecycle_.over()) co_return runners::run_result{};  // ended meanwhile: run() no longer waits
+  auto prepared = run_found(std::move(found));
+  if (auto* work = std::get_if<0>(&prepared)) co_return co_await std::move(*work);
+  check_end();  // refused: the lifecycle has ended, and run() is told to stop waiting
+  co_return runners::run_result{};
 }
 
 request_session::prepared_run request_session::prepare_script(const resolved_target& target,

@@ -61,6 +61,8 @@ class request_session final : public runners::request_io, public std::enable_sha
 
   // The run of what the target names, or std::monostate once refused.
   prepared_run prepare_function(const resolved_target& target);
+  prepared_run run_found(runners::lookup_result found);
+  boost::asio::awaitable<runners::run_result> load_then_run(std::string plugin, std::string handler);
   prepared_run prepare_script(const resolved_target& target, const std::vector<std::string>& pass_env);
   void refuse(int status, std::string reason, std::string body, std::string host_stderr = {});
   boost::asio::awaitable<void> run(boost::asio::awaitable<runners::run_result> work);

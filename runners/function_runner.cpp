@@ -3,6 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/defer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -14,6 +16,28 @@ namespace fcgihost::runners {
 
 namespace asio = boost::asio;
 using error_code = boost::system::error_code;
+
+function_runner::function_runner(plugin_catalog& catalog, serving_threads& threads, late_return_callback on_late_return)
+    : catalog_(catalog),
+      threads_(threads),
+      on_late_return_(std::move(on_late_return)),
+      loader_(std::make_unique<asio::thread_pool>(1)) {}
+
+// A load stuck in a plugin's static initialiser is not waited for: the pool
+// is stopped and left to the process's exit instead of joined.
+function_runner::~function_runner() {
+  loader_->stop();
+  [[maybe_unused]] auto* left = loader_.release();
+}
+
+boost::asio::awaitable<lookup_result> function_runner::load_and_find(std::string plugin, std::string handler) {
+  // Named, not a temporary inside the co_await: g++ 12 would destroy it twice.
+  auto load = [this, plugin = std::move(plugin), handler = std::move(handler)]() -> asio::awaitable<lookup_result> {
+    co_return catalog_.load_and_find(plugin, handler);
+  };
+  auto loaded = asio::co_spawn(loader_->get_executor(), std::move(load), asio::use_awaitable);
+  co_return co_await std::move(loaded);
+}
 
 boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, std::shared_ptr<request_io> io,
                                                         std::stop_token stop) {

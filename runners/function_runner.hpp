@@ -15,6 +15,10 @@
 #include "request_io.hpp"
 #include "serving_threads.hpp"
 
+namespace boost::asio {
+class thread_pool;
+}
+
 namespace fcgihost::runners {
 
 class function_runner {
@@ -22,10 +26,17 @@ class function_runner {
   // `on_late_return(what, seconds)` is told when a handler returns after its
   // request was over (it ignored the stop token for that long).
   using late_return_callback = std::function<void(const std::string& what, double seconds)>;
-  function_runner(plugin_catalog& catalog, serving_threads& threads, late_return_callback on_late_return = {})
-      : catalog_(catalog), threads_(threads), on_late_return_(std::move(on_late_return)) {}
+  function_runner(plugin_catalog& catalog, serving_threads& threads, late_return_callback on_late_return = {});
+  ~function_runner();
 
-  lookup_result find(std::string_view plugin, std::string_view handler) { return catalog_.find(plugin, handler); }
+  // Quick (see plugin_catalog::find_loaded): may say needs_loading.
+  lookup_result find_loaded(std::string_view plugin, std::string_view handler) {
+    return catalog_.find_loaded(plugin, handler);
+  }
+  // Loads a plugin on the loader thread (dlopen and the plugin's static
+  // initialisers never run on an I/O thread), then looks the handler up.
+  // Completes on the caller's executor.
+  boost::asio::awaitable<lookup_result> load_and_find(std::string plugin, std::string handler);
 
   boost::asio::awaitable<run_result> run(bound_handler handler, std::shared_ptr<request_io> io,
                                          std::stop_token stop);
@@ -34,6 +45,7 @@ class function_runner {
   plugin_catalog& catalog_;
   serving_threads& threads_;
   late_return_callback on_late_return_;
+  std::unique_ptr<boost::asio::thread_pool> loader_;  // one thread: loads one plugin at a time
 };
 
 }  // namespace fcgihost::runners

@@ -41,14 +41,9 @@ plugin_catalog::~plugin_catalog() {
   fs::remove_all(private_dir_, ignored);
 }
 
-lookup_result plugin_catalog::find(std::string_view plugin, std::string_view handler) {
-  lookup_result found;
-  if (!is_safe_plugin_name(plugin)) {
-    found.reason = "plugin name '" + std::string(plugin) + "' is not allowed";
-    return found;
-  }
+plugin_catalog::located plugin_catalog::locate(std::string_view plugin) {
+  located where;
   // libNAME.so first, as CMake names it; NAME.so for hand-built ones.
-  fs::path file;
   struct stat info {};
   for (const auto& candidate : {"lib" + std::string(plugin) + ".so", std::string(plugin) + ".so"}) {
     const fs::path named = directory_ / candidate;
@@ -57,7 +52,7 @@ lookup_result plugin_catalog::find(std::string_view plugin, std::string_view han
     // request instead of a readlink per path component for every request.
     if (::lstat(named.c_str(), &info) != 0) continue;
     if (S_ISREG(info.st_mode)) {
-      file = named;
+      where.file = named;
       break;
     }
     std::error_code ec;
@@ -65,48 +60,90 @@ lookup_result plugin_catalog::find(std::string_view plugin, std::string_view han
     if (ec) continue;
     // A symlink may point anywhere; only what resolves inside the folder counts.
     if (real.parent_path() != directory_ || ::stat(real.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
-    file = real;
+    where.file = real;
     break;
   }
-  if (file.empty()) {
+  if (where.file.empty()) {
     std::lock_guard lock(mutex_);
     if (auto gone = cache_.find(plugin); gone != cache_.end()) cache_.erase(gone);
-    found.reason = "no plugin '" + std::string(plugin) + "' in " + directory_.string();
-    return found;
+    return where;
   }
-  const file_identity identity{info.st_dev, info.st_ino, static_cast<std::uintmax_t>(info.st_size),
-                               static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
+  where.identity = {info.st_dev, info.st_ino, static_cast<std::uintmax_t>(info.st_size),
+                    static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
+  return where;
+}
 
-  std::shared_ptr<const loaded_plugin> library;
-  {
-    std::lock_guard lock(mutex_);
-    auto cached = cache_.find(plugin);
-    if (cached != cache_.end() && cached->second.first == identity) {
-      library = cached->second.second;
-    } else {
-      std::string why;
-      library = load(std::string(plugin), file, identity, why);
-      if (!library) {
-        found.result = lookup_result::outcome::broken;
-        found.reason = "plugin " + file.string() + " cannot be loaded: " + why;
-        return found;
-      }
-      // In-flight requests keep the old library through their bound_handler.
-      cache_[std::string(plugin)] = {identity, library};
-    }
-  }
+lookup_result plugin_catalog::bind(std::string_view plugin, std::string_view handler, const located& where,
+                                   std::shared_ptr<const loaded_plugin> library) const {
+  lookup_result found;
   const auto entry = library->handlers.find(handler);
   if (entry == library->handlers.end()) {
     found.reason = "plugin '" + std::string(plugin) + "' has no handler '" + std::string(handler) + "'";
     return found;
   }
   found.result = lookup_result::outcome::found;
-  found.handler = {library, entry->second, file.string()};
+  found.handler = {std::move(library), entry->second, where.file.string()};
+  return found;
+}
+
+lookup_result plugin_catalog::find_loaded(std::string_view plugin, std::string_view handler) {
+  lookup_result found;
+  if (!is_safe_plugin_name(plugin)) {
+    found.reason = "plugin name '" + std::string(plugin) + "' is not allowed";
+    return found;
+  }
+  const located where = locate(plugin);
+  if (where.file.empty()) {
+    found.reason = "no plugin '" + std::string(plugin) + "' in " + directory_.string();
+    return found;
+  }
+  std::shared_ptr<const loaded_plugin> library;
+  {
+    std::lock_guard lock(mutex_);
+    const auto cached = cache_.find(plugin);
+    if (cached != cache_.end() && cached->second.first == where.identity) library = cached->second.second;
+  }
+  if (!library) {
+    found.result = lookup_result::outcome::needs_loading;
+    return found;
+  }
+  return bind(plugin, handler, where, std::move(library));
+}
+
+lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string_view handler) {
+  std::lock_guard one_load_at_a_time(loading_);
+  // Another request may have loaded it meanwhile.
+  lookup_result found = find_loaded(plugin, handler);
+  if (found.result != lookup_result::outcome::needs_loading) return found;
+  const located where = locate(plugin);
+  if (where.file.empty()) {
+    found.result = lookup_result::outcome::not_found;
+    found.reason = "no plugin '" + std::string(plugin) + "' in " + directory_.string();
+    return found;
+  }
+  std::string why;
+  auto library = load(std::string(plugin), where.file, why);  // no lock the lookups take is held here
+  if (!library) {
+    found.result = lookup_result::outcome::broken;
+    found.reason = "plugin " + where.file.string() + " cannot be loaded: " + why;
+    return found;
+  }
+  {
+    // In-flight requests keep the old library through their bound_handler.
+    std::lock_guard lock(mutex_);
+    cache_[std::string(plugin)] = {where.identity, library};
+  }
+  return bind(plugin, handler, where, std::move(library));
+}
+
+lookup_result plugin_catalog::find(std::string_view plugin, std::string_view handler) {
+  lookup_result found = find_loaded(plugin, handler);
+  if (found.result == lookup_result::outcome::needs_loading) found = load_and_find(plugin, handler);
   return found;
 }
 
 std::shared_ptr<const loaded_plugin> plugin_catalog::load(const std::string& name, const fs::path& file,
-                                                          const file_identity&, std::string& why) {
+                                                          std::string& why) {
   // dlopen() of a path already open returns the old handle, so each version
   // gets a private copy of its own, removed once mapped.
   const fs::path copy = private_dir_ / (name + "." + std::to_string(++generation_) + ".so");

@@ -5,6 +5,7 @@
 // ever loaded: names are checked, symlinks resolved and confined.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -26,7 +27,7 @@ struct bound_handler {
 };
 
 struct lookup_result {
-  enum class outcome { found, not_found, broken };
+  enum class outcome { found, not_found, broken, needs_loading };
   outcome result = outcome::not_found;
   bound_handler handler;
   std::string reason;  // why not found or broken, for the log and the response body
@@ -39,6 +40,16 @@ class plugin_catalog {
   plugin_catalog(const plugin_catalog&) = delete;
   plugin_catalog& operator=(const plugin_catalog&) = delete;
 
+  // A lookup that never loads anything: found, not found, broken, or
+  // needs_loading (the plugin is new or its file changed). Quick: a stat and
+  // a map lookup, so it may run on an I/O thread.
+  lookup_result find_loaded(std::string_view plugin, std::string_view handler);
+  // Loads what find_loaded() said needs loading (a private copy, dlopen, the
+  // plugin's static initialisers), then looks up. Slow and at the mercy of
+  // the plugin: never on an I/O thread, and under no lock an I/O thread takes
+  // for longer than a map lookup.
+  lookup_result load_and_find(std::string_view plugin, std::string_view handler);
+  // Both, one after the other (for callers that may block).
   lookup_result find(std::string_view plugin, std::string_view handler);
 
   const std::filesystem::path& directory() const { return directory_; }
@@ -50,14 +61,23 @@ class plugin_catalog {
     bool operator==(const file_identity&) const = default;
   };
 
+  struct located {
+    std::filesystem::path file;  // empty: no such plugin
+    file_identity identity;
+  };
+  // Where PLUGIN's library is, confined to the folder; forgets a removed one.
+  located locate(std::string_view plugin);
+  lookup_result bind(std::string_view plugin, std::string_view handler, const located& where,
+                     std::shared_ptr<const loaded_plugin> library) const;
   std::shared_ptr<const loaded_plugin> load(const std::string& name, const std::filesystem::path& file,
-                                            const file_identity& identity, std::string& why);
+                                            std::string& why);
 
   std::filesystem::path directory_;  // canonical
   std::filesystem::path private_dir_;
   std::mutex mutex_;
   std::map<std::string, std::pair<file_identity, std::shared_ptr<const loaded_plugin>>, std::less<>> cache_;
-  std::uint64_t generation_ = 0;
+  std::atomic<std::uint64_t> generation_{0};
+  std::mutex loading_;  // one load at a time: two requests for a new plugin load it once
 };
 
 // Plugin and handler names: letters, digits, '_' and '-' only, so a name can

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -276,6 +277,21 @@ TEST(HostEdge, HangUpsMidWriteLeakNothing) {
   const auto outs = run_async([&] { return fetch_at_once(host.address(), "slow.polite", "0.2", 8); });
   for (const auto& out : outs) EXPECT_EQ(out, "Content-Type: text/plain\r\n\r\nslept\n");
   EXPECT_LT(hello_milliseconds(host), 100);
+}
+
+TEST(HostEdge, APluginThatLoadsSlowlyHoldsUpNobodyElse) {
+  host_options options = edge_options({"--timeout", "10"});
+  options.plugins.push_back("slow_init");
+  host_process host(options);
+  hello_milliseconds(host);  // hello is loaded
+  auto slow = std::async(std::launch::async,
+                         [&] { return run_async([&] { return fetch(host.address(), "slow_init.ready"); }); });
+  std::this_thread::sleep_for(200ms);  // its static initialiser is running now
+  double worst = 0;
+  for (int i = 0; i < 5; ++i) worst = std::max(worst, hello_milliseconds(host));
+  std::cout << "while a plugin's static initialiser ran for 2 s, hellos took at most " << worst << " ms" << std::endl;
+  EXPECT_LT(worst, 100) << "plugin loading must not run on an I/O thread";
+  EXPECT_EQ(slow.get().out, "Content-Type: text/plain\r\n\r\nready\n");
 }
 
 TEST(HostEdge, AHandlerThatPrintsNoCgiHeadersGets502WithTheReason) {
