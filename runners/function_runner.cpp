@@ -43,7 +43,8 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
                                                         std::stop_token stop) {
   auto executor = io->executor();
   auto done = std::make_shared<asio::experimental::channel<void(error_code, run_result)>>(executor, 1);
-  threads_.submit([handler = std::move(handler), io, stop, done, executor, late = on_late_return_]() mutable {
+  threads_.submit([handler = std::move(handler), io, stop, done, executor, late = on_late_return_,
+                  &threads = threads_]() mutable {
     run_result result;
     if (!stop.stop_requested()) {  // it may have waited in the queue past its timeout
       // Noted when the request ends early, to tell how long a handler ignored it.
@@ -75,6 +76,7 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
     asio::defer(executor, [done, result = std::move(result)]() mutable {
       done->try_send(error_code{}, std::move(result));
     });
+    if (stop.stop_requested()) threads.leave_if_surplus();
   });
   auto [ec, result] = co_await done->async_receive(asio::as_tuple(asio::use_awaitable));
   if (ec) throw boost::system::system_error(ec);

@@ -23,7 +23,9 @@ constexpr auto grow_after = std::chrono::milliseconds(20);
 
 // Thrown by a posted operation through one thread's io_context::run(): that
 // thread leaves (Asio lets the exception through that run() alone).
-struct serving_threads::retire_signal {};
+struct serving_threads::retire_signal {
+  bool still_counted = false;  // in retiring_, to take out when the thread has left
+};
 
 struct serving_threads::work_guard {
   asio::executor_work_guard<asio::io_context::executor_type> guard;
@@ -64,13 +66,16 @@ void serving_threads::spawn_locked() {
 
 void serving_threads::serve() {
   bool retired = false;
+  bool counted = false;
   try {
     io_.run();
-  } catch (const retire_signal&) {
+  } catch (const retire_signal& signal) {
     retired = true;
+    counted = signal.still_counted;
   }
   std::lock_guard lock(mutex_);
   --serving_;
+  if (counted) --retiring_;
   if (retired) retired_.push_back(std::this_thread::get_id());  // the grower joins it
   changed_.notify_all();
 }
@@ -110,6 +115,16 @@ void serving_threads::retire_surplus_locked(std::unique_lock<std::mutex>& lock) 
   lock.unlock();
   for (auto& thread : gone) thread.join();
   lock.lock();
+}
+
+void serving_threads::leave_if_surplus() {
+  {
+    std::lock_guard lock(mutex_);
+    const std::size_t keep = std::max(io_threads_, busy_ + 1);
+    if (stopping_ || threads_.size() - retiring_ <= keep) return;
+    ++retiring_;
+  }
+  throw retire_signal{.still_counted = true};
 }
 
 void serving_threads::submit(std::function<void()> handler) {

@@ -44,6 +44,14 @@ class serving_threads {
   void start();
   // Runs `handler` on one of the threads, outside any strand.
   void submit(std::function<void()> handler);
+  // Called by a handler's task on its thread, when the handler returned after
+  // its request was stopped: a thread that is surplus leaves at once instead
+  // of rejoining the io_context. When a deadline stops dozens of handlers
+  // blocked on clients that do not read, their threads would otherwise all
+  // come back to the io_context together and contend for it, and the other
+  // deadlines due then would fire up to 30 ms late. Throws (to unwind out of
+  // the io_context's run()); call it last.
+  void leave_if_surplus();
   // From any thread: stops the io_context; handlers not started yet are dropped.
   void stop();
   // Waits for stop(), then up to `grace` for the threads to leave their

@@ -157,6 +157,32 @@ std::vector<std::chrono::steady_clock::time_point> wait_for_end_requests(std::ve
   return arrived;
 }
 
+std::vector<std::chrono::steady_clock::time_point> wait_for_hang_ups(std::vector<raw_peer>& peers,
+                                                                    std::chrono::milliseconds limit) {
+  using clock = std::chrono::steady_clock;
+  std::vector<clock::time_point> closed(peers.size(), clock::time_point::max());
+  const auto deadline = clock::now() + limit;
+  std::size_t waiting = peers.size();
+  while (waiting > 0 && clock::now() < deadline) {
+    std::vector<pollfd> fds;
+    std::vector<std::size_t> index;
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      if (closed[i] != clock::time_point::max()) continue;
+      fds.push_back({peers[i].fd(), POLLRDHUP, 0});
+      index.push_back(i);
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    if (::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(1, left.count()))) <= 0) continue;
+    const auto now = clock::now();
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if ((fds[k].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) continue;
+      closed[index[k]] = now;
+      --waiting;
+    }
+  }
+  return closed;
+}
+
 std::string begin_with_params(std::uint16_t request_id, const std::string& script, const std::string& query,
                               bool keep_conn) {
   std::string bytes;

@@ -53,6 +53,12 @@ std::vector<std::chrono::steady_clock::time_point> wait_for_end_requests(std::ve
                                                                         std::uint16_t request_id,
                                                                         std::chrono::milliseconds limit);
 
+// Waits, without reading, until each peer's connection is closed by the host
+// (POLLRDHUP: seen even with unread bytes waiting), or `limit` passes;
+// returns when each one's was (time_point::max() if not).
+std::vector<std::chrono::steady_clock::time_point> wait_for_hang_ups(std::vector<raw_peer>& peers,
+                                                                    std::chrono::milliseconds limit);
+
 // A BEGIN_REQUEST and the whole PARAMS of a request for `script`, as nginx sends them.
 std::string begin_with_params(std::uint16_t request_id, const std::string& script, const std::string& query = {},
                               bool keep_conn = true);
