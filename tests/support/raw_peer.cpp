@@ -123,64 +123,56 @@ bool raw_peer::read_until_end_request(std::uint16_t request_id, std::chrono::mil
   return true;
 }
 
-std::vector<std::chrono::steady_clock::time_point> wait_for_end_requests(std::vector<raw_peer>& peers,
-                                                                        std::uint16_t request_id,
-                                                                        std::chrono::milliseconds limit) {
-  using clock = std::chrono::steady_clock;
-  std::vector<clock::time_point> arrived(peers.size(), clock::time_point::max());
-  const auto deadline = clock::now() + limit;
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Polls the peers for `events` until each is settled or `limit` passes.
+// `settle(peer, revents)` returns the time to record for a peer (max: not yet).
+template <typename Settle>
+std::vector<clock_type::time_point> poll_peers(std::vector<raw_peer>& peers, short events,
+                                               std::chrono::milliseconds limit, Settle settle) {
+  std::vector<clock_type::time_point> settled(peers.size(), clock_type::time_point::max());
+  const auto deadline = clock_type::now() + limit;
   std::size_t waiting = peers.size();
-  while (waiting > 0 && clock::now() < deadline) {
+  while (waiting > 0 && clock_type::now() < deadline) {
     std::vector<pollfd> fds;
     std::vector<std::size_t> index;
     for (std::size_t i = 0; i < peers.size(); ++i) {
-      if (arrived[i] != clock::time_point::max()) continue;
-      fds.push_back({peers[i].fd(), POLLIN, 0});
+      if (settled[i] != clock_type::time_point::max()) continue;
+      fds.push_back({peers[i].fd(), events, 0});
       index.push_back(i);
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
     if (::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(1, left.count()))) <= 0) continue;
-    const auto now = clock::now();
+    const auto now = clock_type::now();
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
-      raw_peer& peer = peers[index[k]];
-      peer.read_available();
-      if (peer.has_end_request(request_id)) {
-        arrived[index[k]] = now;
-        --waiting;
-      } else if (fds[k].revents & (POLLHUP | POLLERR)) {
-        arrived[index[k]] = clock::time_point::min();  // closed without it: not max, so it stops being polled
-        --waiting;
-      }
-    }
-  }
-  return arrived;
-}
-
-std::vector<std::chrono::steady_clock::time_point> wait_for_hang_ups(std::vector<raw_peer>& peers,
-                                                                    std::chrono::milliseconds limit) {
-  using clock = std::chrono::steady_clock;
-  std::vector<clock::time_point> closed(peers.size(), clock::time_point::max());
-  const auto deadline = clock::now() + limit;
-  std::size_t waiting = peers.size();
-  while (waiting > 0 && clock::now() < deadline) {
-    std::vector<pollfd> fds;
-    std::vector<std::size_t> index;
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-      if (closed[i] != clock::time_point::max()) continue;
-      fds.push_back({peers[i].fd(), POLLRDHUP, 0});
-      index.push_back(i);
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-    if (::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(1, left.count()))) <= 0) continue;
-    const auto now = clock::now();
-    for (std::size_t k = 0; k < fds.size(); ++k) {
-      if ((fds[k].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) continue;
-      closed[index[k]] = now;
+      const auto when = settle(peers[index[k]], fds[k].revents, now);
+      if (when == clock_type::time_point::max()) continue;
+      settled[index[k]] = when;
       --waiting;
     }
   }
-  return closed;
+  return settled;
+}
+
+}  // namespace
+
+std::vector<clock_type::time_point> wait_for_end_requests(std::vector<raw_peer>& peers, std::uint16_t request_id,
+                                                          std::chrono::milliseconds limit) {
+  return poll_peers(peers, POLLIN, limit, [request_id](raw_peer& peer, short revents, clock_type::time_point now) {
+    peer.read_available();
+    if (peer.has_end_request(request_id)) return now;
+    // Closed without it: min, not max, so it stops being polled.
+    return (revents & (POLLHUP | POLLERR)) ? clock_type::time_point::min() : clock_type::time_point::max();
+  });
+}
+
+std::vector<clock_type::time_point> wait_for_hang_ups(std::vector<raw_peer>& peers, std::chrono::milliseconds limit) {
+  return poll_peers(peers, POLLRDHUP, limit, [](raw_peer&, short revents, clock_type::time_point now) {
+    return (revents & (POLLRDHUP | POLLHUP | POLLERR)) ? now : clock_type::time_point::max();
+  });
 }
 
 std::string begin_with_params(std::uint16_t request_id, const std::string& script, const std::string& query,
