@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -64,10 +65,41 @@ awaitable<void> connection::write_now(const std::vector<asio::const_buffer>& buf
   co_await asio::async_write(socket_, buffers, use_awaitable);
 }
 
+// False when the socket failed: never an exception, so that in the race
+// below (awaitable operator||, which waits for the first to *succeed*) a
+// failed write ends the race at once instead of waiting for the timer.
+awaitable<bool> connection::write_locked(const std::string& bytes) {
+  try {
+    auto guard = co_await acquire_writer();
+    const std::vector<asio::const_buffer> buffers(1, asio::buffer(bytes));
+    co_await write_now(buffers);
+    co_return true;
+  } catch (const std::exception&) {
+    co_return false;
+  }
+}
+
+// Our own replies (management records, refusals) are written from the read
+// loop: one the peer never reads would hold the loop for ever, so it gets
+// --read-timeout, after which the connection is closed.
 awaitable<void> connection::write_bytes(std::string bytes) {
-  auto guard = co_await acquire_writer();
-  const std::vector<asio::const_buffer> buffers(1, asio::buffer(bytes));
-  co_await write_now(buffers);
+  const auto limit = host_.settings()->read_timeout;
+  bool written = false;
+  if (limit.count() == 0) {
+    written = co_await write_locked(bytes);
+  } else {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(socket_.get_executor(), limit);
+    const auto outcome = co_await (write_locked(bytes) || timer.async_wait(asio::as_tuple(use_awaitable)));
+    if (outcome.index() == 1) {
+      host_.log->warn("{}: closing the connection: it has not read our replies for {:g} s (read-timeout)", peer_,
+                      std::chrono::duration<double>(limit).count());
+      tear_down("replies not read");
+      co_return;
+    }
+    written = std::get<0>(outcome);
+  }
+  if (!written) tear_down("a write failed");
 }
 
 void connection::close_socket() {

@@ -80,6 +80,7 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   boost::asio::awaitable<void> begin_request(const protocol::message::begin_request& begin);
   boost::asio::awaitable<void> answer_get_values(const protocol::message::get_values& query);
   boost::asio::awaitable<void> write_bytes(std::string bytes);
+  boost::asio::awaitable<bool> write_locked(const std::string& bytes);
   void close_socket();
   // Ends the connection after a response: see connection.cpp.
   void close_gracefully();

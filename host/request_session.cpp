@@ -203,10 +203,26 @@ void request_session::refuse(int status, std::string reason, std::string body, s
                     fmt::format("{}: {}", status, reason));
 }
 
+// A runner that throws ends its run as a failure (500). It must not throw
+// into the race in run(): operator|| waits for the first branch to *succeed*,
+// so a thrown exception would leave the request waiting for its deadline.
+namespace {
+awaitable<runners::run_result> failure_as_result(awaitable<runners::run_result> work) {
+  try {
+    co_return co_await std::move(work);
+  } catch (const std::exception& e) {
+    runners::run_result failed;
+    failed.failure = e.what();
+    co_return failed;
+  }
+}
+}  // namespace
+
 awaitable<void> request_session::run(awaitable<runners::run_result> work) {
   auto self = shared_from_this();
   using namespace asio::experimental::awaitable_operators;
-  auto outcome = co_await (std::move(work) || stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));
+  auto guarded = failure_as_result(std::move(work));
+  auto outcome = co_await (std::move(guarded) || stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));
   if (outcome.index() != 0) co_return;  // the request ended without the runner
   auto& result = std::get<0>(outcome);
   lifecycle_.runner_done(std::move(result));

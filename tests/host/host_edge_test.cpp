@@ -305,6 +305,28 @@ TEST(HostEdge, APluginThatLoadsSlowlyHoldsUpNobodyElse) {
   EXPECT_EQ(slow.get().out, "Content-Type: text/plain\r\n\r\nready\n");
 }
 
+TEST(HostEdge, APeerThatNeverReadsOurRepliesIsClosedAfterTheReadTimeout) {
+  host_process host(edge_options({"--read-timeout", "0.5"}));
+  std::vector<raw_peer> peers;
+  peers.emplace_back(host.socket_path().string());
+  std::string get_values;
+  protocol::append_get_values(get_values, std::vector<std::string>{"FCGI_MAX_CONNS", "FCGI_MAX_REQS"});
+  std::string flood;
+  while (flood.size() < 8 * 1024 * 1024) flood += get_values;
+  // Management records it never reads the answers to, until the host stops taking them.
+  const auto start = clock_type::now();
+  for (std::size_t sent = 0; sent < flood.size() && milliseconds_since(start) < 3000;) {
+    const std::size_t now = peers[0].send_some(std::string_view(flood).substr(sent));
+    sent += now;
+    if (now == 0) std::this_thread::sleep_for(1ms);
+  }
+  const auto closed = wait_for_hang_ups(peers, 5s);
+  ASSERT_NE(closed[0], clock_type::time_point::max()) << "never closed";
+  // Whichever comes first: our reply not read, or the peer stopped mid-record.
+  EXPECT_TRUE(host.wait_for_log("for 0.5 s (read-timeout)")) << host.log();
+  EXPECT_LT(hello_milliseconds(host), 100);
+}
+
 TEST(HostEdge, AHandlerThatPrintsNoCgiHeadersGets502WithTheReason) {
   host_process host(edge_options({}));
   const auto response = run_async([&] { return fetch(host.address(), "misbehaving.no-head"); });
