@@ -12,6 +12,8 @@ namespace {
 // The app status of a request the web server aborted (nginx's "client closed request").
 constexpr int aborted_app_status = 499;
 
+constexpr std::string_view invalid_response_body = "The application sent an invalid response.\n";
+
 std::string_view title_of(int status) {
   switch (status) {
     case 403: return "Forbidden";
@@ -118,12 +120,12 @@ void request_lifecycle::refuse_overloaded() {
                      .protocol_status = protocol::protocol_status::overloaded});
 }
 
-void request_lifecycle::refuse(int status, std::string outcome, std::string response, std::string host_stderr,
+void request_lifecycle::refuse(int status, std::string outcome, std::string body, std::string host_stderr,
                                std::string why) {
   end(request_ending{.reason = end_reason::refused,
                      .app_status = status,
                      .outcome = std::move(outcome),
-                     .response_if_silent = std::move(response),
+                     .response_if_silent = protocol::cgi_response(status, title_of(status), body),
                      .host_stderr = std::move(host_stderr),
                      .log_message = std::move(why),
                      .log_as_error = status >= 500});
@@ -134,12 +136,11 @@ void request_lifecycle::end(request_ending ending) {
   ending_ = std::move(ending);
 }
 
-void request_lifecycle::end_with_answer(end_reason reason, int status, std::string_view title, std::string body,
-                                        std::string outcome) {
+void request_lifecycle::end_with_answer(end_reason reason, int status, std::string body, std::string outcome) {
   end(request_ending{.reason = reason,
                      .app_status = status,
                      .outcome = std::move(outcome),
-                     .response_if_silent = protocol::cgi_response(status, title, body)});
+                     .response_if_silent = protocol::cgi_response(status, title_of(status), body)});
 }
 
 bool request_lifecycle::stdin_arrived(std::string_view bytes) {
@@ -148,7 +149,7 @@ bool request_lifecycle::stdin_arrived(std::string_view bytes) {
   if (settings_.max_body_bytes > 0 && stdin_bytes_ > settings_.max_body_bytes) {
     stdin_ended_ = true;  // the rest is dropped
     stdin_.clear();
-    end_with_answer(end_reason::body_too_large, 413, title_of(413),
+    end_with_answer(end_reason::body_too_large, 413,
                     "The request body is larger than this server accepts.\n", "body-too-large");
     ending_->log_message = fmt::format("the body is over {} bytes (max-body-bytes): 413", settings_.max_body_bytes);
     return false;
@@ -195,7 +196,7 @@ request_lifecycle::output_action request_lifecycle::output(runners::output_strea
     status_.feed(bytes);
     using verdict = protocol::response_head_check::verdict;
     if (head_.feed(bytes) == verdict::invalid && !stdout_started_) {
-      end_with_answer(end_reason::bad_response, 502, title_of(502), "The application sent an invalid response.\n",
+      end_with_answer(end_reason::bad_response, 502, std::string(invalid_response_body),
                       "bad-response");
       ending_->log_message = "the " + std::string(runner_name_ == "script" ? "script" : "handler") +
                              " sent no valid CGI response: " + head_.reason();
@@ -277,7 +278,7 @@ void request_lifecycle::end_run(runners::run_result result) {
           .app_status = 502,
           .outcome = "bad-response",
           .response_if_silent =
-              protocol::cgi_response(502, title_of(502), "The application sent an invalid response.\n"),
+              protocol::cgi_response(502, title_of(502), invalid_response_body),
           .runner_stderr = std::move(result.last_stderr),
           .host_stderr = "fcgi-host: " + target_name_ + ": " + head_.reason() + "\n",
           .log_message = "the " + what + " sent no valid CGI response: " + head_.reason(),
@@ -301,7 +302,7 @@ void request_lifecycle::deadline_reached(clock::time_point now) {
   const char* phase_name = phase_ == phase::receiving_params ? "; its PARAMS had not all arrived"
                            : !stdin_ended_                   ? "; its body had not all arrived"
                                                              : "";
-  end_with_answer(end_reason::timeout, status, title_of(status),
+  end_with_answer(end_reason::timeout, status,
                   fmt::format("The request did not finish within {:g} s.\n", seconds), "timeout");
   ending_->log_message = fmt::format("timed out after {:g} s{}{}", seconds, phase_name,
                                      stdout_started_ ? "; output had started, so the response is cut" : "");

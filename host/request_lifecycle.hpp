@@ -109,8 +109,8 @@ class request_lifecycle {
   // PARAMS are complete and a runner starts: the route's timeout replaces
   // the default one, still from BEGIN_REQUEST.
   void start_running(std::chrono::milliseconds timeout);
-  // Nothing runs: our own answer.
-  void refuse(int status, std::string outcome, std::string response, std::string host_stderr, std::string why);
+  // Nothing runs: our own answer, `body` under the status line for `status`.
+  void refuse(int status, std::string outcome, std::string body, std::string host_stderr, std::string why);
   // No request slot is free: END_REQUEST with FCGI_OVERLOADED.
   void refuse_overloaded();
 
@@ -169,7 +169,7 @@ class request_lifecycle {
  private:
   void end(request_ending ending);
   void end_run(runners::run_result result);
-  void end_with_answer(end_reason reason, int status, std::string_view title, std::string body, std::string outcome);
+  void end_with_answer(end_reason reason, int status, std::string body, std::string outcome);
   bool head_blocks_output() const;
 
   const lifecycle_settings settings_;

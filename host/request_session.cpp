@@ -194,12 +194,11 @@ request_session::prepared_run request_session::prepare_script(const resolved_tar
 }
 
 void request_session::refuse(int status, std::string reason, std::string body, std::string host_stderr) {
-  const std::string_view title = status == 403 ? "Forbidden" : status == 404 ? "Not Found" : "Internal Server Error";
   std::string text = status == 404   ? "Not found: " + body + "\n"
                      : status == 403 ? "Forbidden: " + body + "\n"
                                      : body + "\n";
   const char* outcome = status == 403 ? "forbidden" : status >= 500 ? "failed" : "not-found";
-  lifecycle_.refuse(status, outcome, protocol::cgi_response(status, title, text), std::move(host_stderr),
+  lifecycle_.refuse(status, outcome, std::move(text), std::move(host_stderr),
                     fmt::format("{}: {}", status, reason));
 }
 
