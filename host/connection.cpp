@@ -166,8 +166,7 @@ void connection::release_request(std::uint16_t request_id) {
   const auto found = requests_.find(request_id);
   if (found == requests_.end()) return;
   if (found->second->started()) {
-    --started_requests_;
-    serving_count_.store(started_requests_, std::memory_order_relaxed);
+    started_requests_.fetch_sub(1, std::memory_order_relaxed);
   }
   requests_.erase(found);
   decoder_.forget(request_id);
@@ -326,8 +325,7 @@ awaitable<void> connection::handle(protocol::decoded_message& decoded) {
   } else if (auto* params = std::get_if<message::params>(&decoded)) {
     auto session = requests_.find(params->request_id);
     if (session != requests_.end() && !session->second->started()) {
-      ++started_requests_;
-      serving_count_.store(started_requests_, std::memory_order_relaxed);
+      started_requests_.fetch_add(1, std::memory_order_relaxed);
       auto keep = session->second;
       keep->start(std::move(params->pairs));
     }

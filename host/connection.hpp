@@ -47,7 +47,7 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   // From any thread: closed to make room for a new connection (see server).
   void evict();
   // From any thread: whether a request runs on it, and when it last sent a byte.
-  bool serving() const { return serving_count_.load(std::memory_order_relaxed) > 0; }
+  bool serving() const { return started_requests_.load(std::memory_order_relaxed) > 0; }
   clock::time_point last_input() const { return clock::time_point(clock::duration(last_input_.load())); }
   bool evicting() const { return evicting_.load(); }
   void mark_evicting() { evicting_ = true; }
@@ -99,7 +99,9 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   protocol::message_decoder decoder_;
   boost::asio::experimental::channel<void(boost::system::error_code)> write_lock_;
   std::map<std::uint16_t, std::shared_ptr<request_session>> requests_;
-  std::size_t started_requests_ = 0;  // of requests_, those whose PARAMS are complete
+  // Of requests_, those whose PARAMS are complete. Changed on the strand only;
+  // atomic because the server reads it from another thread (serving()).
+  std::atomic<std::size_t> started_requests_{0};
   state state_ = state::reading;
   bool closing_ = false;  // close once no request is left
   boost::asio::steady_timer linger_;
@@ -109,7 +111,6 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   clock::time_point check_at_ = clock::time_point::max();  // when activity_check_ fires
   clock::time_point last_activity_ = clock::now();  // the last input, or the last request's end
   std::atomic<clock::rep> last_input_{clock::now().time_since_epoch().count()};
-  std::atomic<std::size_t> serving_count_{0};
   std::atomic<bool> evicting_{false};
 };
 
