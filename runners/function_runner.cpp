@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/defer.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -35,7 +36,14 @@ boost::asio::awaitable<lookup_result> function_runner::load_and_find(std::string
   auto load = [this, plugin = std::move(plugin), handler = std::move(handler)]() -> asio::awaitable<lookup_result> {
     co_return catalog_.load_and_find(plugin, handler);
   };
-  auto loaded = asio::co_spawn(loader_->get_executor(), std::move(load), asio::use_awaitable);
+  // Not cancellable: in Boost 1.81, cancelling a co_spawn onto another
+  // executor dispatches the cancellation there holding a raw pointer, which
+  // dangles once the load has completed first (a crash seen when a request
+  // ended, 413 or timeout, while its plugin was loading). A cancelled request
+  // stops waiting for the load in request_session's race instead, and the
+  // load itself cannot be interrupted anyway.
+  auto loaded = asio::co_spawn(loader_->get_executor(), std::move(load),
+                               asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
   co_return co_await std::move(loaded);
 }
 

@@ -305,6 +305,31 @@ TEST(HostEdge, APluginThatLoadsSlowlyHoldsUpNobodyElse) {
   EXPECT_EQ(slow.get().out, "Content-Type: text/plain\r\n\r\nready\n");
 }
 
+// A request that ends (here by ABORT_REQUEST) while its plugin is still
+// being loaded on the loader thread: the load finishes unwaited for. Each
+// round loads a new copy of the plugin and aborts a little later into the
+// load than the last (Boost 1.81 crashed the host when the abort landed just
+// as the load completed).
+TEST(HostEdge, ARequestEndingWhileItsPluginLoadsLeavesTheHostStanding) {
+  host_process host(edge_options({}));
+  constexpr int rounds = 600;
+  constexpr auto step = std::chrono::microseconds(3);
+  for (int round = 0; round < rounds; ++round) {
+    const std::string name = "loading" + std::to_string(round);
+    host.install_plugin("echo", "lib" + name + ".so");
+    raw_peer peer(host.socket_path().string());
+    ASSERT_TRUE(peer.send(begin_with_params(1, name + ".body")));
+    const auto abort_at = clock_type::now() + round * step;
+    while (clock_type::now() < abort_at) {
+    }
+    std::string abort;
+    protocol::append_abort_request(abort, 1);
+    ASSERT_TRUE(peer.send(abort)) << round;
+    ASSERT_TRUE(peer.read_until_end_request(1, 5000ms)) << round << ": " << host.log();
+  }
+  EXPECT_LT(hello_milliseconds(host), 100);
+}
+
 TEST(HostEdge, APeerThatNeverReadsOurRepliesIsClosedAfterTheReadTimeout) {
   host_process host(edge_options({"--read-timeout", "0.5"}));
   std::vector<raw_peer> peers;

@@ -94,8 +94,10 @@ int child_process::wait(std::chrono::milliseconds limit) {
   return 128 + WTERMSIG(status_);
 }
 
-void child_process::stop() {
-  if (pid_ <= 0) return;
+int child_process::stop() {
+  if (pid_ <= 0) return 0;
+  if (stopped_) return WIFSIGNALED(status_) ? WTERMSIG(status_) : 0;
+  stopped_ = true;
   ::kill(-pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (running() && std::chrono::steady_clock::now() < deadline)
@@ -105,6 +107,7 @@ void child_process::stop() {
     ::waitpid(pid_, &status_, 0);
     reaped_ = true;
   }
+  return WIFSIGNALED(status_) ? WTERMSIG(status_) : 0;
 }
 
 namespace {

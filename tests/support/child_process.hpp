@@ -45,12 +45,13 @@ class child_process {
   bool running();
   // Waits for exit (bounded); returns the exit code, or 128+signal.
   int wait(std::chrono::milliseconds limit = std::chrono::seconds(30));
-
- private:
-  void stop();
+  // What the destructor does, now: SIGTERM to the group, SIGKILL after a
+  // grace, reaped. Returns the signal that ended the process (0: it exited).
+  int stop();
 
   pid_t pid_ = -1;
   bool reaped_ = false;
+  bool stopped_ = false;
   int status_ = 0;
 };
 

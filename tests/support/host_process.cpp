@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -82,6 +86,14 @@ host_process::host_process(host_options options) {
   // unix socket the host creates is ready once it accepts one.
   if (!options.tcp && !wait_for_unix_socket(socket_path(), *process_))
     throw std::runtime_error("fcgi-host did not start:\n" + log());
+}
+
+host_process::~host_process() {
+  if (!process_) return;
+  const int signal = process_->stop();
+  if (signal == SIGSEGV || signal == SIGBUS || signal == SIGABRT || signal == SIGILL || signal == SIGFPE ||
+      signal == SIGSYS || signal == SIGTRAP)
+    ADD_FAILURE() << "fcgi-host crashed (" << ::strsignal(signal) << "); its log:\n" << log();
 }
 
 void host_process::install_plugin(const std::string& name, const std::string& as) const {

@@ -41,6 +41,11 @@ inline host_options with_arguments(std::vector<std::string> arguments) {
 class host_process {
  public:
   explicit host_process(host_options options = {});
+  // Stops the host; a host that crashed (SIGSEGV, SIGBUS, SIGABRT...) at any
+  // time fails the test that ran it, whatever else the test checked.
+  ~host_process();
+  host_process(const host_process&) = delete;
+  host_process& operator=(const host_process&) = delete;
 
   const std::string& address() const { return address_; }
   // Every address the host listens on: the unix socket or tcp:127.0.0.1:PORT,
