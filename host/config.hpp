@@ -58,13 +58,12 @@ struct host_config {
   // default: nginx stops sending a body once the response starts, so the
   // host holds output (memory, then disk) until the body is in.
   bool full_duplex = false;
-  // Threads serving sockets and running handlers; more start when every one
-  // has been inside a handler for 2 ms (see runners/serving_threads.hpp).
-  // One: threads sharing an io_context take turns at its lock and wake each
-  // other for every event (hello, 2 cores: 1 thread 40k req/s at 64 in
-  // flight and 17k one at a time; 2 threads 34k and 10.5k).
+  // Threads serving sockets, timers and fast-path handlers (see
+  // runners/io_threads.hpp). One: threads sharing an io_context take turns at
+  // its lock and wake each other for every event (hello, 2 cores: 1 thread
+  // 40k req/s at 64 in flight and 17k one at a time; 2 threads 34k and 10.5k).
   std::size_t io_threads = 1;
-  // Plugin handlers running at once; more wait their turn.
+  // Plugin handlers running at once on the handler pool; more wait their turn.
   std::size_t max_workers = 64;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr

@@ -52,7 +52,7 @@ awaitable<void> wait_for_requests(asio::steady_timer& poll, host_context& host,
 
 // Waits for the requests in flight to end (bounded); aborts what is left, so
 // handlers see their stop tokens; then stops everything.
-awaitable<void> drain(asio::io_context& io, runners::serving_threads& threads, host_context& host, server& srv,
+awaitable<void> drain(asio::io_context& io, runners::io_threads& threads, host_context& host, server& srv,
                       std::chrono::milliseconds limit) {
   asio::steady_timer poll(io);
   co_await wait_for_requests(poll, host, std::chrono::steady_clock::now() + limit);
@@ -66,7 +66,7 @@ awaitable<void> drain(asio::io_context& io, runners::serving_threads& threads, h
   threads.stop();
 }
 
-awaitable<void> handle_signals(asio::io_context& io, runners::serving_threads& threads, host_context& host, server& srv,
+awaitable<void> handle_signals(asio::io_context& io, runners::io_threads& threads, host_context& host, server& srv,
                                const command_line& line) {
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   bool draining = false;
@@ -181,12 +181,15 @@ int main(int argc, char** argv) {
   host.config.store(config);
 
   // Never a concurrency hint of 1, which would let a thread keep work for
-  // itself while a handler blocks it (see serving_threads).
+  // itself while a fast-path handler holds it (see io_threads).
   asio::io_context io(static_cast<int>(std::max<std::size_t>(config->io_threads, 2)));
-  runners::serving_threads threads(io, config->io_threads, config->max_workers);
+  // As many threads may replace I/O threads held by a fast-path run as the
+  // pool may hold handlers: each such run is a handler that blocked.
+  runners::io_threads threads(io, config->io_threads, config->max_workers);
+  runners::handler_pool handlers(config->max_workers);
   std::optional<runners::function_runner> functions;
   if (catalog) {
-    functions.emplace(*catalog, threads, [log = host.log](const std::string& plugin, double seconds) {
+    functions.emplace(*catalog, threads, handlers, [log = host.log](const std::string& plugin, double seconds) {
       log->warn("a handler of {} returned {:.1f} s after its request was stopped: it ignores its stop token",
                 plugin, seconds);
     });
@@ -208,7 +211,10 @@ int main(int argc, char** argv) {
                  host.peers.active() ? "; FCGI_WEB_SERVER_ADDRS applies" : "");
 
   threads.start();
-  const std::size_t stuck = threads.wait(std::chrono::seconds(1));
+  // After a drain: handlers still running have had their stop tokens.
+  const std::size_t stuck_io = threads.wait(std::chrono::seconds(1));
+  handlers.stop();
+  const std::size_t stuck = stuck_io + handlers.wait(stuck_io > 0 ? std::chrono::milliseconds(0) : std::chrono::seconds(1));
 
   remove_socket_files(listeners);
   if (scripts) {

@@ -53,6 +53,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   // runners::request_io
   const protocol::name_value_list& params() const override { return params_; }
   boost::asio::awaitable<std::string> read_stdin() override;
+  bool stdin_complete() const override { return lifecycle_.stdin_ended(); }
   boost::asio::awaitable<bool> write(runners::output_stream stream, std::string_view bytes) override;
   boost::asio::any_io_executor executor() const override { return executor_; }
 

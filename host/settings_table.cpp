@@ -194,10 +194,10 @@ std::vector<setting_spec> make_table() {
                        each_request, &host_config::full_duplex, parse_bool,
                        [](bool on) { return std::string(on ? "true" : "false"); }));
   rows.push_back(field("io-threads", "N",
-                       "threads doing socket I/O and running handlers; more start when all have been in handlers "
-                       "for 2 ms",
+                       "threads doing socket I/O and timers, and running handlers proven quick (the fast path); "
+                       "one held for 2 ms by such a handler is replaced",
                        at_start, &host_config::io_threads, count_in(1, 256), show_number));
-  rows.push_back(field("max-workers", "N", "plugin handlers running at once; more wait", at_start,
+  rows.push_back(field("max-workers", "N", "plugin handlers running at once on the handler pool; more wait", at_start,
                        &host_config::max_workers, count_in(1, 4096), show_number));
   rows.push_back(field("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off", each_request,
                        &host_config::log_level,

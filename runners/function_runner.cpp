@@ -1,10 +1,12 @@
 #include "function_runner.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/channel.hpp>
-#include <boost/asio/defer.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/defer.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -12,15 +14,18 @@
 #include <chrono>
 
 #include "handler_request.hpp"
+#include "handler_speed.hpp"
 
 namespace fcgihost::runners {
 
 namespace asio = boost::asio;
 using error_code = boost::system::error_code;
 
-function_runner::function_runner(plugin_catalog& catalog, serving_threads& threads, late_return_callback on_late_return)
+function_runner::function_runner(plugin_catalog& catalog, io_threads& io_threads, handler_pool& pool,
+                                 late_return_callback on_late_return)
     : catalog_(catalog),
-      threads_(threads),
+      io_threads_(io_threads),
+      pool_(pool),
       on_late_return_(std::move(on_late_return)),
       loader_(std::make_unique<asio::thread_pool>(1)) {}
 
@@ -51,8 +56,12 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
                                                         std::stop_token stop) {
   auto executor = io->executor();
   auto done = std::make_shared<asio::experimental::channel<void(error_code, run_result)>>(executor, 1);
-  threads_.submit([handler = std::move(handler), io, stop, done, executor, late = on_late_return_,
-                  &threads = threads_]() mutable {
+  // The fast path (see handler_speed): only with the whole body here, so that
+  // reading it never waits for the socket this thread would have to serve.
+  const bool on_io_thread = handler.speed && handler.speed->runs_inline() && io->stdin_complete();
+  auto* speed = handler.speed;
+  std::function<void()> task = [handler = std::move(handler), io, stop, done, executor, late = on_late_return_,
+                                on_io_thread] {
     run_result result;
     if (!stop.stop_requested()) {  // it may have waited in the queue past its timeout
       // Noted when the request ends early, to tell how long a handler ignored it.
@@ -62,6 +71,7 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
         stopped_at = std::chrono::steady_clock::now().time_since_epoch().count();
       });
       handler_request request(io, stop);
+      const auto began = std::chrono::steady_clock::now();
       try {
         result.app_status = handler.function(request);
         // Not flushed from here: the host sends it with END_REQUEST.
@@ -72,6 +82,7 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
       } catch (...) {
         result.failure = "the handler threw something that is not a std::exception";
       }
+      if (handler.speed) handler.speed->ran(std::chrono::steady_clock::now() - began, request.waited());
       // The exception object (made by the plugin) is gone here; the library
       // stays loaded until `handler` is destroyed with this task.
       if (const auto at = stopped_at.load(); at != 0 && late) {
@@ -80,12 +91,19 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
         if (seconds >= 1.0) late(handler.plugin_file, seconds);
       }
     }
-    // Deferred: run on this thread (the handler's work is done) without waking another.
-    asio::defer(executor, [done, result = std::move(result)]() mutable {
-      done->try_send(error_code{}, std::move(result));
-    });
-    if (stop.stop_requested()) threads.leave_if_surplus();
-  });
+    auto deliver = [done, result = std::move(result)]() mutable { done->try_send(error_code{}, std::move(result)); };
+    // From an I/O thread, deferred: it runs next on this thread, waking no other.
+    if (on_io_thread)
+      asio::defer(executor, std::move(deliver));
+    else
+      asio::post(executor, std::move(deliver));
+  };
+  if (on_io_thread) {
+    asio::defer(io_threads_.context(),
+                [task = std::move(task), speed, &threads = io_threads_] { threads.run_inline(task, *speed); });
+  } else {
+    pool_.submit(std::move(task));
+  }
   auto [ec, result] = co_await done->async_receive(asio::as_tuple(asio::use_awaitable));
   if (ec) throw boost::system::system_error(ec);
   co_return result;

@@ -1,7 +1,8 @@
-// Runs plugin handlers: finds them in the plugins folder, runs each on a
-// serving thread (see serving_threads), and completes on the request's strand with its app status or
-// the exception it threw. Cancelling the awaitable (timeout, abort) returns at
-// once; the handler is told through its stop token and may run on.
+// Runs plugin handlers: finds them in the plugins folder, runs each on the
+// handler pool, or on the I/O thread when it has earned the fast path (see
+// handler_speed), and completes on the request's strand with its app status
+// or the exception it threw. Cancelling the awaitable (timeout, abort)
+// returns at once; the handler is told through its stop token and may run on.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -13,7 +14,8 @@
 
 #include "plugin_catalog.hpp"
 #include "request_io.hpp"
-#include "serving_threads.hpp"
+#include "handler_pool.hpp"
+#include "io_threads.hpp"
 
 namespace boost::asio {
 class thread_pool;
@@ -26,7 +28,8 @@ class function_runner {
   // `on_late_return(what, seconds)` is told when a handler returns after its
   // request was over (it ignored the stop token for that long).
   using late_return_callback = std::function<void(const std::string& what, double seconds)>;
-  function_runner(plugin_catalog& catalog, serving_threads& threads, late_return_callback on_late_return = {});
+  function_runner(plugin_catalog& catalog, io_threads& io_threads, handler_pool& pool,
+                  late_return_callback on_late_return = {});
   ~function_runner();
 
   // Quick (see plugin_catalog::find_loaded): may say needs_loading.
@@ -43,7 +46,8 @@ class function_runner {
 
  private:
   plugin_catalog& catalog_;
-  serving_threads& threads_;
+  io_threads& io_threads_;
+  handler_pool& pool_;
   late_return_callback on_late_return_;
   std::unique_ptr<boost::asio::thread_pool> loader_;  // one thread: loads one plugin at a time
 };

@@ -61,6 +61,7 @@ std::future<bool> handler_request::start_write(output_stream stream, std::shared
 }
 
 void handler_request::finish_write(std::future<bool>& sending) {
+  if (sending.wait_for(std::chrono::seconds(0)) != std::future_status::ready) waited_ = true;
   try {
     if (!sending.get()) over_ = true;
   } catch (const std::exception&) {
@@ -77,6 +78,7 @@ std::string handler_request::read() {
   if (over_) return {};
   if (!next_chunk_.valid()) next_chunk_ = fetch_stdin();
   if (next_chunk_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    waited_ = true;
     // About to wait for input: send what is buffered first (as a tied stream
     // does), since a web server may send more of the body only once it has
     // seen output.

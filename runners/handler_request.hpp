@@ -35,6 +35,8 @@ class handler_request final : public fcgihost::request {
 
   // What the handler left in its buffers when it returned, taken out unsent.
   std::string take_unsent(output_stream stream);
+  // It waited for input or for the client at least once (see handler_speed).
+  bool waited() const { return waited_; }
 
  private:
   class output_buffer final : public std::streambuf {
@@ -88,6 +90,7 @@ class handler_request final : public fcgihost::request {
   std::shared_ptr<request_io> io_;
   std::stop_token stop_;
   bool over_ = false;  // the request ended without us: discard output
+  bool waited_ = false;
   std::future<std::string> next_chunk_;  // FCGI_STDIN fetched ahead
   output_buffer out_buffer_;
   output_buffer err_buffer_;

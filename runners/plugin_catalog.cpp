@@ -10,13 +10,20 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "handler_speed.hpp"
+
 namespace fcgihost::runners {
 
 namespace fs = std::filesystem;
 
+struct exported_handler {
+  handler_function function = nullptr;
+  mutable handler_speed speed;  // learnt from its runs while the library is loaded
+};
+
 struct loaded_plugin {
   boost::dll::shared_library library;
-  std::map<std::string, handler_function, std::less<>> handlers;
+  std::map<std::string, exported_handler, std::less<>> handlers;
 };
 
 bool is_safe_plugin_name(std::string_view name) {
@@ -82,7 +89,7 @@ lookup_result plugin_catalog::bind(std::string_view plugin, std::string_view han
     return found;
   }
   found.result = lookup_result::outcome::found;
-  found.handler = {std::move(library), entry->second, where.file.string()};
+  found.handler = {std::move(library), entry->second.function, &entry->second.speed, where.file.string()};
   return found;
 }
 
@@ -173,7 +180,7 @@ std::shared_ptr<const loaded_plugin> plugin_catalog::load(const std::string& nam
         return nullptr;
       }
       if (!record.name || !record.function) continue;
-      plugin->handlers.emplace(record.name, record.function);
+      if (auto [entry, added] = plugin->handlers.try_emplace(record.name); added) entry->second.function = record.function;
     }
   } catch (const std::exception& e) {
     why = e.what();

@@ -18,11 +18,13 @@
 namespace fcgihost::runners {
 
 struct loaded_plugin;
+class handler_speed;
 
 // A handler, keeping its library loaded for as long as this is held.
 struct bound_handler {
   std::shared_ptr<const loaded_plugin> plugin;
   handler_function function = nullptr;
+  handler_speed* speed = nullptr;  // the plugin's, valid while `plugin` is held
   std::string plugin_file;  // for logs
 };
 

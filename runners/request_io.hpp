@@ -23,6 +23,8 @@ class request_io {
   virtual const protocol::name_value_list& params() const = 0;
   // The next FCGI_STDIN chunk; empty at the end of the stream (or once the request is over).
   virtual boost::asio::awaitable<std::string> read_stdin() = 0;
+  // The whole FCGI_STDIN has arrived: read_stdin() will not wait. On the executor.
+  virtual bool stdin_complete() const = 0;
   // Sends bytes as records; waits while the web server reads slowly. False
   // once the request is over (timed out, aborted, connection gone): stop.
   // Writes started before the run ends are sent before its run_result's
