@@ -7,6 +7,7 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <list>
 #include <memory>
@@ -32,7 +33,11 @@ class server {
 
  private:
   using acceptor_type = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
+  using socket_type = boost::asio::generic::stream_protocol::socket::rebind_executor<
+      boost::asio::strand<boost::asio::io_context::executor_type>>::other;
   boost::asio::awaitable<void> accept_loop(acceptor_type& acceptor, std::string description);
+  // Takes a new connection in, or refuses it.
+  void admit(socket_type socket, const std::string& description);
   std::vector<std::shared_ptr<connection>> live_connections();
   // The connection to close for a new one at max-connections (and marked so
   // it is not chosen twice), or none when every one runs a request.
