@@ -185,7 +185,14 @@ int main(int argc, char** argv) {
   asio::io_context io(static_cast<int>(std::max<std::size_t>(config->io_threads, 2)));
   // As many threads may replace I/O threads held by a fast-path run as the
   // pool may hold handlers: each such run is a handler that blocked.
-  runners::io_threads threads(io, config->io_threads, config->max_workers);
+  runners::io_threads threads(io, config->io_threads, config->max_workers,
+                              [log = host.log](const std::string& handler, bool replaced) {
+                                log->warn("{} held an I/O thread for {} ms on the fast path: {}; it runs on the "
+                                          "handler pool from now on", handler,
+                                          runners::io_threads::default_stall_limit.count(),
+                                          replaced ? "another thread serves the sockets in its place"
+                                                   : "no thread may replace it (max-workers reached)");
+                              });
   runners::handler_pool handlers(config->max_workers);
   std::optional<runners::function_runner> functions;
   if (catalog) {

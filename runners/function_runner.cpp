@@ -56,9 +56,15 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
                                                         std::stop_token stop) {
   auto executor = io->executor();
   auto done = std::make_shared<asio::experimental::channel<void(error_code, run_result)>>(executor, 1);
-  // The fast path (see handler_speed): only with the whole body here, so that
-  // reading it never waits for the socket this thread would have to serve.
-  const bool on_io_thread = handler.speed && handler.speed->runs_inline() && io->stdin_complete();
+  // The fast path (see handler_speed). A handler that reads its body takes it
+  // only once the whole body is here, so that it never waits there for the
+  // socket its own thread serves. A web server sends the empty FCGI_STDIN of
+  // a GET right after PARAMS, mostly in the same read: the connection
+  // decodes it once this turn of its strand ends.
+  const bool quick = handler.speed && handler.speed->runs_inline();
+  const bool needs_body = quick && handler.speed->reads_input();
+  if (needs_body && !io->stdin_complete()) co_await asio::defer(executor, asio::use_awaitable);
+  const bool on_io_thread = quick && (!needs_body || io->stdin_complete());
   auto* speed = handler.speed;
   std::function<void()> task = [handler = std::move(handler), io, stop, done, executor, late = on_late_return_,
                                 on_io_thread] {
@@ -82,7 +88,8 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
       } catch (...) {
         result.failure = "the handler threw something that is not a std::exception";
       }
-      if (handler.speed) handler.speed->ran(std::chrono::steady_clock::now() - began, request.waited());
+      if (handler.speed)
+        handler.speed->ran(std::chrono::steady_clock::now() - began, request.waited(), request.read_input());
       // The exception object (made by the plugin) is gone here; the library
       // stays loaded until `handler` is destroyed with this task.
       if (const auto at = stopped_at.load(); at != 0 && late) {

@@ -75,6 +75,7 @@ std::future<std::string> handler_request::fetch_stdin() {
 }
 
 std::string handler_request::read() {
+  read_input_ = true;
   if (over_) return {};
   if (!next_chunk_.valid()) next_chunk_ = fetch_stdin();
   if (next_chunk_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {

@@ -37,6 +37,8 @@ class handler_request final : public fcgihost::request {
   std::string take_unsent(output_stream stream);
   // It waited for input or for the client at least once (see handler_speed).
   bool waited() const { return waited_; }
+  // It read (or tried to read) FCGI_STDIN.
+  bool read_input() const { return read_input_; }
 
  private:
   class output_buffer final : public std::streambuf {
@@ -91,6 +93,7 @@ class handler_request final : public fcgihost::request {
   std::stop_token stop_;
   bool over_ = false;  // the request ended without us: discard output
   bool waited_ = false;
+  bool read_input_ = false;
   std::future<std::string> next_chunk_;  // FCGI_STDIN fetched ahead
   output_buffer out_buffer_;
   output_buffer err_buffer_;

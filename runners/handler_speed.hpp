@@ -9,11 +9,17 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace fcgihost::runners {
 
 class handler_speed {
  public:
+  handler_speed() = default;
+  explicit handler_speed(std::string label) : label_(std::move(label)) {}
+  // "plugin.handler", for the log.
+  const std::string& label() const { return label_; }
+
   // A run this short is quick: hello takes about 5 µs.
   static constexpr auto quick_limit = std::chrono::microseconds(200);
   static constexpr std::uint32_t first_needed = 32;
@@ -22,8 +28,12 @@ class handler_speed {
   bool runs_inline() const {
     return streak_.load(std::memory_order_relaxed) >= needed_.load(std::memory_order_relaxed);
   }
+  // Whether it has ever read its FCGI_STDIN: then it runs on an I/O thread
+  // only once the whole body is in, so that it never waits for it there.
+  bool reads_input() const { return reads_input_.load(std::memory_order_relaxed); }
   // After every run, wherever it ran. `waited`: it blocked on input or output.
-  void ran(std::chrono::steady_clock::duration took, bool waited) {
+  void ran(std::chrono::steady_clock::duration took, bool waited, bool read_input) {
+    if (read_input && !reads_input_.load(std::memory_order_relaxed)) reads_input_.store(true, std::memory_order_relaxed);
     if (waited || took > quick_limit) {
       if (streak_.load(std::memory_order_relaxed) != 0) streak_.store(0, std::memory_order_relaxed);
       return;
@@ -42,6 +52,8 @@ class handler_speed {
  private:
   std::atomic<std::uint32_t> streak_{0};  // quick runs in a row
   std::atomic<std::uint32_t> needed_{first_needed};
+  std::atomic<bool> reads_input_{false};
+  std::string label_;
 };
 
 }  // namespace fcgihost::runners

@@ -35,11 +35,12 @@ thread_local void* current_slot = nullptr;
 }  // namespace
 
 io_threads::io_threads(asio::io_context& io, std::size_t count, std::size_t max_replacements,
-                       std::chrono::milliseconds stall_limit)
+                       stall_callback on_stall, std::chrono::milliseconds stall_limit)
     : io_(io),
       count_(std::max<std::size_t>(count, 1)),
       max_replacements_(max_replacements),
       stall_limit_(stall_limit),
+      on_stall_(std::move(on_stall)),
       work_(std::make_unique<work_guard>(work_guard{asio::make_work_guard(io)})) {}
 
 io_threads::~io_threads() {
@@ -121,6 +122,7 @@ void io_threads::replace_stalled_locked(std::chrono::steady_clock::time_point no
       ++replacing_;
       ++replacements;
     }
+    if (on_stall_) on_stall_(slot.speed->label(), slot.replaced);
   }
   // Started after the loop: the list grows, and its new slots hold no run.
   for (std::size_t i = 0; i < replacements; ++i) spawn_locked();

@@ -19,6 +19,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,8 +38,10 @@ class io_threads {
   // The io_context must not have been made with a concurrency hint of 1: a
   // thread held by a run must not keep work queued for itself. At most
   // `max_replacements` threads replace held ones at once.
+  // `on_stall(label, replaced)` is told, from the watchdog, of each stall.
+  using stall_callback = std::function<void(const std::string& label, bool replaced)>;
   io_threads(boost::asio::io_context& io, std::size_t count, std::size_t max_replacements,
-             std::chrono::milliseconds stall_limit = default_stall_limit);
+             stall_callback on_stall = {}, std::chrono::milliseconds stall_limit = default_stall_limit);
   ~io_threads();  // stop(), then joins every thread (a run that never returns blocks it)
   io_threads(const io_threads&) = delete;
   io_threads& operator=(const io_threads&) = delete;
@@ -73,6 +76,7 @@ class io_threads {
   const std::size_t count_;
   const std::size_t max_replacements_;
   const std::chrono::milliseconds stall_limit_;
+  stall_callback on_stall_;
   struct work_guard;
   std::unique_ptr<work_guard> work_;  // io_context::run() returns only on stop()
   mutable std::mutex mutex_;

@@ -17,6 +17,7 @@ namespace fcgihost::runners {
 namespace fs = std::filesystem;
 
 struct exported_handler {
+  explicit exported_handler(std::string label) : speed(std::move(label)) {}
   handler_function function = nullptr;
   mutable handler_speed speed;  // learnt from its runs while the library is loaded
 };
@@ -180,7 +181,8 @@ std::shared_ptr<const loaded_plugin> plugin_catalog::load(const std::string& nam
         return nullptr;
       }
       if (!record.name || !record.function) continue;
-      if (auto [entry, added] = plugin->handlers.try_emplace(record.name); added) entry->second.function = record.function;
+      if (auto [entry, added] = plugin->handlers.try_emplace(record.name, name + "." + record.name); added)
+        entry->second.function = record.function;
     }
   } catch (const std::exception& e) {
     why = e.what();

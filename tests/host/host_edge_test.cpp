@@ -329,6 +329,33 @@ TEST(HostEdge, ARequestEndingWhileItsPluginLoadsLeavesTheHostStanding) {
   EXPECT_LT(hello_milliseconds(host), 100);
 }
 
+// A handler quick in its first runs earns the fast path (it runs on the I/O
+// thread); when it then blocks there, the watchdog puts another thread on the
+// sockets within milliseconds and sends the handler back to the pool.
+TEST(HostEdge, AHandlerThatBlocksOnTheFastPathHoldsUpNobody) {
+  host_process host(edge_options({"--io-threads", "1"}));
+  run_async([&]() -> awaitable<void> {
+    for (int i = 0; i < 100; ++i) {
+      const auto quick = co_await fetch(host.address(), "slow.polite", "0");
+      EXPECT_EQ(quick.out, "Content-Type: text/plain\r\n\r\nslept\n");
+    }
+  });
+  auto blocking = std::async(std::launch::async,
+                             [&] { return run_async([&] { return fetch(host.address(), "slow.polite", "1"); }); });
+  ASSERT_TRUE(host.wait_for_log("slow.polite held an I/O thread for 2 ms on the fast path: another thread serves "
+                                "the sockets in its place")) << host.log();
+  double worst = 0;
+  for (int i = 0; i < 5; ++i) worst = std::max(worst, hello_milliseconds(host));
+  std::cout << "while a fast-path handler blocked its I/O thread for 1 s, hellos took at most " << worst << " ms"
+            << std::endl;
+  EXPECT_LT(worst, 100);
+  EXPECT_EQ(blocking.get().out, "Content-Type: text/plain\r\n\r\nslept\n");
+  // Back on the pool: blocking again stalls no I/O thread.
+  const auto again = run_async([&] { return fetch(host.address(), "slow.polite", "0.1"); });
+  EXPECT_EQ(again.out, "Content-Type: text/plain\r\n\r\nslept\n");
+  EXPECT_EQ(host.wait_for_log_count("held an I/O thread", 2, 1s), 1u) << host.log();
+}
+
 TEST(HostEdge, APeerThatNeverReadsOurRepliesIsClosedAfterTheReadTimeout) {
   host_process host(edge_options({"--read-timeout", "0.5"}));
   std::vector<raw_peer> peers;

@@ -141,7 +141,7 @@ TEST(IoThreads, AFastPathRunThatBlocksIsReplacedAndItsHandlerDemoted) {
   started_io started(1, 4);
   auto& [io, threads] = started;
   handler_speed speed;
-  for (std::uint32_t i = 0; i < handler_speed::first_needed; ++i) speed.ran(1us, false);
+  for (std::uint32_t i = 0; i < handler_speed::first_needed; ++i) speed.ran(1us, false, false);
   ASSERT_TRUE(speed.runs_inline());
   gate release;
   std::function<void()> blocked = release.blocked_handler();
@@ -203,28 +203,37 @@ TEST(IoThreads, WaitReportsARunThatDoesNotReturn) {
 
 TEST(HandlerSpeed, TheFastPathIsEarnedByQuickRunsAndLostByOneSlowOrWaitingRun) {
   handler_speed speed;
-  for (std::uint32_t i = 0; i + 1 < handler_speed::first_needed; ++i) speed.ran(5us, false);
+  for (std::uint32_t i = 0; i + 1 < handler_speed::first_needed; ++i) speed.ran(5us, false, false);
   EXPECT_FALSE(speed.runs_inline());
-  speed.ran(5us, false);
+  speed.ran(5us, false, false);
   EXPECT_TRUE(speed.runs_inline());
-  speed.ran(5us, true);  // waited for the client
+  speed.ran(5us, true, false);  // waited for the client
   EXPECT_FALSE(speed.runs_inline());
-  for (std::uint32_t i = 0; i < handler_speed::first_needed; ++i) speed.ran(5us, false);
+  for (std::uint32_t i = 0; i < handler_speed::first_needed; ++i) speed.ran(5us, false, false);
   EXPECT_TRUE(speed.runs_inline());
-  speed.ran(handler_speed::quick_limit + 1us, false);
+  speed.ran(handler_speed::quick_limit + 1us, false, false);
   EXPECT_FALSE(speed.runs_inline());
+}
+
+TEST(HandlerSpeed, AHandlerThatReadItsBodyOnceIsKnownToReadIt) {
+  handler_speed speed;
+  EXPECT_FALSE(speed.reads_input());
+  speed.ran(5us, false, true);
+  for (int i = 0; i < 100; ++i) speed.ran(5us, false, false);
+  EXPECT_TRUE(speed.reads_input());
+  EXPECT_TRUE(speed.runs_inline());
 }
 
 TEST(HandlerSpeed, AStallRaisesTheBar) {
   handler_speed speed;
-  for (std::uint32_t i = 0; i < handler_speed::first_needed; ++i) speed.ran(5us, false);
+  for (std::uint32_t i = 0; i < handler_speed::first_needed; ++i) speed.ran(5us, false, false);
   speed.stalled();
-  for (std::uint32_t i = 0; i < handler_speed::first_needed * 4 - 1; ++i) speed.ran(5us, false);
+  for (std::uint32_t i = 0; i < handler_speed::first_needed * 4 - 1; ++i) speed.ran(5us, false, false);
   EXPECT_FALSE(speed.runs_inline());
-  speed.ran(5us, false);
+  speed.ran(5us, false, false);
   EXPECT_TRUE(speed.runs_inline());
   for (int i = 0; i < 20; ++i) speed.stalled();
-  for (std::uint32_t i = 0; i < handler_speed::most_needed; ++i) speed.ran(5us, false);
+  for (std::uint32_t i = 0; i < handler_speed::most_needed; ++i) speed.ran(5us, false, false);
   EXPECT_TRUE(speed.runs_inline()) << "the bar stops rising";
 }
 
