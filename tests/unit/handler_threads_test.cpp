@@ -137,21 +137,29 @@ struct started_io {
   }
 };
 
+// A fast-path run that blocks its I/O thread until the gate opens.
+struct blocking_run {
+  gate release;
+  handler_speed speed;
+  std::function<void()> work = release.blocked_handler();
+  void start_on(started_io& started) {
+    asio::post(started.io, [this, &threads = started.threads] { threads.run_inline(work, speed); });
+  }
+};
+
 TEST(IoThreads, AFastPathRunThatBlocksIsReplacedAndItsHandlerDemoted) {
+  blocking_run run;  // outlives the threads that run it
   started_io started(1, 4);
   auto& [io, threads] = started;
-  handler_speed speed;
-  for (std::uint32_t i = 0; i < handler_speed::first_needed; ++i) speed.ran(1us, false, false);
-  ASSERT_TRUE(speed.runs_inline());
-  gate release;
-  std::function<void()> blocked = release.blocked_handler();
-  asio::post(io, [&] { threads.run_inline(blocked, speed); });
+  for (std::uint32_t i = 0; i < handler_speed::first_needed; ++i) run.speed.ran(1us, false, false);
+  ASSERT_TRUE(run.speed.runs_inline());
+  run.start_on(started);
   // The only I/O thread is held; sockets and timers are served all the same.
   EXPECT_TRUE(io_is_served(io));
   EXPECT_EQ(threads.stalls(), 1u);
-  EXPECT_FALSE(speed.runs_inline());
+  EXPECT_FALSE(run.speed.runs_inline());
   EXPECT_EQ(threads.thread_count(), 2u);
-  release.open();
+  run.release.open();
   // The held thread leaves once its run returns.
   EXPECT_TRUE(eventually([&] { return threads.thread_count() == 1; })) << threads.thread_count();
   EXPECT_TRUE(io_is_served(io));
@@ -170,35 +178,31 @@ TEST(IoThreads, QuickRunsNeedNoWatchdogAndCostNoThreads) {
 }
 
 TEST(IoThreads, ReplacementsAreBounded) {
+  blocking_run run;  // outlives the threads that run it
   started_io started(1, 1);
   auto& [io, threads] = started;
-  handler_speed speed;
-  gate release;
-  std::function<void()> blocked = release.blocked_handler();
-  asio::post(io, [&] { threads.run_inline(blocked, speed); });
+  run.start_on(started);
   ASSERT_TRUE(eventually([&] { return threads.stalls() == 1; }));
   ASSERT_TRUE(io_is_served(io));
-  // The replacement blocks too: no third thread.
-  asio::post(io, [&] { threads.run_inline(blocked, speed); });
+  // The replacement blocks too: the watchdog's pass that saw it decided to
+  // start no third thread.
+  run.start_on(started);
   ASSERT_TRUE(eventually([&] { return threads.stalls() == 2; }));
-  std::this_thread::sleep_for(20ms);
   EXPECT_EQ(threads.thread_count(), 2u);
-  release.open();
+  run.release.open();
   EXPECT_TRUE(eventually([&] { return threads.thread_count() == 1; })) << threads.thread_count();
   EXPECT_TRUE(io_is_served(io));
 }
 
 TEST(IoThreads, WaitReportsARunThatDoesNotReturn) {
+  blocking_run run;  // outlives the threads that run it
   started_io started(1, 0);
   auto& [io, threads] = started;
-  handler_speed speed;
-  gate release;
-  std::function<void()> blocked = release.blocked_handler();
-  asio::post(io, [&] { threads.run_inline(blocked, speed); });
+  run.start_on(started);
   ASSERT_TRUE(eventually([&] { return threads.stalls() == 1; }));
   threads.stop();
   EXPECT_EQ(threads.wait(50ms), 1u);
-  release.open();  // the destructor then joins it
+  run.release.open();  // the destructor then joins it
 }
 
 TEST(HandlerSpeed, TheFastPathIsEarnedByQuickRunsAndLostByOneSlowOrWaitingRun) {
