@@ -66,17 +66,21 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
   if (needs_body && !io->stdin_complete()) co_await asio::defer(executor, asio::use_awaitable);
   const bool on_io_thread = quick && (!needs_body || io->stdin_complete());
   auto* speed = handler.speed;
-  std::function<void()> task = [handler = std::move(handler), io, stop, done, executor, late = on_late_return_,
-                                on_io_thread] {
+  // The request is held weakly until its handler starts: one that ended while
+  // its handler waited for a thread (every one busy) is freed at its end, not
+  // when a thread comes free.
+  std::function<void()> task = [handler = std::move(handler), weak_io = std::weak_ptr<request_io>(io), stop, done,
+                                executor, late = on_late_return_, on_io_thread] {
     run_result result;
-    if (!stop.stop_requested()) {  // it may have waited in the queue past its timeout
+    auto live_io = weak_io.lock();
+    if (live_io && !stop.stop_requested()) {  // it may have waited in the queue past its timeout
       // Noted when the request ends early, to tell how long a handler ignored it.
       // Atomic: the callback runs on whichever thread asks for the stop.
       std::atomic<std::chrono::steady_clock::rep> stopped_at{0};
       std::stop_callback note_stop(stop, [&stopped_at] {
         stopped_at = std::chrono::steady_clock::now().time_since_epoch().count();
       });
-      handler_request request(io, stop);
+      handler_request request(live_io, stop);
       const auto began = std::chrono::steady_clock::now();
       try {
         result.app_status = handler.function(request);

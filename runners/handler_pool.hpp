@@ -5,7 +5,9 @@
 //
 // A thread starts when a handler is submitted and no thread is idle, up to
 // `max_handlers`; past that, handlers wait their turn in order of arrival.
-// Threads idle for `retire_after` leave, down to `keep_threads`.
+// Threads idle for `retire_after` leave, down to `keep_threads` (none by
+// default: a thread that leaves gives back its stack and the heap chunks its
+// malloc cache held, which an idle host then trims).
 #pragma once
 
 #include <chrono>
@@ -24,7 +26,7 @@ namespace fcgihost::runners {
 class handler_pool {
  public:
   explicit handler_pool(std::size_t max_handlers, std::chrono::milliseconds retire_after = std::chrono::seconds(10),
-                        std::size_t keep_threads = 2);
+                        std::size_t keep_threads = 0);
   ~handler_pool();  // stop(), then joins every thread (a handler that never returns blocks it)
   handler_pool(const handler_pool&) = delete;
   handler_pool& operator=(const handler_pool&) = delete;
