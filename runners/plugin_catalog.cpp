@@ -94,6 +94,10 @@ lookup_result plugin_catalog::bind(std::string_view plugin, std::string_view han
   return found;
 }
 
+std::string plugin_catalog::no_plugin_reason(std::string_view plugin) const {
+  return "no plugin '" + std::string(plugin) + "' in " + directory_.string();
+}
+
 lookup_result plugin_catalog::find_loaded(std::string_view plugin, std::string_view handler) {
   lookup_result found;
   if (!is_safe_plugin_name(plugin)) {
@@ -102,7 +106,7 @@ lookup_result plugin_catalog::find_loaded(std::string_view plugin, std::string_v
   }
   const located where = locate(plugin);
   if (where.file.empty()) {
-    found.reason = "no plugin '" + std::string(plugin) + "' in " + directory_.string();
+    found.reason = no_plugin_reason(plugin);
     return found;
   }
   std::shared_ptr<const loaded_plugin> library;
@@ -126,7 +130,7 @@ lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string
   const located where = locate(plugin);
   if (where.file.empty()) {
     found.result = lookup_result::outcome::not_found;
-    found.reason = "no plugin '" + std::string(plugin) + "' in " + directory_.string();
+    found.reason = no_plugin_reason(plugin);
     return found;
   }
   std::string why;
@@ -142,12 +146,6 @@ lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string
     cache_[std::string(plugin)] = {where.identity, library};
   }
   return bind(plugin, handler, where, std::move(library));
-}
-
-lookup_result plugin_catalog::find(std::string_view plugin, std::string_view handler) {
-  lookup_result found = find_loaded(plugin, handler);
-  if (found.result == lookup_result::outcome::needs_loading) found = load_and_find(plugin, handler);
-  return found;
 }
 
 std::shared_ptr<const loaded_plugin> plugin_catalog::load(const std::string& name, const fs::path& file,

@@ -51,12 +51,11 @@ class plugin_catalog {
   // the plugin: never on an I/O thread, and under no lock an I/O thread takes
   // for longer than a map lookup.
   lookup_result load_and_find(std::string_view plugin, std::string_view handler);
-  // Both, one after the other (for callers that may block).
-  lookup_result find(std::string_view plugin, std::string_view handler);
 
   const std::filesystem::path& directory() const { return directory_; }
 
  private:
+  std::string no_plugin_reason(std::string_view plugin) const;
   struct file_identity {
     std::uintmax_t device = 0, inode = 0, size = 0;
     std::int64_t mtime_ns = 0;

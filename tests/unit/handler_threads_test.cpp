@@ -145,6 +145,12 @@ struct blocking_run {
   void start_on(started_io& started) {
     asio::post(started.io, [this, &threads = started.threads] { threads.run_inline(work, speed); });
   }
+  // Starts it and waits until the watchdog has seen it stall.
+  bool stalls_on(started_io& started) {
+    const auto before = started.threads.stalls();
+    start_on(started);
+    return eventually([&] { return started.threads.stalls() == before + 1; });
+  }
 };
 
 TEST(IoThreads, AFastPathRunThatBlocksIsReplacedAndItsHandlerDemoted) {
@@ -181,13 +187,11 @@ TEST(IoThreads, ReplacementsAreBounded) {
   blocking_run run;  // outlives the threads that run it
   started_io started(1, 1);
   auto& [io, threads] = started;
-  run.start_on(started);
-  ASSERT_TRUE(eventually([&] { return threads.stalls() == 1; }));
+  ASSERT_TRUE(run.stalls_on(started));
   ASSERT_TRUE(io_is_served(io));
   // The replacement blocks too: the watchdog's pass that saw it decided to
   // start no third thread.
-  run.start_on(started);
-  ASSERT_TRUE(eventually([&] { return threads.stalls() == 2; }));
+  ASSERT_TRUE(run.stalls_on(started));
   EXPECT_EQ(threads.thread_count(), 2u);
   run.release.open();
   EXPECT_TRUE(eventually([&] { return threads.thread_count() == 1; })) << threads.thread_count();
@@ -198,8 +202,7 @@ TEST(IoThreads, WaitReportsARunThatDoesNotReturn) {
   blocking_run run;  // outlives the threads that run it
   started_io started(1, 0);
   auto& [io, threads] = started;
-  run.start_on(started);
-  ASSERT_TRUE(eventually([&] { return threads.stalls() == 1; }));
+  ASSERT_TRUE(run.stalls_on(started));
   threads.stop();
   EXPECT_EQ(threads.wait(50ms), 1u);
   run.release.open();  // the destructor then joins it
