@@ -21,7 +21,7 @@ namespace fcgihost::runners {
 namespace asio = boost::asio;
 using error_code = boost::system::error_code;
 
-function_runner::function_runner(plugin_catalog& catalog, io_threads& io_threads, handler_pool& pool,
+function_runner::function_runner(handler_lookup& catalog, io_threads& io_threads, handler_pool& pool,
                                  late_return_callback on_late_return)
     : catalog_(catalog),
       io_threads_(io_threads),

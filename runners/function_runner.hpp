@@ -12,7 +12,7 @@
 #include <stop_token>
 #include <string_view>
 
-#include "plugin_catalog.hpp"
+#include "handler_lookup.hpp"
 #include "request_io.hpp"
 #include "handler_pool.hpp"
 #include "io_threads.hpp"
@@ -28,11 +28,11 @@ class function_runner {
   // `on_late_return(what, seconds)` is told when a handler returns after its
   // request was over (it ignored the stop token for that long).
   using late_return_callback = std::function<void(const std::string& what, double seconds)>;
-  function_runner(plugin_catalog& catalog, io_threads& io_threads, handler_pool& pool,
+  function_runner(handler_lookup& catalog, io_threads& io_threads, handler_pool& pool,
                   late_return_callback on_late_return = {});
   ~function_runner();
 
-  // Quick (see plugin_catalog::find_loaded): may say needs_loading.
+  // Quick (see handler_lookup::find_loaded): may say needs_loading.
   lookup_result find_loaded(std::string_view plugin, std::string_view handler) {
     return catalog_.find_loaded(plugin, handler);
   }
@@ -45,7 +45,7 @@ class function_runner {
                                          std::stop_token stop);
 
  private:
-  plugin_catalog& catalog_;
+  handler_lookup& catalog_;
   io_threads& io_threads_;
   handler_pool& pool_;
   late_return_callback on_late_return_;

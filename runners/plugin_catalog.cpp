@@ -1,31 +1,44 @@
 #include "plugin_catalog.hpp"
 
-#include <boost/dll/library_info.hpp>
-#include <boost/dll/shared_library.hpp>
-
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
-#include "handler_speed.hpp"
+#include "elf_check.hpp"
+#include "plugin_library.hpp"
 
 namespace fcgihost::runners {
 
 namespace fs = std::filesystem;
 
-struct exported_handler {
-  explicit exported_handler(std::string label) : speed(std::move(label)) {}
-  handler_function function = nullptr;
-  mutable handler_speed speed;  // learnt from its runs while the library is loaded
-};
+namespace {
 
-struct loaded_plugin {
-  boost::dll::shared_library library;
-  std::map<std::string, exported_handler, std::less<>> handlers;
-};
+// How long a request for a plugin that is still being written waits for it
+// when no older version can serve meanwhile.
+constexpr auto incomplete_wait = std::chrono::seconds(1);
+constexpr auto incomplete_poll = std::chrono::milliseconds(20);
+
+std::string read_prefix(const fs::path& file, std::size_t limit) {
+  std::string bytes(limit, '\0');
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::size_t got = 0;
+  while (got < limit) {
+    const auto n = ::read(fd, bytes.data() + got, limit - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  bytes.resize(got);
+  return bytes;
+}
+
+}  // namespace
 
 bool is_safe_plugin_name(std::string_view name) {
   if (name.empty() || name.size() > 128) return false;
@@ -34,7 +47,7 @@ bool is_safe_plugin_name(std::string_view name) {
   return true;
 }
 
-plugin_catalog::plugin_catalog(fs::path plugins_dir) {
+plugin_catalog::plugin_catalog(fs::path plugins_dir, mode how) : mode_(how) {
   std::error_code ec;
   directory_ = fs::canonical(plugins_dir, ec);
   if (ec || !fs::is_directory(directory_))
@@ -84,13 +97,21 @@ plugin_catalog::located plugin_catalog::locate(std::string_view plugin) {
 lookup_result plugin_catalog::bind(std::string_view plugin, std::string_view handler, const located& where,
                                    std::shared_ptr<const loaded_plugin> library) const {
   lookup_result found;
+  if (mode_ == mode::copy_for_workers) {
+    // The handler table is the worker's to read.
+    found.result = lookup_result::outcome::found;
+    found.handler = {std::move(library), nullptr, nullptr, where.file.string(), std::string(plugin),
+                     std::string(handler)};
+    return found;
+  }
   const auto entry = library->handlers.find(handler);
   if (entry == library->handlers.end()) {
     found.reason = "plugin '" + std::string(plugin) + "' has no handler '" + std::string(handler) + "'";
     return found;
   }
   found.result = lookup_result::outcome::found;
-  found.handler = {std::move(library), entry->second.function, &entry->second.speed, where.file.string()};
+  found.handler = {std::move(library),  entry->second.function, &entry->second.speed,
+                   where.file.string(), std::string(plugin),    std::string(handler)};
   return found;
 }
 
@@ -114,6 +135,10 @@ lookup_result plugin_catalog::find_loaded(std::string_view plugin, std::string_v
     std::lock_guard lock(mutex_);
     const auto cached = cache_.find(plugin);
     if (cached != cache_.end() && cached->second.first == where.identity) library = cached->second.second;
+    // Being written: the version before it serves until it is whole.
+    if (const auto partial = incomplete_.find(plugin);
+        !library && cached != cache_.end() && partial != incomplete_.end() && partial->second == where.identity)
+      library = cached->second.second;
   }
   if (!library) {
     found.result = lookup_result::outcome::needs_loading;
@@ -122,75 +147,101 @@ lookup_result plugin_catalog::find_loaded(std::string_view plugin, std::string_v
   return bind(plugin, handler, where, std::move(library));
 }
 
-lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string_view handler) {
-  std::lock_guard one_load_at_a_time(loading_);
-  // Another request may have loaded it meanwhile.
-  lookup_result found = find_loaded(plugin, handler);
-  if (found.result != lookup_result::outcome::needs_loading) return found;
-  const located where = locate(plugin);
-  if (where.file.empty()) {
-    found.result = lookup_result::outcome::not_found;
-    found.reason = no_plugin_reason(plugin);
-    return found;
-  }
-  std::string why;
-  auto library = load(std::string(plugin), where.file, why);  // no lock the lookups take is held here
-  if (!library) {
-    found.result = lookup_result::outcome::broken;
-    found.reason = "plugin " + where.file.string() + " cannot be loaded: " + why;
-    return found;
-  }
-  {
-    // In-flight requests keep the old library through their bound_handler.
-    std::lock_guard lock(mutex_);
-    cache_[std::string(plugin)] = {where.identity, library};
-  }
-  return bind(plugin, handler, where, std::move(library));
+std::shared_ptr<const loaded_plugin> plugin_catalog::cached(std::string_view plugin) {
+  std::lock_guard lock(mutex_);
+  const auto entry = cache_.find(plugin);
+  return entry == cache_.end() ? nullptr : entry->second.second;
 }
 
-std::shared_ptr<const loaded_plugin> plugin_catalog::load(const std::string& name, const fs::path& file,
-                                                          std::string& why) {
+lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string_view handler) {
+  std::lock_guard one_load_at_a_time(loading_);
+  const auto give_up_at = std::chrono::steady_clock::now() + incomplete_wait;
+  while (true) {
+    // Another request may have loaded it meanwhile.
+    lookup_result found = find_loaded(plugin, handler);
+    if (found.result != lookup_result::outcome::needs_loading) return found;
+    const located where = locate(plugin);
+    if (where.file.empty()) {
+      found.result = lookup_result::outcome::not_found;
+      found.reason = no_plugin_reason(plugin);
+      return found;
+    }
+    auto loaded = load(std::string(plugin), where);  // no lock the lookups take is held here
+    if (loaded.plugin) {
+      {
+        // In-flight requests keep the old library through their bound_handler.
+        std::lock_guard lock(mutex_);
+        cache_[std::string(plugin)] = {where.identity, loaded.plugin};
+        incomplete_.erase(std::string(plugin));
+      }
+      return bind(plugin, handler, where, std::move(loaded.plugin));
+    }
+    if (loaded.incomplete) {
+      if (auto previous = cached(plugin)) {
+        std::lock_guard lock(mutex_);
+        incomplete_[std::string(plugin)] = where.identity;
+        return bind(plugin, handler, where, std::move(previous));
+      }
+      if (std::chrono::steady_clock::now() < give_up_at) {
+        std::this_thread::sleep_for(incomplete_poll);
+        continue;
+      }
+    }
+    found.result = lookup_result::outcome::broken;
+    found.reason = "plugin " + where.file.string() + " cannot be loaded: " + loaded.why;
+    return found;
+  }
+}
+
+plugin_catalog::load_outcome plugin_catalog::load(const std::string& name, const located& where) {
+  load_outcome outcome;
   // dlopen() of a path already open returns the old handle, so each version
-  // gets a private copy of its own, removed once mapped.
-  const fs::path copy = private_dir_ / (name + "." + std::to_string(++generation_) + ".so");
+  // gets a private copy of its own: removed once mapped in process, kept
+  // for as long as workers may start on it.
+  const std::uint64_t version = ++generation_;
+  const fs::path copy = private_dir_ / (name + "." + std::to_string(version) + ".so");
   std::error_code ec;
-  fs::copy_file(file, copy, fs::copy_options::overwrite_existing, ec);
+  fs::copy_file(where.file, copy, fs::copy_options::overwrite_existing, ec);
   if (ec) {
-    why = "copy failed: " + ec.message();
-    return nullptr;
+    outcome.why = "copy failed: " + ec.message();
+    return outcome;
   }
   struct remove_copy {
-    const fs::path& path;
+    fs::path path;
     ~remove_copy() {
       std::error_code ignored;
-      fs::remove(path, ignored);
+      if (!path.empty()) fs::remove(path, ignored);
     }
   } cleanup{copy};
 
-  auto plugin = std::make_shared<loaded_plugin>();
-  try {
-    plugin->library.load(copy.string(), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-    boost::dll::library_info info(copy.string());
-    for (const auto& symbol : info.symbols("fcgihost")) {
-      const auto& record = plugin->library.get<const handler_export>(symbol);
-      if (record.abi_version != plugin_abi_version) {
-        why = "built for plugin ABI " + std::to_string(record.abi_version) + ", the host speaks " +
-              std::to_string(plugin_abi_version);
-        return nullptr;
-      }
-      if (!record.name || !record.function) continue;
-      if (auto [entry, added] = plugin->handlers.try_emplace(record.name, name + "." + record.name); added)
-        entry->second.function = record.function;
-    }
-  } catch (const std::exception& e) {
-    why = e.what();
-    return nullptr;
+  // The copy is a snapshot of the file only if the file did not change while copied.
+  if (locate(name).identity != where.identity) {
+    outcome.why = "it changed while it was being copied (still being written?)";
+    outcome.incomplete = true;
+    return outcome;
   }
-  if (plugin->handlers.empty()) {
-    why = "it exports no handlers (FCGIHOST_HANDLER)";
-    return nullptr;
+  const auto size = fs::file_size(copy, ec);
+  if (const auto elf = check_elf_file(read_prefix(copy, elf_check_prefix_bytes), ec ? 0 : size);
+      elf.result != elf_verdict::kind::whole) {
+    outcome.incomplete = elf.result == elf_verdict::kind::truncated;
+    outcome.why = elf.reason + (outcome.incomplete ? " (still being written?)" : "");
+    return outcome;
   }
-  return plugin;
+  if (mode_ == mode::copy_for_workers) {
+    auto plugin = std::make_shared<loaded_plugin>();
+    // Readable by a worker that runs as another user: it gets the file as an
+    // open descriptor, the folder stays private.
+    fs::permissions(copy, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read, ec);
+    plugin->kept_copy = std::move(cleanup.path);
+    cleanup.path.clear();
+    plugin->version = version;
+    outcome.plugin = std::move(plugin);
+    return outcome;
+  }
+  auto plugin = load_plugin_library(name, copy, outcome.why);
+  if (plugin) plugin->version = version;
+  outcome.plugin = std::move(plugin);
+  return outcome;
 }
 
 }  // namespace fcgihost::runners

@@ -1,8 +1,12 @@
 // The plugins folder: finds PLUGIN's library (libPLUGIN.so or PLUGIN.so),
-// loads a private copy (so a replaced file can be loaded again while requests
-// on the old code finish), reads its handler table, and notices on every
-// lookup when the file was replaced or removed. Nothing outside the folder is
-// ever loaded: names are checked, symlinks resolved and confined.
+// makes a private copy (so a replaced file can be loaded again while requests
+// on the old code finish), and notices on every lookup when the file was
+// replaced or removed. In process (isolation = "none"), it loads the copy and
+// reads its handler table; for worker processes it keeps the copy for them
+// to load. A file still being written (not yet a whole ELF file, or changing
+// while copied) is never loaded: the previous version serves meanwhile, and a
+// new plugin is waited for briefly. Nothing outside the folder is ever
+// loaded: names are checked, symlinks resolved and confined.
 #pragma once
 
 #include <atomic>
@@ -13,31 +17,14 @@
 #include <string>
 #include <string_view>
 
-#include <fcgihost/plugin.hpp>
+#include "handler_lookup.hpp"
 
 namespace fcgihost::runners {
 
-struct loaded_plugin;
-class handler_speed;
-
-// A handler, keeping its library loaded for as long as this is held.
-struct bound_handler {
-  std::shared_ptr<const loaded_plugin> plugin;
-  handler_function function = nullptr;
-  handler_speed* speed = nullptr;  // the plugin's, valid while `plugin` is held
-  std::string plugin_file;  // for logs
-};
-
-struct lookup_result {
-  enum class outcome { found, not_found, broken, needs_loading };
-  outcome result = outcome::not_found;
-  bound_handler handler;
-  std::string reason;  // why not found or broken, for the log and the response body
-};
-
-class plugin_catalog {
+class plugin_catalog final : public handler_lookup {
  public:
-  explicit plugin_catalog(std::filesystem::path plugins_dir);
+  enum class mode { load_in_process, copy_for_workers };
+  explicit plugin_catalog(std::filesystem::path plugins_dir, mode how = mode::load_in_process);
   ~plugin_catalog();
   plugin_catalog(const plugin_catalog&) = delete;
   plugin_catalog& operator=(const plugin_catalog&) = delete;
@@ -45,12 +32,12 @@ class plugin_catalog {
   // A lookup that never loads anything: found, not found, broken, or
   // needs_loading (the plugin is new or its file changed). Quick: a stat and
   // a map lookup, so it may run on an I/O thread.
-  lookup_result find_loaded(std::string_view plugin, std::string_view handler);
+  lookup_result find_loaded(std::string_view plugin, std::string_view handler) override;
   // Loads what find_loaded() said needs loading (a private copy, dlopen, the
   // plugin's static initialisers), then looks up. Slow and at the mercy of
   // the plugin: never on an I/O thread, and under no lock an I/O thread takes
   // for longer than a map lookup.
-  lookup_result load_and_find(std::string_view plugin, std::string_view handler);
+  lookup_result load_and_find(std::string_view plugin, std::string_view handler) override;
 
   const std::filesystem::path& directory() const { return directory_; }
 
@@ -70,13 +57,22 @@ class plugin_catalog {
   located locate(std::string_view plugin);
   lookup_result bind(std::string_view plugin, std::string_view handler, const located& where,
                      std::shared_ptr<const loaded_plugin> library) const;
-  std::shared_ptr<const loaded_plugin> load(const std::string& name, const std::filesystem::path& file,
-                                            std::string& why);
+  struct load_outcome {
+    std::shared_ptr<const loaded_plugin> plugin;
+    std::string why;          // when no plugin
+    bool incomplete = false;  // the file is still being written: try again soon
+  };
+  load_outcome load(const std::string& name, const located& where);
+  // The version in the cache, whatever the file is now.
+  std::shared_ptr<const loaded_plugin> cached(std::string_view plugin);
 
   std::filesystem::path directory_;  // canonical
   std::filesystem::path private_dir_;
+  mode mode_;
   std::mutex mutex_;
   std::map<std::string, std::pair<file_identity, std::shared_ptr<const loaded_plugin>>, std::less<>> cache_;
+  // Files found still being written, while an older version serves.
+  std::map<std::string, file_identity, std::less<>> incomplete_;
   std::atomic<std::uint64_t> generation_{0};
   std::mutex loading_;  // one load at a time: two requests for a new plugin load it once
 };

@@ -1,0 +1,48 @@
+// One plugin library in memory: dlopen'd from a file, its handler table read
+// from the "fcgihost" section. Used by the host (isolation = "none") and by a
+// worker process, which loads the one plugin it serves.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/dll/shared_library.hpp>
+
+#include <fcgihost/plugin.hpp>
+
+#include "handler_speed.hpp"
+
+namespace fcgihost::runners {
+
+struct exported_handler {
+  explicit exported_handler(std::string label) : speed(std::move(label)) {}
+  handler_function function = nullptr;
+  mutable handler_speed speed;  // learnt from its runs while the library is loaded
+};
+
+struct loaded_plugin {
+  boost::dll::shared_library library;  // empty when the plugin runs in worker processes
+  std::map<std::string, exported_handler, std::less<>> handlers;
+  // The private copy workers load (isolation = "process"); removed with this.
+  std::filesystem::path kept_copy;
+  std::uint64_t version = 0;  // which load of the plugin this is, for logs and pools
+
+  loaded_plugin() = default;
+  loaded_plugin(const loaded_plugin&) = delete;
+  loaded_plugin& operator=(const loaded_plugin&) = delete;
+  ~loaded_plugin();
+};
+
+// dlopen()s `file` and reads its handlers (named "NAME.HANDLER" in logs).
+// Null with `why` when it cannot be loaded, exports nothing, or was built
+// for another plugin ABI.
+std::shared_ptr<loaded_plugin> load_plugin_library(const std::string& name, const std::filesystem::path& file,
+                                                   std::string& why);
+
+std::vector<std::string> handler_names(const loaded_plugin& plugin);
+
+}  // namespace fcgihost::runners
