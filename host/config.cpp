@@ -48,9 +48,13 @@ route_rule parse_route(const toml::table& table) {
     if (key == "match" || key == "prefix" || key == "function" || key == "script") continue;
     if (key == "timeout")
       rule.timeout = parse_seconds(key, toml_scalar_text(node));
+    else if (key == "isolation")
+      rule.isolation = parse_isolation(key, toml_scalar_text(node));
+    else if (key == "when-overloaded")
+      rule.when_overloaded = parse_overload_answer(key, toml_scalar_text(node));
     else if (!apply_script_limit(rule.limits, key, toml_scalar_text(node)))
-      throw std::invalid_argument("a [[route]] takes match or prefix, function or script, timeout, kill-grace and "
-                                  "script-* limits, not '" + key + "'");
+      throw std::invalid_argument("a [[route]] takes match or prefix, function or script, timeout, isolation, "
+                                  "when-overloaded, kill-grace and script-* limits, not '" + key + "'");
   }
   return rule;
 }

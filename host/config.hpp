@@ -16,6 +16,13 @@
 
 namespace fcgihost::host {
 
+// Where a plugin's handlers run: in supervised worker processes (a crash or
+// a hang costs one request), or in the host itself (trusted handlers only).
+enum class isolation_mode { process, none };
+
+// What a request that finds every worker busy and the queue full gets.
+enum class overload_answer { overloaded, service_unavailable };
+
 struct route_rule {
   enum class match_kind { glob, prefix };
   enum class runner_kind { function, script };
@@ -25,6 +32,8 @@ struct route_rule {
   std::string target;   // PLUGIN.HANDLER, or a script path
   std::optional<std::chrono::milliseconds> timeout;
   runners::script_limit_overrides limits;  // script routes
+  std::optional<isolation_mode> isolation;  // function routes
+  std::optional<overload_answer> when_overloaded;
 };
 
 struct host_config {
@@ -65,6 +74,19 @@ struct host_config {
   std::size_t io_threads = 1;
   // Plugin handlers running at once on the handler pool; more wait their turn.
   std::size_t max_workers = 64;
+  isolation_mode isolation = isolation_mode::process;
+  // Worker processes, per plugin: see README "Worker processes".
+  std::size_t workers = 64;
+  bool workers_static = false;  // "static": all started at once and kept
+  std::size_t workers_min_idle = 1;
+  std::chrono::milliseconds workers_idle_timeout{10'000};
+  // Requests waiting for a worker of one plugin; 0: as many as max-requests.
+  std::size_t workers_queue = 0;
+  overload_answer when_overloaded = overload_answer::overloaded;
+  std::size_t worker_max_requests = 0;  // then the worker is replaced; 0: never
+  std::uint64_t worker_max_memory = 0;  // RSS after a request; 0: no limit
+  // Workers run at this nice value, below the host: see README "Worker processes".
+  int worker_nice = 10;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
   std::vector<route_rule> routes;

@@ -412,6 +412,8 @@ awaitable<void> connection::answer_get_values(const message::get_values& query) 
       values.push_back({name, std::to_string(settings->max_requests)});
     else if (name == protocol::mpxs_conns_name)
       values.push_back({name, "1"});
+    else if (const auto* extra = protocol::find_value(host_.extra_values, name))
+      values.push_back({name, *extra});
     // Names we do not know are left out, as the spec asks.
   }
   std::string reply;

@@ -6,9 +6,13 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
+
+#include <fcgihost/protocol/name_value.hpp>
 
 #include <runners/function_runner.hpp>
 #include <runners/process_runner.hpp>
+#include <runners/worker_runner.hpp>
 
 #include "config.hpp"
 #include "peer_filter.hpp"
@@ -20,11 +24,16 @@ struct host_context {
   std::atomic<std::shared_ptr<const host_config>> config;
   runners::function_runner* functions = nullptr;
   runners::process_runner* scripts = nullptr;
+  runners::worker_runner* workers = nullptr;  // isolation = "process"
   peer_filter peers;
   std::atomic<std::size_t> open_connections{0};
   std::atomic<std::size_t> active_requests{0};
   std::atomic<std::uint64_t> requests_begun{0};  // ever, for telling when the host is idle
   std::atomic<bool> draining{false};
+  // In a worker process: the plugin it serves (requests name only the
+  // handler), and what GET_VALUES tells the host about it.
+  std::string worker_plugin;
+  protocol::name_value_list extra_values;
 
   std::shared_ptr<const host_config> settings() const { return config.load(); }
 };

@@ -16,6 +16,8 @@
 #include <optional>
 
 #include <runners/function_runner.hpp>
+#include <runners/worker_protocol.hpp>
+#include <runners/worker_runner.hpp>
 
 #include "config.hpp"
 #include "idle_memory_trim.hpp"
@@ -24,6 +26,7 @@
 #include "logging.hpp"
 #include "server.hpp"
 #include "settings_table.hpp"
+#include "worker_main.hpp"
 
 namespace asio = boost::asio;
 using asio::awaitable;
@@ -140,10 +143,44 @@ void keep_request_buffers_in_the_heap() {
   ::mallopt(M_ARENA_MAX, 1);
 }
 
+
+// What a worker is started with besides its plugin: the host's logging.
+std::vector<std::string> worker_arguments(const host_config& config) {
+  const bool verbose = config.log_level == "debug" || config.log_level == "trace";
+  std::vector<std::string> arguments{"--log-level", verbose ? config.log_level : "warn", "--max-workers",
+                                     std::to_string(config.max_workers)};
+  if (!config.log_file.empty()) {
+    arguments.push_back("--log-file");
+    arguments.push_back(config.log_file);
+  }
+  return arguments;
+}
+
+runners::worker_pool_settings worker_pool_settings_of(const host_config& config) {
+  runners::worker_pool_settings settings;
+  settings.fixed_size = config.workers_static;
+  settings.max_workers = config.workers;
+  settings.min_idle = std::min(config.workers_min_idle, config.workers);
+  settings.idle_timeout = config.workers_idle_timeout;
+  settings.max_queue = config.workers_queue != 0 ? config.workers_queue : config.max_requests;
+  settings.max_requests_per_worker = config.worker_max_requests;
+  settings.max_memory_per_worker = config.worker_max_memory;
+  runners::script_limits limits;
+  config.script_limits.apply_to(limits);
+  settings.kill_grace = limits.kill_grace;
+  settings.worker_arguments = worker_arguments(config);
+  settings.nice = config.worker_nice;
+  return settings;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   keep_request_buffers_in_the_heap();
+  if (argc > 1 && std::string_view(argv[1]) == runners::worker_protocol::flag) {
+    ::signal(SIGPIPE, SIG_IGN);
+    return serve_as_worker(std::vector<std::string>(argv + 1, argv + argc));
+  }
   command_line line;
   std::shared_ptr<const host_config> config;
   try {
@@ -203,6 +240,17 @@ int main(int argc, char** argv) {
     host.functions = &*functions;
   }
 
+  std::optional<runners::worker_runner> workers;
+  if (catalog) {
+    try {
+      workers.emplace(io, config->plugins_dir, worker_pool_settings_of(*config), config->max_workers, host.log);
+    } catch (const std::exception& e) {
+      host.log->critical("cannot start: {}", e.what());
+      return startup_exit;
+    }
+    host.workers = &*workers;
+  }
+
   server srv(io, host, listeners);
   srv.start();
   asio::co_spawn(io, trim_memory_when_idle(host), [&](std::exception_ptr failure) {
@@ -220,6 +268,7 @@ int main(int argc, char** argv) {
   threads.start();
   // After a drain: handlers still running have had their stop tokens.
   const std::size_t stuck_io = threads.wait(std::chrono::seconds(1));
+  if (workers) workers->shut_down();  // idle workers now; busy ones as their requests are torn down
   handlers.stop();
   const std::size_t stuck = stuck_io + handlers.wait(stuck_io > 0 ? std::chrono::milliseconds(0) : std::chrono::seconds(1));
 

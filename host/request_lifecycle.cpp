@@ -21,6 +21,7 @@ std::string_view title_of(int status) {
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     default: return "Internal Server Error";
   }
@@ -187,7 +188,7 @@ bool request_lifecycle::output_releasable() const {
 }
 
 request_lifecycle::output_action request_lifecycle::output(runners::output_stream stream, std::string_view bytes) {
-  if (over() || phase_ == phase::receiving_params) return output_action::drop;
+  if (over() || phase_ == phase::receiving_params || output_discarded_) return output_action::drop;
   if (bytes.empty()) return output_action::send;
   const bool is_stdout = stream == runners::output_stream::out;
   bool head_incomplete = false;
@@ -259,13 +260,16 @@ void request_lifecycle::end_run(runners::run_result result) {
   const std::string what = runner_name_ == "script" ? "script" : "handler";
   if (!result.failure.empty()) {
     // A script's exit status stays the app status; a handler's exception is a 500.
+    // A worker process that died is a bad gateway, as nginx says of a dead upstream.
+    const int status = result.crashed ? 502 : 500;
+    const std::string body = result.crashed ? "The process running the handler died.\n" : "The " + what + " failed.\n";
     end(request_ending{.reason = end_reason::failed,
-                       .app_status = result.app_status != 0 ? result.app_status : 500,
-                       .outcome = "failed",
-                       .response_if_silent = protocol::cgi_response(500, title_of(500), "The " + what + " failed.\n"),
+                       .app_status = result.app_status != 0 ? result.app_status : status,
+                       .outcome = result.crashed ? "crashed" : "failed",
+                       .response_if_silent = protocol::cgi_response(status, title_of(status), body),
                        .runner_stderr = std::move(result.last_stderr),
                        .host_stderr = "fcgi-host: " + target_name_ + ": " + result.failure + "\n",
-                       .log_message = "the " + what + " failed: " + result.failure,
+                       .log_message = result.crashed ? result.failure : "the " + what + " failed: " + result.failure,
                        .log_as_error = true});
     return;
   }

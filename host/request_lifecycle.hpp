@@ -150,6 +150,9 @@ class request_lifecycle {
   // `now` past the deadline ends the request (else nothing happens).
   void deadline_reached(clock::time_point now);
   void abort_requested();
+  // From now on the runner's output goes nowhere (its writes fail), but the
+  // request ends only when the runner does: a worker's host stopped it.
+  void discard_output() { output_discarded_ = true; }
   void peer_gone();
   // Something inside the host failed for this request (a spool file).
   void host_failure(std::string why);
@@ -192,6 +195,7 @@ class request_lifecycle {
   bool held_stdout_ = false;
   bool held_stderr_ = false;
   bool stdout_started_ = false;
+  bool output_discarded_ = false;
   bool stderr_started_ = false;
   bool ending_answers_ = false;  // the last records carry stdout
   std::size_t writes_in_flight_ = 0;

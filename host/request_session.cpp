@@ -118,7 +118,8 @@ void request_session::start(protocol::name_value_list params) {
     check_end();
     return;
   }
-  const resolved_target target = resolve_target(params_, *settings);
+  const resolved_target target = host_.worker_plugin.empty() ? resolve_target(params_, *settings)
+                                                             : resolve_worker_target(params_, host_.worker_plugin);
   if (!target.script_filename.empty()) script_ = target.script_filename;
   prepared_run prepared = std::monostate{};
   if (target.type == resolved_target::kind::script)
@@ -138,6 +139,9 @@ void request_session::start(protocol::name_value_list params) {
 
 request_session::prepared_run request_session::prepare_function(const resolved_target& target) {
   lifecycle_.name_target("function", script_);
+  if (target.isolation == isolation_mode::process && host_.workers)
+    return run_isolated(host_.workers->find_loaded(target.plugin, target.handler), target.plugin, target.handler,
+                        target.when_overloaded, target.limits.kill_grace);
   if (!host_.functions) {
     refuse(404, "no plugins folder is configured (--plugins)", "no plugins folder is configured");
     return std::monostate{};
@@ -150,15 +154,53 @@ request_session::prepared_run request_session::prepare_function(const resolved_t
   return run_found(std::move(found));
 }
 
-request_session::prepared_run request_session::run_found(runners::lookup_result found) {
+bool request_session::refuse_unless_found(const runners::lookup_result& found) {
   if (found.result == runners::lookup_result::outcome::not_found) {
     refuse(404, found.reason, found.reason);
-    return std::monostate{};
+    return true;
   }
   if (found.result == runners::lookup_result::outcome::broken) {
     refuse(500, found.reason, "The plugin cannot be loaded.", "fcgi-host: " + found.reason + "\n");
-    return std::monostate{};
+    return true;
   }
+  return false;
+}
+
+awaitable<runners::run_result> request_session::run_isolated(runners::lookup_result found, std::string plugin,
+                                                             std::string handler, overload_answer when_overloaded,
+                                                             std::chrono::milliseconds kill_grace) {
+  if (found.result == runners::lookup_result::outcome::needs_loading)
+    found = co_await host_.workers->load_and_find(plugin, handler);  // a private copy, off the I/O threads
+  if (lifecycle_.over()) co_return runners::run_result{};
+  if (refuse_unless_found(found)) {
+    check_end();
+    co_return runners::run_result{};
+  }
+  auto leased = co_await host_.workers->acquire(found.handler, lifecycle_.deadline());
+  if (lifecycle_.over()) {
+    if (leased.lease) leased.lease->unused();
+    co_return runners::run_result{};
+  }
+  if (!leased.lease) {
+    if (leased.refusal_status == 0 && when_overloaded == overload_answer::overloaded) {
+      host_.log->warn("{}: request {} refused (OVERLOADED): {}", peer_, request_id_, leased.reason);
+      lifecycle_.refuse_overloaded();
+    } else if (leased.refusal_status == 0) {
+      lifecycle_.refuse(503, "overloaded", "The plugin is busy; try again.\n", {}, "503: " + leased.reason);
+    } else {
+      const int status = leased.refusal_status;
+      refuse(status, leased.reason, status == 404 ? leased.reason : "The plugin cannot be run.",
+             status >= 500 ? "fcgi-host: " + leased.reason + "\n" : std::string());
+    }
+    check_end();
+    co_return runners::run_result{};
+  }
+  co_return co_await host_.workers->run(std::move(*leased.lease), handler, shared_from_this(), stop_.get_token(),
+                                        kill_grace);
+}
+
+request_session::prepared_run request_session::run_found(runners::lookup_result found) {
+  if (refuse_unless_found(found)) return std::monostate{};
   return host_.functions->run(std::move(found.handler), shared_from_this(), stop_.get_token());
 }
 
@@ -247,6 +289,16 @@ void request_session::push_stdin(std::string_view bytes) {
 
 void request_session::abort(bool connection_lost) {
   if (lifecycle_.over()) return;
+  if (!connection_lost && !host_.worker_plugin.empty() && started_) {
+    // In a worker, the host's ABORT_REQUEST stops the handler (its stop
+    // token fires, its writes fail), and its END_REQUEST tells the host when
+    // the handler has returned: the host kills the worker if it does not
+    // within the kill grace.
+    host_.log->debug("request {} stopped by the host", request_id_);
+    lifecycle_.discard_output();
+    stop_.request_stop();
+    return;
+  }
   if (connection_lost) {
     lifecycle_.peer_gone();
   } else {
@@ -402,10 +454,11 @@ void request_session::log_stderr(std::string_view bytes) {
 
 void request_session::log_access(int app_status, std::string_view outcome) {
   const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began_).count();
-  host_.log->info("{} \"{} {}\" {} {} {:.1f}ms script={} runner={} app_status={} {}", peer_,
+  host_.log->info("{} \"{} {}\" {} {} {:.1f}ms script={} runner={}{} app_status={} {}", peer_,
                   param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
                   lifecycle_.logged_status(), lifecycle_.stdout_bytes(), elapsed, script_,
-                  lifecycle_.runner_name(), app_status, outcome);
+                  lifecycle_.runner_name(), worker_pid_ != 0 ? fmt::format(" worker={}", worker_pid_) : "",
+                  app_status, outcome);
 }
 
 }  // namespace fcgihost::host

@@ -56,6 +56,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   bool stdin_complete() const override { return lifecycle_.stdin_ended(); }
   boost::asio::awaitable<bool> write(runners::output_stream stream, std::string_view bytes) override;
   boost::asio::any_io_executor executor() const override { return executor_; }
+  void note_worker(int pid) override { worker_pid_ = pid; }
 
  private:
   using prepared_run = std::variant<boost::asio::awaitable<runners::run_result>, std::monostate>;
@@ -64,6 +65,12 @@ class request_session final : public runners::request_io, public std::enable_sha
   prepared_run prepare_function(const resolved_target& target);
   prepared_run run_found(runners::lookup_result found);
   boost::asio::awaitable<runners::run_result> load_then_run(std::string plugin, std::string handler);
+  // isolation = "process": finds the plugin, leases one of its workers, runs there.
+  boost::asio::awaitable<runners::run_result> run_isolated(runners::lookup_result found, std::string plugin,
+                                                           std::string handler, overload_answer when_overloaded,
+                                                           std::chrono::milliseconds kill_grace);
+  // A lookup that found nothing to run: answered. False if it found a handler.
+  bool refuse_unless_found(const runners::lookup_result& found);
   prepared_run prepare_script(const resolved_target& target, const std::vector<std::string>& pass_env);
   void refuse(int status, std::string reason, std::string body, std::string host_stderr = {});
   boost::asio::awaitable<void> run(boost::asio::awaitable<runners::run_result> work);
@@ -105,6 +112,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::experimental::channel<void(boost::system::error_code)> stop_waiting_;
   stderr_log_budget stderr_log_;
   std::string script_ = "-";
+  int worker_pid_ = 0;
 };
 
 }  // namespace fcgihost::host

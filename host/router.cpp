@@ -2,6 +2,10 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
+
+#include <runners/worker_protocol.hpp>
+
 namespace fcgihost::host {
 
 namespace {
@@ -38,6 +42,8 @@ resolved_target resolve_target(const protocol::name_value_list& params, const ho
   resolved_target target;
   target.timeout = config.timeout;
   config.script_limits.apply_to(target.limits);
+  target.isolation = config.isolation;
+  target.when_overloaded = config.when_overloaded;
   target.script_filename = script_filename_of(params);
   const std::string& name = target.script_filename;
   if (name.empty()) {
@@ -52,6 +58,8 @@ resolved_target resolve_target(const protocol::name_value_list& params, const ho
     if (!matches(rule, name)) continue;
     if (rule.timeout) target.timeout = *rule.timeout;
     rule.limits.apply_to(target.limits);
+    if (rule.isolation) target.isolation = *rule.isolation;
+    if (rule.when_overloaded) target.when_overloaded = *rule.when_overloaded;
     if (rule.runner == route_rule::runner_kind::function) {
       set_function(target, rule.target);
     } else {
@@ -70,6 +78,24 @@ resolved_target resolve_target(const protocol::name_value_list& params, const ho
     return target;
   }
   target.reason = "'" + name + "' is neither PLUGIN.HANDLER nor an absolute script path";
+  return target;
+}
+
+resolved_target resolve_worker_target(protocol::name_value_list& params, const std::string& plugin) {
+  resolved_target target;
+  const auto named = std::find_if(params.begin(), params.end(), [](const auto& pair) {
+    return pair.name == runners::worker_protocol::handler_param;
+  });
+  if (named == params.end()) {
+    target.reason = "the host named no handler";
+    return target;
+  }
+  target.type = resolved_target::kind::function;
+  target.isolation = isolation_mode::none;  // this process is the isolation
+  target.plugin = plugin;
+  target.handler = named->value;
+  target.script_filename = plugin + "." + named->value;
+  params.erase(named);
   return target;
 }
 

@@ -22,9 +22,15 @@ struct resolved_target {
   std::string script;           // script: the path asked for (relative: to the scripts folder)
   std::chrono::milliseconds timeout{0};
   runners::script_limits limits;  // script
+  isolation_mode isolation = isolation_mode::process;  // function
+  overload_answer when_overloaded = overload_answer::overloaded;
   std::string reason;           // none: why
 };
 
 resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config);
+
+// In a worker process: the handler of `plugin` the host named, taken out of
+// `params` so that the handler never sees it.
+resolved_target resolve_worker_target(protocol::name_value_list& params, const std::string& plugin);
 
 }  // namespace fcgihost::host

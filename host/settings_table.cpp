@@ -146,7 +146,9 @@ std::vector<setting_spec> make_table() {
                                 throw std::invalid_argument("pass-env takes the name of an environment variable, not '" +
                                                             value + "'");
                             }));
-  rows.push_back(script_limit("kill-grace", "SECONDS", "from SIGTERM to SIGKILL for a script being stopped",
+  rows.push_back(script_limit("kill-grace", "SECONDS",
+                              "from SIGTERM to SIGKILL for a script being stopped, and from ABORT_REQUEST to SIGKILL "
+                              "for a worker whose handler does not return",
                               &runners::script_limit_overrides::kill_grace, &runners::script_limits::kill_grace,
                               parse_seconds, show_seconds));
   rows.push_back(script_limit("script-cpu-seconds", "N", "RLIMIT_CPU of scripts, 0 for the host's own",
@@ -199,6 +201,44 @@ std::vector<setting_spec> make_table() {
                        at_start, &host_config::io_threads, count_in(1, 256), show_number));
   rows.push_back(field("max-workers", "N", "plugin handlers running at once on the handler pool; more wait", at_start,
                        &host_config::max_workers, count_in(1, 4096), show_number));
+  rows.push_back(field("isolation", "MODE",
+                       "where plugin handlers run: process (supervised worker processes: a crash or a hang costs one "
+                       "request) or none (in the host: trusted handlers only); routes may set their own",
+                       each_request, &host_config::isolation, parse_isolation, show_isolation));
+  rows.push_back(field("workers", "N", "worker processes per plugin at most (isolation = process)", at_start,
+                       &host_config::workers, count_in(1, 4096), show_number));
+  rows.push_back(field("workers-policy", "POLICY",
+                       "dynamic (started on demand, spares kept, idle ones leave) or static (all started at once)",
+                       at_start, &host_config::workers_static,
+                       [](const std::string& key, const std::string& value) {
+                         if (value != "dynamic" && value != "static")
+                           throw std::invalid_argument(key + " takes dynamic or static, not '" + value + "'");
+                         return value == "static";
+                       },
+                       [](bool fixed) { return std::string(fixed ? "static" : "dynamic"); }));
+  rows.push_back(field("workers-min-idle", "N", "spare workers a dynamic pool keeps per plugin", at_start,
+                       &host_config::workers_min_idle, count_in(0, 4096), show_number));
+  rows.push_back(field("workers-idle-timeout", "SECONDS", "a spare worker beyond workers-min-idle leaves after this",
+                       at_start, &host_config::workers_idle_timeout, parse_seconds, show_seconds));
+  rows.push_back(field("workers-queue", "N",
+                       "requests that may wait for a busy plugin's workers; more are refused (when-overloaded); 0: as "
+                       "many as max-requests",
+                       at_start, &host_config::workers_queue, count_in(0, big), show_number));
+  rows.push_back(field("when-overloaded", "ANSWER",
+                       "what a request past workers-queue gets: overloaded (FastCGI OVERLOADED) or 503", each_request,
+                       &host_config::when_overloaded, parse_overload_answer, show_overload_answer));
+  rows.push_back(field("worker-max-requests", "N", "a worker is replaced after this many requests, 0 for never",
+                       at_start, &host_config::worker_max_requests, count_in(0, big), show_number));
+  rows.push_back(field("worker-max-memory", "BYTES",
+                       "a worker whose RSS passes this after a request is replaced (K, M or G allowed), 0 for no limit",
+                       at_start, &host_config::worker_max_memory, parse_bytes, show_number));
+  rows.push_back(field("worker-nice", "N",
+                       "nice value of worker processes (0-19), so that busy handlers never starve the host's own "
+                       "work: deadlines, I/O", at_start, &host_config::worker_nice,
+                       [](const std::string& key, const std::string& value) {
+                         return static_cast<int>(parse_count(key, value, 0, 19));
+                       },
+                       show_number));
   rows.push_back(field("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off", each_request,
                        &host_config::log_level,
                        [](const std::string& key, const std::string& value) {
@@ -243,6 +283,24 @@ std::chrono::milliseconds parse_seconds(const std::string& key, const std::strin
   if (ec != std::errc{} || ptr != value.data() + value.size() || seconds < 0 || seconds > 86400 * 365)
     throw std::invalid_argument(key + " takes a number of seconds (0 for none), not '" + value + "'");
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
+}
+
+isolation_mode parse_isolation(const std::string& key, const std::string& value) {
+  if (value == "process") return isolation_mode::process;
+  if (value == "none") return isolation_mode::none;
+  throw std::invalid_argument(key + " takes process or none, not '" + value + "'");
+}
+
+std::string show_isolation(isolation_mode mode) { return mode == isolation_mode::process ? "process" : "none"; }
+
+overload_answer parse_overload_answer(const std::string& key, const std::string& value) {
+  if (value == "overloaded") return overload_answer::overloaded;
+  if (value == "503") return overload_answer::service_unavailable;
+  throw std::invalid_argument(key + " takes overloaded or 503, not '" + value + "'");
+}
+
+std::string show_overload_answer(overload_answer answer) {
+  return answer == overload_answer::overloaded ? "overloaded" : "503";
 }
 
 bool apply_script_limit(runners::script_limit_overrides& limits, const std::string& key, const std::string& value) {

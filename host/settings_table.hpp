@@ -44,6 +44,11 @@ std::chrono::milliseconds parse_seconds(const std::string& key, const std::strin
 // which routes may set too; false if it is not one.
 bool apply_script_limit(runners::script_limit_overrides& limits, const std::string& key, const std::string& value);
 
+isolation_mode parse_isolation(const std::string& key, const std::string& value);
+std::string show_isolation(isolation_mode mode);
+overload_answer parse_overload_answer(const std::string& key, const std::string& value);
+std::string show_overload_answer(overload_answer answer);
+
 // The --help text.
 std::string usage_text();
 

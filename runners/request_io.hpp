@@ -32,6 +32,8 @@ class request_io {
   virtual boost::asio::awaitable<bool> write(output_stream stream, std::string_view bytes) = 0;
   // Where the awaitables above must run (the connection's strand).
   virtual boost::asio::any_io_executor executor() const = 0;
+  // The worker process the request runs in, for the access log.
+  virtual void note_worker(int pid) { (void)pid; }
 };
 
 }  // namespace fcgihost::runners

@@ -12,6 +12,7 @@ enum class output_stream { out, err };
 struct run_result {
   int app_status = 0;
   std::string failure;  // non-empty: the handler or program failed (answered 500)
+  bool crashed = false; // with failure: the process running it died (answered 502)
   // Output the runner had not sent yet when it ended: the host sends it with
   // END_REQUEST in one write (for a small response, the whole of it).
   std::string last_stdout;

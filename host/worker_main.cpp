@@ -1,0 +1,127 @@
+#include "worker_main.hpp"
+
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <optional>
+
+#include <runners/crash_dump_writer.hpp>
+#include <runners/exception_text.hpp>
+#include <runners/single_plugin.hpp>
+#include <runners/worker_protocol.hpp>
+
+#include "connection.hpp"
+#include "logging.hpp"
+
+namespace fcgihost::host {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The host enforces every limit and deadline; a worker only runs handlers.
+host_config worker_config(const std::vector<std::string>& arguments, std::string& plugin) {
+  host_config config;
+  config.timeout = config.idle_timeout = config.read_timeout = std::chrono::milliseconds(0);
+  config.max_body_bytes = 0;
+  config.full_duplex = true;  // the host decides what to hold
+  config.log_level = "warn";
+  for (std::size_t i = 0; i + 1 < arguments.size(); i += 2) {
+    const auto& key = arguments[i];
+    const auto& value = arguments[i + 1];
+    if (key == runners::worker_protocol::flag)
+      plugin = value;
+    else if (key == "--log-level")
+      config.log_level = value;
+    else if (key == "--log-file")
+      config.log_file = value;
+    else if (key == "--max-workers")
+      config.max_workers = std::stoul(value);
+
+    else
+      throw std::invalid_argument("unknown worker argument " + key);
+  }
+  if (plugin.empty()) throw std::invalid_argument("--worker takes the plugin's name");
+  return config;
+}
+
+}  // namespace
+
+int serve_as_worker(const std::vector<std::string>& arguments) {
+  namespace wire = runners::worker_protocol;
+  // The host may die without closing us (SIGKILL): go with it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  runners::install_crash_dump_writer(wire::crash_report_fd);
+  std::string plugin_name;
+  host_config config;
+  try {
+    config = worker_config(arguments, plugin_name);
+  } catch (const std::exception& e) {
+    std::cerr << "fcgi-host worker: " << e.what() << "\n";
+    return 2;
+  }
+  host_context host;
+  host.log = make_logger(config);
+  host.log->set_pattern(fmt::format("%Y-%m-%d %H:%M:%S.%e %^%l%$ worker {} ({}): %v", ::getpid(), plugin_name));
+  host.worker_plugin = plugin_name;
+
+  // The plugin's static initialisers run here: a crash in them is reported
+  // by the crash dump like any other.
+  std::string why;
+  const std::string plugin_path = "/proc/self/fd/" + std::to_string(wire::plugin_fd);
+  auto plugin = runners::load_plugin_library(plugin_name, plugin_path, why);
+  ::close(wire::plugin_fd);
+  std::optional<runners::single_plugin> lookup;
+  if (plugin) {
+    std::string names;
+    for (const auto& name : runners::handler_names(*plugin)) names += (names.empty() ? "" : ",") + name;
+    host.extra_values.push_back({std::string(wire::handlers_value), names});
+    lookup.emplace(plugin_name, plugin_name, std::move(plugin));
+  } else {
+    host.extra_values.push_back({std::string(wire::load_error_value), why});
+  }
+  host.config.store(std::make_shared<const host_config>(config));
+
+  asio::io_context io(2);
+  runners::io_threads threads(io, 1, config.max_workers, [log = host.log](const std::string& handler, bool) {
+    log->debug("{} held the I/O thread for {} ms on the fast path; it runs on the handler pool from now on",
+               handler, runners::io_threads::default_stall_limit.count());
+  });
+  runners::handler_pool handlers(config.max_workers);
+  std::optional<runners::function_runner> functions;
+  if (lookup) {
+    functions.emplace(*lookup, threads, handlers);
+    host.functions = &*functions;
+  }
+
+  connection::socket_type socket(asio::make_strand(io));
+  boost::system::error_code ec;
+  socket.assign(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), wire::socket_fd, ec);
+  if (ec) {
+    host.log->critical("no connection to the host on descriptor {}: {}", wire::socket_fd, ec.message());
+    return 1;
+  }
+  auto conn = std::make_shared<connection>(std::move(socket), host, "host");
+  asio::co_spawn(conn->executor(), conn->run(), [&](std::exception_ptr failure) {
+    if (failure) host.log->error("the connection to the host failed: {}", runners::exception_text(failure));
+    threads.stop();
+  });
+  threads.start();
+  const std::size_t stuck_io = threads.wait(std::chrono::milliseconds(500));
+  handlers.stop();
+  const std::size_t stuck = stuck_io + handlers.wait(std::chrono::milliseconds(500));
+  host.log->flush();
+  // Unloading a plugin under a running handler would crash: leave without it.
+  if (stuck > 0) std::_Exit(0);
+  return 0;
+}
+
+}  // namespace fcgihost::host

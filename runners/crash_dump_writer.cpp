@@ -1,0 +1,82 @@
+#include "crash_dump_writer.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/stacktrace/safe_dump_to.hpp>
+
+#include <cstdint>
+#include <cstring>
+
+namespace fcgihost::runners {
+
+namespace {
+
+int dump_fd = -1;
+constexpr std::size_t max_frames = 64;
+constexpr int crash_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
+
+void write_all(const char* bytes, std::size_t size) {
+  while (size > 0) {
+    const auto n = ::write(dump_fd, bytes, size);
+    if (n <= 0) return;
+    bytes += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void write_text(const char* text) { write_all(text, std::strlen(text)); }
+
+void write_hex_line(const char* label, std::uintptr_t value) {
+  char line[64];
+  std::size_t at = 0;
+  for (const char* c = label; *c; ++c) line[at++] = *c;
+  line[at++] = ' ';
+  line[at++] = '0';
+  line[at++] = 'x';
+  char digits[16];
+  int count = 0;
+  do {
+    digits[count++] = "0123456789abcdef"[value & 15];
+    value >>= 4;
+  } while (value != 0);
+  while (count > 0) line[at++] = digits[--count];
+  line[at++] = '\n';
+  write_all(line, at);
+}
+
+void on_crash(int signal, siginfo_t* info, void*) {
+  write_hex_line("signal", static_cast<std::uintptr_t>(signal));
+  if (signal == SIGSEGV || signal == SIGBUS || signal == SIGILL || signal == SIGFPE)
+    write_hex_line("address", reinterpret_cast<std::uintptr_t>(info->si_addr));
+  void* frames[max_frames];
+  const std::size_t count = boost::stacktrace::safe_dump_to(0, frames, sizeof frames);
+  for (std::size_t i = 0; i < count && frames[i] != nullptr; ++i)
+    write_hex_line("frame", reinterpret_cast<std::uintptr_t>(frames[i]));
+  write_text("maps\n");
+  const int maps = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (maps >= 0) {
+    char buffer[4096];
+    for (auto n = ::read(maps, buffer, sizeof buffer); n > 0; n = ::read(maps, buffer, sizeof buffer))
+      write_all(buffer, static_cast<std::size_t>(n));
+    ::close(maps);
+  }
+  ::close(dump_fd);
+  // SA_RESETHAND restored the default action: die of the same signal, so
+  // the host sees which one.
+  ::raise(signal);
+}
+
+}  // namespace
+
+void install_crash_dump_writer(int fd) {
+  dump_fd = fd;
+  struct sigaction action {};
+  action.sa_sigaction = on_crash;
+  action.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+  sigemptyset(&action.sa_mask);
+  for (const int signal : crash_signals) ::sigaction(signal, &action, nullptr);
+}
+
+}  // namespace fcgihost::runners

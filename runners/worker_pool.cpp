@@ -1,0 +1,531 @@
+#include "worker_pool.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/message_decoder.hpp>
+
+#include "crash_report.hpp"
+#include "exception_text.hpp"
+#include "worker_protocol.hpp"
+
+namespace fcgihost::runners {
+
+namespace asio = boost::asio;
+using error_code = boost::system::error_code;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+// A worker gets this long to load its plugin (static initialisers included).
+constexpr auto start_limit = std::chrono::seconds(60);
+constexpr auto sweep_interval = std::chrono::seconds(1);
+// Crashes within this window count toward the backoff.
+constexpr auto crash_window = std::chrono::seconds(60);
+constexpr std::size_t crashes_before_backoff = 3;
+constexpr auto most_start_delay = std::chrono::milliseconds(5000);
+
+std::vector<std::string> split_names(std::string_view text) {
+  std::vector<std::string> names;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    if (comma != 0) names.emplace_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return names;
+}
+
+}  // namespace
+
+struct worker_slot {
+  std::unique_ptr<worker_process> process;
+  std::size_t served = 0;
+  clock::time_point idle_since = clock::now();
+};
+
+struct worker_pool::waiter {
+  explicit waiter(asio::any_io_executor on) : executor(on), channel(on, 1) {}
+  asio::any_io_executor executor;
+  asio::experimental::channel<void(error_code, std::shared_ptr<worker_slot>)> channel;
+  std::chrono::steady_clock::time_point deadline;
+  bool left = false;  // under the pool's mutex
+  int refusal_status = 0;
+  std::string refusal;  // set before the channel is closed without a worker
+};
+
+// --- worker_lease ------------------------------------------------------------
+
+worker_lease::worker_lease(std::shared_ptr<worker_pool> pool, std::shared_ptr<worker_slot> slot)
+    : pool_(std::move(pool)), slot_(std::move(slot)) {}
+
+worker_lease& worker_lease::operator=(worker_lease&& other) noexcept {
+  if (this != &other) {
+    give_up();
+    pool_ = std::move(other.pool_);
+    slot_ = std::move(other.slot_);
+    condemned_ = other.condemned_;
+  }
+  return *this;
+}
+
+worker_lease::~worker_lease() { give_up(); }
+
+void worker_lease::give_up() {
+  if (!slot_) return;
+  if (condemned_) pool_->supervision_->condemned--;
+  pool_->lease_broken(std::move(slot_), condemned_);
+  slot_.reset();
+}
+
+worker_process& worker_lease::process() { return *slot_->process; }
+const std::string& worker_lease::plugin() const { return pool_->plugin(); }
+
+void worker_lease::finished() {
+  if (!slot_) return;
+  pool_->lease_finished(std::move(slot_));
+  slot_.reset();
+}
+
+void worker_lease::unused() {
+  if (!slot_) return;
+  pool_->return_unused(std::move(slot_));
+  slot_.reset();
+}
+
+void worker_lease::condemn() {
+  if (!slot_ || condemned_) return;
+  condemned_ = true;
+  pool_->lease_condemned(slot_);
+}
+
+void worker_lease::returned_after_stop() {
+  if (!slot_) return;
+  if (condemned_) pool_->supervision_->condemned--;
+  condemned_ = false;
+  pool_->lease_returned_after_stop(std::move(slot_));
+  slot_.reset();
+}
+
+// --- worker_pool -------------------------------------------------------------
+
+worker_pool::worker_pool(asio::any_io_executor executor, asio::any_io_executor spawner, std::string plugin,
+                         std::uint64_t version,
+                         std::shared_ptr<const void> keep_copy, std::filesystem::path plugin_copy,
+                         worker_pool_settings settings, std::shared_ptr<worker_supervision> supervision)
+    : executor_(std::move(executor)),
+      spawner_(std::move(spawner)),
+      plugin_(std::move(plugin)),
+      version_(version),
+      keep_copy_(std::move(keep_copy)),
+      plugin_copy_(std::move(plugin_copy)),
+      settings_(std::move(settings)),
+      supervision_(std::move(supervision)) {}
+
+worker_pool::~worker_pool() = default;
+
+void worker_pool::open() {
+  std::lock_guard lock(mutex_);
+  start_workers_locked(settings_.fixed_size ? settings_.max_workers : std::max<std::size_t>(settings_.min_idle, 1));
+}
+
+void worker_pool::start_workers_locked(std::size_t wanted) {
+  if (broken_ || retired_) return;
+  while (starting_ < wanted && live_ < settings_.max_workers) {
+    ++starting_;
+    ++live_;
+    // Posted, never dispatched: called under the mutex, which they take.
+    asio::post(executor_, [self = shared_from_this()] {
+      asio::co_spawn(self->executor_, self->start_worker(), [log = self->supervision_->log](std::exception_ptr failure) {
+        if (failure) log->error("starting a worker failed inside the host: {}", exception_text(failure));
+      });
+    });
+  }
+  if (!sweeping_ && !settings_.fixed_size) {
+    sweeping_ = true;
+    asio::post(executor_, [self = shared_from_this()] {
+      asio::co_spawn(self->executor_, self->sweep_idle(), asio::detached);
+    });
+  }
+}
+
+bool worker_pool::start_still_needed_locked() const {
+  if (settings_.fixed_size || retired_) return true;
+  // A worker takes a few milliseconds to be ready, more on a busy machine.
+  const auto ready_by = clock::now() + std::chrono::milliseconds(50);
+  const bool waited_for = std::any_of(waiters_.begin(), waiters_.end(),
+                                      [&](const auto& who) { return !who->left && who->deadline > ready_by; });
+  return waited_for || idle_.size() + starting_ - 1 < settings_.min_idle;
+}
+
+std::chrono::milliseconds worker_pool::start_delay_locked() {
+  const auto now = clock::now();
+  while (!recent_crashes_.empty() && now - recent_crashes_.front() > crash_window) recent_crashes_.pop_front();
+  if (recent_crashes_.size() < crashes_before_backoff) return std::chrono::milliseconds(0);
+  const auto doublings = std::min<std::size_t>(recent_crashes_.size() - crashes_before_backoff, 6);
+  return std::min(most_start_delay, std::chrono::milliseconds(100 << doublings));
+}
+
+asio::awaitable<worker_pool::handshake_result> worker_pool::handshake(worker_process& process) {
+  namespace wire = worker_protocol;
+  handshake_result result;
+  try {
+    std::string query;
+    const std::vector<std::string> names{std::string(wire::handlers_value), std::string(wire::load_error_value)};
+    protocol::append_get_values(query, names);
+    co_await asio::async_write(process.socket(), asio::buffer(query), asio::use_awaitable);
+    protocol::message_decoder decoder;
+    std::string buffer(4096, '\0');
+    while (true) {
+      const std::size_t n = co_await process.socket().async_read_some(asio::buffer(buffer), asio::use_awaitable);
+      std::string_view input(buffer.data(), n);
+      while (!input.empty()) {
+        protocol::decoded_message decoded;
+        bool ready = false;
+        std::error_code bad;
+        input.remove_prefix(decoder.put(input, decoded, ready, bad));
+        if (bad) throw std::runtime_error("the worker answered with a broken record: " + bad.message());
+        if (!ready) continue;
+        if (auto* answer = std::get_if<protocol::message::get_values_result>(&decoded)) {
+          if (const auto* error = protocol::find_value(answer->pairs, wire::load_error_value)) result.load_error = *error;
+          if (const auto* handlers = protocol::find_value(answer->pairs, wire::handlers_value)) result.handlers = *handlers;
+          result.answered = true;
+          co_return result;
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    // Errors as values: operator|| (with the start limit) would wait on after a throw.
+    result.failure = e.what();
+  }
+  co_return result;
+}
+
+asio::awaitable<void> worker_pool::start_worker() {
+  auto self = shared_from_this();
+  {
+    std::unique_lock lock(mutex_);
+    if (const auto delay = start_delay_locked(); delay.count() > 0) {
+      lock.unlock();
+      supervision_->log->warn("plugin {}: {} workers crashed in the last minute; the next starts in {} ms", plugin_,
+                             recent_crashes_.size(), delay.count());
+      asio::steady_timer wait(executor_, delay);
+      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  auto slot = std::make_shared<worker_slot>();
+  std::string failure;  // why it did not start, with the plugin to blame or not
+  bool plugin_to_blame = false;
+  co_await asio::post(spawner_, asio::use_awaitable);
+  {
+    // Started for requests that may have given up meanwhile (at a deadline,
+    // a burst of them does), after its turn on the spawner thread: a worker
+    // nobody needs any more is not started.
+    std::lock_guard lock(mutex_);
+    if (!start_still_needed_locked()) {
+      --starting_;
+      --live_;
+      co_return;
+    }
+  }
+  try {
+    slot->process = std::make_unique<worker_process>(executor_, plugin_, plugin_copy_, settings_.worker_arguments);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  co_await asio::post(executor_, asio::use_awaitable);
+  handshake_result answer;
+  if (slot->process) {
+    supervision_->started++;
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer limit(executor_, start_limit);
+    auto outcome =
+        co_await (handshake(*slot->process) || limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+    plugin_to_blame = true;
+    if (outcome.index() == 1) {
+      failure = "its worker did not finish loading it within " + std::to_string(start_limit.count()) + " s";
+    } else if (answer = std::get<0>(outcome); answer.answered) {
+      failure = answer.load_error;
+    } else {
+      // The worker died while loading the plugin: in its static initialisers
+      // or in the loader (a truncated file dies of SIGBUS in dlopen).
+      co_await slot->process->wait_for_exit(std::chrono::milliseconds(1000));
+      failure = "its worker was " + slot->process->exit_description() + " while loading it";
+      const auto frames = symbolised_frames(parse_crash_dump(slot->process->take_crash_dump()), 12);
+      for (const auto& frame : frames) failure += "\n  " + frame;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  --starting_;
+  if (failure.empty()) {
+    handlers_.emplace();
+    for (auto& name : split_names(answer.handlers)) handlers_->insert(std::move(name));
+    supervision_->log->info("worker {} started for plugin {} (version {})", slot->process->pid(), plugin_, version_);
+    hand_over_locked(std::move(slot));
+    co_return;
+  }
+  --live_;
+  if (plugin_to_blame) {
+    // Until its file changes (a new version, a new pool), no worker is started for it again.
+    broken_ = failure;
+    supervision_->log->error("plugin {} cannot be loaded (no worker starts for it until its file changes): {}",
+                             plugin_, failure);
+    refuse_waiters_locked(500, "plugin " + plugin_ + " cannot be loaded: " + failure);
+  } else {
+    supervision_->log->error("plugin {}: cannot start a worker: {}", plugin_, failure);
+    if (starting_ == 0 && live_ == 0) refuse_waiters_locked(503, "no worker can be started: " + failure);
+  }
+  if (slot->process) asio::co_spawn(executor_, [slot]() -> asio::awaitable<void> {
+      co_await slot->process->wait_for_exit(std::chrono::milliseconds(0));
+    }, asio::detached);
+}
+
+void worker_pool::hand_over_locked(std::shared_ptr<worker_slot> slot) {
+  while (!waiters_.empty()) {
+    auto next = std::move(waiters_.front());
+    waiters_.pop_front();
+    if (next->left) continue;
+    next->left = true;
+    deliver(std::move(next), std::move(slot));
+    return;
+  }
+  if (retired_) {  // nobody waits for this version any more
+    --live_;
+    stop_worker(std::move(slot), "its plugin was replaced");
+    return;
+  }
+  slot->idle_since = clock::now();
+  idle_.push_back(std::move(slot));
+}
+
+void worker_pool::deliver(std::shared_ptr<waiter> to, std::shared_ptr<worker_slot> slot) {
+  // The waiter's channel belongs to its request's strand.
+  asio::post(to->executor, [self = shared_from_this(), to, slot = std::move(slot)]() mutable {
+    if (!to->channel.try_send(error_code{}, slot)) self->return_unused(std::move(slot));
+  });
+}
+
+void worker_pool::refuse_waiters_locked(int status, const std::string& reason) {
+  for (auto& who : waiters_) {
+    if (who->left) continue;
+    who->left = true;
+    who->refusal_status = status;
+    who->refusal = reason;
+    asio::post(who->executor, [who] { who->channel.close(); });
+  }
+  waiters_.clear();
+}
+
+void worker_pool::leave_queue(const std::shared_ptr<waiter>& who) {
+  std::lock_guard lock(mutex_);
+  who->left = true;
+  std::erase(waiters_, who);
+}
+
+asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::time_point deadline) {
+  auto self = shared_from_this();
+  lease_result result;
+  std::shared_ptr<waiter> waiting;
+  const auto executor = co_await asio::this_coro::executor;
+  {
+    std::lock_guard lock(mutex_);
+    if (broken_) {
+      result.refusal_status = 500;
+      result.reason = "plugin " + plugin_ + " cannot be loaded: " + *broken_;
+      co_return result;
+    }
+    if (handlers_ && !handlers_->contains(handler)) {
+      result.refusal_status = 404;
+      result.reason = "plugin '" + plugin_ + "' has no handler '" + handler + "'";
+      co_return result;
+    }
+    while (!idle_.empty()) {
+      auto slot = std::move(idle_.back());
+      idle_.pop_back();
+      if (slot->process->exited()) {  // died while idle
+        --live_;
+        supervision_->log->warn("worker {} of plugin {} {} while idle; it is replaced", slot->process->pid(),
+                               plugin_, slot->process->exit_description());
+        continue;
+      }
+      if (!settings_.fixed_size && idle_.size() + starting_ < settings_.min_idle)
+        start_workers_locked(settings_.min_idle - idle_.size());
+      result.lease.emplace(self, std::move(slot));
+      co_return result;
+    }
+    if (waiters_.size() >= settings_.max_queue ||
+        (supervision_->condemned >= supervision_->max_condemned && live_ >= settings_.max_workers)) {
+      result.reason = "every worker of plugin " + plugin_ + " is busy and " + std::to_string(waiters_.size()) +
+                      " requests wait";
+      co_return result;  // OVERLOADED
+    }
+    waiting = std::make_shared<waiter>(executor);
+    waiting->deadline = deadline;
+    waiters_.push_back(waiting);
+    start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
+  }
+  struct leave_on_exit {
+    worker_pool& pool;
+    std::shared_ptr<waiter>& who;
+    ~leave_on_exit() {
+      pool.leave_queue(who);
+      who->channel.close();
+      // A worker sent just before the request gave up goes back.
+      who->channel.try_receive([&](error_code, std::shared_ptr<worker_slot> slot) {
+        if (slot) pool.return_unused(std::move(slot));
+      });
+    }
+  } leave{*this, waiting};
+  auto [ec, slot] = co_await waiting->channel.async_receive(asio::as_tuple(asio::use_awaitable));
+  if (slot) {
+    result.lease.emplace(self, std::move(slot));
+    co_return result;
+  }
+  if (waiting->refusal_status == 0) throw boost::system::system_error(ec ? ec : asio::error::operation_aborted);
+  result.refusal_status = waiting->refusal_status;
+  result.reason = waiting->refusal;
+  co_return result;
+}
+
+void worker_pool::lease_finished(std::shared_ptr<worker_slot> slot) {
+  ++slot->served;
+  std::string recycle;
+  if (settings_.max_requests_per_worker > 0 && slot->served >= settings_.max_requests_per_worker)
+    recycle = "it served " + std::to_string(slot->served) + " requests (worker-max-requests)";
+  else if (settings_.max_memory_per_worker > 0) {
+    const auto rss = slot->process->rss_bytes();
+    if (rss > settings_.max_memory_per_worker)
+      recycle = "it uses " + std::to_string(rss / 1024) + " KiB (worker-max-memory is " +
+                std::to_string(settings_.max_memory_per_worker / 1024) + " KiB)";
+  }
+  std::lock_guard lock(mutex_);
+  if (!recycle.empty()) {
+    --live_;
+    stop_worker(std::move(slot), "recycled: " + recycle);
+    // Its replacement starts now if anyone waits, or to keep the spares.
+    start_workers_locked(settings_.fixed_size ? settings_.max_workers - live_ + starting_
+                                              : std::max(waiters_.size(), settings_.min_idle));
+    return;
+  }
+  hand_over_locked(std::move(slot));
+}
+
+void worker_pool::return_unused(std::shared_ptr<worker_slot> slot) {
+  std::lock_guard lock(mutex_);
+  hand_over_locked(std::move(slot));
+}
+
+void worker_pool::lease_broken(std::shared_ptr<worker_slot> slot, bool condemned) {
+  std::lock_guard lock(mutex_);
+  if (slot->process->exited() && slot->process->crashed()) {
+    recent_crashes_.push_back(clock::now());
+    supervision_->crashed++;
+  }
+  slot->process->kill();
+  asio::co_spawn(executor_, [slot = std::move(slot)]() -> asio::awaitable<void> {
+    co_await slot->process->wait_for_exit(std::chrono::milliseconds(0));
+  }, asio::detached);
+  if (!condemned) --live_;  // a condemned one was out of the count already
+  if (!waiters_.empty())
+    start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
+  else if (settings_.fixed_size)
+    start_workers_locked(settings_.max_workers);
+}
+
+void worker_pool::lease_condemned(std::shared_ptr<worker_slot> slot) {
+  // Its request is over: during its kill grace it takes no CPU from requests
+  // that are still running, nor from its replacement starting.
+  slot->process->demote();
+  std::lock_guard lock(mutex_);
+  supervision_->condemned++;
+  --live_;
+  // A fresh worker takes its place for whoever waits (or the spares).
+  if (!waiters_.empty())
+    start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
+  else if (settings_.fixed_size)
+    start_workers_locked(settings_.max_workers);
+  (void)slot;  // it stays with its lease until its handler returns or it is killed
+}
+
+void worker_pool::lease_returned_after_stop(std::shared_ptr<worker_slot> slot) {
+  // Demoted while condemned, it would serve at idle priority from now on:
+  // it leaves, and its replacement was started when it was condemned.
+  std::lock_guard lock(mutex_);
+  stop_worker(std::move(slot), "its handler returned after its request was stopped");
+}
+
+void worker_pool::stop_worker(std::shared_ptr<worker_slot> slot, std::string why) {
+  if (!why.empty())
+    supervision_->log->info("worker {} of plugin {} leaves: {}", slot->process->pid(), plugin_, why);
+  // Closing its connection ends it; it gets the kill grace to finish.
+  boost::system::error_code ignored;
+  slot->process->socket().shutdown(asio::socket_base::shutdown_send, ignored);
+  asio::co_spawn(executor_, [slot = std::move(slot), grace = settings_.kill_grace]() -> asio::awaitable<void> {
+    co_await slot->process->wait_for_exit(grace);
+  }, asio::detached);
+}
+
+asio::awaitable<void> worker_pool::sweep_idle() {
+  auto self = shared_from_this();
+  asio::steady_timer timer(executor_);
+  while (true) {
+    timer.expires_after(sweep_interval);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::lock_guard lock(mutex_);
+    const auto now = clock::now();
+    // Oldest first: idle_ is used from the back.
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      auto& slot = *it;
+      const bool dead = slot->process->exited();
+      const bool surplus = retired_ || (idle_.size() > settings_.min_idle && now - slot->idle_since >= settings_.idle_timeout);
+      if (!dead && !surplus) {
+        ++it;
+        continue;
+      }
+      --live_;
+      if (dead)
+        supervision_->log->warn("worker {} of plugin {} {} while idle", slot->process->pid(), plugin_,
+                               slot->process->exit_description());
+      else
+        stop_worker(slot, retired_ ? "its plugin was replaced" : "idle for " +
+                                         std::to_string(settings_.idle_timeout.count() / 1000) + " s");
+      it = idle_.erase(it);
+    }
+    if (retired_ && live_ == 0 && starting_ == 0) break;
+    if (idle_.empty() && live_ == 0 && starting_ == 0 && waiters_.empty()) break;
+  }
+  std::lock_guard lock(mutex_);
+  sweeping_ = false;
+}
+
+void worker_pool::retire() {
+  std::lock_guard lock(mutex_);
+  retired_ = true;
+  for (auto& slot : idle_) {
+    --live_;
+    stop_worker(slot, "its plugin was replaced");
+  }
+  idle_.clear();
+  // Whoever still waits for this version gets the next of its workers that frees up.
+}
+
+void worker_pool::shut_down() {
+  std::lock_guard lock(mutex_);
+  retired_ = true;
+  for (auto& slot : idle_) slot->process->kill();
+  idle_.clear();
+  refuse_waiters_locked(503, "the host is stopping");
+}
+
+}  // namespace fcgihost::runners

@@ -1,0 +1,214 @@
+#include "worker_process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+#include "worker_protocol.hpp"
+
+extern char** environ;
+
+namespace fcgihost::runners {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Above the descriptors the child gets, so one dup2 never overwrites another's source.
+constexpr int first_free_fd = 10;
+
+[[noreturn]] void fail(const char* what, int error = errno) {
+  throw std::system_error(error, std::generic_category(), std::string("starting a worker: ") + what);
+}
+
+// An owned descriptor, closed unless released.
+struct owned_fd {
+  int fd = -1;
+  owned_fd() = default;
+  explicit owned_fd(int value) : fd(value) {}
+  owned_fd(const owned_fd&) = delete;
+  owned_fd& operator=(const owned_fd&) = delete;
+  ~owned_fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+};
+
+owned_fd above_child_fds(int fd) {
+  owned_fd original(fd);
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, first_free_fd);
+  if (moved < 0) fail("fcntl");
+  return owned_fd(moved);
+}
+
+std::string signal_text(int signal) {
+  const char* name = sigabbrev_np(signal);
+  const char* description = sigdescr_np(signal);
+  std::string text = name ? "SIG" + std::string(name) : "signal " + std::to_string(signal);
+  if (description) text += " (" + std::string(description) + ")";
+  return text;
+}
+
+}  // namespace
+
+worker_process::worker_process(const asio::any_io_executor& executor, const std::string& plugin,
+                               const std::filesystem::path& plugin_copy,
+                               const std::vector<std::string>& extra_arguments)
+    : socket_(executor), pidfd_(executor) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) fail("socketpair");
+  owned_fd host_end(pair[0]);
+  owned_fd worker_end = above_child_fds(pair[1]);
+  int pipe_ends[2];
+  if (::pipe2(pipe_ends, O_CLOEXEC) != 0) fail("pipe");
+  owned_fd crash_read(pipe_ends[0]);
+  owned_fd crash_write = above_child_fds(pipe_ends[1]);
+  owned_fd plugin_file = above_child_fds(::open(plugin_copy.c_str(), O_RDONLY | O_CLOEXEC));
+  if (plugin_file.fd < 0) fail("opening the plugin's copy");
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, 2, 1);  // what a plugin prints goes to the host's stderr
+  posix_spawn_file_actions_adddup2(&actions, worker_end.fd, worker_protocol::socket_fd);
+  posix_spawn_file_actions_adddup2(&actions, crash_write.fd, worker_protocol::crash_report_fd);
+  posix_spawn_file_actions_adddup2(&actions, plugin_file.fd, worker_protocol::plugin_fd);
+  posix_spawn_file_actions_addclosefrom_np(&actions, worker_protocol::plugin_fd + 1);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t signals;
+  sigemptyset(&signals);
+  posix_spawnattr_setsigmask(&attributes, &signals);
+  sigfillset(&signals);
+  posix_spawnattr_setsigdefault(&attributes, &signals);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+
+  std::vector<std::string> arguments{"fcgi-host", std::string(worker_protocol::flag), plugin};
+  arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
+  std::vector<char*> argv;
+  for (auto& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  const int spawned = ::posix_spawn(&pid_, "/proc/self/exe", &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (spawned != 0) fail("posix_spawn", spawned);
+
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd < 0) {
+    const int error = errno;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    fail("pidfd_open", error);
+  }
+  pidfd_.assign(pidfd);
+  socket_.assign(asio::local::stream_protocol(), host_end.release());
+  crash_pipe_ = crash_read.release();
+  ::fcntl(crash_pipe_, F_SETFL, O_NONBLOCK);
+}
+
+worker_process::~worker_process() {
+  if (!reaped_) {
+    kill();
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  pidfd_.close(ignored);
+  if (crash_pipe_ >= 0) ::close(crash_pipe_);
+}
+
+void worker_process::kill() {
+  if (reaped_) return;
+  killed_ = true;
+  ::kill(pid_, SIGKILL);
+}
+
+void worker_process::demote() {
+  if (reaped_) return;
+  // The scheduling policy is per thread: each of its threads, as they are now
+  // (threads it starts later inherit it from theirs).
+  const std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+  DIR* folder = ::opendir(tasks.c_str());
+  if (!folder) return;
+  const sched_param idle{};
+  while (const dirent* entry = ::readdir(folder)) {
+    const int tid = std::atoi(entry->d_name);
+    if (tid > 0) ::sched_setscheduler(tid, SCHED_IDLE, &idle);
+  }
+  ::closedir(folder);
+}
+
+void worker_process::note_status(int status) {
+  reaped_ = true;
+  if (WIFSIGNALED(status)) {
+    died_of_signal_ = true;
+    exit_description_ = "killed by " + signal_text(WTERMSIG(status));
+  } else {
+    exit_description_ = "exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+}
+
+bool worker_process::exited() {
+  if (reaped_) return true;
+  int status = 0;
+  const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+  if (done != pid_) return false;
+  note_status(status);
+  return true;
+}
+
+asio::awaitable<void> worker_process::wait_for_exit(std::chrono::milliseconds limit) {
+  using namespace asio::experimental::awaitable_operators;
+  if (exited()) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
+  co_await (pidfd_.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable)) ||
+            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (exited()) co_return;
+  kill();
+  // Never a blocking waitpid here, on an I/O thread: a killed process on a
+  // busy machine takes its time to die (its exit runs on its own CPU time).
+  co_await pidfd_.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
+  if (exited()) co_return;
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  note_status(status);
+}
+
+std::string worker_process::take_crash_dump() {
+  std::string dump;
+  if (crash_pipe_ < 0) return dump;
+  char buffer[4096];
+  // A pipe holds 64 KiB: enough for the frames and a worker's memory map.
+  for (auto n = ::read(crash_pipe_, buffer, sizeof buffer); n > 0; n = ::read(crash_pipe_, buffer, sizeof buffer))
+    dump.append(buffer, static_cast<std::size_t>(n));
+  return dump;
+}
+
+std::uint64_t worker_process::rss_bytes() const {
+  if (reaped_) return 0;
+  std::ifstream statm("/proc/" + std::to_string(pid_) + "/statm");
+  std::uint64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace fcgihost::runners

@@ -1,0 +1,25 @@
+// What the host and a worker process agree on. A worker is the host's own
+// binary started as `fcgi-host --worker PLUGIN ...`; it serves one FastCGI
+// connection (the host is its client) and loads the one plugin it is given.
+#pragma once
+
+#include <string_view>
+
+namespace fcgihost::runners::worker_protocol {
+
+inline constexpr std::string_view flag = "--worker";
+
+// Descriptors a worker starts with.
+inline constexpr int socket_fd = 3;       // its FastCGI connection to the host
+inline constexpr int crash_report_fd = 4; // a pipe: what it writes when it dies of a signal
+inline constexpr int plugin_fd = 5;       // the plugin's private copy, opened by the host
+
+// The param the host appends to say which handler runs; never seen by the handler.
+inline constexpr std::string_view handler_param = "FCGIHOST_WORKER_HANDLER";
+
+// GET_VALUES names a worker answers once its plugin is loaded: the handlers
+// it exports (comma-separated), or why it cannot be loaded.
+inline constexpr std::string_view handlers_value = "FCGIHOST_HANDLERS";
+inline constexpr std::string_view load_error_value = "FCGIHOST_LOAD_ERROR";
+
+}  // namespace fcgihost::runners::worker_protocol

@@ -1,0 +1,93 @@
+#include "worker_runner.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "plugin_library.hpp"
+#include "worker_exchange.hpp"
+
+namespace fcgihost::runners {
+
+namespace asio = boost::asio;
+
+worker_runner::worker_runner(asio::io_context& io, const std::filesystem::path& plugins_dir,
+                             worker_pool_settings settings, std::size_t max_condemned,
+                             std::shared_ptr<spdlog::logger> log)
+    : io_(io),
+      catalog_(plugins_dir, plugin_catalog::mode::copy_for_workers),
+      settings_(std::move(settings)),
+      loader_(std::make_unique<asio::thread_pool>(1)),
+      spawner_(std::make_unique<asio::thread_pool>(1)) {
+  supervision_->log = std::move(log);
+  supervision_->max_condemned = max_condemned;
+  // A child of posix_spawn starts with its thread's nice value: workers run
+  // below the host from their first instruction (their start-up included).
+  asio::post(*spawner_, [nice = settings_.nice] { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice); });
+}
+
+worker_runner::~worker_runner() {
+  shut_down();
+  loader_->stop();
+  loader_->join();
+  spawner_->stop();
+  spawner_->join();
+}
+
+asio::awaitable<lookup_result> worker_runner::load_and_find(std::string plugin, std::string handler) {
+  auto load = [this, plugin = std::move(plugin), handler = std::move(handler)]() -> asio::awaitable<lookup_result> {
+    co_return catalog_.load_and_find(plugin, handler);
+  };
+  // Not cancellable (see function_runner::load_and_find): the Boost 1.81
+  // cross-executor cancellation would dangle.
+  auto loaded = asio::co_spawn(loader_->get_executor(), std::move(load),
+                               asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+  co_return co_await std::move(loaded);
+}
+
+std::shared_ptr<worker_pool> worker_runner::pool_for(const bound_handler& handler) {
+  const auto version = handler.plugin->version;
+  std::shared_ptr<worker_pool> retired;
+  std::shared_ptr<worker_pool> pool;
+  {
+    std::lock_guard lock(mutex_);
+    auto& current = pools_[handler.plugin_name];
+    if (current && current->version() >= version) return current;
+    retired = std::move(current);
+    current = std::make_shared<worker_pool>(asio::make_strand(io_), spawner_->get_executor(), handler.plugin_name,
+                                            version, handler.plugin,
+                                            handler.plugin->kept_copy, settings_, supervision_);
+    pool = current;
+  }
+  if (retired) {
+    supervision_->log->info("plugin {} changed: version {} serves from now on; the workers of version {} finish "
+                           "their requests and leave", handler.plugin_name, version, retired->version());
+    retired->retire();
+  }
+  pool->open();
+  return pool;
+}
+
+asio::awaitable<lease_result> worker_runner::acquire(const bound_handler& handler,
+                                                     std::chrono::steady_clock::time_point deadline) {
+  auto pool = pool_for(handler);
+  co_return co_await pool->acquire(handler.handler_name, deadline);
+}
+
+asio::awaitable<run_result> worker_runner::run(worker_lease lease, std::string handler, std::shared_ptr<request_io> io,
+                                               std::stop_token stop, std::chrono::milliseconds kill_grace) {
+  co_return co_await run_in_worker(std::move(lease), std::move(handler), std::move(io), std::move(stop), kill_grace,
+                                   supervision_->log);
+}
+
+void worker_runner::shut_down() {
+  std::lock_guard lock(mutex_);
+  for (auto& [name, pool] : pools_) pool->shut_down();
+}
+
+}  // namespace fcgihost::runners

@@ -1,0 +1,65 @@
+// Runs plugin handlers in worker processes (isolation = "process"): finds the
+// plugin in the plugins folder (a private copy per version, made off the I/O
+// threads), keeps one worker_pool per plugin, retiring a pool when its file
+// is replaced, and runs each request in a leased worker (worker_exchange).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <spdlog/logger.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+
+#include "plugin_catalog.hpp"
+#include "request_io.hpp"
+#include "run_result.hpp"
+#include "worker_pool.hpp"
+
+namespace boost::asio {
+class thread_pool;
+}
+
+namespace fcgihost::runners {
+
+class worker_runner {
+ public:
+  worker_runner(boost::asio::io_context& io, const std::filesystem::path& plugins_dir, worker_pool_settings settings,
+                std::size_t max_condemned, std::shared_ptr<spdlog::logger> log);
+  ~worker_runner();
+
+  // Quick: may say needs_loading (the plugin is new or its file changed).
+  lookup_result find_loaded(std::string_view plugin, std::string_view handler) {
+    return catalog_.find_loaded(plugin, handler);
+  }
+  // Copies the plugin on the loader thread, then looks up.
+  boost::asio::awaitable<lookup_result> load_and_find(std::string plugin, std::string handler);
+  // A worker of the handler's plugin version, or why not.
+  boost::asio::awaitable<lease_result> acquire(const bound_handler& handler,
+                                              std::chrono::steady_clock::time_point deadline);
+  boost::asio::awaitable<run_result> run(worker_lease lease, std::string handler, std::shared_ptr<request_io> io,
+                                         std::stop_token stop, std::chrono::milliseconds kill_grace);
+  // The host is stopping: idle workers are killed, waiting requests refused.
+  void shut_down();
+
+  const worker_supervision& supervision() const { return *supervision_; }
+
+ private:
+  std::shared_ptr<worker_pool> pool_for(const bound_handler& handler);
+
+  boost::asio::io_context& io_;
+  plugin_catalog catalog_;
+  const worker_pool_settings settings_;
+  const std::shared_ptr<worker_supervision> supervision_ = std::make_shared<worker_supervision>();
+  std::unique_ptr<boost::asio::thread_pool> loader_;   // copies plugins
+  std::unique_ptr<boost::asio::thread_pool> spawner_;  // starts workers
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<worker_pool>, std::less<>> pools_;
+};
+
+}  // namespace fcgihost::runners
