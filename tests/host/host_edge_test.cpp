@@ -31,7 +31,10 @@ double milliseconds_since(clock_type::time_point start) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
 }
 
+// Spare workers leave soon after their last request, so that the host's
+// descriptors (three per worker) settle back at the baseline.
 host_options edge_options(std::vector<std::string> arguments) {
+  arguments.insert(arguments.end(), {"--workers-min-idle", "0", "--workers-idle-timeout", "5"});
   host_options options = with_arguments(std::move(arguments));
   options.plugins.push_back("misbehaving");
   return options;
@@ -129,14 +132,13 @@ TEST(HostEdge, ARequestWhoseBodyNeverEndsGets408AtItsDeadline) {
   EXPECT_EQ(host.wait_for_log_count("app_status=408 timeout", 100), 100u);
 }
 
-TEST(HostEdge, AHandlerWritingToAClientThatNeverReadsIsStoppedAtItsDeadline) {
-  host_process host(edge_options({"--timeout", "1"}));
+// 100 clients that ask for 256 MiB each and never read; the handler looks
+// at neither its stop token nor its stream. A response cut (output had
+// started) closes its connection at the deadline; so does a 408 (the
+// handlers past the limit that had not started), as keep-conn is off.
+void flood_clients_that_never_read(host_process& host, bool isolated) {
   hello_milliseconds(host);
   const std::size_t baseline = open_fd_count(host.process().pid());
-  // 100 clients that ask for 256 MiB each and never read; the handler looks
-  // at neither its stop token nor its stream. A response cut (output had
-  // started) closes its connection at the deadline; so does a 408 (the
-  // handlers past --max-workers that had not started), as keep-conn is off.
   std::vector<raw_peer> peers;
   std::vector<clock_type::time_point> began;
   for (int i = 0; i < 100; ++i) {
@@ -156,17 +158,37 @@ TEST(HostEdge, AHandlerWritingToAClientThatNeverReadsIsStoppedAtItsDeadline) {
   // its I/O thread gets to it, busy copying the earlier floods into their
   // sockets. So it reads every waiting connection at once (it took one a
   // turn of its event loop: the last was read, and cut, 110 to 230 ms late).
-  EXPECT_LT(worst, 100);
+  // Isolated, 64 worker processes flood and start on the same two cores:
+  // measured 22 to 60 ms late alone, up to 330 ms beside other tests.
+  EXPECT_LT(worst, isolated ? 500 : 100);
   EXPECT_EQ(host.wait_for_log_count("app_status=408 timeout", 100, 5s), 100u) << host.log().substr(0, 4000);
-  // Their handlers were stopped in their writes and returned: a hello gets a thread at once.
   const double hello = hello_milliseconds(host);
   std::cout << "100 handlers writing to clients that never read: connections closed at most " << worst
             << " ms after the deadline; a hello then took " << hello << " ms" << std::endl;
-  EXPECT_LT(hello, 100);
-  EXPECT_TRUE(host.wait_for_log("stopped while writing to a client that does not read")) << host.log();
+  if (isolated) {
+    // The hello runs in a worker, which shares the two cores with the 64
+    // flooding workers being stopped (or killed) meanwhile.
+    EXPECT_LT(hello, 500);
+  } else {
+    // Their handlers were stopped in their writes and returned: a hello gets a thread at once.
+    EXPECT_LT(hello, 100);
+    EXPECT_TRUE(host.wait_for_log("stopped while writing to a client that does not read")) << host.log();
+  }
   peers.clear();
   EXPECT_LE(fds_settle_at(host, baseline), baseline);
   EXPECT_EQ(host.log().find("ignores its stop token"), std::string::npos) << host.log();
+}
+
+TEST(HostEdge, AHandlerWritingToAClientThatNeverReadsIsStoppedAtItsDeadline) {
+  host_process host(edge_options({"--isolation", "none", "--timeout", "1"}));
+  flood_clients_that_never_read(host, false);
+}
+
+TEST(HostEdge, AnIsolatedHandlerWritingToAClientThatNeverReadsIsStoppedAtItsDeadline) {
+  // 64 workers flood their host on two cores: at nice 19 they leave it the
+  // CPU its deadlines need.
+  host_process host(edge_options({"--timeout", "1", "--worker-nice", "19"}));
+  flood_clients_that_never_read(host, true);
 }
 
 TEST(HostEdge, StalledPeersAreClosedAfterTheReadTimeout) {
@@ -333,7 +355,8 @@ TEST(HostEdge, ARequestEndingWhileItsPluginLoadsLeavesTheHostStanding) {
 // thread); when it then blocks there, the watchdog puts another thread on the
 // sockets within milliseconds and sends the handler back to the pool.
 TEST(HostEdge, AHandlerThatBlocksOnTheFastPathHoldsUpNobody) {
-  host_process host(edge_options({"--io-threads", "1"}));
+  // The fast path is the in-process handlers' (and each worker's own).
+  host_process host(edge_options({"--isolation", "none", "--io-threads", "1"}));
   // 32 quick runs in a row earn it; one slowed by the machine starts the
   // count again, so there are many more (0.3 ms each).
   run_async([&]() -> awaitable<void> {
