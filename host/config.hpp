@@ -87,6 +87,13 @@ struct host_config {
   std::uint64_t worker_max_memory = 0;  // RSS after a request; 0: no limit
   // Workers run at this nice value, below the host: see README "Worker processes".
   int worker_nice = 10;
+  // Limits of each worker process (0: the host's own).
+  std::uint64_t worker_memory = 0;      // RLIMIT_AS
+  std::uint64_t worker_open_files = 0;  // RLIMIT_NOFILE
+  std::uint64_t worker_processes = 0;   // RLIMIT_NPROC
+  // Who workers and scripts run as when the host runs as root (empty: as the host).
+  std::string user;
+  std::string group;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
   std::vector<route_rule> routes;

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include <runners/function_runner.hpp>
+#include <runners/run_as.hpp>
 #include <runners/worker_protocol.hpp>
 #include <runners/worker_runner.hpp>
 
@@ -144,19 +145,42 @@ void keep_request_buffers_in_the_heap() {
 }
 
 
-// What a worker is started with besides its plugin: the host's logging.
-std::vector<std::string> worker_arguments(const host_config& config) {
+// What a worker is started with besides its plugin: the host's logging, its
+// limits, and who it runs as.
+std::vector<std::string> worker_arguments(const host_config& config, const std::optional<runners::run_as>& identity) {
   const bool verbose = config.log_level == "debug" || config.log_level == "trace";
   std::vector<std::string> arguments{"--log-level", verbose ? config.log_level : "warn", "--max-workers",
                                      std::to_string(config.max_workers)};
-  if (!config.log_file.empty()) {
-    arguments.push_back("--log-file");
-    arguments.push_back(config.log_file);
+  const auto add = [&](const char* key, const std::string& value) {
+    arguments.push_back(key);
+    arguments.push_back(value);
+  };
+  if (!config.log_file.empty()) add("--log-file", config.log_file);
+  if (config.worker_memory != 0) add("--rlimit-as", std::to_string(config.worker_memory));
+  if (config.worker_open_files != 0) add("--rlimit-nofile", std::to_string(config.worker_open_files));
+  if (config.worker_processes != 0) add("--rlimit-nproc", std::to_string(config.worker_processes));
+  if (identity) {
+    add("--uid", std::to_string(identity->uid));
+    add("--gid", std::to_string(identity->gid));
   }
   return arguments;
 }
 
-runners::worker_pool_settings worker_pool_settings_of(const host_config& config) {
+// Who workers and scripts run as: `user`/`group` when the host is root.
+std::optional<runners::run_as> identity_of(const host_config& config) {
+  if (config.user.empty()) {
+    if (!config.group.empty()) throw std::invalid_argument("group is set without user");
+    return std::nullopt;
+  }
+  auto identity = runners::resolve_run_as(config.user, config.group);
+  if (::geteuid() != 0 && (identity.uid != ::geteuid() || identity.gid != ::getegid()))
+    throw std::invalid_argument("user " + config.user + " is set, but only a host running as root can switch to it");
+  if (::geteuid() != 0) return std::nullopt;  // already that user
+  return identity;
+}
+
+runners::worker_pool_settings worker_pool_settings_of(const host_config& config,
+                                                      const std::optional<runners::run_as>& identity) {
   runners::worker_pool_settings settings;
   settings.fixed_size = config.workers_static;
   settings.max_workers = config.workers;
@@ -168,7 +192,7 @@ runners::worker_pool_settings worker_pool_settings_of(const host_config& config)
   runners::script_limits limits;
   config.script_limits.apply_to(limits);
   settings.kill_grace = limits.kill_grace;
-  settings.worker_arguments = worker_arguments(config);
+  settings.worker_arguments = worker_arguments(config, identity);
   settings.nice = config.worker_nice;
   return settings;
 }
@@ -199,6 +223,18 @@ int main(int argc, char** argv) {
 
   host_context host;
   host.log = make_logger(*config);
+  std::optional<runners::run_as> identity;
+  try {
+    identity = identity_of(*config);
+  } catch (const std::exception& e) {
+    host.log->critical("cannot start: {}", e.what());
+    return startup_exit;
+  }
+  if (identity)
+    host.log->info("workers and scripts run as {} (uid {}, gid {})", identity->name, identity->uid, identity->gid);
+  else if (::geteuid() == 0)
+    host.log->warn("running as root: plugin workers and scripts run as root too; set user (and group) to run them "
+                   "as another user");
   std::vector<listener> listeners;
   std::optional<runners::plugin_catalog> catalog;
   // Before the io_context: a script it still holds at exit is reaped through this.
@@ -207,7 +243,7 @@ int main(int argc, char** argv) {
     host.peers = peer_filter::from_environment();
     if (!config->plugins_dir.empty()) catalog.emplace(config->plugins_dir);
     if (!config->scripts_dir.empty()) {
-      scripts.emplace(config->scripts_dir, host.log, scripts_open_files);
+      scripts.emplace(config->scripts_dir, host.log, scripts_open_files, identity);
       host.scripts = &*scripts;
     }
     listeners = open_listeners(*config);
@@ -243,7 +279,8 @@ int main(int argc, char** argv) {
   std::optional<runners::worker_runner> workers;
   if (catalog) {
     try {
-      workers.emplace(io, config->plugins_dir, worker_pool_settings_of(*config), config->max_workers, host.log);
+      workers.emplace(io, config->plugins_dir, worker_pool_settings_of(*config, identity), config->max_workers,
+                      host.log);
     } catch (const std::exception& e) {
       host.log->critical("cannot start: {}", e.what());
       return startup_exit;

@@ -239,6 +239,20 @@ std::vector<setting_spec> make_table() {
                          return static_cast<int>(parse_count(key, value, 0, 19));
                        },
                        show_number));
+  rows.push_back(field("worker-memory", "BYTES", "RLIMIT_AS of each worker (K, M or G allowed), 0 for the host's own",
+                       at_start, &host_config::worker_memory, parse_bytes, show_number));
+  rows.push_back(field("worker-open-files", "N", "RLIMIT_NOFILE of each worker, 0 for the host's own", at_start,
+                       &host_config::worker_open_files, count_in(0, big), show_number));
+  rows.push_back(field("worker-processes", "N", "RLIMIT_NPROC of each worker (not for root), 0 for the host's own",
+                       at_start, &host_config::worker_processes, count_in(0, big), show_number));
+  const auto text = [](const std::string&, const std::string& value) { return value; };
+  const auto text_or = [](const char* none) {
+    return [none](const std::string& value) { return value.empty() ? std::string(none) : value; };
+  };
+  rows.push_back(field("user", "NAME", "when the host runs as root: the user workers and scripts run as", at_start,
+                       &host_config::user, text, text_or("the host's")));
+  rows.push_back(field("group", "NAME", "with user: their group", at_start, &host_config::group, text,
+                       text_or("the user's own")));
   rows.push_back(field("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off", each_request,
                        &host_config::log_level,
                        [](const std::string& key, const std::string& value) {

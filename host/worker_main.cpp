@@ -1,6 +1,7 @@
 #include "worker_main.hpp"
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -10,11 +11,13 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstring>
 #include <iostream>
 #include <optional>
 
 #include <runners/crash_dump_writer.hpp>
 #include <runners/exception_text.hpp>
+#include <runners/run_as.hpp>
 #include <runners/single_plugin.hpp>
 #include <runners/worker_protocol.hpp>
 
@@ -28,7 +31,16 @@ namespace asio = boost::asio;
 namespace {
 
 // The host enforces every limit and deadline; a worker only runs handlers.
-host_config worker_config(const std::vector<std::string>& arguments, std::string& plugin) {
+struct worker_start {
+  runners::run_as identity;
+  bool dropping = false;
+  std::vector<std::pair<int, std::uint64_t>> limits;  // resource, value
+};
+
+host_config worker_config(const std::vector<std::string>& arguments, std::string& plugin, worker_start& start) {
+  auto& identity = start.identity;
+  auto& dropping = start.dropping;
+  auto& limits = start.limits;
   host_config config;
   config.timeout = config.idle_timeout = config.read_timeout = std::chrono::milliseconds(0);
   config.max_body_bytes = 0;
@@ -45,6 +57,17 @@ host_config worker_config(const std::vector<std::string>& arguments, std::string
       config.log_file = value;
     else if (key == "--max-workers")
       config.max_workers = std::stoul(value);
+    else if (key == "--uid") {
+      identity.uid = static_cast<uid_t>(std::stoul(value));
+      dropping = true;
+    } else if (key == "--gid")
+      identity.gid = static_cast<gid_t>(std::stoul(value));
+    else if (key == "--rlimit-as")
+      limits.push_back({RLIMIT_AS, std::stoull(value)});
+    else if (key == "--rlimit-nofile")
+      limits.push_back({RLIMIT_NOFILE, std::stoull(value)});
+    else if (key == "--rlimit-nproc")
+      limits.push_back({RLIMIT_NPROC, std::stoull(value)});
 
     else
       throw std::invalid_argument("unknown worker argument " + key);
@@ -62,8 +85,9 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   runners::install_crash_dump_writer(wire::crash_report_fd);
   std::string plugin_name;
   host_config config;
+  worker_start start;
   try {
-    config = worker_config(arguments, plugin_name);
+    config = worker_config(arguments, plugin_name, start);
   } catch (const std::exception& e) {
     std::cerr << "fcgi-host worker: " << e.what() << "\n";
     return 2;
@@ -72,6 +96,27 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   host.log = make_logger(config);
   host.log->set_pattern(fmt::format("%Y-%m-%d %H:%M:%S.%e %^%l%$ worker {} ({}): %v", ::getpid(), plugin_name));
   host.worker_plugin = plugin_name;
+  // Before the plugin is loaded, and while this is the only thread (the log
+  // file is open already): its limits, then who it runs as.
+  for (const auto& [resource, value] : start.limits) {
+    const rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+    if (::setrlimit(resource, &limit) != 0) {
+      host.log->critical("cannot set a limit ({}): {}", resource, std::strerror(errno));
+      return 1;
+    }
+  }
+  if (start.dropping) {
+    if (!runners::drop_privileges_of_this_thread(start.identity)) {
+      host.log->critical("cannot run as uid {} gid {}: {}", start.identity.uid, start.identity.gid,
+                         std::strerror(errno));
+      return 1;
+    }
+    // A changed identity makes the process undumpable, and /proc/self owned
+    // by root: the plugin's descriptor and the crash dump's memory map could
+    // no longer be read.
+    ::prctl(PR_SET_DUMPABLE, 1);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // cleared by the identity change
+  }
 
   // The plugin's static initialisers run here: a crash in them is reported
   // by the crash dump like any other.
@@ -91,10 +136,18 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   host.config.store(std::make_shared<const host_config>(config));
 
   asio::io_context io(2);
-  runners::io_threads threads(io, 1, config.max_workers, [log = host.log](const std::string& handler, bool) {
-    log->debug("{} held the I/O thread for {} ms on the fast path; it runs on the handler pool from now on",
-               handler, runners::io_threads::default_stall_limit.count());
-  });
+  // A worker serves one request at a time and the host keeps its deadline:
+  // a handler that blocks its I/O thread delays only the reading of its own
+  // ABORT_REQUEST. A coarse watchdog (checking every 10 ms, not every 1 ms)
+  // keeps dozens of workers from waking a thousand times a second each.
+  static constexpr auto worker_stall_limit = std::chrono::milliseconds(20);
+  runners::io_threads threads(
+      io, 1, config.max_workers,
+      [log = host.log](const std::string& handler, bool) {
+        log->debug("{} held the I/O thread for {} ms on the fast path; it runs on the handler pool from now on",
+                   handler, worker_stall_limit.count());
+      },
+      worker_stall_limit);
   runners::handler_pool handlers(config.max_workers);
   std::optional<runners::function_runner> functions;
   if (lookup) {

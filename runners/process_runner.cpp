@@ -14,8 +14,11 @@
 namespace fcgihost::runners {
 
 process_runner::process_runner(const std::filesystem::path& scripts_dir, std::shared_ptr<spdlog::logger> log,
-                               std::uint64_t default_open_files)
-    : root_(canonical_scripts_root(scripts_dir)), log_(std::move(log)), default_open_files_(default_open_files) {}
+                               std::uint64_t default_open_files, std::optional<run_as> identity)
+    : root_(canonical_scripts_root(scripts_dir)),
+      log_(std::move(log)),
+      default_open_files_(default_open_files),
+      identity_(std::move(identity)) {}
 
 script_location process_runner::locate(std::string_view requested) const {
   if (!requested.empty() && !requested.starts_with('/')) return locate_script(root_, (root_ / requested).native());
@@ -29,7 +32,8 @@ boost::asio::awaitable<run_result> process_runner::run(script_location script, s
   launch_request request{.executable = script.real_file,
                          .working_directory = script.real_file.parent_path(),
                          .environment = cgi_environment(io->params(), script, pass_env, ::environ),
-                         .limits = limits};
+                         .limits = limits,
+                         .identity = identity_};
   std::optional<launched_script> launched;
   try {
     launched.emplace(launch_script(io->executor(), request));

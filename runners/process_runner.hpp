@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "request_io.hpp"
+#include "run_as.hpp"
 #include "script_limits.hpp"
 #include "script_location.hpp"
 
@@ -28,8 +30,9 @@ class process_runner {
   // Throws std::runtime_error when the folder is not a usable directory.
   // `default_open_files`: RLIMIT_NOFILE for scripts whose limits set none
   // (the host raised its own for its connections); 0 leaves the host's.
+  // `identity`: who scripts run as (unset: as the host).
   process_runner(const std::filesystem::path& scripts_dir, std::shared_ptr<spdlog::logger> log,
-                 std::uint64_t default_open_files = 0);
+                 std::uint64_t default_open_files = 0, std::optional<run_as> identity = std::nullopt);
   process_runner(const process_runner&) = delete;
   process_runner& operator=(const process_runner&) = delete;
 
@@ -55,6 +58,7 @@ class process_runner {
   std::filesystem::path root_;
   std::shared_ptr<spdlog::logger> log_;
   std::uint64_t default_open_files_;
+  std::optional<run_as> identity_;
   mutable std::mutex mutex_;
   std::unordered_set<pid_t> running_;
 };

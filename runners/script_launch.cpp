@@ -70,6 +70,7 @@ class child_setup {
     if (!set_limit(RLIMIT_CPU, limits.cpu_seconds, 1) || !set_limit(RLIMIT_AS, limits.memory_bytes) ||
         !set_limit(RLIMIT_NOFILE, limits.open_files) || !set_limit(RLIMIT_NPROC, limits.processes))
       return last_error();
+    if (request_.identity && !drop_privileges_of_this_thread(*request_.identity)) return last_error();
     // exec keeps ignored signals ignored (the host ignores SIGPIPE): a script
     // starts with every signal at its default, and none blocked.
     struct sigaction by_default {};

@@ -11,9 +11,11 @@
 #include <boost/asio/writable_pipe.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "run_as.hpp"
 #include "script_limits.hpp"
 
 namespace fcgihost::runners {
@@ -23,6 +25,7 @@ struct launch_request {
   std::filesystem::path working_directory;  // the script's folder
   std::vector<std::string> environment;     // "NAME=VALUE"
   script_limits limits;
+  std::optional<run_as> identity;  // drop to this user (the host runs as root)
 };
 
 struct launched_script {

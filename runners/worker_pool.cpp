@@ -35,6 +35,12 @@ constexpr auto sweep_interval = std::chrono::seconds(1);
 constexpr auto crash_window = std::chrono::seconds(60);
 constexpr std::size_t crashes_before_backoff = 3;
 constexpr auto most_start_delay = std::chrono::milliseconds(5000);
+// A dynamic pool grows for requests that have waited this long: quick
+// handlers are served by a few busy workers (as many as the cores keep busy)
+// instead of one process per request in flight, each idle most of the time;
+// slow ones get a worker each within a few milliseconds.
+constexpr auto grow_after = std::chrono::milliseconds(3);
+constexpr auto grow_check = std::chrono::milliseconds(1);
 
 std::vector<std::string> split_names(std::string_view text) {
   std::vector<std::string> names;
@@ -60,6 +66,7 @@ struct worker_pool::waiter {
   asio::any_io_executor executor;
   asio::experimental::channel<void(error_code, std::shared_ptr<worker_slot>)> channel;
   std::chrono::steady_clock::time_point deadline;
+  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
   bool left = false;  // under the pool's mutex
   int refusal_status = 0;
   std::string refusal;  // set before the channel is closed without a worker
@@ -373,7 +380,12 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
     waiting = std::make_shared<waiter>(executor);
     waiting->deadline = deadline;
     waiters_.push_back(waiting);
-    start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
+    if (settings_.fixed_size || live_ == 0) {
+      start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
+    } else if (!growing_) {
+      growing_ = true;
+      asio::post(executor_, [self] { asio::co_spawn(self->executor_, self->grow_while_waiting(), asio::detached); });
+    }
   }
   struct leave_on_exit {
     worker_pool& pool;
@@ -507,6 +519,24 @@ asio::awaitable<void> worker_pool::sweep_idle() {
   }
   std::lock_guard lock(mutex_);
   sweeping_ = false;
+}
+
+asio::awaitable<void> worker_pool::grow_while_waiting() {
+  auto self = shared_from_this();
+  asio::steady_timer timer(executor_);
+  while (true) {
+    timer.expires_after(grow_check);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::lock_guard lock(mutex_);
+    const auto now = clock::now();
+    const auto long_waiting = static_cast<std::size_t>(std::count_if(
+        waiters_.begin(), waiters_.end(), [&](const auto& who) { return !who->left && now - who->since >= grow_after; }));
+    if (long_waiting > 0) start_workers_locked(std::min(long_waiting, settings_.max_workers));
+    if (waiters_.empty() || retired_ || broken_) {
+      growing_ = false;
+      co_return;
+    }
+  }
 }
 
 void worker_pool::retire() {

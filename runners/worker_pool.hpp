@@ -144,6 +144,9 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   void leave_queue(const std::shared_ptr<waiter>& who);
   void stop_worker(std::shared_ptr<worker_slot> slot, std::string why);
   boost::asio::awaitable<void> sweep_idle();
+  // While requests wait: starts a worker for each that has waited longer
+  // than a quick handler's run (see worker_pool.cpp).
+  boost::asio::awaitable<void> grow_while_waiting();
   // From a lease.
   void lease_finished(std::shared_ptr<worker_slot> slot);
   void lease_broken(std::shared_ptr<worker_slot> slot, bool condemned);
@@ -173,6 +176,7 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   std::deque<std::chrono::steady_clock::time_point> recent_crashes_;
   bool retired_ = false;
   bool sweeping_ = false;
+  bool growing_ = false;
 };
 
 }  // namespace fcgihost::runners
