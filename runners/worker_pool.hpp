@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,12 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   bool retired_ = false;
   bool sweeping_ = false;
   bool growing_ = false;
+  // Microseconds a request held a worker, on average (see lease_finished),
+  // and the workers held now, to tell quick handlers from slow ones.
+  std::atomic<std::int64_t> average_hold_us_{0};
+  std::unordered_set<const worker_slot*> busy_;
+  // Whether the handlers hold their workers only briefly (under the mutex).
+  bool handlers_quick_locked() const;
 };
 
 }  // namespace fcgihost::runners
