@@ -79,9 +79,14 @@ scripts="$root/examples/scripts"
 php_fpm="$(command -v php-fpm8.2 || command -v php-fpm || echo /usr/sbin/php-fpm8.2)"
 
 # --- the peers --------------------------------------------------------------
+# The host in process (isolation = none) for the rows as they always were,
+# and one beside it with its plugins in worker processes (the default).
 "$build/bin/fcgi-host" --listen "unix:$work/host.sock" --plugins "$build/lib" --scripts "$scripts" \
-    --log-level warn --log-file "$work/host.log" &
+    --isolation none --log-level warn --log-file "$work/host.log" &
 host_pid=$!
+"$build/bin/fcgi-host" --listen "unix:$work/isolated.sock" --plugins "$build/lib" \
+    --log-level warn --log-file "$work/isolated.log" &
+isolated_pid=$!
 "$build/bench/libfcgi_hello" "$work/libfcgi1.sock" 1 &
 libfcgi1_pid=$!
 "$build/bench/libfcgi_hello" "$work/libfcgi2.sock" 2 &
@@ -101,8 +106,8 @@ CONF
 php_pid=$!
 fcgiwrap -c 2 -s "unix:$work/fcgiwrap.sock" &
 fcgiwrap_pid=$!
-pids+=("$host_pid" "$libfcgi1_pid" "$libfcgi2_pid" "$php_pid" "$fcgiwrap_pid")
-wait_for_sockets "$work/host.sock" "$work/libfcgi1.sock" "$work/libfcgi2.sock" "$work/php.sock" "$work/fcgiwrap.sock"
+pids+=("$host_pid" "$isolated_pid" "$libfcgi1_pid" "$libfcgi2_pid" "$php_pid" "$fcgiwrap_pid")
+wait_for_sockets "$work/host.sock" "$work/isolated.sock" "$work/libfcgi1.sock" "$work/libfcgi2.sock" "$work/php.sock" "$work/fcgiwrap.sock"
 
 # --- measuring ----------------------------------------------------------------
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -167,6 +172,10 @@ base=${host%% *}
 row "fcgi-host hello.greet (4 conns x depth 16)" "$host" "$base"
 row "fcgi-host hello.greet (64 conns, 1 req each)" \
     "$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME=hello.greet --connections $connections)" "$base"
+row "fcgi-host isolated (4 conns x depth 16)" "$(direct isolated "unix:$work/isolated.sock" \
+    --param SCRIPT_FILENAME=hello.greet --connections 4 --depth 16 --keep-conn)" "$base"
+row "fcgi-host isolated (64 conns, 1 req each)" "$(direct isolated "unix:$work/isolated.sock" \
+    --param SCRIPT_FILENAME=hello.greet --connections $connections)" "$base"
 row "libfcgi C hello, 1 process" "$(direct libfcgi1 "unix:$work/libfcgi1.sock" --connections $connections)" "$base"
 row "libfcgi C hello, 2 processes" "$(direct libfcgi2 "unix:$work/libfcgi2.sock" --connections $connections)" "$base"
 # libfcgi serves one connection at a time per process: its best is a
@@ -208,6 +217,7 @@ row "php-fpm echo.php, static pool of 2" "$(direct php "unix:$work/php.sock" \
 
 start_nginx "
   upstream host { server unix:$work/host.sock; keepalive 64; }
+  upstream isolated { server unix:$work/isolated.sock; keepalive 64; }
   upstream libfcgi1 { server unix:$work/libfcgi1.sock; }
   upstream libfcgi2 { server unix:$work/libfcgi2.sock; }
   upstream php { server unix:$work/php.sock; }
@@ -217,6 +227,8 @@ start_nginx "
     # A location with a fastcgi_param of its own inherits none: each includes them all.
     location /host { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME hello.greet;
                      fastcgi_pass host; fastcgi_keep_conn on; }
+    location /isolated { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME hello.greet;
+                         fastcgi_pass isolated; fastcgi_keep_conn on; }
     location /libfcgi1 { include /etc/nginx/fastcgi_params; fastcgi_pass libfcgi1; }
     location /libfcgi2 { include /etc/nginx/fastcgi_params; fastcgi_pass libfcgi2; }
     location /php { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $root/bench/php/hello.php;
@@ -231,7 +243,7 @@ start_nginx "
                          fastcgi_pass fcgiwrap; }
     location / { return 204; }
   }"
-for path in host libfcgi1 libfcgi2 php; do expect_body "$path" "Hello, world!"; done
+for path in host isolated libfcgi1 libfcgi2 php; do expect_body "$path" "Hello, world!"; done
 for path in "host_bytes?65536" "libfcgi1?bytes=65536" "php_bytes?65536"; do
   [ "$(curl -sf "http://127.0.0.1:$port/$path" | wc -c)" = 65536 ] || { echo "/$path did not answer 64 KiB" >&2; exit 1; }
 done
@@ -241,6 +253,7 @@ table_header "tiny hello through nginx with wrk, $connections connections"
 host=$(through_nginx host $connections)
 base=${host%% *}
 row "fcgi-host hello.greet" "$host" "$base"
+row "fcgi-host isolated hello.greet" "$(through_nginx isolated $connections)" "$base"
 row "libfcgi C hello, 1 process" "$(through_nginx libfcgi1 $connections)" "$base"
 row "libfcgi C hello, 2 processes" "$(through_nginx libfcgi2 $connections)" "$base"
 row "php-fpm hello.php, static pool of 2" "$(through_nginx php $connections)" "$base"
@@ -280,17 +293,22 @@ echo_rate() {
 printf '\n%s\n%-44s %11s %9s %7s\n' "1 GiB streamed echo (written and read at once), full duplex" \
     "peer" "MiB/s" "peak MiB" "ratio"
 reference=$("$build/bench/unix_echo" 1024 | awk '{ print $3 }')
-for target in echo.body "$scripts/echo.sh"; do
-  start_host "stream_${target##*/}" --full-duplex true --timeout 0
+for target in echo.body isolated:echo.body "$scripts/echo.sh"; do
+  isolation=none
+  if [[ "$target" == isolated:* ]]; then isolation=process; target=${target#isolated:}; fi
+  start_host "stream_${target##*/}" --full-duplex true --timeout 0 --isolation "$isolation"
   rate=$(median_of_rounds echo_rate "$target")
-  awk -v n="fcgi-host ${target##*/}" -v r="$rate" -v m="$(peak_rss_mib "$started_pid")" -v b="$reference" \
+  label="fcgi-host ${target##*/}"
+  [ "$isolation" = process ] && label="fcgi-host ${target##*/}, isolated"
+  awk -v n="$label" -v r="$rate" -v m="$(peak_rss_mib "$started_pid")" -v b="$reference" \
     'BEGIN { printf "%-44s %11.1f %9s %7.2f\n", n, r, m, r / b }'
   kill "$started_pid"
+  wait "$started_pid" 2>/dev/null || true
 done
 awk -v r="$reference" 'BEGIN { printf "%-44s %11.1f %9s %7.2f\n", "plain unix socket copy (bench/unix_echo)", r, "-", 1 }'
 
 printf '\n%s\n' "10000 idle keep-alive connections held while a light load runs"
-start_host idle --max-connections 20000
+start_host idle --max-connections 20000 --isolation none
 "$fcgi_bench" --connect "unix:$work/idle.sock" --param SCRIPT_FILENAME=hello.greet --idle-connections 10000 \
     --connections 1 --keep-conn --duration "$((seconds + 2))" --quiet --json > "$work/idle.json" &
 idle_bench=$!
@@ -302,7 +320,7 @@ printf '%-44s %11s MiB RSS (%s connections held, %s requests served meanwhile)\n
 kill "$started_pid"
 
 printf '\n%s\n' "timeout precision: 100 requests that outlive a 1 s timeout, under a hello load"
-start_host timeout --timeout 1
+start_host timeout --timeout 1 --isolation none
 "$fcgi_bench" --connect "unix:$work/timeout.sock" --param SCRIPT_FILENAME=hello.greet --connections 4 --depth 16 \
     --keep-conn --duration "$((seconds + 6))" --quiet > /dev/null &
 load_bench=$!
@@ -343,6 +361,7 @@ client_cpu=()
 
 printf '\n%-44s %11s\n' "peak RSS over the whole run" "MiB"
 printf '%-44s %11s\n' "fcgi-host" "$(peak_rss_mib "$host_pid")"
+printf '%-44s %11s\n' "fcgi-host isolated (host and workers)" "$(peak_rss_mib "$isolated_pid")"
 printf '%-44s %11s\n' "libfcgi C hello, 1 process" "$(peak_rss_mib "$libfcgi1_pid")"
 printf '%-44s %11s\n' "libfcgi C hello, 2 processes" "$(peak_rss_mib "$libfcgi2_pid")"
 printf '%-44s %11s\n' "php-fpm (master and 2 workers)" "$(peak_rss_mib "$php_pid")"

@@ -1,6 +1,8 @@
 #include "worker_exchange.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -55,7 +57,6 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
         done_(std::move(done)),
         executor_(io_->executor()),
         write_lock_(executor_, 1),
-        stop_notice_(executor_, 1),
         buffer_(read_buffer_size, '\0') {}
 
   asio::awaitable<void> run() {
@@ -67,9 +68,13 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
     std::stop_callback on_stop(stop_, [weak = weak_from_this(), executor = executor_] {
       asio::dispatch(executor, [weak] {
         auto exchange = weak.lock();
-        if (!exchange) return;
+        if (!exchange || exchange->ended_) return;
         exchange->lease_.process().demote();
-        exchange->stop_notice_.try_send(error_code{});
+        exchange->stop_seen_ = true;
+        // Cancels the read the output pump waits in, if any. Not a race of
+        // the read against a notice (operator||): a read that completed at
+        // the same moment would lose its bytes, END_REQUEST among them.
+        exchange->read_cancel_.emit(asio::cancellation_type::terminal);
       });
     });
     bool worker_failed = false;
@@ -155,16 +160,15 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
         co_await stop_worker();
         co_return;
       }
-      // Errors as values: operator|| would wait on for the stop notice after a failed read.
-      auto got = co_await (socket.async_read_some(asio::buffer(buffer_), asio::as_tuple(asio::use_awaitable)) ||
-                           stop_notice_.async_receive(asio::as_tuple(asio::use_awaitable)));
-      if (got.index() == 1) {
+      if (stop_seen_) {
         stopping_ = true;
         continue;
       }
-      auto [ec, n] = std::get<0>(got);
+      auto [ec, n] = co_await socket.async_read_some(
+          asio::buffer(buffer_), asio::bind_cancellation_slot(read_cancel_.slot(), asio::as_tuple(asio::use_awaitable)));
+      if (n > 0) co_await take_output(n);  // what was read counts, even if the stop came with it
+      if (ec == asio::error::operation_aborted && stop_seen_) continue;
       if (ec) throw boost::system::system_error(ec, "reading from the worker");
-      co_await take_output(n);
     }
   }
 
@@ -294,7 +298,8 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
   // A one-slot channel used as a mutex: ABORT_REQUEST never cuts into a
   // body record being written.
   asio::experimental::channel<void(error_code)> write_lock_;
-  asio::experimental::channel<void(error_code)> stop_notice_;
+  asio::cancellation_signal read_cancel_;  // the output pump's read, on a stop
+  bool stop_seen_ = false;
   std::string buffer_;
   protocol::message_decoder decoder_;
   std::vector<std::pair<output_stream, std::string>> pending_;
