@@ -2,6 +2,9 @@
 // default): whatever a handler does — crash, abort, exit, spin without
 // looking at its stop token, hog memory — and whatever state its file is in,
 // it costs its own request at most, never the host or another request.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <gtest/gtest.h>
@@ -416,6 +419,34 @@ TEST(HostIsolation, CopyingOverALivePluginUnderLoadNeverHurtsTheHost) {
   // Whole again: the last copy (version 1) serves.
   const auto last = run_async([&] { return fetch(host.address(), "versioned.which"); });
   EXPECT_EQ(last.out, "Content-Type: text/plain\r\n\r\nversion 1\n");
+  EXPECT_TRUE(no_zombies_within(host, 5s));
+}
+
+// 64 clients asking hello as fast as they can, all gone at once mid-flight,
+// five times over (how a benchmark ends): the worker's END_REQUEST for a
+// request being stopped must never be lost (the host once dropped a read
+// that completed as the stop came, and killed a worker whose handler had
+// returned, after the kill grace).
+TEST(HostIsolation, ClientsAllGoneMidFlightNeverCostAWorker) {
+  host_process host(isolation_options({"--kill-grace", "1"}));
+  std::size_t served = 0;
+  for (int round = 0; round < 5; ++round) {
+    asio::io_context io;
+    for (int c = 0; c < 64; ++c)
+      asio::co_spawn(io, [&]() -> awaitable<void> {
+        while (true) {
+          auto response = co_await fetch(host.address(), "hello.greet");
+          if (response.app_status == 0) ++served;
+        }
+      }, asio::detached);
+    io.run_for(300ms);  // then every connection closes with its request in flight
+  }
+  std::this_thread::sleep_for(1500ms);  // past the kill grace of any stopped request
+  std::cout << served << " hellos served between the hang-ups\n";
+  EXPECT_GT(served, 0u);
+  EXPECT_EQ(host.log().find("did not return within"), std::string::npos) << host.log().substr(0, 3000);
+  const auto hello = run_async([&] { return fetch(host.address(), "hello.greet", "after"); });
+  EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, after!\n");
   EXPECT_TRUE(no_zombies_within(host, 5s));
 }
 
