@@ -450,5 +450,84 @@ TEST(HostIsolation, ClientsAllGoneMidFlightNeverCostAWorker) {
   EXPECT_TRUE(no_zombies_within(host, 5s));
 }
 
+// isolation per route: a trusted route in process, the rest in workers.
+TEST(HostIsolation, ARouteMayRunItsHandlerInProcess) {
+  temp_dir config_dir;
+  write_file(config_dir / "host.toml",
+             "[[route]]\nprefix = \"trusted/\"\nfunction = \"hello.greet\"\nisolation = \"none\"\n");
+  host_options options = isolation_options({"--config", (config_dir / "host.toml").string()});
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    auto trusted = co_await fetch(host.address(), "trusted/x", "in");
+    EXPECT_EQ(trusted.out, "Content-Type: text/plain\r\n\r\nHello, in!\n");
+    auto isolated = co_await fetch(host.address(), "hello.greet", "out");
+    EXPECT_EQ(isolated.out, "Content-Type: text/plain\r\n\r\nHello, out!\n");
+  });
+  EXPECT_TRUE(host.wait_for_log("script=trusted/x runner=function app_status=0 done")) << host.log();
+  EXPECT_TRUE(host.wait_for_log("script=hello.greet runner=function worker=")) << host.log();
+}
+
+// A static pool starts all its workers at once and keeps them.
+TEST(HostIsolation, AStaticPoolStartsEveryWorkerAtOnce) {
+  host_process host(isolation_options({"--workers-policy", "static", "--workers", "3"}));
+  const auto first = run_async([&] { return fetch(host.address(), "crashing.ok"); });
+  EXPECT_EQ(first.app_status, 0u);
+  EXPECT_EQ(host.wait_for_log_count("started for plugin crashing", 3), 3u);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(count_occurrences(host.log(), "started for plugin crashing"), 3u) << "no more than the pool's size";
+}
+
+// Past workers-queue, a request is refused: OVERLOADED, or 503 when asked.
+TEST(HostIsolation, PastTheQueueARequestIsOverloadedOr503) {
+  for (const bool as_503 : {false, true}) {
+    std::vector<std::string> arguments{"--workers-policy", "static", "--workers", "1", "--workers-queue", "1",
+                                       "--timeout", "5"};
+    if (as_503) arguments.insert(arguments.end(), {"--when-overloaded", "503"});
+    host_options options = isolation_options(arguments);
+    options.plugins.push_back("slow");
+    host_process host(options);
+    run_async([&]() -> awaitable<void> {
+      std::vector<connection> conns;
+      std::vector<client::exchange> busy;
+      for (int i = 0; i < 2; ++i) {  // one runs, one waits
+        conns.push_back(co_await connection::connect(host.address()));
+        client::request_options slow;
+        slow.params = request_params("slow.polite", "1");
+        busy.push_back(co_await conns.back().begin(std::move(slow)));
+        co_await busy.back().end_stdin();
+        // The first has its worker before the second comes (blocking this
+        // client's thread a moment is fine: the host is another process).
+        if (i == 0) {
+          EXPECT_TRUE(host.wait_for_log("started for plugin slow"));
+        }
+        std::this_thread::sleep_for(100ms);
+      }
+      auto third = co_await fetch(host.address(), "slow.polite", "0");
+      if (as_503) {
+        EXPECT_EQ(third.app_status, 503u);
+        EXPECT_TRUE(third.out.starts_with("Status: 503 Service Unavailable")) << third.out;
+      } else {
+        EXPECT_EQ(third.protocol_status, static_cast<std::uint8_t>(protocol::protocol_status::overloaded));
+      }
+      for (auto& request : busy) {
+        std::uint32_t status = 99;
+        EXPECT_NE((co_await read_to_end(request, status)).find("slept"), std::string::npos);
+      }
+    });
+  }
+}
+
+// worker-memory is each worker's RLIMIT_AS: a handler that asks for more
+// fails its request, and the worker and the host live on.
+TEST(HostIsolation, AWorkerMemoryLimitFailsTheHandlerNotTheHost) {
+  host_process host(isolation_options({"--worker-memory", "512M"}));
+  run_async([&]() -> awaitable<void> {
+    auto hog = co_await fetch(host.address(), "crashing.hog", "1024");
+    EXPECT_GE(hog.app_status, 500u) << hog.out;
+    auto ok = co_await fetch(host.address(), "crashing.ok");
+    EXPECT_EQ(ok.app_status, 0u);
+  });
+}
+
 }  // namespace
 }  // namespace fcgihost::test
