@@ -89,6 +89,7 @@ worker_lease& worker_lease::operator=(worker_lease&& other) noexcept {
     pool_ = std::move(other.pool_);
     slot_ = std::move(other.slot_);
     condemned_ = other.condemned_;
+    freed_ = other.freed_;
   }
   return *this;
 }
@@ -97,8 +98,8 @@ worker_lease::~worker_lease() { give_up(); }
 
 void worker_lease::give_up() {
   if (!slot_) return;
-  if (condemned_) pool_->supervision_->condemned--;
-  pool_->lease_broken(std::move(slot_), condemned_);
+  if (freed_) pool_->supervision_->condemned--;
+  pool_->lease_broken(std::move(slot_), freed_);
   slot_.reset();
 }
 
@@ -120,14 +121,13 @@ void worker_lease::unused() {
 void worker_lease::condemn() {
   if (!slot_ || condemned_) return;
   condemned_ = true;
-  pool_->lease_condemned(slot_);
+  freed_ = pool_->lease_condemned(slot_);
 }
 
 void worker_lease::returned_after_stop() {
   if (!slot_) return;
-  if (condemned_) pool_->supervision_->condemned--;
-  condemned_ = false;
-  pool_->lease_returned_after_stop(std::move(slot_));
+  if (freed_) pool_->supervision_->condemned--;
+  pool_->lease_returned_after_stop(std::move(slot_), freed_);
   slot_.reset();
 }
 
@@ -457,7 +457,7 @@ void worker_pool::return_unused(std::shared_ptr<worker_slot> slot) {
   hand_over_locked(std::move(slot));
 }
 
-void worker_pool::lease_broken(std::shared_ptr<worker_slot> slot, bool condemned) {
+void worker_pool::lease_broken(std::shared_ptr<worker_slot> slot, bool out_of_count) {
   std::lock_guard lock(mutex_);
   busy_.erase(slot.get());
   if (slot->process->exited() && slot->process->crashed()) {
@@ -468,34 +468,48 @@ void worker_pool::lease_broken(std::shared_ptr<worker_slot> slot, bool condemned
   asio::co_spawn(executor_, [slot = std::move(slot)]() -> asio::awaitable<void> {
     co_await slot->process->wait_for_exit(std::chrono::milliseconds(0));
   }, asio::detached);
-  if (!condemned) --live_;  // a condemned one was out of the count already
+  if (!out_of_count) --live_;
   if (!waiters_.empty())
     start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
   else if (settings_.fixed_size)
     start_workers_locked(settings_.max_workers);
 }
 
-void worker_pool::lease_condemned(std::shared_ptr<worker_slot> slot) {
+bool worker_pool::lease_condemned(std::shared_ptr<worker_slot> slot) {
   // Its request is over: during its kill grace it takes no CPU from requests
   // that are still running, nor from its replacement starting.
   slot->process->demote();
   std::lock_guard lock(mutex_);
   busy_.erase(slot.get());
-  supervision_->condemned++;
+  // At most max-workers condemned workers at once, over all pools: past
+  // that, one keeps its place in its pool until it is gone, so a flood of
+  // stuck handlers fills the pool and its queue (then OVERLOADED) instead of
+  // starting processes without end.
+  if (supervision_->condemned.fetch_add(1) >= supervision_->max_condemned) {
+    supervision_->condemned--;
+    supervision_->log->warn("worker {} of plugin {}: {} workers are already past their requests' end; this one "
+                            "keeps its place in the pool until it is gone", slot->process->pid(), plugin_,
+                            supervision_->max_condemned);
+    return false;
+  }
   --live_;
   // A fresh worker takes its place for whoever waits (or the spares).
   if (!waiters_.empty())
     start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
   else if (settings_.fixed_size)
     start_workers_locked(settings_.max_workers);
-  (void)slot;  // it stays with its lease until its handler returns or it is killed
+  return true;  // it stays with its lease until its handler returns or it is killed
 }
 
-void worker_pool::lease_returned_after_stop(std::shared_ptr<worker_slot> slot) {
+void worker_pool::lease_returned_after_stop(std::shared_ptr<worker_slot> slot, bool out_of_count) {
   // Demoted while condemned, it would serve at idle priority from now on:
-  // it leaves, and its replacement was started when it was condemned.
+  // it leaves, and its replacement was started when it was condemned (or
+  // starts now, if it kept its place).
   std::lock_guard lock(mutex_);
   stop_worker(std::move(slot), "its handler returned after its request was stopped");
+  if (out_of_count) return;
+  --live_;
+  if (!waiters_.empty()) start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
 }
 
 void worker_pool::stop_worker(std::shared_ptr<worker_slot> slot, std::string why) {

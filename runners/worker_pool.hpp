@@ -88,6 +88,7 @@ class worker_lease {
   std::shared_ptr<worker_pool> pool_;
   std::shared_ptr<worker_slot> slot_;
   bool condemned_ = false;
+  bool freed_ = false;  // condemned, and out of its pool's count
 };
 
 struct lease_result {
@@ -150,11 +151,13 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   boost::asio::awaitable<void> grow_while_waiting();
   // From a lease.
   void lease_finished(std::shared_ptr<worker_slot> slot);
-  void lease_broken(std::shared_ptr<worker_slot> slot, bool condemned);
+  // `out_of_count`: it was condemned and had left the pool's count.
+  void lease_broken(std::shared_ptr<worker_slot> slot, bool out_of_count);
   // A worker a request received but did not use.
   void return_unused(std::shared_ptr<worker_slot> slot);
-  void lease_condemned(std::shared_ptr<worker_slot> slot);
-  void lease_returned_after_stop(std::shared_ptr<worker_slot> slot);
+  // Whether it leaves the pool's count (false past the condemned cap).
+  bool lease_condemned(std::shared_ptr<worker_slot> slot);
+  void lease_returned_after_stop(std::shared_ptr<worker_slot> slot, bool out_of_count);
   // Crashes in the last minute delay the next start (a crash loop backs off).
   std::chrono::milliseconds start_delay_locked();
 

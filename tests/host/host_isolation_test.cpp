@@ -529,5 +529,48 @@ TEST(HostIsolation, AWorkerMemoryLimitFailsTheHandlerNotTheHost) {
   });
 }
 
+// A plugin that crashes again and again: its worker starts back off.
+TEST(HostIsolation, ACrashLoopBacksOff) {
+  host_process host(isolation_options());
+  run_async([&]() -> awaitable<void> {
+    for (int i = 0; i < 5; ++i) {
+      auto crashed = co_await fetch(host.address(), "crashing.segfault");
+      EXPECT_EQ(crashed.app_status, 502u);
+    }
+  });
+  EXPECT_TRUE(host.wait_for_log("workers crashed in the last minute; the next starts in")) << host.log();
+}
+
+// At most max-workers workers wait out their kill grace at once: past that,
+// a stuck worker keeps its place in its pool, so stuck handlers cannot make
+// the host start processes without end.
+TEST(HostIsolation, CondemnedWorkersAreCapped) {
+  host_process host(isolation_options({"--max-workers", "2", "--workers", "4", "--timeout", "0.5",
+                                       "--kill-grace", "30"}));
+  run_async([&]() -> awaitable<void> {
+    std::vector<connection> conns;
+    std::vector<client::exchange> spinners;
+    for (int i = 0; i < 4; ++i) {
+      conns.push_back(co_await connection::connect(host.address()));
+      client::request_options options;
+      options.params = request_params("crashing.spin");
+      spinners.push_back(co_await conns.back().begin(std::move(options)));
+      co_await spinners.back().end_stdin();
+    }
+    for (auto& request : spinners) {
+      std::uint32_t status = 0;
+      co_await read_to_end(request, status);
+      EXPECT_EQ(status, 408u);
+    }
+  });
+  EXPECT_EQ(host.wait_for_log_count("keeps its place in the pool until it is gone", 2), 2u) << host.log();
+  // Two condemned left the count and were replaced; two keep their places:
+  // the pool of 4 serves with the 2 replacements, and nothing more starts.
+  const auto served = run_async([&] { return fetch(host.address(), "crashing.ok"); });
+  EXPECT_EQ(served.app_status, 0u);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_LE(count_occurrences(host.log(), "started for plugin crashing"), 6u) << host.log();
+}
+
 }  // namespace
 }  // namespace fcgihost::test
