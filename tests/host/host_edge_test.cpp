@@ -358,23 +358,30 @@ TEST(HostEdge, AHandlerThatBlocksOnTheFastPathHoldsUpNobody) {
   // The fast path is the in-process handlers' (and each worker's own).
   host_process host(edge_options({"--isolation", "none", "--io-threads", "1"}));
   // 32 quick runs in a row earn it; one slowed by the machine starts the
-  // count again, so there are many more (0.3 ms each).
-  run_async([&]() -> awaitable<void> {
-    for (int i = 0; i < 1000; ++i) {
-      const auto quick = co_await fetch(host.address(), "slow.polite", "0");
-      EXPECT_EQ(quick.out, "Content-Type: text/plain\r\n\r\nslept\n");
-    }
-  });
-  auto blocking = std::async(std::launch::async,
-                             [&] { return run_async([&] { return fetch(host.address(), "slow.polite", "1"); }); });
-  ASSERT_TRUE(host.wait_for_log("slow.polite held an I/O thread for 2 ms on the fast path: another thread serves "
-                                "the sockets in its place")) << host.log();
+  // count again (0.3 ms each), so the blocking run may come just after one
+  // and run on the pool: then the whole attempt is made again.
+  bool stalled = false;
   double worst = 0;
-  for (int i = 0; i < 5; ++i) worst = std::max(worst, hello_milliseconds(host));
+  for (int attempt = 0; attempt < 5 && !stalled; ++attempt) {
+    run_async([&]() -> awaitable<void> {
+      for (int i = 0; i < 300; ++i) {
+        const auto quick = co_await fetch(host.address(), "slow.polite", "0");
+        EXPECT_EQ(quick.out, "Content-Type: text/plain\r\n\r\nslept\n");
+      }
+    });
+    auto blocking = std::async(std::launch::async,
+                               [&] { return run_async([&] { return fetch(host.address(), "slow.polite", "1"); }); });
+    stalled = host.wait_for_log("slow.polite held an I/O thread for 2 ms on the fast path: another thread serves "
+                                "the sockets in its place",
+                                std::chrono::seconds(1));
+    if (stalled)
+      for (int i = 0; i < 5; ++i) worst = std::max(worst, hello_milliseconds(host));
+    EXPECT_EQ(blocking.get().out, "Content-Type: text/plain\r\n\r\nslept\n");
+  }
+  ASSERT_TRUE(stalled) << host.log();
   std::cout << "while a fast-path handler blocked its I/O thread for 1 s, hellos took at most " << worst << " ms"
             << std::endl;
   EXPECT_LT(worst, 100);
-  EXPECT_EQ(blocking.get().out, "Content-Type: text/plain\r\n\r\nslept\n");
   // Back on the pool: blocking again stalls no I/O thread.
   const auto again = run_async([&] { return fetch(host.address(), "slow.polite", "0.1"); });
   EXPECT_EQ(again.out, "Content-Type: text/plain\r\n\r\nslept\n");
