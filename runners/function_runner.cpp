@@ -1,7 +1,6 @@
 #include "function_runner.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/defer.hpp>
 #include <boost/asio/experimental/channel.hpp>
@@ -14,6 +13,7 @@
 #include <chrono>
 
 #include "handler_request.hpp"
+#include "plugin_loading.hpp"
 #include "handler_speed.hpp"
 
 namespace fcgihost::runners {
@@ -37,19 +37,7 @@ function_runner::~function_runner() {
 }
 
 boost::asio::awaitable<lookup_result> function_runner::load_and_find(std::string plugin, std::string handler) {
-  // Named, not a temporary inside the co_await: g++ 12 would destroy it twice.
-  auto load = [this, plugin = std::move(plugin), handler = std::move(handler)]() -> asio::awaitable<lookup_result> {
-    co_return catalog_.load_and_find(plugin, handler);
-  };
-  // Not cancellable: in Boost 1.81, cancelling a co_spawn onto another
-  // executor dispatches the cancellation there holding a raw pointer, which
-  // dangles once the load has completed first (a crash seen when a request
-  // ended, 413 or timeout, while its plugin was loading). A cancelled request
-  // stops waiting for the load in request_session's race instead, and the
-  // load itself cannot be interrupted anyway.
-  auto loaded = asio::co_spawn(loader_->get_executor(), std::move(load),
-                               asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-  co_return co_await std::move(loaded);
+  co_return co_await load_on(*loader_, catalog_, std::move(plugin), std::move(handler));
 }
 
 boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, std::shared_ptr<request_io> io,

@@ -57,7 +57,9 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
         done_(std::move(done)),
         executor_(io_->executor()),
         write_lock_(executor_, 1),
-        buffer_(read_buffer_size, '\0') {}
+        buffer_(lease_.read_buffer()) {
+    if (buffer_.size() != read_buffer_size) buffer_.resize(read_buffer_size);
+  }
 
   asio::awaitable<void> run() {
     auto self = shared_from_this();
@@ -92,10 +94,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
     // The worker is free only when both ways are quiet: a stale FCGI_STDIN
     // record must never reach the next request on it.
     if (ended_ && !worker_failed && !dirty_) {
-      if (condemned_)
-        lease_.returned_after_stop();
-      else
-        lease_.finished();
+      lease_.finished();
     }
     // Otherwise the lease is dropped: the worker is killed and replaced.
   }
@@ -175,21 +174,14 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
   // Decodes one read. Output that arrives with END_REQUEST goes out with
   // the host's own END_REQUEST in one write (a small response in one piece).
   asio::awaitable<void> take_output(std::size_t count) {
-    std::string_view input(buffer_.data(), count);
     pending_.clear();
     std::optional<std::uint32_t> app_status;
-    while (!input.empty()) {
-      protocol::decoded_message decoded;
-      bool ready = false;
-      std::error_code bad;
-      input.remove_prefix(decoder_.put(input, decoded, ready, bad));
-      if (bad) throw std::runtime_error("the worker sent a broken record: " + bad.message());
-      if (!ready) continue;
+    const auto bad = decoder_.put_all(std::string_view(buffer_.data(), count), [&](protocol::decoded_message& decoded) {
       if (auto* data = std::get_if<protocol::message::stream_data>(&decoded)) {
-        if (data->request_id != request_id || data->bytes.empty()) continue;
+        if (data->request_id != request_id || data->bytes.empty()) return;
         if (stopping_) {  // its request is over: counted, not kept
           discarded_ += data->bytes.size();
-          continue;
+          return;
         }
         const auto stream = data->stream == protocol::record_type::std_err ? output_stream::err : output_stream::out;
         if (!pending_.empty() && pending_.back().first == stream)
@@ -199,7 +191,8 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
       } else if (auto* end = std::get_if<protocol::message::end_request>(&decoded)) {
         if (end->request_id == request_id) app_status = end->app_status;
       }
-    }
+    });
+    if (bad) throw std::runtime_error("the worker sent a broken record: " + bad.message());
     if (app_status) {
       ended_ = true;
       if (stopping_) co_return;  // its request is over: nothing goes anywhere
@@ -220,7 +213,6 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
 
   // ABORT_REQUEST, then the kill grace for the handler to return.
   asio::awaitable<void> stop_worker() {
-    condemned_ = true;
     lease_.condemn();
     asio::steady_timer grace(executor_, kill_grace_);
     auto& socket = lease_.process().socket();
@@ -269,7 +261,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
     co_await process.wait_for_exit(death_wait);
     std::string report = describe() + " " + process.exit_description();
     const bool crashed = process.crashed();
-    if (!crashed && why.find("broken record") != std::string::npos) report += " after it " + why.substr(4);
+    if (!crashed && !why.empty()) report += " (" + why + ")";
     std::vector<std::string> frames;
     if (crashed) frames = symbolised_frames(parse_crash_dump(process.take_crash_dump()));
     if (stopping_) {
@@ -300,7 +292,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
   asio::experimental::channel<void(error_code)> write_lock_;
   asio::cancellation_signal read_cancel_;  // the output pump's read, on a stop
   bool stop_seen_ = false;
-  std::string buffer_;
+  std::string& buffer_;  // the worker's own (see worker_lease::read_buffer)
   protocol::message_decoder decoder_;
   std::vector<std::pair<output_stream, std::string>> pending_;
   std::size_t discarded_ = 0;  // output read after the request was stopped
@@ -309,7 +301,6 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
   bool stdin_done_ = false;
   bool ended_ = false;
   bool stopping_ = false;
-  bool condemned_ = false;
   bool dirty_ = false;        // a record to the worker may have been cut: never reuse it
   bool link_broken_ = false;  // writing to the worker failed
 };

@@ -65,6 +65,7 @@ struct worker_slot {
   std::size_t served = 0;
   clock::time_point idle_since = clock::now();
   clock::time_point leased_at = clock::now();
+  std::string read_buffer;  // see worker_lease::read_buffer
 };
 
 struct worker_pool::waiter {
@@ -104,11 +105,17 @@ void worker_lease::give_up() {
 }
 
 worker_process& worker_lease::process() { return *slot_->process; }
+std::string& worker_lease::read_buffer() { return slot_->read_buffer; }
 const std::string& worker_lease::plugin() const { return pool_->plugin(); }
 
 void worker_lease::finished() {
   if (!slot_) return;
-  pool_->lease_finished(std::move(slot_));
+  if (condemned_) {
+    if (freed_) pool_->supervision_->condemned--;
+    pool_->lease_returned_after_stop(std::move(slot_), freed_);
+  } else {
+    pool_->lease_finished(std::move(slot_));
+  }
   slot_.reset();
 }
 
@@ -124,12 +131,6 @@ void worker_lease::condemn() {
   freed_ = pool_->lease_condemned(slot_);
 }
 
-void worker_lease::returned_after_stop() {
-  if (!slot_) return;
-  if (freed_) pool_->supervision_->condemned--;
-  pool_->lease_returned_after_stop(std::move(slot_), freed_);
-  slot_.reset();
-}
 
 // --- worker_pool -------------------------------------------------------------
 
@@ -202,21 +203,15 @@ asio::awaitable<worker_pool::handshake_result> worker_pool::handshake(worker_pro
     std::string buffer(4096, '\0');
     while (true) {
       const std::size_t n = co_await process.socket().async_read_some(asio::buffer(buffer), asio::use_awaitable);
-      std::string_view input(buffer.data(), n);
-      while (!input.empty()) {
-        protocol::decoded_message decoded;
-        bool ready = false;
-        std::error_code bad;
-        input.remove_prefix(decoder.put(input, decoded, ready, bad));
-        if (bad) throw std::runtime_error("the worker answered with a broken record: " + bad.message());
-        if (!ready) continue;
-        if (auto* answer = std::get_if<protocol::message::get_values_result>(&decoded)) {
-          if (const auto* error = protocol::find_value(answer->pairs, wire::load_error_value)) result.load_error = *error;
-          if (const auto* handlers = protocol::find_value(answer->pairs, wire::handlers_value)) result.handlers = *handlers;
-          result.answered = true;
-          co_return result;
-        }
-      }
+      const auto bad = decoder.put_all(std::string_view(buffer.data(), n), [&](protocol::decoded_message& decoded) {
+        auto* answer = std::get_if<protocol::message::get_values_result>(&decoded);
+        if (!answer || result.answered) return;
+        if (const auto* error = protocol::find_value(answer->pairs, wire::load_error_value)) result.load_error = *error;
+        if (const auto* handlers = protocol::find_value(answer->pairs, wire::handlers_value)) result.handlers = *handlers;
+        result.answered = true;
+      });
+      if (bad) throw std::runtime_error("the worker answered with a broken record: " + bad.message());
+      if (result.answered) co_return result;
     }
   } catch (const std::exception& e) {
     // Errors as values: operator|| (with the start limit) would wait on after a throw.
@@ -230,9 +225,10 @@ asio::awaitable<void> worker_pool::start_worker() {
   {
     std::unique_lock lock(mutex_);
     if (const auto delay = start_delay_locked(); delay.count() > 0) {
+      const auto crashes = recent_crashes_.size();
       lock.unlock();
       supervision_->log->warn("plugin {}: {} workers crashed in the last minute; the next starts in {} ms", plugin_,
-                             recent_crashes_.size(), delay.count());
+                             crashes, delay.count());
       asio::steady_timer wait(executor_, delay);
       co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
     }
@@ -260,7 +256,6 @@ asio::awaitable<void> worker_pool::start_worker() {
   co_await asio::post(executor_, asio::use_awaitable);
   handshake_result answer;
   if (slot->process) {
-    supervision_->started++;
     using namespace asio::experimental::awaitable_operators;
     asio::steady_timer limit(executor_, start_limit);
     auto outcome =
@@ -460,15 +455,16 @@ void worker_pool::return_unused(std::shared_ptr<worker_slot> slot) {
 void worker_pool::lease_broken(std::shared_ptr<worker_slot> slot, bool out_of_count) {
   std::lock_guard lock(mutex_);
   busy_.erase(slot.get());
-  if (slot->process->exited() && slot->process->crashed()) {
-    recent_crashes_.push_back(clock::now());
-    supervision_->crashed++;
-  }
+  if (slot->process->exited() && slot->process->crashed()) recent_crashes_.push_back(clock::now());
   slot->process->kill();
   asio::co_spawn(executor_, [slot = std::move(slot)]() -> asio::awaitable<void> {
     co_await slot->process->wait_for_exit(std::chrono::milliseconds(0));
   }, asio::detached);
   if (!out_of_count) --live_;
+  replace_worker_locked();
+}
+
+void worker_pool::replace_worker_locked() {
   if (!waiters_.empty())
     start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
   else if (settings_.fixed_size)
@@ -493,11 +489,7 @@ bool worker_pool::lease_condemned(std::shared_ptr<worker_slot> slot) {
     return false;
   }
   --live_;
-  // A fresh worker takes its place for whoever waits (or the spares).
-  if (!waiters_.empty())
-    start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
-  else if (settings_.fixed_size)
-    start_workers_locked(settings_.max_workers);
+  replace_worker_locked();  // a fresh worker takes its place
   return true;  // it stays with its lease until its handler returns or it is killed
 }
 
@@ -509,7 +501,7 @@ void worker_pool::lease_returned_after_stop(std::shared_ptr<worker_slot> slot, b
   stop_worker(std::move(slot), "its handler returned after its request was stopped");
   if (out_of_count) return;
   --live_;
-  if (!waiters_.empty()) start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
+  replace_worker_locked();
 }
 
 void worker_pool::stop_worker(std::shared_ptr<worker_slot> slot, std::string why) {

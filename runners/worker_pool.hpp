@@ -56,7 +56,6 @@ struct worker_supervision {
   std::shared_ptr<spdlog::logger> log;
   std::atomic<std::size_t> condemned{0};
   std::size_t max_condemned = 64;
-  std::atomic<std::uint64_t> started{0}, crashed{0};
 };
 
 struct worker_slot;
@@ -73,15 +72,17 @@ class worker_lease {
   ~worker_lease();
 
   worker_process& process();
+  // A read buffer that lives with the worker, so that no request allocates one.
+  std::string& read_buffer();
   const std::string& plugin() const;
-  // The request ended with END_REQUEST: the worker is free again.
+  // The request ended with END_REQUEST: the worker is free again (or, if it
+  // was condemned, it leaves: see worker_pool).
   void finished();
   // The request ended before it used the worker.
   void unused();
   // The request was stopped: the worker runs on (see worker_pool) until its
-  // handler returns (returned_after_stop()) or it is killed.
+  // handler returns (finished()) or it is killed.
   void condemn();
-  void returned_after_stop();
 
  private:
   void give_up();
@@ -128,6 +129,8 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   struct waiter;
 
   void start_workers_locked(std::size_t wanted);
+  // A worker left the count: one starts for whoever waits, or to keep a static pool full.
+  void replace_worker_locked();
   // Whether a worker about to start is still wanted: by a request that will
   // not have timed out before it is ready, or as a spare.
   bool start_still_needed_locked() const;

@@ -3,13 +3,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "plugin_library.hpp"
+#include "plugin_loading.hpp"
 #include "worker_exchange.hpp"
 
 namespace fcgihost::runners {
@@ -40,14 +40,7 @@ worker_runner::~worker_runner() {
 }
 
 asio::awaitable<lookup_result> worker_runner::load_and_find(std::string plugin, std::string handler) {
-  auto load = [this, plugin = std::move(plugin), handler = std::move(handler)]() -> asio::awaitable<lookup_result> {
-    co_return catalog_.load_and_find(plugin, handler);
-  };
-  // Not cancellable (see function_runner::load_and_find): the Boost 1.81
-  // cross-executor cancellation would dangle.
-  auto loaded = asio::co_spawn(loader_->get_executor(), std::move(load),
-                               asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-  co_return co_await std::move(loaded);
+  co_return co_await load_on(*loader_, catalog_, std::move(plugin), std::move(handler));
 }
 
 std::shared_ptr<worker_pool> worker_runner::pool_for(const bound_handler& handler) {

@@ -47,8 +47,6 @@ class worker_runner {
   // The host is stopping: idle workers are killed, waiting requests refused.
   void shut_down();
 
-  const worker_supervision& supervision() const { return *supervision_; }
-
  private:
   std::shared_ptr<worker_pool> pool_for(const bound_handler& handler);
 

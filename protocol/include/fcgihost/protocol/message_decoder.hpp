@@ -93,6 +93,23 @@ class message_decoder {
   // True between records: end of input here is a clean close.
   bool at_record_boundary() const noexcept { return records_.at_record_boundary(); }
 
+  // Feeds all of `input`, calling `on_message(decoded_message&)` for each
+  // message it completes, for callers that handle messages without waiting
+  // (a coroutine that awaits per message loops over put() itself). Stops at
+  // the first protocol error, which it returns.
+  template <typename OnMessage>
+  std::error_code put_all(std::string_view input, OnMessage&& on_message) {
+    std::error_code ec;
+    while (!input.empty()) {
+      decoded_message decoded;
+      bool ready = false;
+      input.remove_prefix(put(input, decoded, ready, ec));
+      if (ec) return ec;
+      if (ready) on_message(decoded);
+    }
+    return ec;
+  }
+
  private:
   bool on_fragment(const record_fragment& fragment, decoded_message& out, std::error_code& ec);
   bool on_params_fragment(const record_fragment& fragment, decoded_message& out, std::error_code& ec);
