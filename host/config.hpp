@@ -82,6 +82,8 @@ struct host_config {
   std::chrono::milliseconds workers_idle_timeout{10'000};
   // Requests waiting for a worker of one plugin; 0: as many as max-requests.
   std::size_t workers_queue = 0;
+  // Requests of a quick handler sent to one worker at once (see worker_link).
+  std::size_t worker_pipeline = 8;
   overload_answer when_overloaded = overload_answer::overloaded;
   std::size_t worker_max_requests = 0;  // then the worker is replaced; 0: never
   std::uint64_t worker_max_memory = 0;  // RSS after a request; 0: no limit

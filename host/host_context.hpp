@@ -12,6 +12,7 @@
 
 #include <runners/function_runner.hpp>
 #include <runners/process_runner.hpp>
+#include <runners/run_order.hpp>
 #include <runners/worker_runner.hpp>
 
 #include "config.hpp"
@@ -34,6 +35,7 @@ struct host_context {
   // handler), and what GET_VALUES tells the host about it.
   std::string worker_plugin;
   protocol::name_value_list extra_values;
+  runners::run_order* run_order = nullptr;  // in a worker: handlers run one at a time, in order
 
   std::shared_ptr<const host_config> settings() const { return config.load(); }
 };

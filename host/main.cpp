@@ -187,6 +187,7 @@ runners::worker_pool_settings worker_pool_settings_of(const host_config& config,
   settings.min_idle = std::min(config.workers_min_idle, config.workers);
   settings.idle_timeout = config.workers_idle_timeout;
   settings.max_queue = config.workers_queue != 0 ? config.workers_queue : config.max_requests;
+  settings.pipeline = config.worker_pipeline;
   settings.max_requests_per_worker = config.worker_max_requests;
   settings.max_memory_per_worker = config.worker_max_memory;
   runners::script_limits limits;

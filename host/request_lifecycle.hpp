@@ -166,6 +166,7 @@ class request_lifecycle {
   // The HTTP status the client got, 0 when it got no response (for the access line).
   int logged_status() const { return stdout_started_ || ending_answers_ ? status_.status() : 0; }
   std::uint64_t stdout_bytes() const { return stdout_bytes_; }
+  std::uint64_t stdin_bytes() const { return stdin_bytes_; }  // arrived so far
   const std::string& runner_name() const { return runner_name_; }
   const std::string& target_name() const { return target_name_; }
 

@@ -7,7 +7,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
+#include <fcgihost/protocol/encoder.hpp>
+
 #include <runners/exception_text.hpp>
+#include <runners/worker_exchange.hpp>
+#include <runners/worker_protocol.hpp>
 
 #include <fcgihost/protocol/stream_framing.hpp>
 
@@ -69,9 +75,46 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
       lifecycle_(lifecycle_settings_for(*settings_, request_id), began_, settings_->timeout),
       timer_(executor_),
       stdin_arrived_(executor_, 1),
-      stop_waiting_(executor_, 1) {}
+      stop_waiting_(executor_, 1) {
+  if (host_.run_order) run_ticket_ = host_.run_order->take();
+}
 
-request_session::~request_session() = default;
+request_session::~request_session() { release_run_ticket(); }
+
+bool request_session::small_body() const {
+  constexpr std::uint64_t small = runners::worker_job::whole_body_at_most;
+  if (stdin_complete()) return lifecycle_.stdin_bytes() <= small;
+  const std::string* declared = protocol::find_value(params_, "CONTENT_LENGTH");
+  if (!declared || declared->empty()) return true;  // a GET's: none
+  std::uint64_t length = 0;
+  const auto [end, failed] = std::from_chars(declared->data(), declared->data() + declared->size(), length);
+  return failed == std::errc() && end == declared->data() + declared->size() && length <= small;
+}
+
+std::string request_session::run_time_record() const {
+  std::string record;
+  const protocol::name_value told{std::string(runners::worker_protocol::run_time_value),
+                                  std::to_string(request_id_) + " " + std::to_string(handler_ran_->count())};
+  protocol::append_get_values_result(record, std::span(&told, 1));
+  return record;
+}
+
+void request_session::release_run_ticket() {
+  if (!run_ticket_) return;
+  const auto ticket = *run_ticket_;
+  run_ticket_.reset();
+  host_.run_order->release(ticket);
+}
+
+awaitable<void> request_session::wait_for_run_turn() {
+  if (!run_ticket_) co_return;
+  auto turn = std::make_shared<asio::experimental::channel<void(error_code)>>(executor_, 1);
+  if (host_.run_order->when_turn(*run_ticket_, [turn, executor = executor_] {
+        asio::post(executor, [turn] { turn->try_send(error_code{}); });
+      }))
+    co_return;
+  co_await turn->async_receive(asio::as_tuple(use_awaitable));
+}
 
 void request_session::begin() { arm_timer(lifecycle_.deadline()); }
 
@@ -176,7 +219,8 @@ awaitable<runners::run_result> request_session::run_isolated(runners::lookup_res
     check_end();
     co_return runners::run_result{};
   }
-  auto leased = co_await host_.workers->acquire(found.handler, lifecycle_.deadline());
+  const bool small = small_body();
+  auto leased = co_await host_.workers->acquire(found.handler, lifecycle_.deadline(), small);
   if (lifecycle_.over()) {
     if (leased.lease) leased.lease->unused();
     co_return runners::run_result{};
@@ -195,8 +239,8 @@ awaitable<runners::run_result> request_session::run_isolated(runners::lookup_res
     check_end();
     co_return runners::run_result{};
   }
-  co_return co_await host_.workers->run(std::move(*leased.lease), handler, shared_from_this(), stop_.get_token(),
-                                        kill_grace);
+  co_return co_await host_.workers->run(std::move(*leased.lease), found.handler, shared_from_this(),
+                                        stop_.get_token(), kill_grace, lifecycle_.deadline(), small);
 }
 
 request_session::prepared_run request_session::run_found(runners::lookup_result found) {
@@ -262,9 +306,14 @@ awaitable<runners::run_result> failure_as_result(awaitable<runners::run_result> 
 awaitable<void> request_session::run(awaitable<runners::run_result> work) {
   auto self = shared_from_this();
   using namespace asio::experimental::awaitable_operators;
+  co_await wait_for_run_turn();
+  const auto began = std::chrono::steady_clock::now();
   auto guarded = failure_as_result(std::move(work));
   auto outcome = co_await (std::move(guarded) || stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));
   if (outcome.index() != 0) co_return;  // the request ended without the runner
+  if (run_ticket_)
+    handler_ran_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
+  release_run_ticket();
   auto& result = std::get<0>(outcome);
   lifecycle_.runner_done(std::move(result));
   if (lifecycle_.ending_ready()) co_await conclude();
@@ -426,7 +475,8 @@ awaitable<void> request_session::conclude() {
     try {
       auto guard = co_await sink->acquire_writer();
       co_await send_held_output(*sink);
-      const final_records last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
+      final_records last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
+      if (handler_ran_) last.bytes.insert(0, run_time_record());
       if (last.close_connection) {
         sink->tear_down("a response was cut");
       } else {

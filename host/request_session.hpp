@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <variant>
@@ -18,6 +19,7 @@
 
 #include <fcgihost/protocol/name_value.hpp>
 #include <runners/request_io.hpp>
+#include <runners/run_order.hpp>
 
 #include "host_context.hpp"
 #include "request_lifecycle.hpp"
@@ -54,6 +56,9 @@ class request_session final : public runners::request_io, public std::enable_sha
   const protocol::name_value_list& params() const override { return params_; }
   boost::asio::awaitable<std::string> read_stdin() override;
   bool stdin_complete() const override { return lifecycle_.stdin_ended(); }
+  // The body is small (all here, or declared so by CONTENT_LENGTH): the
+  // request may go to a busy worker once it is all here (see worker_pool::acquire).
+  bool small_body() const;
   boost::asio::awaitable<bool> write(runners::output_stream stream, std::string_view bytes) override;
   boost::asio::any_io_executor executor() const override { return executor_; }
   void note_worker(int pid) override { worker_pid_ = pid; }
@@ -113,6 +118,13 @@ class request_session final : public runners::request_io, public std::enable_sha
   stderr_log_budget stderr_log_;
   std::string script_ = "-";
   int worker_pid_ = 0;
+  // In a worker: its place in the order handlers run (see run_order).
+  std::optional<runners::run_order::ticket> run_ticket_;
+  // In a worker: how long the handler ran, told to the host with the end.
+  std::optional<std::chrono::microseconds> handler_ran_;
+  void release_run_ticket();
+  std::string run_time_record() const;  // GET_VALUES_RESULT run_time_value
+  boost::asio::awaitable<void> wait_for_run_turn();
 };
 
 }  // namespace fcgihost::host

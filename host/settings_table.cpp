@@ -224,6 +224,10 @@ std::vector<setting_spec> make_table() {
                        "requests that may wait for a busy plugin's workers; more are refused (when-overloaded); 0: as "
                        "many as max-requests",
                        at_start, &host_config::workers_queue, count_in(0, big), show_number));
+  rows.push_back(field("worker-pipeline", "N",
+                       "requests of a quick handler sent to one worker at once, to wait there rather than in the "
+                       "host (1: one at a time, as php-fpm)",
+                       at_start, &host_config::worker_pipeline, count_in(1, 64), show_number));
   rows.push_back(field("when-overloaded", "ANSWER",
                        "what a request past workers-queue gets: overloaded (FastCGI OVERLOADED) or 503", each_request,
                        &host_config::when_overloaded, parse_overload_answer, show_overload_answer));

@@ -18,6 +18,7 @@
 #include <runners/crash_dump_writer.hpp>
 #include <runners/exception_text.hpp>
 #include <runners/run_as.hpp>
+#include <runners/run_order.hpp>
 #include <runners/single_plugin.hpp>
 #include <runners/worker_protocol.hpp>
 
@@ -96,6 +97,10 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   host.log = make_logger(config);
   host.log->set_pattern(fmt::format("%Y-%m-%d %H:%M:%S.%e %^%l%$ worker {} ({}): %v", ::getpid(), plugin_name));
   host.worker_plugin = plugin_name;
+  // The host may send several requests at once; they run one at a time, in
+  // order (see run_order), so that the host knows which one a crash cost.
+  runners::run_order order;
+  host.run_order = &order;
   // Before the plugin is loaded, and while this is the only thread (the log
   // file is open already): its limits, then who it runs as.
   for (const auto& [resource, value] : start.limits) {
@@ -136,7 +141,7 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   host.config.store(std::make_shared<const host_config>(config));
 
   asio::io_context io(2);
-  // A worker serves one request at a time and the host keeps its deadline:
+  // A worker runs one request at a time and the host keeps its deadline:
   // a handler that blocks its I/O thread delays only the reading of its own
   // ABORT_REQUEST. A coarse watchdog (checking every 10 ms, not every 1 ms)
   // keeps dozens of workers from waking a thousand times a second each.

@@ -7,6 +7,7 @@
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -43,9 +44,20 @@ constexpr auto most_start_delay = std::chrono::milliseconds(5000);
 constexpr auto grow_after = std::chrono::milliseconds(3);
 constexpr auto grow_check = std::chrono::milliseconds(1);
 constexpr auto long_hold = std::chrono::milliseconds(200);
+// A handler is quick, and its requests may be sent to a busy worker, once
+// this many of its runs took under `quick_run` on average.
+// (Run times as the worker measures them: see worker_protocol::run_time_value.)
+constexpr std::size_t proven_after_runs = 4;
+constexpr auto quick_run = std::chrono::milliseconds(2);
+// Nothing is sent to a worker whose current request has run this long.
+constexpr auto pipeline_behind_at_most = std::chrono::milliseconds(20);
 
 // Enough workers to keep every core busy with quick handlers.
-std::size_t quick_pool_size() { return std::max(2u, std::thread::hardware_concurrency()) + 1; }
+// (Asked once: glibc reads /sys for it each time.)
+std::size_t quick_pool_size() {
+  static const std::size_t size = std::max(2u, std::thread::hardware_concurrency()) + 1;
+  return size;
+}
 
 std::vector<std::string> split_names(std::string_view text) {
   std::vector<std::string> names;
@@ -61,11 +73,17 @@ std::vector<std::string> split_names(std::string_view text) {
 }  // namespace
 
 struct worker_slot {
-  std::unique_ptr<worker_process> process;
+  std::shared_ptr<worker_link> link;  // set once it has started
   std::size_t served = 0;
+  // Under the pool's mutex:
+  std::size_t in_flight = 0;       // requests sent to it and not ended
+  std::size_t slow_in_flight = 0;  // of those, of handlers not proven quick
   clock::time_point idle_since = clock::now();
-  clock::time_point leased_at = clock::now();
-  std::string read_buffer;  // see worker_lease::read_buffer
+  clock::time_point front_since = clock::now();  // when the request it runs now began
+  bool condemned = false;     // a request it ran was stopped: it leaves when it is free
+  bool out_of_count = false;  // condemned, and out of the pool's count (see lease_condemned)
+  std::string leaving;        // why it leaves when it is free (recycled)
+  bool gone = false;          // it left the pool
 };
 
 struct worker_pool::waiter {
@@ -74,6 +92,9 @@ struct worker_pool::waiter {
   asio::experimental::channel<void(error_code, std::shared_ptr<worker_slot>)> channel;
   std::chrono::steady_clock::time_point deadline;
   std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+  std::string handler;
+  bool pipelinable = false;
+  bool quick = false;
   bool left = false;  // under the pool's mutex
   int refusal_status = 0;
   std::string refusal;  // set before the channel is closed without a worker
@@ -81,64 +102,50 @@ struct worker_pool::waiter {
 
 // --- worker_lease ------------------------------------------------------------
 
-worker_lease::worker_lease(std::shared_ptr<worker_pool> pool, std::shared_ptr<worker_slot> slot)
-    : pool_(std::move(pool)), slot_(std::move(slot)) {}
+worker_lease::worker_lease(std::shared_ptr<worker_pool> pool, std::shared_ptr<worker_slot> slot, std::string handler,
+                           bool counted_slow)
+    : pool_(std::move(pool)), slot_(std::move(slot)), handler_(std::move(handler)), counted_slow_(counted_slow) {}
 
 worker_lease& worker_lease::operator=(worker_lease&& other) noexcept {
   if (this != &other) {
-    give_up();
+    if (slot_) pool_->lease_ended(std::move(slot_), handler_, counted_slow_, worker_pool::lease_end::broken);
     pool_ = std::move(other.pool_);
     slot_ = std::move(other.slot_);
-    condemned_ = other.condemned_;
-    freed_ = other.freed_;
+    handler_ = std::move(other.handler_);
+    counted_slow_ = other.counted_slow_;
   }
   return *this;
 }
 
-worker_lease::~worker_lease() { give_up(); }
-
-void worker_lease::give_up() {
-  if (!slot_) return;
-  if (freed_) pool_->supervision_->condemned--;
-  pool_->lease_broken(std::move(slot_), freed_);
-  slot_.reset();
+worker_lease::~worker_lease() {
+  if (slot_) pool_->lease_ended(std::move(slot_), handler_, counted_slow_, worker_pool::lease_end::broken);
 }
 
-worker_process& worker_lease::process() { return *slot_->process; }
-std::string& worker_lease::read_buffer() { return slot_->read_buffer; }
+worker_link& worker_lease::link() { return *slot_->link; }
 const std::string& worker_lease::plugin() const { return pool_->plugin(); }
 
-void worker_lease::finished() {
-  if (!slot_) return;
-  if (condemned_) {
-    if (freed_) pool_->supervision_->condemned--;
-    pool_->lease_returned_after_stop(std::move(slot_), freed_);
-  } else {
-    pool_->lease_finished(std::move(slot_));
-  }
+void worker_lease::finished(std::int64_t run_us) {
+  if (slot_) pool_->lease_ended(std::move(slot_), handler_, counted_slow_, worker_pool::lease_end::finished, run_us);
   slot_.reset();
 }
 
 void worker_lease::unused() {
-  if (!slot_) return;
-  pool_->return_unused(std::move(slot_));
+  if (slot_) pool_->lease_ended(std::move(slot_), handler_, counted_slow_, worker_pool::lease_end::unused);
   slot_.reset();
 }
 
 void worker_lease::condemn() {
-  if (!slot_ || condemned_) return;
-  condemned_ = true;
-  freed_ = pool_->lease_condemned(slot_);
+  if (slot_) pool_->lease_condemned(slot_);
 }
-
 
 // --- worker_pool -------------------------------------------------------------
 
-worker_pool::worker_pool(asio::any_io_executor executor, asio::any_io_executor spawner, std::string plugin,
+worker_pool::worker_pool(asio::any_io_executor io, asio::any_io_executor spawner, std::string plugin,
                          std::uint64_t version,
                          std::shared_ptr<const void> keep_copy, std::filesystem::path plugin_copy,
                          worker_pool_settings settings, std::shared_ptr<worker_supervision> supervision)
-    : executor_(std::move(executor)),
+    : io_(std::move(io)),
+      executor_(asio::make_strand(io_)),
       spawner_(std::move(spawner)),
       plugin_(std::move(plugin)),
       version_(version),
@@ -233,7 +240,7 @@ asio::awaitable<void> worker_pool::start_worker() {
       co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
-  auto slot = std::make_shared<worker_slot>();
+  std::unique_ptr<worker_process> process;
   std::string failure;  // why it did not start, with the plugin to blame or not
   bool plugin_to_blame = false;
   co_await asio::post(spawner_, asio::use_awaitable);
@@ -249,17 +256,16 @@ asio::awaitable<void> worker_pool::start_worker() {
     }
   }
   try {
-    slot->process = std::make_unique<worker_process>(executor_, plugin_, plugin_copy_, settings_.worker_arguments);
+    process = std::make_unique<worker_process>(executor_, plugin_, plugin_copy_, settings_.worker_arguments);
   } catch (const std::exception& e) {
     failure = e.what();
   }
   co_await asio::post(executor_, asio::use_awaitable);
   handshake_result answer;
-  if (slot->process) {
+  if (process) {
     using namespace asio::experimental::awaitable_operators;
     asio::steady_timer limit(executor_, start_limit);
-    auto outcome =
-        co_await (handshake(*slot->process) || limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+    auto outcome = co_await (handshake(*process) || limit.async_wait(asio::as_tuple(asio::use_awaitable)));
     plugin_to_blame = true;
     if (outcome.index() == 1) {
       failure = "its worker did not finish loading it within " + std::to_string(start_limit.count()) + " s";
@@ -268,9 +274,9 @@ asio::awaitable<void> worker_pool::start_worker() {
     } else {
       // The worker died while loading the plugin: in its static initialisers
       // or in the loader (a truncated file dies of SIGBUS in dlopen).
-      co_await slot->process->wait_for_exit(std::chrono::milliseconds(1000));
-      failure = "its worker was " + slot->process->exit_description() + " while loading it";
-      const auto frames = symbolised_frames(parse_crash_dump(slot->process->take_crash_dump()), 12);
+      co_await process->wait_for_exit(std::chrono::milliseconds(1000));
+      failure = "its worker was " + process->exit_description() + " while loading it";
+      const auto frames = symbolised_frames(parse_crash_dump(process->take_crash_dump()), 12);
       for (const auto& frame : frames) failure += "\n  " + frame;
     }
   }
@@ -279,7 +285,12 @@ asio::awaitable<void> worker_pool::start_worker() {
   if (failure.empty()) {
     handlers_.emplace();
     for (auto& name : split_names(answer.handlers)) handlers_->insert(std::move(name));
-    supervision_->log->info("worker {} started for plugin {} (version {})", slot->process->pid(), plugin_, version_);
+    const auto pid = process->pid();
+    supervision_->log->info("worker {} started for plugin {} (version {})", pid, plugin_, version_);
+    auto slot = std::make_shared<worker_slot>();
+    slot->link = std::make_shared<worker_link>(asio::make_strand(io_), std::move(process), supervision_->log,
+                                               "worker " + std::to_string(pid) + " of plugin " + plugin_);
+    slot->link->start();
     hand_over_locked(std::move(slot));
     co_return;
   }
@@ -294,9 +305,12 @@ asio::awaitable<void> worker_pool::start_worker() {
     supervision_->log->error("plugin {}: cannot start a worker: {}", plugin_, failure);
     if (starting_ == 0 && live_ == 0) refuse_waiters_locked(503, "no worker can be started: " + failure);
   }
-  if (slot->process) asio::co_spawn(executor_, [slot]() -> asio::awaitable<void> {
-      co_await slot->process->wait_for_exit(std::chrono::milliseconds(0));
+  if (process) {
+    std::shared_ptr<worker_process> dying(std::move(process));
+    asio::co_spawn(executor_, [dying]() -> asio::awaitable<void> {
+      co_await dying->wait_for_exit(std::chrono::milliseconds(0));
     }, asio::detached);
+  }
 }
 
 void worker_pool::hand_over_locked(std::shared_ptr<worker_slot> slot) {
@@ -305,24 +319,59 @@ void worker_pool::hand_over_locked(std::shared_ptr<worker_slot> slot) {
     waiters_.pop_front();
     if (next->left) continue;
     next->left = true;
-    busy_.insert(slot.get());
-    slot->leased_at = clock::now();
-    deliver(std::move(next), std::move(slot));
+    lend_locked(slot, next->quick);
+    deliver(std::move(next), slot);
+    fill_locked(slot);
     return;
   }
   if (retired_) {  // nobody waits for this version any more
+    slot->gone = true;
     --live_;
-    stop_worker(std::move(slot), "its plugin was replaced");
+    stop_worker(slot, "its plugin was replaced");
     return;
   }
   slot->idle_since = clock::now();
   idle_.push_back(std::move(slot));
 }
 
+bool worker_pool::takes_more_locked(const worker_slot& slot) const {
+  // Behind quick requests only, and not behind one that has run for long:
+  // a request sent to a worker waits for the ones before it there.
+  return !slot.gone && !slot.condemned && slot.leaving.empty() && slot.in_flight < settings_.pipeline &&
+         slot.slow_in_flight == 0 && !slot.link->dead() && clock::now() - slot.front_since < pipeline_behind_at_most;
+}
+
+void worker_pool::fill_locked(const std::shared_ptr<worker_slot>& slot) {
+  while (!waiters_.empty() && takes_more_locked(*slot)) {
+    auto& next = waiters_.front();
+    if (next->left) {
+      waiters_.pop_front();
+      continue;
+    }
+    if (!next->pipelinable || !next->quick) return;  // in order: it waits for a free worker
+    next->left = true;
+    lend_locked(slot, true);
+    deliver(std::move(next), slot);
+    waiters_.pop_front();
+  }
+}
+
+void worker_pool::lend_locked(const std::shared_ptr<worker_slot>& slot, bool quick) {
+  if (slot->in_flight++ == 0) {
+    slot->front_since = clock::now();
+    busy_.push_back(slot);
+  }
+  if (!quick) ++slot->slow_in_flight;
+}
+
+void worker_pool::erase_busy_locked(const worker_slot* slot) {
+  std::erase_if(busy_, [&](const auto& each) { return each.get() == slot; });
+}
+
 void worker_pool::deliver(std::shared_ptr<waiter> to, std::shared_ptr<worker_slot> slot) {
   // The waiter's channel belongs to its request's strand.
   asio::post(to->executor, [self = shared_from_this(), to, slot = std::move(slot)]() mutable {
-    if (!to->channel.try_send(error_code{}, slot)) self->return_unused(std::move(slot));
+    if (!to->channel.try_send(error_code{}, slot)) self->lease_ended(std::move(slot), to->handler, !to->quick, lease_end::unused);
   });
 }
 
@@ -343,7 +392,15 @@ void worker_pool::leave_queue(const std::shared_ptr<waiter>& who) {
   std::erase(waiters_, who);
 }
 
-asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::time_point deadline) {
+bool worker_pool::quick_locked(std::string_view handler) const {
+  // Never a handler not yet seen: a burst of requests for a slow one would
+  // queue in one worker instead of running side by side.
+  const auto found = timings_.find(handler);
+  return found != timings_.end() && found->second.runs >= proven_after_runs &&
+         found->second.average_us < std::chrono::duration_cast<std::chrono::microseconds>(quick_run).count();
+}
+
+asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::time_point deadline, bool pipelinable) {
   auto self = shared_from_this();
   lease_result result;
   std::shared_ptr<waiter> waiting;
@@ -360,21 +417,41 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
       result.reason = "plugin '" + plugin_ + "' has no handler '" + handler + "'";
       co_return result;
     }
+    const bool quick = quick_locked(handler);
     while (!idle_.empty()) {
       auto slot = std::move(idle_.back());
       idle_.pop_back();
-      if (slot->process->exited()) {  // died while idle
+      if (slot->link->dead()) {  // died while idle
+        slot->gone = true;
         --live_;
-        supervision_->log->warn("worker {} of plugin {} {} while idle; it is replaced", slot->process->pid(),
-                               plugin_, slot->process->exit_description());
+        supervision_->log->warn("worker {} of plugin {} {} while idle; it is replaced", slot->link->pid(), plugin_,
+                                slot->link->process().exit_description());
         continue;
       }
-      if (!settings_.fixed_size && idle_.size() + starting_ < settings_.min_idle)
+      // A spare replaces it; for quick handlers, only up to a worker per core
+      // (more would take turns: busy ones take more requests instead).
+      if (!settings_.fixed_size && idle_.size() + starting_ < settings_.min_idle &&
+          (!pipelinable || !quick || live_ < std::min(settings_.max_workers, quick_pool_size())))
         start_workers_locked(settings_.min_idle - idle_.size());
-      busy_.insert(slot.get());
-      slot->leased_at = clock::now();
-      result.lease.emplace(self, std::move(slot));
+      lend_locked(slot, quick);
+      result.lease.emplace(self, std::move(slot), std::move(handler), !quick);
       co_return result;
+    }
+    if (pipelinable && quick) {
+      // The busy worker with the fewest requests sent to it.
+      std::shared_ptr<worker_slot> best;
+      for (const auto& slot : busy_)
+        if (takes_more_locked(*slot) && (!best || slot->in_flight < best->in_flight)) best = slot;
+      if (best) {
+        lend_locked(best, true);
+        supervision_->log->debug("a request for {} goes to busy worker {} of plugin {} ({} in its line)", handler,
+                                 best->link->pid(), plugin_, best->in_flight);
+        // Quick requests are served by about as many workers as there are cores.
+        if (!settings_.fixed_size && starting_ == 0 && live_ < std::min(settings_.max_workers, quick_pool_size()))
+          start_workers_locked(1);
+        result.lease.emplace(self, std::move(best), std::move(handler), false);
+        co_return result;
+      }
     }
     if (waiters_.size() >= settings_.max_queue ||
         (supervision_->condemned >= supervision_->max_condemned && live_ >= settings_.max_workers)) {
@@ -384,6 +461,9 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
     }
     waiting = std::make_shared<waiter>(executor);
     waiting->deadline = deadline;
+    waiting->handler = handler;
+    waiting->pipelinable = pipelinable;
+    waiting->quick = quick;
     waiters_.push_back(waiting);
     if (settings_.fixed_size || live_ == 0) {
       start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
@@ -395,18 +475,19 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
   struct leave_on_exit {
     worker_pool& pool;
     std::shared_ptr<waiter>& who;
+    const std::string& handler;
     ~leave_on_exit() {
       pool.leave_queue(who);
       who->channel.close();
       // A worker sent just before the request gave up goes back.
       who->channel.try_receive([&](error_code, std::shared_ptr<worker_slot> slot) {
-        if (slot) pool.return_unused(std::move(slot));
+        if (slot) pool.lease_ended(std::move(slot), handler, !who->quick, lease_end::unused);
       });
     }
-  } leave{*this, waiting};
+  } leave{*this, waiting, handler};
   auto [ec, slot] = co_await waiting->channel.async_receive(asio::as_tuple(asio::use_awaitable));
   if (slot) {
-    result.lease.emplace(self, std::move(slot));
+    result.lease.emplace(self, std::move(slot), handler, !waiting->quick);
     co_return result;
   }
   if (waiting->refusal_status == 0) throw boost::system::system_error(ec ? ec : asio::error::operation_aborted);
@@ -415,52 +496,81 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
   co_return result;
 }
 
-void worker_pool::lease_finished(std::shared_ptr<worker_slot> slot) {
-  ++slot->served;
-  {
-    // How long a request holds a worker, smoothed over the last few dozen.
-    const auto held = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - slot->leased_at).count();
-    auto average = average_hold_us_.load(std::memory_order_relaxed);
-    average += (held - average) / 16;
-    average_hold_us_.store(average, std::memory_order_relaxed);
-  }
+void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::string& handler, bool counted_slow,
+                              lease_end how, std::int64_t run_us) {
   std::string recycle;
-  if (settings_.max_requests_per_worker > 0 && slot->served >= settings_.max_requests_per_worker)
-    recycle = "it served " + std::to_string(slot->served) + " requests (worker-max-requests)";
-  else if (settings_.max_memory_per_worker > 0) {
-    const auto rss = slot->process->rss_bytes();
-    if (rss > settings_.max_memory_per_worker)
-      recycle = "it uses " + std::to_string(rss / 1024) + " KiB (worker-max-memory is " +
-                std::to_string(settings_.max_memory_per_worker / 1024) + " KiB)";
+  if (how == lease_end::finished && !slot->condemned) {
+    if (settings_.max_requests_per_worker > 0 && slot->served + 1 >= settings_.max_requests_per_worker)
+      recycle = "it served " + std::to_string(slot->served + 1) + " requests (worker-max-requests)";
+    else if (settings_.max_memory_per_worker > 0) {
+      const auto rss = slot->link->process().rss_bytes();
+      if (rss > settings_.max_memory_per_worker)
+        recycle = "it uses " + std::to_string(rss / 1024) + " KiB (worker-max-memory is " +
+                  std::to_string(settings_.max_memory_per_worker / 1024) + " KiB)";
+    }
   }
   std::lock_guard lock(mutex_);
-  busy_.erase(slot.get());
-  if (!recycle.empty()) {
+  const auto now = clock::now();
+  --slot->in_flight;
+  if (how == lease_end::finished) {
+    ++slot->served;
+    // How long its handler ran, as the worker measured it; else how long it
+    // kept its worker busy, from when it reached the front of the worker's
+    // line (which counts the worker's waits for a CPU too).
+    const auto held = run_us >= 0 ? run_us
+                                  : std::chrono::duration_cast<std::chrono::microseconds>(now - slot->front_since).count();
+    average_hold_us_ += (held - average_hold_us_) / 16;
+    auto& timing = timings_[handler];
+    timing.average_us = timing.runs == 0 ? held : timing.average_us + (held - timing.average_us) / 16;
+    ++timing.runs;
+  }
+  if (counted_slow) --slot->slow_in_flight;
+  slot->front_since = now;  // the next in its line begins
+  if (how == lease_end::broken && !slot->gone) {
+    slot->gone = true;
+    erase_busy_locked(slot.get());
+    if (slot->link->dead() && slot->link->process().crashed()) recent_crashes_.push_back(now);
+    slot->link->kill("its request's exchange broke off");
+    leave_count_locked(*slot);
+  }
+  if (slot->gone) return;
+  if (slot->condemned) {
+    if (slot->in_flight > 0) return;
+    // Demoted while condemned, it would serve at idle priority from now on:
+    // it leaves, and its replacement was started when it was condemned (or
+    // starts now, if it kept its place).
+    slot->gone = true;
+    stop_worker(slot, "its handler returned after its request was stopped");
+    leave_count_locked(*slot);
+    return;
+  }
+  if (!recycle.empty()) slot->leaving = recycle;
+  if (!slot->leaving.empty()) {
+    if (slot->in_flight > 0) return;
+    slot->gone = true;
+    erase_busy_locked(slot.get());
+    stop_worker(slot, "recycled: " + slot->leaving);
     --live_;
-    stop_worker(std::move(slot), "recycled: " + recycle);
     // Its replacement starts now if anyone waits, or to keep the spares.
     start_workers_locked(settings_.fixed_size ? settings_.max_workers - live_ + starting_
                                               : std::max(waiters_.size(), settings_.min_idle));
     return;
   }
-  hand_over_locked(std::move(slot));
+  if (slot->in_flight == 0) {
+    erase_busy_locked(slot.get());
+    hand_over_locked(std::move(slot));
+  } else {
+    fill_locked(slot);
+  }
 }
 
-void worker_pool::return_unused(std::shared_ptr<worker_slot> slot) {
-  std::lock_guard lock(mutex_);
-  busy_.erase(slot.get());
-  hand_over_locked(std::move(slot));
-}
-
-void worker_pool::lease_broken(std::shared_ptr<worker_slot> slot, bool out_of_count) {
-  std::lock_guard lock(mutex_);
-  busy_.erase(slot.get());
-  if (slot->process->exited() && slot->process->crashed()) recent_crashes_.push_back(clock::now());
-  slot->process->kill();
-  asio::co_spawn(executor_, [slot = std::move(slot)]() -> asio::awaitable<void> {
-    co_await slot->process->wait_for_exit(std::chrono::milliseconds(0));
-  }, asio::detached);
-  if (!out_of_count) --live_;
+void worker_pool::leave_count_locked(worker_slot& slot) {
+  if (slot.out_of_count) {
+    slot.out_of_count = false;
+    supervision_->condemned--;
+    return;
+  }
+  --live_;
   replace_worker_locked();
 }
 
@@ -471,12 +581,13 @@ void worker_pool::replace_worker_locked() {
     start_workers_locked(settings_.max_workers);
 }
 
-bool worker_pool::lease_condemned(std::shared_ptr<worker_slot> slot) {
+void worker_pool::lease_condemned(const std::shared_ptr<worker_slot>& slot) {
   // Its request is over: during its kill grace it takes no CPU from requests
   // that are still running, nor from its replacement starting.
-  slot->process->demote();
   std::lock_guard lock(mutex_);
-  busy_.erase(slot.get());
+  if (slot->condemned || slot->gone) return;
+  slot->condemned = true;
+  erase_busy_locked(slot.get());
   // At most max-workers condemned workers at once, over all pools: past
   // that, one keeps its place in its pool until it is gone, so a flood of
   // stuck handlers fills the pool and its queue (then OVERLOADED) instead of
@@ -484,35 +595,19 @@ bool worker_pool::lease_condemned(std::shared_ptr<worker_slot> slot) {
   if (supervision_->condemned.fetch_add(1) >= supervision_->max_condemned) {
     supervision_->condemned--;
     supervision_->log->warn("worker {} of plugin {}: {} workers are already past their requests' end; this one "
-                            "keeps its place in the pool until it is gone", slot->process->pid(), plugin_,
+                            "keeps its place in the pool until it is gone", slot->link->pid(), plugin_,
                             supervision_->max_condemned);
-    return false;
+    return;
   }
+  slot->out_of_count = true;
   --live_;
   replace_worker_locked();  // a fresh worker takes its place
-  return true;  // it stays with its lease until its handler returns or it is killed
 }
 
-void worker_pool::lease_returned_after_stop(std::shared_ptr<worker_slot> slot, bool out_of_count) {
-  // Demoted while condemned, it would serve at idle priority from now on:
-  // it leaves, and its replacement was started when it was condemned (or
-  // starts now, if it kept its place).
-  std::lock_guard lock(mutex_);
-  stop_worker(std::move(slot), "its handler returned after its request was stopped");
-  if (out_of_count) return;
-  --live_;
-  replace_worker_locked();
-}
-
-void worker_pool::stop_worker(std::shared_ptr<worker_slot> slot, std::string why) {
-  if (!why.empty())
-    supervision_->log->info("worker {} of plugin {} leaves: {}", slot->process->pid(), plugin_, why);
+void worker_pool::stop_worker(const std::shared_ptr<worker_slot>& slot, std::string why) {
+  if (!why.empty()) supervision_->log->info("worker {} of plugin {} leaves: {}", slot->link->pid(), plugin_, why);
   // Closing its connection ends it; it gets the kill grace to finish.
-  boost::system::error_code ignored;
-  slot->process->socket().shutdown(asio::socket_base::shutdown_send, ignored);
-  asio::co_spawn(executor_, [slot = std::move(slot), grace = settings_.kill_grace]() -> asio::awaitable<void> {
-    co_await slot->process->wait_for_exit(grace);
-  }, asio::detached);
+  slot->link->close(settings_.kill_grace);
 }
 
 asio::awaitable<void> worker_pool::sweep_idle() {
@@ -526,16 +621,17 @@ asio::awaitable<void> worker_pool::sweep_idle() {
     // Oldest first: idle_ is used from the back.
     for (auto it = idle_.begin(); it != idle_.end();) {
       auto& slot = *it;
-      const bool dead = slot->process->exited();
+      const bool dead = slot->link->dead();
       const bool surplus = retired_ || (idle_.size() > settings_.min_idle && now - slot->idle_since >= settings_.idle_timeout);
       if (!dead && !surplus) {
         ++it;
         continue;
       }
+      slot->gone = true;
       --live_;
       if (dead)
-        supervision_->log->warn("worker {} of plugin {} {} while idle", slot->process->pid(), plugin_,
-                               slot->process->exit_description());
+        supervision_->log->warn("worker {} of plugin {} {} while idle", slot->link->pid(), plugin_,
+                                slot->link->process().exit_description());
       else
         stop_worker(slot, retired_ ? "its plugin was replaced" : "idle for " +
                                          std::to_string(settings_.idle_timeout.count() / 1000) + " s");
@@ -549,16 +645,14 @@ asio::awaitable<void> worker_pool::sweep_idle() {
 }
 
 bool worker_pool::handlers_quick_locked() const {
-  if (average_hold_us_.load(std::memory_order_relaxed) >=
-      std::chrono::duration_cast<std::chrono::microseconds>(grow_after).count())
-    return false;
+  if (average_hold_us_ >= std::chrono::duration_cast<std::chrono::microseconds>(grow_after).count()) return false;
   // A worker held for long right now (a slow handler, one that blocks or
   // never returns) means the handlers are not quick, whatever the average of
   // those that did return says. Long: beyond what a quick handler's run takes
   // when the CPUs are merely busy.
   const auto now = clock::now();
   return std::none_of(busy_.begin(), busy_.end(),
-                      [&](const worker_slot* slot) { return now - slot->leased_at >= long_hold; });
+                      [&](const auto& slot) { return now - slot->front_since >= long_hold; });
 }
 
 asio::awaitable<void> worker_pool::grow_while_waiting() {
@@ -588,6 +682,7 @@ void worker_pool::retire() {
   std::lock_guard lock(mutex_);
   retired_ = true;
   for (auto& slot : idle_) {
+    slot->gone = true;
     --live_;
     stop_worker(slot, "its plugin was replaced");
   }
@@ -598,7 +693,10 @@ void worker_pool::retire() {
 void worker_pool::shut_down() {
   std::lock_guard lock(mutex_);
   retired_ = true;
-  for (auto& slot : idle_) slot->process->kill();
+  for (auto& slot : idle_) {
+    slot->gone = true;
+    slot->link->kill("the host is stopping");
+  }
   idle_.clear();
   refuse_waiters_locked(503, "the host is stopping");
 }

@@ -2,8 +2,12 @@
 // dynamic pool (started on demand up to `max_workers`, at least `min_idle`
 // kept spare, idle ones leaving after `idle_timeout`) or a static one (all
 // started at once and kept). Each worker runs one request at a time, so a
-// crash costs only that request. Requests wait in order of arrival in a
-// bounded queue while every worker is busy; their deadlines run meanwhile.
+// crash costs only that request. Requests of quick handlers whose body is
+// all here may be sent to a busy worker, up to `pipeline` at once, to wait
+// there instead of in the host (see worker_link: fewer wakeups per request);
+// if that worker dies first, they go to another. Other requests wait in
+// order of arrival in a bounded queue while every worker is busy; their
+// deadlines run meanwhile.
 //
 // A worker whose request was stopped (timeout, abort) is condemned: it
 // leaves the pool's count at once, so a fresh one can take its place, drops
@@ -23,16 +27,16 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <unordered_set>
 #include <string>
 #include <vector>
 
-#include "worker_process.hpp"
+#include "worker_link.hpp"
 
 namespace fcgihost::runners {
 
@@ -42,6 +46,7 @@ struct worker_pool_settings {
   std::size_t min_idle = 1;
   std::chrono::milliseconds idle_timeout{10'000};
   std::size_t max_queue = 1024;
+  std::size_t pipeline = 8;  // requests sent to one worker at once; 1: one at a time
   std::size_t max_requests_per_worker = 0;  // 0: no limit
   std::uint64_t max_memory_per_worker = 0;  // RSS after a request, bytes; 0: no limit
   std::chrono::milliseconds kill_grace{3000};
@@ -61,35 +66,35 @@ struct worker_supervision {
 struct worker_slot;
 class worker_pool;
 
-// A worker lent to one request. Dropped without finished() or
-// condemned(), the worker is taken to be broken and is killed.
+// A worker lent to one request. Dropped without finished() or unused(),
+// the worker is taken to be broken and is killed.
 class worker_lease {
  public:
   worker_lease() = default;
-  worker_lease(std::shared_ptr<worker_pool> pool, std::shared_ptr<worker_slot> slot);
+  // `counted_slow`: lent for a handler not proven quick (see worker_pool).
+  worker_lease(std::shared_ptr<worker_pool> pool, std::shared_ptr<worker_slot> slot, std::string handler,
+               bool counted_slow);
   worker_lease(worker_lease&&) noexcept = default;
   worker_lease& operator=(worker_lease&&) noexcept;
   ~worker_lease();
 
-  worker_process& process();
-  // A read buffer that lives with the worker, so that no request allocates one.
-  std::string& read_buffer();
+  worker_link& link();
   const std::string& plugin() const;
   // The request ended with END_REQUEST: the worker is free again (or, if it
-  // was condemned, it leaves: see worker_pool).
-  void finished();
+  // was condemned, it leaves: see worker_pool). `run_us`: how long its
+  // handler ran, as the worker measured it (-1: unknown).
+  void finished(std::int64_t run_us = -1);
   // The request ended before it used the worker.
   void unused();
-  // The request was stopped: the worker runs on (see worker_pool) until its
-  // handler returns (finished()) or it is killed.
+  // The request the worker runs was stopped: the worker runs on (see
+  // worker_pool) until its handler returns (finished()) or it is killed.
   void condemn();
 
  private:
-  void give_up();
   std::shared_ptr<worker_pool> pool_;
   std::shared_ptr<worker_slot> slot_;
-  bool condemned_ = false;
-  bool freed_ = false;  // condemned, and out of its pool's count
+  std::string handler_;
+  bool counted_slow_ = false;
 };
 
 struct lease_result {
@@ -102,9 +107,10 @@ struct lease_result {
 
 class worker_pool : public std::enable_shared_from_this<worker_pool> {
  public:
-  // `spawner`: where workers are started (posix_spawn waits for the exec,
-  // which on a busy machine takes long): never an I/O thread.
-  worker_pool(boost::asio::any_io_executor executor, boost::asio::any_io_executor spawner, std::string plugin,
+  // `io`: the host's io_context (the pool and each worker's link get a
+  // strand of it). `spawner`: where workers are started (posix_spawn waits
+  // for the exec, which on a busy machine takes long): never an I/O thread.
+  worker_pool(boost::asio::any_io_executor io, boost::asio::any_io_executor spawner, std::string plugin,
               std::uint64_t version,
               std::shared_ptr<const void> keep_copy, std::filesystem::path plugin_copy, worker_pool_settings settings,
               std::shared_ptr<worker_supervision> supervision);
@@ -114,7 +120,10 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   void open();
   // A worker for `handler`, or why not. Cancellable: a request that ends
   // while it waits leaves the queue. `deadline`: when the request times out.
-  boost::asio::awaitable<lease_result> acquire(std::string handler, std::chrono::steady_clock::time_point deadline);
+  // `pipelinable`: its whole body is here (and small), so it may be sent to
+  // a busy worker, and again to another if that one dies first.
+  boost::asio::awaitable<lease_result> acquire(std::string handler, std::chrono::steady_clock::time_point deadline,
+                                               bool pipelinable);
   // A newer version serves from now on.
   void retire();
   // The host is stopping: every worker is killed.
@@ -127,6 +136,11 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
  private:
   friend class worker_lease;
   struct waiter;
+  struct handler_timing {
+    std::int64_t average_us = 0;  // smoothed over the last few dozen runs
+    std::size_t runs = 0;
+  };
+  enum class lease_end { finished, unused, broken };
 
   void start_workers_locked(std::size_t wanted);
   // A worker left the count: one starts for whoever waits, or to keep a static pool full.
@@ -143,28 +157,35 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   };
   // GET_VALUES: the worker answers once its plugin is loaded.
   boost::asio::awaitable<handshake_result> handshake(worker_process& process);
+  // An idle worker: to whoever waits, or among the idle ones.
   void hand_over_locked(std::shared_ptr<worker_slot> slot);
+  // A busy worker: more waiting requests, while they may be pipelined to it.
+  void fill_locked(const std::shared_ptr<worker_slot>& slot);
+  bool takes_more_locked(const worker_slot& slot) const;
+  void lend_locked(const std::shared_ptr<worker_slot>& slot, bool quick);
   void deliver(std::shared_ptr<waiter> to, std::shared_ptr<worker_slot> slot);
   void refuse_waiters_locked(int status, const std::string& reason);
   void leave_queue(const std::shared_ptr<waiter>& who);
-  void stop_worker(std::shared_ptr<worker_slot> slot, std::string why);
+  void stop_worker(const std::shared_ptr<worker_slot>& slot, std::string why);
   boost::asio::awaitable<void> sweep_idle();
   // While requests wait: starts a worker for each that has waited longer
   // than a quick handler's run (see worker_pool.cpp).
   boost::asio::awaitable<void> grow_while_waiting();
   // From a lease.
-  void lease_finished(std::shared_ptr<worker_slot> slot);
-  // `out_of_count`: it was condemned and had left the pool's count.
-  void lease_broken(std::shared_ptr<worker_slot> slot, bool out_of_count);
-  // A worker a request received but did not use.
-  void return_unused(std::shared_ptr<worker_slot> slot);
-  // Whether it leaves the pool's count (false past the condemned cap).
-  bool lease_condemned(std::shared_ptr<worker_slot> slot);
-  void lease_returned_after_stop(std::shared_ptr<worker_slot> slot, bool out_of_count);
+  void lease_ended(std::shared_ptr<worker_slot> slot, const std::string& handler, bool counted_slow, lease_end how,
+                   std::int64_t run_us = -1);
+  // It leaves the pool's count (or, past the condemned cap, keeps its place).
+  void lease_condemned(const std::shared_ptr<worker_slot>& slot);
+  // The worker leaves the pool: it leaves the count (or the condemned one).
+  void leave_count_locked(worker_slot& slot);
+  void erase_busy_locked(const worker_slot* slot);
   // Crashes in the last minute delay the next start (a crash loop backs off).
   std::chrono::milliseconds start_delay_locked();
+  // A handler proven quick: its requests may wait in a busy worker.
+  bool quick_locked(std::string_view handler) const;
 
-  const boost::asio::any_io_executor executor_;  // a strand
+  const boost::asio::any_io_executor io_;
+  const boost::asio::any_io_executor executor_;  // a strand of io_
   const boost::asio::any_io_executor spawner_;
   const std::string plugin_;
   const std::uint64_t version_;
@@ -175,19 +196,20 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
 
   std::mutex mutex_;
   std::vector<std::shared_ptr<worker_slot>> idle_;
+  std::vector<std::shared_ptr<worker_slot>> busy_;  // running requests, not condemned
   std::size_t live_ = 0;      // starting, idle and busy (not condemned)
   std::size_t starting_ = 0;
   std::deque<std::shared_ptr<waiter>> waiters_;
   std::optional<std::set<std::string, std::less<>>> handlers_;
+  std::map<std::string, handler_timing, std::less<>> timings_;
   std::optional<std::string> broken_;  // the plugin cannot be loaded: why
   std::deque<std::chrono::steady_clock::time_point> recent_crashes_;
   bool retired_ = false;
   bool sweeping_ = false;
   bool growing_ = false;
-  // Microseconds a request held a worker, on average (see lease_finished),
-  // and the workers held now, to tell quick handlers from slow ones.
-  std::atomic<std::int64_t> average_hold_us_{0};
-  std::unordered_set<const worker_slot*> busy_;
+  // Microseconds a handler ran, on average (see lease_ended), to tell
+  // quick handlers from slow ones.
+  std::int64_t average_hold_us_ = 0;
   // Whether the handlers hold their workers only briefly (under the mutex).
   bool handlers_quick_locked() const;
 };

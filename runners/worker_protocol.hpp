@@ -22,4 +22,10 @@ inline constexpr std::string_view handler_param = "FCGIHOST_WORKER_HANDLER";
 inline constexpr std::string_view handlers_value = "FCGIHOST_HANDLERS";
 inline constexpr std::string_view load_error_value = "FCGIHOST_LOAD_ERROR";
 
+// Unasked, just before a request's END_REQUEST: "REQUEST_ID MICROSECONDS",
+// how long its handler ran in the worker. The host tells quick handlers
+// from slow ones by it: the time a request holds its worker, as the host
+// sees it, includes the worker's wait for a CPU.
+inline constexpr std::string_view run_time_value = "FCGIHOST_RUN_US";
+
 }  // namespace fcgihost::runners::worker_protocol

@@ -52,7 +52,7 @@ std::shared_ptr<worker_pool> worker_runner::pool_for(const bound_handler& handle
     auto& current = pools_[handler.plugin_name];
     if (current && current->version() >= version) return current;
     retired = std::move(current);
-    current = std::make_shared<worker_pool>(asio::make_strand(io_), spawner_->get_executor(), handler.plugin_name,
+    current = std::make_shared<worker_pool>(io_.get_executor(), spawner_->get_executor(), handler.plugin_name,
                                             version, handler.plugin,
                                             handler.plugin->kept_copy, settings_, supervision_);
     pool = current;
@@ -67,15 +67,48 @@ std::shared_ptr<worker_pool> worker_runner::pool_for(const bound_handler& handle
 }
 
 asio::awaitable<lease_result> worker_runner::acquire(const bound_handler& handler,
-                                                     std::chrono::steady_clock::time_point deadline) {
+                                                     std::chrono::steady_clock::time_point deadline, bool pipelinable) {
   auto pool = pool_for(handler);
-  co_return co_await pool->acquire(handler.handler_name, deadline);
+  co_return co_await pool->acquire(handler.handler_name, deadline, pipelinable);
 }
 
-asio::awaitable<run_result> worker_runner::run(worker_lease lease, std::string handler, std::shared_ptr<request_io> io,
-                                               std::stop_token stop, std::chrono::milliseconds kill_grace) {
-  co_return co_await run_in_worker(std::move(lease), std::move(handler), std::move(io), std::move(stop), kill_grace,
-                                   supervision_->log);
+asio::awaitable<run_result> worker_runner::run(worker_lease lease, const bound_handler& handler,
+                                               std::shared_ptr<request_io> io, std::stop_token stop,
+                                               std::chrono::milliseconds kill_grace,
+                                               std::chrono::steady_clock::time_point deadline, bool small_body) {
+  // Tried again only while nothing of it has run: at most this many times.
+  constexpr int most_tries = 3;
+  worker_job job;
+  job.handler = handler.handler_name;
+  job.kill_grace = kill_grace;
+  job.small_body = small_body;
+  for (int tries = 1;; ++tries) {
+    const int pid = lease.link().pid();
+    auto outcome = co_await run_in_worker(std::move(lease), std::move(job), io, stop, supervision_->log);
+    if (!outcome.not_started) co_return std::move(outcome.result);
+    run_result failed;
+    failed.crashed = true;
+    if (!outcome.job.body) {
+      failed.failure = "worker " + std::to_string(pid) + " of plugin " + handler.plugin_name +
+                       " died before it began the request, whose body was streamed to it (it cannot be sent again)";
+      co_return failed;
+    }
+    if (tries == most_tries) {
+      failed.failure = "the request was sent to " + std::to_string(tries) + " workers of plugin " +
+                       handler.plugin_name + " and each died before it began";
+      co_return failed;
+    }
+    supervision_->log->info("worker {} of plugin {} died before it began a request for {}; it goes to another worker",
+                            pid, handler.plugin_name, handler.handler_name);
+    job = std::move(outcome.job);
+    auto leased = co_await acquire(handler, deadline, true);
+    if (!leased.lease) {
+      failed.failure = "worker " + std::to_string(pid) + " of plugin " + handler.plugin_name +
+                       " died before it began the request, and no other worker took it: " + leased.reason;
+      co_return failed;
+    }
+    lease = std::move(*leased.lease);
+  }
 }
 
 void worker_runner::shut_down() {

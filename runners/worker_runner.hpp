@@ -39,11 +39,17 @@ class worker_runner {
   }
   // Copies the plugin on the loader thread, then looks up.
   boost::asio::awaitable<lookup_result> load_and_find(std::string plugin, std::string handler);
-  // A worker of the handler's plugin version, or why not.
+  // A worker of the handler's plugin version, or why not. `pipelinable`:
+  // see worker_pool::acquire.
   boost::asio::awaitable<lease_result> acquire(const bound_handler& handler,
-                                              std::chrono::steady_clock::time_point deadline);
-  boost::asio::awaitable<run_result> run(worker_lease lease, std::string handler, std::shared_ptr<request_io> io,
-                                         std::stop_token stop, std::chrono::milliseconds kill_grace);
+                                              std::chrono::steady_clock::time_point deadline, bool pipelinable);
+  // Runs the request in the leased worker. A request whose worker died
+  // before it began there goes to another worker of the same version (its
+  // deadline still running), so a crash costs only the request it ran.
+  boost::asio::awaitable<run_result> run(worker_lease lease, const bound_handler& handler,
+                                         std::shared_ptr<request_io> io, std::stop_token stop,
+                                         std::chrono::milliseconds kill_grace,
+                                         std::chrono::steady_clock::time_point deadline, bool small_body);
   // The host is stopping: idle workers are killed, waiting requests refused.
   void shut_down();
 

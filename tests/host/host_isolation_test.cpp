@@ -572,5 +572,89 @@ TEST(HostIsolation, CondemnedWorkersAreCapped) {
   EXPECT_LE(count_occurrences(host.log(), "started for plugin crashing"), 6u) << host.log();
 }
 
+// Requests of a proven-quick handler go to a busy worker and wait there
+// (worker-pipeline). A static pool of one worker: the burst all goes to it.
+host_options pipelining_options() {
+  return isolation_options({"--workers", "1", "--workers-policy", "static", "--worker-pipeline", "8"});
+}
+
+// Enough quick runs of crashing.probe for the pool to send its requests to a busy worker.
+awaitable<void> prove_probe_quick(const host_process& host) {
+  for (int i = 0; i < 6; ++i) {
+    auto warm = co_await fetch(host.address(), "crashing.probe", "ms=0");
+    EXPECT_EQ(warm.app_status, 0u) << warm.out;
+  }
+}
+
+TEST(HostIsolation, RequestsWaitingInACrashedWorkerRunOnceInAnother) {
+  host_process host(pipelining_options());
+  temp_dir marks;
+  constexpr int others = 9;
+  std::vector<client::response> answers;
+  run_async([&]() -> awaitable<void> {
+    co_await prove_probe_quick(host);
+    auto conn = co_await connection::connect(host.address());
+    conn.set_max_in_flight(others + 1);
+    std::vector<client::exchange> burst;
+    // The first crashes 50 ms in: the others were sent to its worker by then.
+    for (int i = 0; i <= others; ++i) {
+      client::request_options options;
+      const std::string mark = (marks / ("m" + std::to_string(i))).string();
+      options.params = request_params("crashing.probe", "mark=" + mark + (i == 0 ? "&ms=50&crash=1" : ""));
+      burst.push_back(co_await conn.begin(std::move(options)));
+      co_await burst.back().end_stdin();
+    }
+    for (auto& request : burst) {
+      client::response answer;
+      answer.out = co_await read_to_end(request, answer.app_status);
+      answers.push_back(std::move(answer));
+    }
+  });
+  ASSERT_EQ(answers.size(), static_cast<std::size_t>(others + 1));
+  EXPECT_NE(answers[0].out.find("Status: 502"), std::string::npos) << answers[0].out;
+  for (int i = 1; i <= others; ++i) {
+    // Run once (a second run would find its mark and answer 500), and answered.
+    EXPECT_EQ(answers[i].out, "Content-Type: text/plain\r\n\r\nprobe " + (marks / ("m" + std::to_string(i))).string() +
+                                  "\n") << i;
+    EXPECT_EQ(answers[i].app_status, 0u) << i;
+  }
+  EXPECT_NE(host.log().find("goes to busy worker"), std::string::npos) << "nothing was sent to a busy worker";
+  EXPECT_NE(host.log().find("died before it began a request for probe; it goes to another worker"), std::string::npos)
+      << host.log();
+  EXPECT_EQ(count_occurrences(host.log(), "error worker "), 1u) << "one crash, reported once: " << host.log();
+}
+
+TEST(HostIsolation, AStoppedRequestWaitingInAWorkerNeverRuns) {
+  host_process host(pipelining_options());
+  temp_dir marks;
+  const auto never = marks / "never";
+  std::uint32_t first_status = 999;
+  std::string first_out;
+  run_async([&]() -> awaitable<void> {
+    co_await prove_probe_quick(host);
+    auto conn = co_await connection::connect(host.address());
+    conn.set_max_in_flight(2);
+    client::request_options slow;
+    slow.params = request_params("crashing.probe", "ms=300");
+    auto running = co_await conn.begin(std::move(slow));
+    co_await running.end_stdin();
+    client::request_options queued;
+    queued.params = request_params("crashing.probe", "mark=" + never.string());
+    auto waiting = co_await conn.begin(std::move(queued));
+    co_await waiting.end_stdin();
+    EXPECT_TRUE(host.wait_for_log("goes to busy worker")) << host.log();
+    co_await waiting.abort();
+    std::uint32_t aborted_status = 0;
+    co_await read_to_end(waiting, aborted_status);
+    first_out = co_await read_to_end(running, first_status);
+    // The worker goes on serving, the stopped request skipped.
+    auto after = co_await fetch(host.address(), "crashing.probe", "ms=0");
+    EXPECT_EQ(after.app_status, 0u);
+  });
+  EXPECT_EQ(first_status, 0u) << first_out;
+  EXPECT_FALSE(std::filesystem::exists(never)) << "a request stopped while it waited in its worker ran";
+  EXPECT_EQ(count_occurrences(host.log(), "started for plugin crashing"), 1u) << host.log();
+}
+
 }  // namespace
 }  // namespace fcgihost::test

@@ -2,12 +2,15 @@
 // its own request only, never the host (isolation = "process").
 #include <fcgihost/plugin.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -62,9 +65,44 @@ int whoami(fcgihost::request& r) {
   return 0;
 }
 
+// For the tests of requests sent to a busy worker: QUERY_STRING
+// "mark=PATH&ms=N&crash=1", each part optional. Creates PATH, which must not
+// exist yet (a request run twice answers 500), sleeps N ms, then crashes or
+// answers "probe PATH".
+std::string query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto part = query.substr(0, amp);
+    if (part.size() > key.size() && part.starts_with(key) && part[key.size()] == '=')
+      return std::string(part.substr(key.size() + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+int probe(fcgihost::request& r) {
+  const std::string query(r.param("QUERY_STRING"));
+  const auto mark = query_value(query, "mark");
+  if (!mark.empty()) {
+    const int fd = ::open(mark.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+    if (fd < 0) {
+      r.out() << "Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nran twice: " << mark << "\n";
+      return 1;
+    }
+    ::close(fd);
+  }
+  if (const auto ms = query_value(query, "ms"); !ms.empty())
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(ms)));
+  if (query_value(query, "crash") == "1") return write_through_null(nullptr);
+  r.out() << "Content-Type: text/plain\r\n\r\nprobe " << mark << "\n";
+  return 0;
+}
+
 }  // namespace
 
 FCGIHOST_HANDLER(ok)
+FCGIHOST_HANDLER(probe)
 FCGIHOST_HANDLER(segfault)
 FCGIHOST_HANDLER_AS(do_abort, "abort")
 FCGIHOST_HANDLER(terminate)
