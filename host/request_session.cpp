@@ -83,7 +83,7 @@ request_session::~request_session() { release_run_ticket(); }
 
 bool request_session::small_body() const {
   constexpr std::uint64_t small = runners::worker_job::whole_body_at_most;
-  if (stdin_complete()) return lifecycle_.stdin_bytes() <= small;
+  if (stdin_complete() || lifecycle_.stdin_bytes() > small) return lifecycle_.stdin_bytes() <= small;
   const std::string* declared = protocol::find_value(params_, "CONTENT_LENGTH");
   if (!declared || declared->empty()) return true;  // a GET's: none
   std::uint64_t length = 0;
@@ -219,7 +219,15 @@ awaitable<runners::run_result> request_session::run_isolated(runners::lookup_res
     check_end();
     co_return runners::run_result{};
   }
-  const bool small = small_body();
+  // A small body is here whole before a worker is taken (see worker_job): a
+  // client slow to send it holds no worker meanwhile.
+  bool small = small_body();
+  while (small && !stdin_complete() && !lifecycle_.over()) {
+    auto [ec] = co_await stdin_arrived_.async_receive(asio::as_tuple(use_awaitable));
+    if (ec) break;
+    small = small_body();
+  }
+  if (lifecycle_.over()) co_return runners::run_result{};
   auto leased = co_await host_.workers->acquire(found.handler, lifecycle_.deadline(), small);
   if (lifecycle_.over()) {
     if (leased.lease) leased.lease->unused();

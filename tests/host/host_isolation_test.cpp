@@ -656,5 +656,27 @@ TEST(HostIsolation, AStoppedRequestWaitingInAWorkerNeverRuns) {
   EXPECT_EQ(count_occurrences(host.log(), "started for plugin crashing"), 1u) << host.log();
 }
 
+TEST(HostIsolation, ARequestWhoseBodyHasNotEndedHoldsNoWorker) {
+  // One worker, and a request that never ends its FCGI_STDIN: the worker
+  // still serves others, and that request gets its 408 at its deadline.
+  host_process host(isolation_options({"--workers", "1", "--workers-policy", "static", "--timeout", "3"}));
+  std::uint32_t stalled_status = 0;
+  std::string stalled_out;
+  double hello_seconds = 99;
+  run_async([&]() -> awaitable<void> {
+    auto stalled_conn = co_await connection::connect(host.address());
+    client::request_options options;
+    options.params = request_params("hello.greet");
+    auto stalled = co_await stalled_conn.begin(std::move(options));  // no end_stdin()
+    const auto start = clock_type::now();
+    auto hello = co_await fetch(host.address(), "hello.greet");
+    hello_seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+    EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, world!\n");
+    stalled_out = co_await read_to_end(stalled, stalled_status);
+  });
+  EXPECT_LT(hello_seconds, 2.5) << "the hello waited for the stalled request's deadline";
+  EXPECT_NE(stalled_out.find("Status: 408"), std::string::npos) << stalled_out;
+}
+
 }  // namespace
 }  // namespace fcgihost::test
