@@ -258,6 +258,12 @@ void request_lifecycle::runner_done(runners::run_result result) {
 
 void request_lifecycle::end_run(runners::run_result result) {
   const std::string what = runner_name_ == "script" ? "script" : "handler";
+  if (output_discarded_) {
+    // Stopped by the host (in a worker): whatever the handler did, or did
+    // not get to do, nobody reads it. It ends quietly.
+    end(request_ending{.reason = end_reason::aborted, .app_status = result.app_status, .outcome = "stopped"});
+    return;
+  }
   if (!result.failure.empty()) {
     // A script's exit status stays the app status; a handler's exception is a 500.
     // A worker process that died is a bad gateway, as nginx says of a dead upstream.

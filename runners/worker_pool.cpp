@@ -337,6 +337,9 @@ void worker_pool::hand_over_locked(std::shared_ptr<worker_slot> slot) {
 bool worker_pool::takes_more_locked(const worker_slot& slot) const {
   // Behind quick requests only, and not behind one that has run for long:
   // a request sent to a worker waits for the ones before it there.
+  // Nor past what it may serve before it is recycled.
+  if (settings_.max_requests_per_worker > 0 && slot.served + slot.in_flight >= settings_.max_requests_per_worker)
+    return false;
   return !slot.gone && !slot.condemned && slot.leaving.empty() && slot.in_flight < settings_.pipeline &&
          slot.slow_in_flight == 0 && !slot.link->dead() && clock::now() - slot.front_since < pipeline_behind_at_most;
 }
@@ -418,6 +421,24 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
       co_return result;
     }
     const bool quick = quick_locked(handler);
+    if (pipelinable && quick) {
+      // The busy worker with the most requests sent to it that takes more,
+      // before an idle one: each wakeup of a worker then serves as many as
+      // it can (on 2 cores, most of a worker's time is its wakeups).
+      std::shared_ptr<worker_slot> best;
+      for (const auto& slot : busy_)
+        if (takes_more_locked(*slot) && (!best || slot->in_flight > best->in_flight)) best = slot;
+      if (best) {
+        lend_locked(best, true);
+        supervision_->log->debug("a request for {} goes to busy worker {} of plugin {} ({} in its line)", handler,
+                                 best->link->pid(), plugin_, best->in_flight);
+        // Quick requests are served by about as many workers as there are cores.
+        if (!settings_.fixed_size && starting_ == 0 && live_ < std::min(settings_.max_workers, quick_pool_size()))
+          start_workers_locked(1);
+        result.lease.emplace(self, std::move(best), std::move(handler), false);
+        co_return result;
+      }
+    }
     while (!idle_.empty()) {
       auto slot = std::move(idle_.back());
       idle_.pop_back();
@@ -436,22 +457,6 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
       lend_locked(slot, quick);
       result.lease.emplace(self, std::move(slot), std::move(handler), !quick);
       co_return result;
-    }
-    if (pipelinable && quick) {
-      // The busy worker with the fewest requests sent to it.
-      std::shared_ptr<worker_slot> best;
-      for (const auto& slot : busy_)
-        if (takes_more_locked(*slot) && (!best || slot->in_flight < best->in_flight)) best = slot;
-      if (best) {
-        lend_locked(best, true);
-        supervision_->log->debug("a request for {} goes to busy worker {} of plugin {} ({} in its line)", handler,
-                                 best->link->pid(), plugin_, best->in_flight);
-        // Quick requests are served by about as many workers as there are cores.
-        if (!settings_.fixed_size && starting_ == 0 && live_ < std::min(settings_.max_workers, quick_pool_size()))
-          start_workers_locked(1);
-        result.lease.emplace(self, std::move(best), std::move(handler), false);
-        co_return result;
-      }
     }
     if (waiters_.size() >= settings_.max_queue ||
         (supervision_->condemned >= supervision_->max_condemned && live_ >= settings_.max_workers)) {
@@ -575,8 +580,11 @@ void worker_pool::leave_count_locked(worker_slot& slot) {
 }
 
 void worker_pool::replace_worker_locked() {
-  if (!waiters_.empty())
-    start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
+  // For quick handlers, no more than a worker per core (see grow_while_waiting).
+  const std::size_t most =
+      handlers_quick_locked() ? std::min(settings_.max_workers, quick_pool_size()) : settings_.max_workers;
+  if (!waiters_.empty() && live_ < most)
+    start_workers_locked(std::min(waiters_.size(), most - live_ + starting_));
   else if (settings_.fixed_size)
     start_workers_locked(settings_.max_workers);
 }
