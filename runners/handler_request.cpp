@@ -152,6 +152,7 @@ handler_request::output_buffer::int_type handler_request::output_buffer::overflo
 int handler_request::output_buffer::sync() {
   if (owner_.stopped()) return -1;
   send_pending();
+  if (owner_.io_->flush_waits()) wait_sent();
   return owner_.stopped() ? -1 : 0;
 }
 

@@ -34,9 +34,11 @@ constexpr auto death_wait = std::chrono::milliseconds(1000);
 
 }  // namespace
 
-worker_link::worker_link(asio::any_io_executor strand, std::unique_ptr<worker_process> process,
-                         std::shared_ptr<spdlog::logger> log, std::string describe)
+worker_link::worker_link(asio::any_io_executor strand, asio::any_io_executor symboliser,
+                         std::unique_ptr<worker_process> process, std::shared_ptr<spdlog::logger> log,
+                         std::string describe)
     : strand_(std::move(strand)),
+      symboliser_(std::move(symboliser)),
       process_(std::move(process)),
       log_(std::move(log)),
       describe_(std::move(describe)),
@@ -293,7 +295,14 @@ asio::awaitable<void> worker_link::tell_everyone_gone() {
       gone.crashed = process_->crashed();
       gone.report = process_->exit_description();
       if (!kill_reason_.empty() && !gone.crashed) gone.report += " (" + kill_reason_ + ")";
-      if (gone.crashed) gone.frames = symbolised_frames(parse_crash_dump(process_->take_crash_dump()));
+      if (gone.crashed) {
+        // On the symboliser's thread: this strand's I/O thread serves others meanwhile.
+        auto symbolise = [dump = process_->take_crash_dump()]() -> asio::awaitable<std::vector<std::string>> {
+          co_return symbolised_frames(parse_crash_dump(dump));
+        };
+        auto symbolised = asio::co_spawn(symboliser_, std::move(symbolise), asio::use_awaitable);
+        gone.frames = co_await std::move(symbolised);
+      }
     }
     co_await told[i]->async_send(error_code{}, std::move(gone), asio::as_tuple(asio::use_awaitable));
   }

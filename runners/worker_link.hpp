@@ -68,8 +68,9 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
     std::int64_t run_us = -1;  // told by the worker just before the end (on the strand)
   };
 
-  worker_link(boost::asio::any_io_executor strand, std::unique_ptr<worker_process> process,
-              std::shared_ptr<spdlog::logger> log, std::string describe);
+  // `symboliser`: where a crash dump is symbolised, off the I/O threads.
+  worker_link(boost::asio::any_io_executor strand, boost::asio::any_io_executor symboliser,
+              std::unique_ptr<worker_process> process, std::shared_ptr<spdlog::logger> log, std::string describe);
   ~worker_link();
 
   // Starts reading. Once, after the handshake.
@@ -107,6 +108,7 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
   boost::asio::awaitable<void> tell_everyone_gone();
 
   const boost::asio::any_io_executor strand_;
+  const boost::asio::any_io_executor symboliser_;
   const std::unique_ptr<worker_process> process_;
   const std::shared_ptr<spdlog::logger> log_;
   const std::string describe_;  // "worker 123 of plugin hello"

@@ -288,7 +288,8 @@ asio::awaitable<void> worker_pool::start_worker() {
     const auto pid = process->pid();
     supervision_->log->info("worker {} started for plugin {} (version {})", pid, plugin_, version_);
     auto slot = std::make_shared<worker_slot>();
-    slot->link = std::make_shared<worker_link>(asio::make_strand(io_), std::move(process), supervision_->log,
+    slot->link = std::make_shared<worker_link>(asio::make_strand(io_), supervision_->symboliser, std::move(process),
+                                               supervision_->log,
                                                "worker " + std::to_string(pid) + " of plugin " + plugin_);
     slot->link->start();
     hand_over_locked(std::move(slot));

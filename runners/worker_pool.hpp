@@ -59,6 +59,9 @@ struct worker_pool_settings {
 // What all pools share: the log and the count of condemned workers.
 struct worker_supervision {
   std::shared_ptr<spdlog::logger> log;
+  // Where crash dumps are symbolised: never an I/O thread (the first one
+  // reads the host binary's debug info, most of a second).
+  boost::asio::any_io_executor symboliser;
   std::atomic<std::size_t> condemned{0};
   std::size_t max_condemned = 64;
 };

@@ -23,8 +23,10 @@ worker_runner::worker_runner(asio::io_context& io, const std::filesystem::path& 
       catalog_(plugins_dir, plugin_catalog::mode::copy_for_workers),
       settings_(std::move(settings)),
       loader_(std::make_unique<asio::thread_pool>(1)),
-      spawner_(std::make_unique<asio::thread_pool>(1)) {
+      spawner_(std::make_unique<asio::thread_pool>(1)),
+      symboliser_(std::make_unique<asio::thread_pool>(1)) {
   supervision_->log = std::move(log);
+  supervision_->symboliser = symboliser_->get_executor();
   supervision_->max_condemned = max_condemned;
   // A child of posix_spawn starts with its thread's nice value: workers run
   // below the host from their first instruction (their start-up included).
@@ -37,6 +39,8 @@ worker_runner::~worker_runner() {
   loader_->join();
   spawner_->stop();
   spawner_->join();
+  symboliser_->stop();
+  symboliser_->join();
 }
 
 asio::awaitable<lookup_result> worker_runner::load_and_find(std::string plugin, std::string handler) {

@@ -62,6 +62,7 @@ class worker_runner {
   const std::shared_ptr<worker_supervision> supervision_ = std::make_shared<worker_supervision>();
   std::unique_ptr<boost::asio::thread_pool> loader_;   // copies plugins
   std::unique_ptr<boost::asio::thread_pool> spawner_;  // starts workers
+  std::unique_ptr<boost::asio::thread_pool> symboliser_;  // symbolises crash dumps
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<worker_pool>, std::less<>> pools_;
 };
