@@ -12,7 +12,6 @@
 #include <fcgihost/protocol/encoder.hpp>
 
 #include <runners/exception_text.hpp>
-#include <runners/worker_exchange.hpp>
 #include <runners/worker_protocol.hpp>
 
 #include <fcgihost/protocol/stream_framing.hpp>
@@ -82,7 +81,7 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
 request_session::~request_session() { release_run_ticket(); }
 
 bool request_session::small_body() const {
-  constexpr std::uint64_t small = runners::worker_job::whole_body_at_most;
+  constexpr std::uint64_t small = runners::worker_protocol::small_body_bytes;
   if (stdin_complete() || lifecycle_.stdin_bytes() > small) return lifecycle_.stdin_bytes() <= small;
   const std::string* declared = protocol::find_value(params_, "CONTENT_LENGTH");
   if (!declared || declared->empty()) return true;  // a GET's: none
@@ -107,7 +106,6 @@ void request_session::release_run_ticket() {
 }
 
 awaitable<void> request_session::wait_for_run_turn() {
-  if (!run_ticket_) co_return;
   auto turn = std::make_shared<asio::experimental::channel<void(error_code)>>(executor_, 1);
   if (host_.run_order->when_turn(*run_ticket_, [turn, executor = executor_] {
         asio::post(executor, [turn] { turn->try_send(error_code{}); });
@@ -314,7 +312,7 @@ awaitable<runners::run_result> failure_as_result(awaitable<runners::run_result> 
 awaitable<void> request_session::run(awaitable<runners::run_result> work) {
   auto self = shared_from_this();
   using namespace asio::experimental::awaitable_operators;
-  co_await wait_for_run_turn();
+  if (run_ticket_) co_await wait_for_run_turn();  // in a worker only
   const auto began = std::chrono::steady_clock::now();
   auto guarded = failure_as_result(std::move(work));
   auto outcome = co_await (std::move(guarded) || stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));

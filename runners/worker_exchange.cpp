@@ -100,7 +100,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
       // A small body (a GET's empty one) is read whole first, even if its
       // last record has not arrived yet: it goes with the params and is kept
       // for sending again (see worker_job::body). Anything else streams.
-      while ((job_.small_body || io_->stdin_complete()) && body.size() <= worker_job::whole_body_at_most) {
+      while ((job_.small_body || io_->stdin_complete()) && body.size() <= worker_protocol::small_body_bytes) {
         std::string chunk = co_await io_->read_stdin();
         if (chunk.empty()) {
           whole = true;

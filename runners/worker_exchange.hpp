@@ -29,12 +29,10 @@
 namespace fcgihost::runners {
 
 struct worker_job {
-  // A body up to this size is read whole before the request is sent, and
-  // kept (see `body`).
-  static constexpr std::size_t whole_body_at_most = 64 * 1024;
   std::string handler;
   std::chrono::milliseconds kill_grace{3000};
-  bool small_body = false;  // expected to be at most whole_body_at_most: read whole first
+  // Expected to be at most worker_protocol::small_body_bytes: read whole first.
+  bool small_body = false;
   // The whole body, once read from the request (when it was all here and
   // small): kept so that the request can be sent to another worker.
   std::optional<std::string> body;

@@ -134,7 +134,6 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
 
   std::uint64_t version() const { return version_; }
   const std::string& plugin() const { return plugin_; }
-  std::chrono::milliseconds kill_grace() const { return settings_.kill_grace; }
 
  private:
   friend class worker_lease;

@@ -3,6 +3,7 @@
 // connection (the host is its client) and loads the one plugin it is given.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace fcgihost::runners::worker_protocol {
@@ -21,6 +22,10 @@ inline constexpr std::string_view handler_param = "FCGIHOST_WORKER_HANDLER";
 // it exports (comma-separated), or why it cannot be loaded.
 inline constexpr std::string_view handlers_value = "FCGIHOST_HANDLERS";
 inline constexpr std::string_view load_error_value = "FCGIHOST_LOAD_ERROR";
+
+// A request body up to this size is read whole before the request goes to
+// a worker, and kept so that it can be sent to another (see worker_job).
+inline constexpr std::size_t small_body_bytes = 64 * 1024;
 
 // Unasked, just before a request's END_REQUEST: "REQUEST_ID MICROSECONDS",
 // how long its handler ran in the worker. The host tells quick handlers
