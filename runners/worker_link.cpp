@@ -1,6 +1,7 @@
 #include "worker_link.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -127,7 +128,11 @@ asio::awaitable<bool> worker_link::send_and_wait(std::string records) {
       co_await self->written_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   };
-  auto written = asio::co_spawn(strand_, std::move(wait_until_written), asio::use_awaitable);
+  // Not cancellable (see plugin_loading.cpp: cancelling a co_spawn onto
+  // another executor can touch freed memory in Boost 1.81); it ends with
+  // the write or the worker anyway.
+  auto written = asio::co_spawn(strand_, std::move(wait_until_written),
+                                asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
   co_return co_await std::move(written);
 }
 
