@@ -228,7 +228,7 @@ asio::awaitable<void> worker_link::read_loop() {
           if (auto* pending = pending_for(*at, type))
             pending->bytes.append(data->bytes);
           else
-            deliveries.push_back({*at, event{type, std::string(data->bytes)}});
+            deliveries.push_back({*at, event::of(type, std::string(data->bytes))});
         } else if (auto* told = std::get_if<protocol::message::get_values_result>(&decoded)) {
           const auto* run_time = protocol::find_value(told->pairs, worker_protocol::run_time_value);
           if (!run_time) return;
@@ -243,7 +243,7 @@ asio::awaitable<void> worker_link::read_loop() {
           const bool was_front = at == line_.begin();
           line_.erase(at);
           if (was_front) front_changed_locked();
-          event ended{event::kind::end};
+          auto ended = event::of(event::kind::end);
           ended.app_status = end->app_status;
           ended.run_us = placed->run_us;
           // Its output from this read goes with the end.
@@ -294,7 +294,7 @@ asio::awaitable<void> worker_link::tell_everyone_gone() {
     line_.clear();
   }
   for (std::size_t i = 0; i < told.size(); ++i) {
-    event gone{event::kind::gone};
+    auto gone = event::of(event::kind::gone);
     if (i == 0) {
       gone.started = true;
       gone.crashed = process_->crashed();

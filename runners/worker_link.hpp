@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <utility>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -54,6 +55,13 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
     bool crashed = false;
     std::string report;
     std::vector<std::string> frames;
+
+    static event of(kind type, std::string bytes = {}) {
+      event made;
+      made.type = type;
+      made.bytes = std::move(bytes);
+      return made;
+    }
   };
   using inbox = boost::asio::experimental::concurrent_channel<void(boost::system::error_code, event)>;
 
