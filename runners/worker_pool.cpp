@@ -527,8 +527,10 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
                                   : std::chrono::duration_cast<std::chrono::microseconds>(now - slot->front_since).count();
     average_hold_us_ += (held - average_hold_us_) / 16;
     auto& timing = timings_[handler];
-    timing.average_us = timing.runs == 0 ? held : timing.average_us + (held - timing.average_us) / 16;
+    // The mean of its first runs, then a moving average over about the last
+    // 16: a cold first run (page faults, lazy binding) is soon outweighed.
     ++timing.runs;
+    timing.average_us += (held - timing.average_us) / static_cast<std::int64_t>(std::min<std::size_t>(timing.runs, 16));
   }
   if (counted_slow) --slot->slow_in_flight;
   slot->front_since = now;  // the next in its line begins

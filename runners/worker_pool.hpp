@@ -139,7 +139,7 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   friend class worker_lease;
   struct waiter;
   struct handler_timing {
-    std::int64_t average_us = 0;  // smoothed over the last few dozen runs
+    std::int64_t average_us = 0;  // the mean of the first 16 runs, then a moving average
     std::size_t runs = 0;
   };
   enum class lease_end { finished, unused, broken };

@@ -580,7 +580,7 @@ host_options pipelining_options() {
 
 // Enough quick runs of crashing.probe for the pool to send its requests to a busy worker.
 awaitable<void> prove_probe_quick(const host_process& host) {
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 10; ++i) {
     auto warm = co_await fetch(host.address(), "crashing.probe", "ms=0");
     EXPECT_EQ(warm.app_status, 0u) << warm.out;
   }
