@@ -242,7 +242,11 @@ int main(int argc, char** argv) {
   std::optional<runners::process_runner> scripts;
   try {
     host.peers = peer_filter::from_environment();
-    if (!config->plugins_dir.empty()) catalog.emplace(config->plugins_dir);
+    if (!config->plugins_dir.empty()) {
+      catalog.emplace(config->plugins_dir);
+      if (const auto& problem = catalog->watch_problem(); !problem.empty())
+        host.log->warn("{}: a plugin still being written is told only by not being a whole file yet", problem);
+    }
     if (!config->scripts_dir.empty()) {
       scripts.emplace(config->scripts_dir, host.log, scripts_open_files, identity);
       host.scripts = &*scripts;

@@ -47,11 +47,18 @@ bool is_safe_plugin_name(std::string_view name) {
   return true;
 }
 
-plugin_catalog::plugin_catalog(fs::path plugins_dir, mode how) : mode_(how) {
+namespace {
+fs::path plugins_folder(const fs::path& given) {
   std::error_code ec;
-  directory_ = fs::canonical(plugins_dir, ec);
-  if (ec || !fs::is_directory(directory_))
-    throw std::runtime_error("plugins folder " + plugins_dir.string() + " is not a directory");
+  auto folder = fs::canonical(given, ec);
+  if (ec || !fs::is_directory(folder))
+    throw std::runtime_error("plugins folder " + given.string() + " is not a directory");
+  return folder;
+}
+}  // namespace
+
+plugin_catalog::plugin_catalog(fs::path plugins_dir, mode how)
+    : directory_(plugins_folder(plugins_dir)), mode_(how), writes_(directory_.string()) {
   std::string pattern = (fs::temp_directory_path() / "fcgi-host-plugins-XXXXXX").string();
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a private folder for plugin copies");
   private_dir_ = pattern;  // mkdtemp makes it 0700
@@ -135,10 +142,13 @@ lookup_result plugin_catalog::find_loaded(std::string_view plugin, std::string_v
     std::lock_guard lock(mutex_);
     const auto cached = cache_.find(plugin);
     if (cached != cache_.end() && cached->second.first == where.identity) library = cached->second.second;
-    // Being written: the version before it serves until it is whole.
-    if (const auto partial = incomplete_.find(plugin);
-        !library && cached != cache_.end() && partial != incomplete_.end() && partial->second == where.identity)
-      library = cached->second.second;
+    // Being written: the version before it serves until it is whole (or,
+    // when its writer had it open, until the writer closes it).
+    if (const auto partial = incomplete_.find(plugin); !library && cached != cache_.end() &&
+                                                       partial != incomplete_.end() &&
+                                                       partial->second.identity == where.identity)
+      if (!partial->second.writer_open || writes_.being_written(where.file.filename().string()))
+        library = cached->second.second;
   }
   if (!library) {
     found.result = lookup_result::outcome::needs_loading;
@@ -179,7 +189,7 @@ lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string
     if (loaded.incomplete) {
       if (auto previous = cached(plugin)) {
         std::lock_guard lock(mutex_);
-        incomplete_[std::string(plugin)] = where.identity;
+        incomplete_[std::string(plugin)] = {where.identity, loaded.writer_open};
         return bind(plugin, handler, where, std::move(previous));
       }
       if (std::chrono::steady_clock::now() < give_up_at) {
@@ -195,6 +205,11 @@ lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string
 
 plugin_catalog::load_outcome plugin_catalog::load(const std::string& name, const located& where) {
   load_outcome outcome;
+  if (writes_.being_written(where.file.filename().string())) {
+    outcome.why = "it is still being written (its writer has not closed it)";
+    outcome.incomplete = outcome.writer_open = true;
+    return outcome;
+  }
   // dlopen() of a path already open returns the old handle, so each version
   // gets a private copy of its own: removed once mapped in process, kept
   // for as long as workers may start on it.

@@ -3,8 +3,9 @@
 // on the old code finish), and notices on every lookup when the file was
 // replaced or removed. In process (isolation = "none"), it loads the copy and
 // reads its handler table; for worker processes it keeps the copy for them
-// to load. A file still being written (not yet a whole ELF file, or changing
-// while copied) is never loaded: the previous version serves meanwhile, and a
+// to load. A file still being written (its writer has not closed it, as
+// inotify tells; or not yet a whole ELF file; or changing while copied) is
+// never loaded: the previous version serves meanwhile, and a
 // new plugin is waited for briefly. Nothing outside the folder is ever
 // loaded: names are checked, symlinks resolved and confined.
 #pragma once
@@ -18,6 +19,7 @@
 #include <string_view>
 
 #include "handler_lookup.hpp"
+#include "write_watch.hpp"
 
 namespace fcgihost::runners {
 
@@ -40,6 +42,9 @@ class plugin_catalog final : public handler_lookup {
   lookup_result load_and_find(std::string_view plugin, std::string_view handler) override;
 
   const std::filesystem::path& directory() const { return directory_; }
+  // Why files being written cannot be told apart (inotify unavailable), or
+  // empty: the host logs it once.
+  const std::string& watch_problem() const { return writes_.problem(); }
 
  private:
   std::string no_plugin_reason(std::string_view plugin) const;
@@ -60,7 +65,8 @@ class plugin_catalog final : public handler_lookup {
   struct load_outcome {
     std::shared_ptr<const loaded_plugin> plugin;
     std::string why;          // when no plugin
-    bool incomplete = false;  // the file is still being written: try again soon
+    bool incomplete = false;   // the file is still being written: try again soon
+    bool writer_open = false;  // ... and its writer has it open
   };
   load_outcome load(const std::string& name, const located& where);
   // The version in the cache, whatever the file is now.
@@ -72,7 +78,12 @@ class plugin_catalog final : public handler_lookup {
   std::mutex mutex_;
   std::map<std::string, std::pair<file_identity, std::shared_ptr<const loaded_plugin>>, std::less<>> cache_;
   // Files found still being written, while an older version serves.
-  std::map<std::string, file_identity, std::less<>> incomplete_;
+  struct incomplete_file {
+    file_identity identity;
+    bool writer_open = false;  // its writer had it open (else: not a whole file)
+  };
+  std::map<std::string, incomplete_file, std::less<>> incomplete_;
+  write_watch writes_;
   std::atomic<std::uint64_t> generation_{0};
   std::mutex loading_;  // one load at a time: two requests for a new plugin load it once
 };

@@ -9,12 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
+#include <future>
 #include <regex>
 #include <thread>
 
@@ -280,6 +282,59 @@ TEST(HostIsolation, AHalfCopiedPluginIsNeverLoaded) {
     const auto meanwhile = run_async([&] { return fetch(host.address(), "partial.greet", "old"); });
     EXPECT_EQ(meanwhile.out, "Content-Type: text/plain\r\n\r\nHello, old!\n") << "cut at " << cut;
   }
+}
+
+std::string file_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A writer that has written a whole library but not closed it yet (a linker
+// writing in place, a copy that will go on): inotify tells the host, which
+// serves the version before it until the writer closes the file.
+class open_writer {
+ public:
+  open_writer(const fs::path& file, const std::string& bytes)
+      : fd_(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) {
+    EXPECT_GE(fd_, 0);
+    EXPECT_EQ(::write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  ~open_writer() { close(); }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+TEST(HostIsolation, APluginItsWriterStillHasOpenIsNotLoaded) {
+  host_options options = isolation_options();
+  options.plugins = {};
+  host_process host(options);
+  host.install_plugin("versioned_one", "libversioned.so");
+  const fs::path built(FCGIHOST_PLUGIN_BUILD_DIR);
+  const auto version = [&] { return run_async([&] { return fetch(host.address(), "versioned.which"); }).out; };
+  EXPECT_EQ(version(), "Content-Type: text/plain\r\n\r\nversion 1\n");
+  {
+    open_writer writing(host.plugins_dir() / "libversioned.so", file_bytes(built / "libversioned_two.so"));
+    // Whole, but its writer may go on: version 1 serves meanwhile, however often asked.
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(version(), "Content-Type: text/plain\r\n\r\nversion 1\n") << i;
+    writing.close();
+    EXPECT_EQ(version(), "Content-Type: text/plain\r\n\r\nversion 2\n");
+  }
+  // A new plugin whose writer closes it while its first request waits: served by it.
+  auto writing = std::make_unique<open_writer>(host.plugins_dir() / "libfresh.so", file_bytes(built / "libhello.so"));
+  auto first = std::async(std::launch::async, [&] { return run_async([&] { return fetch(host.address(), "fresh.greet"); }); });
+  EXPECT_EQ(first.wait_for(300ms), std::future_status::timeout) << "served while still being written";
+  writing.reset();
+  EXPECT_EQ(first.get().out, "Content-Type: text/plain\r\n\r\nHello, world!\n");
+  // One that stays open is refused after a brief wait, and says why.
+  open_writer stays(host.plugins_dir() / "libstuck.so", file_bytes(built / "libhello.so"));
+  const auto refused = run_async([&] { return fetch(host.address(), "stuck.greet"); });
+  EXPECT_EQ(refused.app_status, 500u);
+  EXPECT_NE(refused.err.find("still being written (its writer has not closed it)"), std::string::npos) << refused.err;
 }
 
 TEST(HostIsolation, AWorkerOverItsMemoryLimitIsReplacedAfterItsRequest) {
