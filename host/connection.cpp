@@ -107,7 +107,7 @@ void connection::close_socket() {
   linger_.cancel();
   activity_check_.cancel();
   error_code ignored;
-  socket_.shutdown(socket_type::shutdown_both, ignored);
+  if (!sent_end_of_output_) socket_.shutdown(socket_type::shutdown_both, ignored);
   socket_.close(ignored);
 }
 
@@ -130,6 +130,7 @@ void connection::close_gracefully() {
   state_ = state::lingering;
   error_code ignored;
   socket_.shutdown(socket_type::shutdown_send, ignored);
+  sent_end_of_output_ = true;
   linger_.expires_after(linger_time);
   linger_.async_wait([weak = weak_from_this()](error_code ec) {
     if (ec) return;

@@ -103,6 +103,7 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   // atomic because the server reads it from another thread (serving()).
   std::atomic<std::size_t> started_requests_{0};
   state state_ = state::reading;
+  bool sent_end_of_output_ = false;  // shut for sending (a lingering close)
   bool closing_ = false;  // close once no request is left
   boost::asio::steady_timer linger_;
   bool reading_paused_ = false;

@@ -51,7 +51,10 @@ constexpr int accept_batch = 256;
 awaitable<void> server::accept_loop(acceptor_type& acceptor, std::string description) {
   while (acceptor.is_open()) {
     // Each connection gets a strand of its own: its coroutines never run at once.
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io_), asio::as_tuple(use_awaitable));
+    // The peer's address comes with the accept (no getpeername per connection).
+    acceptor_type::endpoint_type peer;
+    auto [ec, socket] =
+        co_await acceptor.async_accept(asio::make_strand(io_), peer, asio::as_tuple(use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       host_.log->error("accept on {} failed: {}", description, ec.message());
@@ -62,20 +65,20 @@ awaitable<void> server::accept_loop(acceptor_type& acceptor, std::string descrip
       }
       continue;
     }
-    admit(std::move(socket), description);
+    admit(std::move(socket), peer, description);
     for (int more = 0; more < accept_batch && acceptor.is_open(); ++more) {
-      auto next = acceptor.accept(asio::make_strand(io_), ec);  // the acceptor does not block
+      socket_type next(asio::make_strand(io_));
+      acceptor.accept(next, peer, ec);  // the acceptor does not block
       if (ec) break;  // would block: none waiting (other errors show at the next async_accept)
-      admit(std::move(next), description);
+      admit(std::move(next), peer, description);
     }
   }
 }
 
-void server::admit(socket_type socket, const std::string& description) {
+void server::admit(socket_type socket, const acceptor_type::endpoint_type& remote, const std::string& description) {
   boost::system::error_code ec;
   sockaddr_storage peer{};
-  const auto remote = socket.remote_endpoint(ec);
-  if (!ec) std::memcpy(&peer, remote.data(), std::min<std::size_t>(remote.size(), sizeof peer));
+  std::memcpy(&peer, remote.data(), std::min<std::size_t>(remote.size(), sizeof peer));
   const std::string peer_name = describe_peer(peer);
   if (!host_.peers.allows(peer)) {
     host_.log->warn("refused a connection from {} on {}: not in FCGI_WEB_SERVER_ADDRS", peer_name, description);

@@ -37,7 +37,7 @@ class server {
       boost::asio::strand<boost::asio::io_context::executor_type>>::other;
   boost::asio::awaitable<void> accept_loop(acceptor_type& acceptor, std::string description);
   // Takes a new connection in, or refuses it.
-  void admit(socket_type socket, const std::string& description);
+  void admit(socket_type socket, const acceptor_type::endpoint_type& peer, const std::string& description);
   std::vector<std::shared_ptr<connection>> live_connections();
   // The connection to close for a new one at max-connections (and marked so
   // it is not chosen twice), or none when every one runs a request.

@@ -60,7 +60,11 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
       co_return;
     }
     try {
-      co_await (pump_stdin() && pump_output());
+      // A body sent whole with the request (most are) needs no pump of its own.
+      if (stdin_done_)
+        co_await pump_output();
+      else
+        co_await (pump_stdin() && pump_output());
     } catch (const std::exception& e) {
       log_->error("{}: the exchange failed inside the host: {}", describe(), e.what());
       link_.kill("the host's side of its exchange failed");
