@@ -166,6 +166,15 @@ row() {
 
 echo "fcgi-bench and wrk, $rounds round(s) of $seconds s each; medians. $(nproc) cores."
 
+# Every peer warmed for a second first (plugins loaded, workers started,
+# php-fpm's opcache filled), so the first row is not measured on a cold start.
+for warm in "host.sock hello.greet" "isolated.sock hello.greet" "libfcgi1.sock -" "libfcgi2.sock -" \
+            "php.sock $root/bench/php/hello.php"; do
+  read -r socket script <<< "$warm"
+  "$fcgi_bench" --connect "unix:$work/$socket" --param SCRIPT_FILENAME="$script" --connections 16 --duration 1 \
+      --quiet > /dev/null || true
+done
+
 table_header "tiny hello, direct with fcgi-bench, $connections requests in flight"
 host=$(direct host "unix:$work/host.sock" --param SCRIPT_FILENAME=hello.greet --connections 4 --depth 16 --keep-conn)
 base=${host%% *}
