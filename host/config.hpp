@@ -96,8 +96,13 @@ struct host_config {
   // Who workers and scripts run as when the host runs as root (empty: as the host).
   std::string user;
   std::string group;
+  // Answered by the host itself, matched against SCRIPT_NAME (empty: off).
+  std::string ping_path;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
+  // The access lines: "text" (in the log, as every other line) or "json"
+  // (a JSON object per line, alone on its line, to the same place).
+  std::string access_log_format = "text";
   std::vector<route_rule> routes;
 };
 

@@ -378,7 +378,9 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     co_await refuse(protocol::protocol_status::unknown_role);
     co_return;
   }
-  if (host_.draining) {
+  // With a ping path, the request's PARAMS are read first: a ping while
+  // draining is answered 503 (see request_session::start).
+  if (host_.draining && host_.settings()->ping_path.empty()) {
     host_.log->info("{}: request {} refused (OVERLOADED): the host is shutting down", peer_, begin.request_id);
     co_await refuse(protocol::protocol_status::overloaded);
     co_return;

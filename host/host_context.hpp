@@ -22,6 +22,8 @@ namespace fcgihost::host {
 
 struct host_context {
   std::shared_ptr<spdlog::logger> log;
+  // Where access lines go (the log itself unless they are JSON: see logging.hpp).
+  std::shared_ptr<spdlog::logger> access_log;
   std::atomic<std::shared_ptr<const host_config>> config;
   runners::function_runner* functions = nullptr;
   runners::process_runner* scripts = nullptr;

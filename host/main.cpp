@@ -224,6 +224,7 @@ int main(int argc, char** argv) {
 
   host_context host;
   host.log = make_logger(*config);
+  host.access_log = make_access_logger(*config, host.log);
   std::optional<runners::run_as> identity;
   try {
     identity = identity_of(*config);

@@ -121,6 +121,13 @@ void request_lifecycle::refuse_overloaded() {
                      .protocol_status = protocol::protocol_status::overloaded});
 }
 
+void request_lifecycle::answer_from_host(int status, std::string response, std::string outcome) {
+  end(request_ending{.reason = end_reason::done,
+                     .app_status = status == 200 ? 0 : status,
+                     .outcome = std::move(outcome),
+                     .response_if_silent = std::move(response)});
+}
+
 void request_lifecycle::refuse(int status, std::string outcome, std::string body, std::string host_stderr,
                                std::string why) {
   end(request_ending{.reason = end_reason::refused,

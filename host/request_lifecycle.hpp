@@ -113,6 +113,9 @@ class request_lifecycle {
   void refuse(int status, std::string outcome, std::string body, std::string host_stderr, std::string why);
   // No request slot is free: END_REQUEST with FCGI_OVERLOADED.
   void refuse_overloaded();
+  // The host answers the request itself (its ping path): `response` is a
+  // whole CGI response, and the access log says `outcome`.
+  void answer_from_host(int status, std::string response, std::string outcome);
 
   // --- FCGI_STDIN ---
   // A chunk from the web server; empty: the end of the stream. May end the

@@ -8,14 +8,18 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 
 #include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/response_status.hpp>
 
 #include <runners/exception_text.hpp>
 #include <runners/worker_protocol.hpp>
 
 #include <fcgihost/protocol/stream_framing.hpp>
 
+#include "json_text.hpp"
 #include "router.hpp"
 
 namespace fcgihost::host {
@@ -151,6 +155,18 @@ void request_session::start(protocol::name_value_list params) {
   params_ = std::move(params);
   if (lifecycle_.over()) return;  // ended (its deadline, an abort) before its PARAMS were complete
   const host_config* settings = settings_.get();
+  // Answered by the host, before any limit: a load balancer's check gets
+  // through when every request slot is taken, and sees the drain.
+  if (host_.worker_plugin.empty() && answer_ping(*settings)) {
+    check_end();
+    return;
+  }
+  if (host_.draining) {
+    host_.log->info("{}: request {} refused (OVERLOADED): the host is shutting down", peer_, request_id_);
+    lifecycle_.refuse_overloaded();
+    check_end();
+    return;
+  }
   slot_ = request_slot(host_.active_requests, settings->max_requests);
   if (!slot_.held()) {
     host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running", peer_, request_id_,
@@ -176,6 +192,19 @@ void request_session::start(protocol::name_value_list params) {
     spawn_logged(executor_, run(std::move(*work)), host_.log, fmt::format("request {}", request_id_));
   }
   check_end();
+}
+
+bool request_session::answer_ping(const host_config& settings) {
+  if (settings.ping_path.empty()) return false;
+  const std::string* name = protocol::find_value(params_, "SCRIPT_NAME");
+  if (!name || *name != settings.ping_path) return false;
+  script_ = settings.ping_path;
+  lifecycle_.name_target("host", script_);
+  if (host_.draining)
+    lifecycle_.answer_from_host(503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining");
+  else
+    lifecycle_.answer_from_host(200, protocol::cgi_response(200, "OK", "pong\n"), "done");
+  return true;
 }
 
 request_session::prepared_run request_session::prepare_function(const resolved_target& target) {
@@ -500,16 +529,47 @@ awaitable<void> request_session::conclude() {
     sink->tear_down(ending.reason == end_reason::write_failed ? "a write failed" : "a response was cut");
   }
   lifecycle_.finished();  // a timer still armed finds it ended
-  log_access(ending.app_status, ending.outcome);
+  log_access(ending.app_status, ending.outcome, ending.reason);
   if (sink) sink->request_done(keep_conn_);
+}
+
+// The text line's fields, named, plus the worker's pid (null when none) and
+// the end reason (done, timeout, aborted, peer-gone...).
+void request_session::log_access_json(int app_status, std::string_view outcome, end_reason reason,
+                                      double elapsed_ms) const {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  char time[64];
+  std::snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+  const auto param = [this](std::string_view name) -> std::string {
+    const std::string* value = protocol::find_value(params_, name);
+    return value ? json_quoted(*value) : "null";
+  };
+  host_.access_log->info(
+      "{{\"time\":\"{}\",\"peer\":{},\"request_id\":{},\"method\":{},\"uri\":{},\"status\":{},\"bytes\":{},"
+      "\"elapsed_ms\":{:.1f},\"script\":{},\"runner\":{},\"worker_pid\":{},\"app_status\":{},\"outcome\":{},"
+      "\"end_reason\":{}}}",
+      time, json_quoted(peer_), request_id_, param("REQUEST_METHOD"), param("REQUEST_URI"), lifecycle_.logged_status(),
+      lifecycle_.stdout_bytes(), elapsed_ms, json_quoted(script_), json_quoted(lifecycle_.runner_name()),
+      worker_pid_ != 0 ? std::to_string(worker_pid_) : std::string("null"), app_status, json_quoted(outcome),
+      json_quoted(to_string(reason)));
 }
 
 void request_session::log_stderr(std::string_view bytes) {
   stderr_log_.feed(bytes, [this](std::string_view line) { host_.log->warn("{} {}: stderr: {}", peer_, script_, line); });
 }
 
-void request_session::log_access(int app_status, std::string_view outcome) {
+void request_session::log_access(int app_status, std::string_view outcome, end_reason reason) {
   const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began_).count();
+  if (host_.access_log && host_.access_log != host_.log) {
+    log_access_json(app_status, outcome, reason, elapsed);
+    return;
+  }
   host_.log->info("{} \"{} {}\" {} {} {:.1f}ms script={} runner={}{} app_status={} {}", peer_,
                   param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
                   lifecycle_.logged_status(), lifecycle_.stdout_bytes(), elapsed, script_,

@@ -76,6 +76,8 @@ class request_session final : public runners::request_io, public std::enable_sha
                                                            std::string handler, overload_answer when_overloaded,
                                                            std::chrono::milliseconds kill_grace);
   // A lookup that found nothing to run: answered. False if it found a handler.
+  // The ping path's answer, when SCRIPT_NAME is it.
+  bool answer_ping(const host_config& settings);
   bool refuse_unless_found(const runners::lookup_result& found);
   prepared_run prepare_script(const resolved_target& target, const std::vector<std::string>& pass_env);
   void refuse(int status, std::string reason, std::string body, std::string host_stderr = {});
@@ -92,7 +94,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   // Only while holding the write guard.
   boost::asio::awaitable<void> send_held_output(request_sink& sink);
   void log_stderr(std::string_view bytes);
-  void log_access(int app_status, std::string_view outcome);
+  void log_access(int app_status, std::string_view outcome, end_reason reason);
+  void log_access_json(int app_status, std::string_view outcome, end_reason reason, double elapsed_ms) const;
 
   std::weak_ptr<request_sink> sink_;
   const boost::asio::any_io_executor executor_;

@@ -257,6 +257,17 @@ std::vector<setting_spec> make_table() {
                        &host_config::user, text, text_or("the host's")));
   rows.push_back(field("group", "NAME", "with user: their group", at_start, &host_config::group, text,
                        text_or("the user's own")));
+  rows.push_back(field("ping-path", "PATH",
+                       "SCRIPT_NAME the host answers itself with 200 pong, 503 while draining (for load balancers)",
+                       each_request, &host_config::ping_path,
+                       [](const std::string& key, const std::string& value) {
+                         if (value.empty() || value == "off") return std::string();
+                         if (value.front() != '/')
+                           throw std::invalid_argument(key + " takes a path starting with '/' (or off), not '" +
+                                                       value + "'");
+                         return value;
+                       },
+                       [](const std::string& ping) { return ping.empty() ? std::string("off") : ping; }));
   rows.push_back(field("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off", each_request,
                        &host_config::log_level,
                        [](const std::string& key, const std::string& value) {
@@ -269,6 +280,15 @@ std::vector<setting_spec> make_table() {
   rows.push_back(field("log-file", "FILE", "log here instead of stderr", at_start, &host_config::log_file,
                        [](const std::string&, const std::string& value) { return value; },
                        [](const std::string& file) { return file.empty() ? std::string("stderr") : file; }));
+  rows.push_back(field("access-log-format", "FORMAT",
+                       "text, or json: each access line a JSON object on a line of its own (for log shippers)",
+                       at_start, &host_config::access_log_format,
+                       [](const std::string& key, const std::string& value) {
+                         if (value != "text" && value != "json")
+                           throw std::invalid_argument(key + " takes text or json, not '" + value + "'");
+                         return value;
+                       },
+                       [](const std::string& format) { return format; }));
   return rows;
 }
 
