@@ -26,6 +26,7 @@
 #include "listeners.hpp"
 #include "logging.hpp"
 #include "server.hpp"
+#include "service_notifier.hpp"
 #include "settings_table.hpp"
 #include "worker_main.hpp"
 
@@ -71,12 +72,13 @@ awaitable<void> drain(asio::io_context& io, runners::io_threads& threads, host_c
 }
 
 awaitable<void> handle_signals(asio::io_context& io, runners::io_threads& threads, host_context& host, server& srv,
-                               const command_line& line) {
+                               const command_line& line, service_notifier& service) {
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   bool draining = false;
   while (true) {
     const int signal = co_await signals.async_wait(use_awaitable);
     if (signal == SIGHUP) {
+      service.reloading();
       try {
         host_config fresh = build_config(line);
         const auto running = host.settings();
@@ -90,6 +92,7 @@ awaitable<void> handle_signals(asio::io_context& io, runners::io_threads& thread
       } catch (const std::exception& e) {
         host.log->error("SIGHUP: keeping the old configuration: {}", e.what());
       }
+      service.ready("serving");
       continue;
     }
     if (draining) {
@@ -106,6 +109,7 @@ awaitable<void> handle_signals(asio::io_context& io, runners::io_threads& thread
                    signal == SIGTERM ? "SIGTERM" : "SIGINT",
                    std::chrono::duration<double>(host.settings()->drain_timeout).count(),
                    host.active_requests.load());
+    service.stopping("draining " + std::to_string(host.active_requests.load()) + " request(s)");
     srv.stop_accepting_and_drain();
     asio::co_spawn(io, drain(io, threads, host, srv, host.settings()->drain_timeout), [&host](std::exception_ptr failure) {
       if (failure) host.log->critical("the drain failed; stopping");
@@ -299,7 +303,8 @@ int main(int argc, char** argv) {
   asio::co_spawn(io, trim_memory_when_idle(host), [&](std::exception_ptr failure) {
     if (failure) host.log->error("the idle memory trim stopped");
   });
-  asio::co_spawn(io, handle_signals(io, threads, host, srv, line), [&](std::exception_ptr failure) {
+  service_notifier service(host.log);
+  asio::co_spawn(io, handle_signals(io, threads, host, srv, line, service), [&](std::exception_ptr failure) {
     if (failure) host.log->critical("signal handling stopped");
   });
   host.log->info("fcgi-host listening on {}; plugins: {}; scripts: {}; timeout: {} s{}", describe(listeners),
@@ -307,6 +312,9 @@ int main(int argc, char** argv) {
                  scripts ? scripts->directory().string() : "(none)",
                  std::chrono::duration<double>(config->timeout).count(),
                  host.peers.active() ? "; FCGI_WEB_SERVER_ADDRS applies" : "");
+  // Listening and its signals handled: systemd may send it requests and signals.
+  service.ready("serving on " + describe(listeners));
+  service.start_watchdog(io);
 
   threads.start();
   // After a drain: handlers still running have had their stop tokens.

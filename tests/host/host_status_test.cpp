@@ -1,11 +1,16 @@
 // What the host says about itself: the ping path a load balancer checks,
-// and access lines as JSON for log shippers.
+// access lines as JSON for log shippers, and its state to systemd.
 #include <boost/json/src.hpp>
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <sstream>
 
 #include "../support/host_process.hpp"
@@ -158,6 +163,75 @@ TEST(HostStatus, JsonAccessLinesParseAsJson) {
   EXPECT_EQ(access[2].at("uri").as_string(), "/a\"b\\c\nd\xc3\xbf\xc3\xbe");
   // Nothing else changed: the log's other lines keep their text form.
   EXPECT_NE(host.log().find(" info fcgi-host listening on "), std::string::npos);
+}
+
+
+// What systemd would hear: a datagram socket of the test's own, named by
+// NOTIFY_SOCKET as systemd names its own.
+class notify_listener {
+ public:
+  notify_listener() : fd_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path().c_str(), sizeof address.sun_path - 1);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  }
+  ~notify_listener() { ::close(fd_); }
+  std::string path() const { return (dir_ / "notify").string(); }
+  // The next message other than a watchdog ping (which are counted), or ""
+  // when none comes within `limit`.
+  std::string next(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+      pollfd ready{fd_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) <= 0) return {};
+      char message[4096];
+      const auto got = ::recv(fd_, message, sizeof message, 0);
+      if (got <= 0) return {};
+      std::string text(message, static_cast<std::size_t>(got));
+      if (text == "WATCHDOG=1") {
+        ++watchdog_pings;
+        continue;
+      }
+      return text;
+    }
+  }
+  int watchdog_pings = 0;
+
+ private:
+  temp_dir dir_;
+  int fd_;
+};
+
+TEST(HostStatus, SystemdHearsReadyReloadingStoppingAndWatchdogPings) {
+  notify_listener systemd;
+  host_options options = ping_options();
+  options.environment = {"NOTIFY_SOCKET=" + systemd.path(), "WATCHDOG_USEC=200000"};
+  host_process host(options);
+  const auto ready = systemd.next();
+  const auto ready_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ready.starts_with("READY=1\nSTATUS=serving on unix:")) << ready;
+  // Ready means serving: a request made now is answered.
+  const auto pong = run_async([&]() -> awaitable<client::response> {
+    auto conn = co_await connection::connect(host.address());
+    co_return co_await conn.send(request_for_path("/ping"));
+  });
+  EXPECT_TRUE(pong.out.ends_with("pong\n"));
+  // Pinged every 0.1 s (half of WATCHDOG_USEC) from the event loop.
+  EXPECT_EQ(systemd.next(std::chrono::milliseconds(550)), "");
+  const auto since_ready = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ready_at);
+  EXPECT_GE(systemd.watchdog_pings, 3);
+  EXPECT_LE(systemd.watchdog_pings, static_cast<int>(since_ready.count() / 100) + 2);
+  host.process().signal(SIGHUP);
+  const auto reloading = systemd.next();
+  EXPECT_TRUE(reloading.starts_with("RELOADING=1\n")) << reloading;
+  EXPECT_NE(reloading.find("\nMONOTONIC_USEC="), std::string::npos) << reloading;
+  EXPECT_EQ(systemd.next(), "READY=1\nSTATUS=serving");
+  host.process().signal(SIGTERM);
+  EXPECT_EQ(systemd.next(), "STOPPING=1\nSTATUS=draining 0 request(s)");
+  EXPECT_EQ(host.process().wait(std::chrono::seconds(10)), 0);
+  EXPECT_TRUE(host.wait_for_log("systemd watchdog: pinging every 0.1 s")) << host.log();
 }
 
 }  // namespace
