@@ -26,7 +26,7 @@ trap 'exit 0' INT TERM
 
 # A short timeout, so the 408 demo does not take long.
 "$FCGIHOST_BUILD/bin/fcgi-host" --listen "unix:$socket" --plugins "$FCGIHOST_BUILD/lib" \
-    --scripts "$scripts" --timeout 5 &
+    --scripts "$scripts" --timeout 5 --status-path /fcgi-status --ping-path /ping &
 host_pid=$!
 for _ in $(seq 200); do [ -S "$socket" ] && break; sleep 0.05; done
 [ -S "$socket" ] || { echo "fcgi-host did not start" >&2; exit 1; }
@@ -66,6 +66,8 @@ Try (nginx's error log: $run_dir/nginx/error.log; fcgi-host logs here):
   curl '$url/cgi/env.py/some/path?a=b'                    # the CGI environment (Python)
   curl --data-binary @/etc/os-release $url/cgi/upload.pl  # an upload's size and md5 (Perl)
   curl -i $url/cgi/grandchild.sh                          # 408; the script and its child killed
+  curl $url/fcgi-status                                   # the host's status page (?json, ?openmetrics)
+  curl $url/ping                                          # pong (503 while draining)
   build/bin/fcgi-client --connect unix:$socket --param SCRIPT_FILENAME=hello.greet
 Drop your own plugin (see plugins/include/fcgihost/plugin.hpp) into $FCGIHOST_BUILD/lib
 and call it as $url/fn/PLUGIN.HANDLER, or an executable script into $scripts

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,6 +24,8 @@ enum class isolation_mode { process, none };
 // What a request that finds every worker busy and the queue full gets.
 enum class overload_answer { overloaded, service_unavailable };
 
+class route_metrics;
+
 struct route_rule {
   enum class match_kind { glob, prefix };
   enum class runner_kind { function, script };
@@ -34,6 +37,8 @@ struct route_rule {
   runners::script_limit_overrides limits;  // script routes
   std::optional<isolation_mode> isolation;  // function routes
   std::optional<overload_answer> when_overloaded;
+  // Its figures for the status page (host_metrics::attach_routes).
+  std::shared_ptr<route_metrics> metrics;
 };
 
 struct host_config {
@@ -98,6 +103,7 @@ struct host_config {
   std::string group;
   // Answered by the host itself, matched against SCRIPT_NAME (empty: off).
   std::string ping_path;
+  std::string status_path;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
   // The access lines: "text" (in the log, as every other line) or "json"

@@ -15,6 +15,7 @@
 #include <runners/run_order.hpp>
 #include <runners/worker_runner.hpp>
 
+#include "metrics.hpp"
 #include "config.hpp"
 #include "peer_filter.hpp"
 
@@ -31,6 +32,7 @@ struct host_context {
   peer_filter peers;
   std::atomic<std::size_t> open_connections{0};
   std::atomic<std::size_t> active_requests{0};
+  host_metrics metrics;  // for the status page
   std::atomic<std::uint64_t> requests_begun{0};  // ever, for telling when the host is idle
   std::atomic<bool> draining{false};
   // In a worker process: the plugin it serves (requests name only the

@@ -85,6 +85,7 @@ awaitable<void> handle_signals(asio::io_context& io, runners::io_threads& thread
         if (const auto ignored = restart_only_changes(*running, fresh); !ignored.empty())
           host.log->warn("SIGHUP: {} changed, which takes a restart; the rest applies now", ignored);
         keep_restart_only_settings(*running, fresh);  // so settings() says what is in effect
+        host.metrics.attach_routes(fresh);
         host.log->set_level(spdlog::level::from_str(fresh.log_level));
         host.config.store(std::make_shared<const host_config>(std::move(fresh)));
         host.log->info("SIGHUP: configuration reloaded{}",
@@ -227,6 +228,11 @@ int main(int argc, char** argv) {
   const rlim_t scripts_open_files = raise_open_files_limit();
 
   host_context host;
+  {
+    auto attached = std::make_shared<host_config>(*config);
+    host.metrics.attach_routes(*attached);
+    config = std::move(attached);
+  }
   host.log = make_logger(*config);
   host.access_log = make_access_logger(*config, host.log);
   std::optional<runners::run_as> identity;

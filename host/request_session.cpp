@@ -20,6 +20,7 @@
 #include <fcgihost/protocol/stream_framing.hpp>
 
 #include "json_text.hpp"
+#include "status_page.hpp"
 #include "router.hpp"
 
 namespace fcgihost::host {
@@ -157,7 +158,7 @@ void request_session::start(protocol::name_value_list params) {
   const host_config* settings = settings_.get();
   // Answered by the host, before any limit: a load balancer's check gets
   // through when every request slot is taken, and sees the drain.
-  if (host_.worker_plugin.empty() && answer_ping(*settings)) {
+  if (host_.worker_plugin.empty() && (answer_ping(*settings) || answer_status(*settings))) {
     check_end();
     return;
   }
@@ -168,6 +169,7 @@ void request_session::start(protocol::name_value_list params) {
     return;
   }
   slot_ = request_slot(host_.active_requests, settings->max_requests);
+  if (slot_.held()) host_.metrics.note_in_flight(host_.active_requests.load(std::memory_order_relaxed));
   if (!slot_.held()) {
     host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running", peer_, request_id_,
                     settings->max_requests);
@@ -178,6 +180,10 @@ void request_session::start(protocol::name_value_list params) {
   const resolved_target target = host_.worker_plugin.empty() ? resolve_target(params_, *settings)
                                                              : resolve_worker_target(params_, host_.worker_plugin);
   if (!target.script_filename.empty()) script_ = target.script_filename;
+  route_ = target.metrics                                           ? target.metrics
+           : target.type == resolved_target::kind::function ? &host_.metrics.plugins()
+           : target.type == resolved_target::kind::script   ? &host_.metrics.scripts()
+                                                             : &host_.metrics.nothing_ran();
   prepared_run prepared = std::monostate{};
   if (target.type == resolved_target::kind::script)
     prepared = prepare_script(target, settings->pass_env);
@@ -194,12 +200,27 @@ void request_session::start(protocol::name_value_list params) {
   check_end();
 }
 
-bool request_session::answer_ping(const host_config& settings) {
-  if (settings.ping_path.empty()) return false;
+bool request_session::asks_for(const std::string& host_path) const {
+  if (host_path.empty()) return false;
   const std::string* name = protocol::find_value(params_, "SCRIPT_NAME");
-  if (!name || *name != settings.ping_path) return false;
+  return name && *name == host_path;
+}
+
+bool request_session::answer_status(const host_config& settings) {
+  if (!asks_for(settings.status_path)) return false;
+  script_ = settings.status_path;
+  lifecycle_.name_target("host", script_);
+  route_ = &host_.metrics.host_answered();
+  const std::string* query = protocol::find_value(params_, "QUERY_STRING");
+  lifecycle_.answer_from_host(200, status_response(host_, query ? *query : std::string()), "done");
+  return true;
+}
+
+bool request_session::answer_ping(const host_config& settings) {
+  if (!asks_for(settings.ping_path)) return false;
   script_ = settings.ping_path;
   lifecycle_.name_target("host", script_);
+  route_ = &host_.metrics.host_answered();
   if (host_.draining)
     lifecycle_.answer_from_host(503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining");
   else
@@ -530,7 +551,33 @@ awaitable<void> request_session::conclude() {
   }
   lifecycle_.finished();  // a timer still armed finds it ended
   log_access(ending.app_status, ending.outcome, ending.reason);
+  count_in_metrics(ending);
   if (sink) sink->request_done(keep_conn_);
+}
+
+request_outcome request_session::outcome_of(const request_ending& ending) const {
+  if (ending.protocol_status == protocol::protocol_status::overloaded) return request_outcome::overloaded;
+  switch (ending.reason) {
+    case end_reason::timeout: return request_outcome::timeout;
+    case end_reason::aborted: return request_outcome::abort;
+    case end_reason::peer_gone:
+    case end_reason::write_failed: return request_outcome::peer_gone;
+    case end_reason::body_too_large: return request_outcome::body_too_large;
+    default: break;
+  }
+  if (ending.outcome == "crashed") return request_outcome::crash;
+  const int status = lifecycle_.logged_status() != 0 ? lifecycle_.logged_status() : ending.app_status;
+  if (status >= 500) return request_outcome::server_error;
+  if (status >= 400) return request_outcome::client_error;
+  return request_outcome::done;
+}
+
+void request_session::count_in_metrics(const request_ending& ending) {
+  if (!host_.worker_plugin.empty()) return;  // a worker's requests are the host's, counted there
+  host_.metrics.request_ended(route_ ? *route_ : host_.metrics.nothing_ran(), outcome_of(ending),
+                              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                                    began_),
+                              lifecycle_.stdin_bytes(), lifecycle_.stdout_bytes());
 }
 
 // The text line's fields, named, plus the worker's pid (null when none) and

@@ -76,8 +76,12 @@ class request_session final : public runners::request_io, public std::enable_sha
                                                            std::string handler, overload_answer when_overloaded,
                                                            std::chrono::milliseconds kill_grace);
   // A lookup that found nothing to run: answered. False if it found a handler.
-  // The ping path's answer, when SCRIPT_NAME is it.
+  // The host's own answers, when SCRIPT_NAME is their path.
+  bool asks_for(const std::string& host_path) const;
   bool answer_ping(const host_config& settings);
+  bool answer_status(const host_config& settings);
+  request_outcome outcome_of(const request_ending& ending) const;
+  void count_in_metrics(const request_ending& ending);
   bool refuse_unless_found(const runners::lookup_result& found);
   prepared_run prepare_script(const resolved_target& target, const std::vector<std::string>& pass_env);
   void refuse(int status, std::string reason, std::string body, std::string host_stderr = {});
@@ -122,6 +126,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   stderr_log_budget stderr_log_;
   std::string script_ = "-";
   int worker_pid_ = 0;
+  route_metrics* route_ = nullptr;  // where its figures go: set once its target is known
   // In a worker: its place in the order handlers run (see run_order).
   std::optional<runners::run_order::ticket> run_ticket_;
   // In a worker: how long the handler ran, told to the host with the end.

@@ -60,6 +60,7 @@ resolved_target resolve_target(const protocol::name_value_list& params, const ho
     rule.limits.apply_to(target.limits);
     if (rule.isolation) target.isolation = *rule.isolation;
     if (rule.when_overloaded) target.when_overloaded = *rule.when_overloaded;
+    target.metrics = rule.metrics.get();
     if (rule.runner == route_rule::runner_kind::function) {
       set_function(target, rule.target);
     } else {

@@ -25,6 +25,7 @@ struct resolved_target {
   isolation_mode isolation = isolation_mode::process;  // function
   overload_answer when_overloaded = overload_answer::overloaded;
   std::string reason;           // none: why
+  route_metrics* metrics = nullptr;  // the [[route]]'s figures, when one matched
 };
 
 resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config);

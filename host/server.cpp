@@ -82,6 +82,7 @@ void server::admit(socket_type socket, const acceptor_type::endpoint_type& remot
   const std::string peer_name = describe_peer(peer);
   if (!host_.peers.allows(peer)) {
     host_.log->warn("refused a connection from {} on {}: not in FCGI_WEB_SERVER_ADDRS", peer_name, description);
+    ++host_.metrics.connections_refused;
     return;  // the socket closes as it goes out of scope
   }
   const auto settings = host_.settings();
@@ -93,12 +94,15 @@ void server::admit(socket_type socket, const acceptor_type::endpoint_type& remot
     if (!victim) {
       host_.log->warn("refused a connection from {} on {}: {} connections already open (max-connections), all "
                       "with requests running", peer_name, description, settings->max_connections);
+      ++host_.metrics.connections_refused;
       return;
     }
     victim->evict();
+    ++host_.metrics.connections_evicted;
   }
   if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) socket.set_option(asio::ip::tcp::no_delay(true), ec);
   auto conn = std::make_shared<connection>(std::move(socket), host_, peer_name);
+  host_.metrics.connections_accepted.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(connections_mutex_);
     connections_.remove_if([](const auto& weak) { return weak.expired(); });

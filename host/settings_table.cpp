@@ -257,17 +257,20 @@ std::vector<setting_spec> make_table() {
                        &host_config::user, text, text_or("the host's")));
   rows.push_back(field("group", "NAME", "with user: their group", at_start, &host_config::group, text,
                        text_or("the user's own")));
+  // A SCRIPT_NAME the host answers itself, or off.
+  const auto host_path = [](const std::string& key, const std::string& value) {
+    if (value.empty() || value == "off") return std::string();
+    if (value.front() != '/')
+      throw std::invalid_argument(key + " takes a path starting with '/' (or off), not '" + value + "'");
+    return value;
+  };
+  const auto path_or_off = [](const std::string& value) { return value.empty() ? std::string("off") : value; };
   rows.push_back(field("ping-path", "PATH",
                        "SCRIPT_NAME the host answers itself with 200 pong, 503 while draining (for load balancers)",
-                       each_request, &host_config::ping_path,
-                       [](const std::string& key, const std::string& value) {
-                         if (value.empty() || value == "off") return std::string();
-                         if (value.front() != '/')
-                           throw std::invalid_argument(key + " takes a path starting with '/' (or off), not '" +
-                                                       value + "'");
-                         return value;
-                       },
-                       [](const std::string& ping) { return ping.empty() ? std::string("off") : ping; }));
+                       each_request, &host_config::ping_path, host_path, path_or_off));
+  rows.push_back(field("status-path", "PATH",
+                       "SCRIPT_NAME the host answers itself with its status page: text, ?json or ?openmetrics",
+                       each_request, &host_config::status_path, host_path, path_or_off));
   rows.push_back(field("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off", each_request,
                        &host_config::log_level,
                        [](const std::string& key, const std::string& value) {

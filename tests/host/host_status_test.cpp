@@ -10,7 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "../support/host_process.hpp"
@@ -232,6 +234,123 @@ TEST(HostStatus, SystemdHearsReadyReloadingStoppingAndWatchdogPings) {
   EXPECT_EQ(systemd.next(), "STOPPING=1\nSTATUS=draining 0 request(s)");
   EXPECT_EQ(host.process().wait(std::chrono::seconds(10)), 0);
   EXPECT_TRUE(host.wait_for_log("systemd watchdog: pinging every 0.1 s")) << host.log();
+}
+
+
+// The status page, as JSON: one request of each outcome moves its figure.
+host_options status_options(std::vector<std::string> more = {}) {
+  std::vector<std::string> arguments{"--status-path", "/status", "--ping-path", "/ping", "--timeout", "2"};
+  arguments.insert(arguments.end(), more.begin(), more.end());
+  host_options options = with_arguments(std::move(arguments));
+  options.plugins.push_back("crashing");
+  return options;
+}
+
+awaitable<std::string> status_body(const std::string& address, std::string query) {
+  auto conn = co_await connection::connect(address);
+  auto options = request_for_path("/status");
+  for (auto& [name, value] : options.params)
+    if (name == "QUERY_STRING") value = query;
+  const auto response = co_await conn.send(std::move(options));
+  const auto body = response.out.find("\r\n\r\n");
+  co_return body == std::string::npos ? response.out : response.out.substr(body + 4);
+}
+
+boost::json::object status_json(const host_process& host) {
+  const auto body = run_async([&] { return status_body(host.address(), "json"); });
+  boost::system::error_code ec;
+  auto value = boost::json::parse(body, ec);
+  EXPECT_FALSE(ec) << body;
+  return ec || !value.is_object() ? boost::json::object() : value.as_object();
+}
+
+std::int64_t route_outcome(const boost::json::object& status, std::string_view route, std::string_view outcome) {
+  for (const auto& entry : status.at("routes").as_array())
+    if (entry.as_object().at("route").as_string() == route)
+      return entry.as_object().at("outcomes").as_object().at(outcome).as_int64();
+  ADD_FAILURE() << "no route " << route;
+  return -1;
+}
+
+TEST(HostStatus, TheFiguresMoveAsRequestsEnd) {
+  host_process host(status_options({"--max-requests", "1"}));
+  const auto before = status_json(host);
+  EXPECT_EQ(before.at("state").as_string(), "serving");
+  EXPECT_EQ(route_outcome(before, "(plugins)", "done"), 0);
+  run_async([&]() -> awaitable<void> {
+    for (int i = 0; i < 3; ++i) co_await fetch(host.address(), "hello.greet");
+    co_await fetch(host.address(), "nosuch.plugin");        // 404
+    co_await fetch(host.address(), "slow.polite", "5");     // 408 at 2 s
+    co_await fetch(host.address(), "crashing.segfault");    // 502: its worker died
+    co_await fetch(host.address(), "echo.body", {}, "twelve bytes");
+    // Every slot taken: refused, while the status page is still answered.
+    auto busy = co_await connection::connect(host.address());
+    auto running = co_await begin_running(busy, "3");
+    const auto refused = co_await fetch(host.address(), "hello.greet");
+    EXPECT_EQ(refused.protocol_status, static_cast<std::uint8_t>(protocol::protocol_status::overloaded));
+    const auto during = co_await status_body(host.address(), "json");
+    EXPECT_NE(during.find("\"in_flight\":1,"), std::string::npos) << during;
+    std::uint32_t status = 999;
+    co_await read_to_end(running, status);
+  });
+  const auto after = status_json(host);
+  EXPECT_EQ(route_outcome(after, "(plugins)", "done"), 3 + 1 + 1);  // hellos, the echo, the stream
+  EXPECT_EQ(route_outcome(after, "(plugins)", "4xx"), 1);
+  EXPECT_EQ(route_outcome(after, "(plugins)", "timeout"), 1);
+  EXPECT_EQ(route_outcome(after, "(plugins)", "crash"), 1);
+  EXPECT_EQ(route_outcome(after, "(none)", "overloaded"), 1);  // refused before it was routed
+  EXPECT_GE(route_outcome(after, "(host)", "done"), 2);         // the status requests themselves
+  const auto& requests = after.at("requests").as_object();
+  EXPECT_EQ(requests.at("most_in_flight").as_int64(), 1);
+  EXPECT_EQ(requests.at("outcomes").as_object().at("timeout").as_int64(), 1);
+  EXPECT_EQ(after.at("bytes").as_object().at("in").as_int64(), 12);
+  EXPECT_GT(after.at("connections").as_object().at("accepted").as_int64(), 9);
+  // The histogram counts every request of the route, the 408 above 1 s.
+  for (const auto& entry : after.at("routes").as_array()) {
+    const auto& route = entry.as_object();
+    if (route.at("route").as_string() != "(plugins)") continue;
+    std::int64_t counted = 0, slower = 0;
+    for (const auto& bucket : route.at("buckets").as_array()) {
+      counted += bucket.as_object().at("count").as_int64();
+      if (bucket.as_object().at("le").is_double() && bucket.as_object().at("le").as_double() > 1)
+        slower += bucket.as_object().at("count").as_int64();
+    }
+    EXPECT_EQ(counted, route.at("requests").as_int64());
+    EXPECT_GE(slower, 1);
+    EXPECT_GE(route.at("seconds_sum").as_double(), 2.0);
+  }
+}
+
+// What `promtool check metrics` says of the openmetrics page: nothing (no
+// error, no lint), and the counts are the ones the requests made.
+TEST(HostStatus, TheOpenMetricsPagePassesPromtool) {
+  host_process host(status_options());
+  run_async([&]() -> awaitable<void> {
+    for (int i = 0; i < 4; ++i) co_await fetch(host.address(), "hello.greet");
+  });
+  const auto page = run_async([&] { return status_body(host.address(), "openmetrics"); });
+  EXPECT_NE(page.find("\nfcgihost_requests_total{route=\"(plugins)\",outcome=\"done\"} 4\n"), std::string::npos)
+      << page;
+  EXPECT_NE(page.find("\nfcgihost_request_duration_seconds_count{route=\"(plugins)\"} 4\n"), std::string::npos);
+  temp_dir dir;
+  std::ofstream(dir / "metrics.txt") << page;
+  const std::string command = "promtool check metrics < '" + (dir / "metrics.txt").string() + "' 2>&1";
+  FILE* promtool = ::popen(command.c_str(), "r");
+  ASSERT_NE(promtool, nullptr);
+  std::string said;
+  char chunk[512];
+  while (const auto got = std::fread(chunk, 1, sizeof chunk, promtool)) said.append(chunk, got);
+  EXPECT_EQ(::pclose(promtool), 0) << said;
+  EXPECT_EQ(said, "") << page;
+}
+
+TEST(HostStatus, TheTextPageIsTheDefault) {
+  host_process host(status_options());
+  run_async([&]() -> awaitable<void> { co_await fetch(host.address(), "hello.greet"); });
+  const auto page = run_async([&] { return status_body(host.address(), ""); });
+  EXPECT_NE(page.find("state:                    serving\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("requests done:            1\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("\n(plugins)                        1  "), std::string::npos) << page;
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ namespace {
 class BehindNginx : public ::testing::Test {
  protected:
   static host_options plugins_and_scripts() {
-    host_options options = with_arguments({"--timeout", "1", "--kill-grace", "1"});
+    host_options options = with_arguments(
+        {"--timeout", "1", "--kill-grace", "1", "--status-path", "/fcgi-status", "--ping-path", "/ping"});
     options.scripts = true;
     options.plugins.push_back("misbehaving");
     return options;
@@ -85,6 +86,28 @@ TEST_F(BehindNginx, StderrLandsInNginxErrorLog) {
   EXPECT_NE(log.find("FastCGI sent in stderr: \"stderr_writer: something to log for /fn/stderr_writer.warn"),
             std::string::npos)
       << log;
+}
+
+// The host's own answers through nginx's `location = /fcgi-status` and
+// `location = /ping` of the example config, in each format.
+TEST_F(BehindNginx, StatusPageAndPingInEveryFormat) {
+  EXPECT_EQ(http_request(nginx_, "GET", "/fn/hello.greet").status, 200);
+  const auto text = http_request(nginx_, "GET", "/fcgi-status");
+  EXPECT_EQ(text.status, 200);
+  EXPECT_EQ(text.headers.at("content-type"), "text/plain; charset=utf-8");
+  EXPECT_NE(text.body.find("requests done:            1\n"), std::string::npos) << text.body;
+  const auto json = http_request(nginx_, "GET", "/fcgi-status?json");
+  EXPECT_EQ(json.headers.at("content-type"), "application/json");
+  EXPECT_TRUE(json.body.starts_with("{\"start_time\":")) << json.body;
+  EXPECT_NE(json.body.find("\"route\":\"(plugins)\",\"requests\":1,"), std::string::npos) << json.body;
+  const auto metrics = http_request(nginx_, "GET", "/fcgi-status?openmetrics");
+  EXPECT_EQ(metrics.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(metrics.body.find("fcgihost_requests_total{route=\"(plugins)\",outcome=\"done\"} 1\n"),
+            std::string::npos)
+      << metrics.body;
+  const auto ping = http_request(nginx_, "GET", "/ping");
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_EQ(ping.body, "pong\n");
 }
 
 TEST_F(ScriptsBehindNginx, HelloAndTheCgiVariablesNginxSends) {

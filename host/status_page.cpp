@@ -1,0 +1,202 @@
+#include "status_page.hpp"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "host_context.hpp"
+#include "json_text.hpp"
+#include "metrics.hpp"
+
+namespace fcgihost::host {
+
+namespace {
+
+enum class format { text, json, openmetrics };
+
+format format_asked(std::string_view query) {
+  format chosen = format::text;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto word = query.substr(0, amp);
+    if (word == "json") chosen = format::json;
+    if (word == "openmetrics" || word == "prometheus") chosen = format::openmetrics;
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return chosen;
+}
+
+// Everything the page shows, read once.
+struct figures {
+  double start_time = 0;  // Unix seconds
+  double uptime = 0;
+  std::uint64_t accepted = 0, open = 0, refused = 0, evicted = 0;
+  std::uint64_t in_flight = 0, most_in_flight = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+  bool draining = false;
+  std::vector<route_metrics::snapshot> routes;
+  std::array<std::uint64_t, request_outcome_count> outcomes{};  // over all routes
+};
+
+figures read_figures(const host_context& host) {
+  const auto& metrics = host.metrics;
+  constexpr auto relaxed = std::memory_order_relaxed;
+  figures now;
+  now.start_time = std::chrono::duration<double>(metrics.started_at.time_since_epoch()).count();
+  now.uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - metrics.started).count();
+  now.accepted = metrics.connections_accepted.load(relaxed);
+  now.open = host.open_connections.load(relaxed);
+  now.refused = metrics.connections_refused.load(relaxed);
+  now.evicted = metrics.connections_evicted.load(relaxed);
+  now.in_flight = host.active_requests.load(relaxed);
+  now.most_in_flight = std::max<std::uint64_t>(metrics.most_in_flight.load(relaxed), now.in_flight);
+  now.bytes_in = metrics.bytes_in.load(relaxed);
+  now.bytes_out = metrics.bytes_out.load(relaxed);
+  now.draining = host.draining.load(relaxed);
+  now.routes = metrics.read_routes();
+  for (const auto& route : now.routes)
+    for (std::size_t i = 0; i < request_outcome_count; ++i) now.outcomes[i] += route.outcomes[i];
+  return now;
+}
+
+std::string utc_text(double unix_seconds) {
+  const auto seconds = static_cast<std::time_t>(unix_seconds);
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                     utc.tm_hour, utc.tm_min, utc.tm_sec);
+}
+
+request_outcome outcome_at(std::size_t i) { return static_cast<request_outcome>(i); }
+
+std::string as_text(const figures& now) {
+  std::string page;
+  auto line = [&](std::string_view name, auto value) { page += fmt::format("{:<26}{}\n", std::string(name) + ":", value); };
+  line("start time", utc_text(now.start_time));
+  line("uptime", fmt::format("{:.0f} s", now.uptime));
+  line("state", now.draining ? "draining" : "serving");
+  line("connections accepted", now.accepted);
+  line("connections open", now.open);
+  line("connections refused", now.refused);
+  line("connections evicted", now.evicted);
+  line("requests in flight", now.in_flight);
+  line("most in flight", now.most_in_flight);
+  for (std::size_t i = 0; i < request_outcome_count; ++i)
+    line("requests " + std::string(to_string(outcome_at(i))), now.outcomes[i]);
+  line("bytes in", now.bytes_in);
+  line("bytes out", now.bytes_out);
+  page += "\nroute                    requests  mean s     outcomes\n";
+  for (const auto& route : now.routes) {
+    const auto requests = route.requests();
+    std::string outcomes;
+    for (std::size_t i = 0; i < request_outcome_count; ++i)
+      if (route.outcomes[i] > 0) outcomes += fmt::format("{}{}={}", outcomes.empty() ? "" : " ", to_string(outcome_at(i)), route.outcomes[i]);
+    page += fmt::format("{:<24} {:>9}  {:<9.4f}  {}\n", route.name, requests,
+                        requests > 0 ? route.seconds_sum / static_cast<double>(requests) : 0.0, outcomes);
+  }
+  return page;
+}
+
+std::string as_json(const figures& now) {
+  std::string outcomes;
+  for (std::size_t i = 0; i < request_outcome_count; ++i)
+    outcomes += fmt::format("{}\"{}\":{}", i ? "," : "", to_string(outcome_at(i)), now.outcomes[i]);
+  std::string routes;
+  for (const auto& route : now.routes) {
+    std::string route_outcomes, buckets;
+    for (std::size_t i = 0; i < request_outcome_count; ++i)
+      route_outcomes += fmt::format("{}\"{}\":{}", i ? "," : "", to_string(outcome_at(i)), route.outcomes[i]);
+    for (std::size_t i = 0; i < route.buckets.size(); ++i)
+      buckets += fmt::format("{}{{\"le\":{},\"count\":{}}}", i ? "," : "",
+                             i < latency_bounds.size() ? fmt::format("{}", latency_bounds[i]) : "\"+Inf\"",
+                             route.buckets[i]);
+    routes += fmt::format("{}{{\"route\":{},\"requests\":{},\"outcomes\":{{{}}},\"seconds_sum\":{},\"buckets\":[{}]}}",
+                          routes.empty() ? "" : ",", json_quoted(route.name), route.requests(), route_outcomes,
+                          route.seconds_sum, buckets);
+  }
+  return fmt::format(
+      "{{\"start_time\":{:.3f},\"start_time_utc\":\"{}\",\"uptime_seconds\":{:.3f},\"state\":\"{}\","
+      "\"connections\":{{\"accepted\":{},\"open\":{},\"refused\":{},\"evicted\":{}}},"
+      "\"requests\":{{\"in_flight\":{},\"most_in_flight\":{},\"outcomes\":{{{}}}}},"
+      "\"bytes\":{{\"in\":{},\"out\":{}}},\"routes\":[{}]}}\n",
+      now.start_time, utc_text(now.start_time), now.uptime, now.draining ? "draining" : "serving", now.accepted,
+      now.open, now.refused, now.evicted, now.in_flight, now.most_in_flight, outcomes, now.bytes_in, now.bytes_out,
+      routes);
+}
+
+// A label value in the exposition format: backslash, quote and line feed escaped.
+std::string label(std::string_view value) {
+  std::string escaped;
+  for (const char c : value) {
+    if (c == '\\' || c == '"') escaped += '\\';
+    if (c == '\n') {
+      escaped += "\\n";
+      continue;
+    }
+    escaped += c;
+  }
+  return escaped;
+}
+
+std::string as_openmetrics(const figures& now) {
+  std::string page;
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+    page += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  auto single = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+    family(name, type, help);
+    page += fmt::format("{} {}\n", name, value);
+  };
+  single("fcgihost_start_time_seconds", "gauge", "When the host started, in Unix seconds.",
+         fmt::format("{:.3f}", now.start_time));
+  single("fcgihost_up_seconds", "gauge", "How long the host has run.", fmt::format("{:.3f}", now.uptime));
+  single("fcgihost_draining", "gauge", "1 while the host drains (after SIGTERM).", now.draining ? 1 : 0);
+  single("fcgihost_connections_accepted_total", "counter", "Connections accepted.", now.accepted);
+  single("fcgihost_connections_open", "gauge", "Connections open now.", now.open);
+  single("fcgihost_connections_refused_total", "counter",
+         "Connections refused (FCGI_WEB_SERVER_ADDRS, max-connections).", now.refused);
+  single("fcgihost_connections_evicted_total", "counter",
+         "Silent connections closed to make room for new ones (max-connections).", now.evicted);
+  single("fcgihost_requests_in_flight", "gauge", "Requests running now.", now.in_flight);
+  single("fcgihost_requests_in_flight_max", "gauge", "The most requests that ran at once.", now.most_in_flight);
+  single("fcgihost_received_bytes_total", "counter", "Request body bytes received (FCGI_STDIN).", now.bytes_in);
+  single("fcgihost_sent_bytes_total", "counter", "Response bytes sent (FCGI_STDOUT).", now.bytes_out);
+  family("fcgihost_requests_total", "counter", "Requests ended, by route and outcome.");
+  for (const auto& route : now.routes)
+    for (std::size_t i = 0; i < request_outcome_count; ++i)
+      page += fmt::format("fcgihost_requests_total{{route=\"{}\",outcome=\"{}\"}} {}\n", label(route.name),
+                          to_string(outcome_at(i)), route.outcomes[i]);
+  family("fcgihost_request_duration_seconds", "histogram",
+         "Time from BEGIN_REQUEST to the request's end, by route.");
+  for (const auto& route : now.routes) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < route.buckets.size(); ++i) {
+      cumulative += route.buckets[i];
+      page += fmt::format("fcgihost_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", label(route.name),
+                          i < latency_bounds.size() ? fmt::format("{}", latency_bounds[i]) : "+Inf", cumulative);
+    }
+    page += fmt::format("fcgihost_request_duration_seconds_sum{{route=\"{}\"}} {}\n", label(route.name),
+                        route.seconds_sum);
+    page += fmt::format("fcgihost_request_duration_seconds_count{{route=\"{}\"}} {}\n", label(route.name), cumulative);
+  }
+  return page;
+}
+
+}  // namespace
+
+std::string status_response(const host_context& host, std::string_view query_string) {
+  const figures now = read_figures(host);
+  switch (format_asked(query_string)) {
+    case format::json:
+      return "Status: 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n" + as_json(now);
+    case format::openmetrics:
+      return "Status: 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nCache-Control: "
+             "no-store\r\n\r\n" +
+             as_openmetrics(now);
+    case format::text: break;
+  }
+  return "Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n\r\n" +
+         as_text(now);
+}
+
+}  // namespace fcgihost::host
