@@ -18,7 +18,8 @@ format format_asked(std::string_view query) {
   format chosen = format::text;
   while (!query.empty()) {
     const auto amp = query.find('&');
-    const auto word = query.substr(0, amp);
+    auto word = query.substr(0, amp);
+    word = word.substr(0, word.find('='));  // "?openmetrics=" as Prometheus's params send it
     if (word == "json") chosen = format::json;
     if (word == "openmetrics" || word == "prometheus") chosen = format::openmetrics;
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);

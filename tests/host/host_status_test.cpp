@@ -328,7 +328,8 @@ TEST(HostStatus, TheOpenMetricsPagePassesPromtool) {
   run_async([&]() -> awaitable<void> {
     for (int i = 0; i < 4; ++i) co_await fetch(host.address(), "hello.greet");
   });
-  const auto page = run_async([&] { return status_body(host.address(), "openmetrics"); });
+  // As a Prometheus scrape config's `params: { openmetrics: [""] }` asks for it.
+  const auto page = run_async([&] { return status_body(host.address(), "openmetrics="); });
   EXPECT_NE(page.find("\nfcgihost_requests_total{route=\"(plugins)\",outcome=\"done\"} 4\n"), std::string::npos)
       << page;
   EXPECT_NE(page.find("\nfcgihost_request_duration_seconds_count{route=\"(plugins)\"} 4\n"), std::string::npos);
