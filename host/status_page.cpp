@@ -37,6 +37,10 @@ struct figures {
   bool draining = false;
   std::vector<route_metrics::snapshot> routes;
   std::array<std::uint64_t, request_outcome_count> outcomes{};  // over all routes
+  bool has_workers = false;  // plugins run in worker processes
+  runners::worker_census workers;
+  std::uint64_t condemned = 0, spawned = 0, crashed = 0;
+  std::vector<std::pair<std::string_view, std::uint64_t>> workers_left;  // by reason
 };
 
 figures read_figures(const host_context& host) {
@@ -57,6 +61,19 @@ figures read_figures(const host_context& host) {
   now.routes = metrics.read_routes();
   for (const auto& route : now.routes)
     for (std::size_t i = 0; i < request_outcome_count; ++i) now.outcomes[i] += route.outcomes[i];
+  if (host.workers) {
+    now.has_workers = true;
+    now.workers = host.workers->census();
+    now.condemned = host.workers->condemned();
+    const auto& counts = host.workers->counts();
+    now.spawned = counts.spawned.load(relaxed);
+    now.crashed = counts.crashed.load(relaxed);
+    now.workers_left = {{"max_requests", counts.recycled_max_requests.load(relaxed)},
+                        {"max_memory", counts.recycled_max_memory.load(relaxed)},
+                        {"request_stopped", counts.left_after_stopped_request.load(relaxed)},
+                        {"plugin_replaced", counts.left_plugin_replaced.load(relaxed)},
+                        {"idle", counts.left_idle.load(relaxed)}};
+  }
   return now;
 }
 
@@ -86,6 +103,16 @@ std::string as_text(const figures& now) {
     line("requests " + std::string(to_string(outcome_at(i))), now.outcomes[i]);
   line("bytes in", now.bytes_in);
   line("bytes out", now.bytes_out);
+  if (now.has_workers) {
+    line("workers starting", now.workers.starting);
+    line("workers idle", now.workers.idle);
+    line("workers busy", now.workers.busy);
+    line("workers condemned", now.condemned);
+    line("requests queued", now.workers.queued);
+    line("workers spawned", now.spawned);
+    line("workers crashed", now.crashed);
+    for (const auto& [reason, count] : now.workers_left) line("workers left, " + std::string(reason), count);
+  }
   page += "\nroute                    requests  mean s     outcomes\n";
   for (const auto& route : now.routes) {
     const auto requests = route.requests();
@@ -115,14 +142,24 @@ std::string as_json(const figures& now) {
                           routes.empty() ? "" : ",", json_quoted(route.name), route.requests(), route_outcomes,
                           route.seconds_sum, buckets);
   }
+  std::string workers = "null";
+  if (now.has_workers) {
+    std::string left;
+    for (const auto& [reason, count] : now.workers_left)
+      left += fmt::format("{}\"{}\":{}", left.empty() ? "" : ",", reason, count);
+    workers = fmt::format("{{\"starting\":{},\"idle\":{},\"busy\":{},\"condemned\":{},\"queued\":{},\"spawned\":{},"
+                          "\"crashed\":{},\"left\":{{{}}}}}",
+                          now.workers.starting, now.workers.idle, now.workers.busy, now.condemned, now.workers.queued,
+                          now.spawned, now.crashed, left);
+  }
   return fmt::format(
       "{{\"start_time\":{:.3f},\"start_time_utc\":\"{}\",\"uptime_seconds\":{:.3f},\"state\":\"{}\","
       "\"connections\":{{\"accepted\":{},\"open\":{},\"refused\":{},\"evicted\":{}}},"
       "\"requests\":{{\"in_flight\":{},\"most_in_flight\":{},\"outcomes\":{{{}}}}},"
-      "\"bytes\":{{\"in\":{},\"out\":{}}},\"routes\":[{}]}}\n",
+      "\"bytes\":{{\"in\":{},\"out\":{}}},\"workers\":{},\"routes\":[{}]}}\n",
       now.start_time, utc_text(now.start_time), now.uptime, now.draining ? "draining" : "serving", now.accepted,
       now.open, now.refused, now.evicted, now.in_flight, now.most_in_flight, outcomes, now.bytes_in, now.bytes_out,
-      routes);
+      workers, routes);
 }
 
 // A label value in the exposition format: backslash, quote and line feed escaped.
@@ -162,6 +199,21 @@ std::string as_openmetrics(const figures& now) {
   single("fcgihost_requests_in_flight_max", "gauge", "The most requests that ran at once.", now.most_in_flight);
   single("fcgihost_received_bytes_total", "counter", "Request body bytes received (FCGI_STDIN).", now.bytes_in);
   single("fcgihost_sent_bytes_total", "counter", "Response bytes sent (FCGI_STDOUT).", now.bytes_out);
+  if (now.has_workers) {
+    family("fcgihost_workers", "gauge", "Worker processes now, by state.");
+    for (const auto& [state, count] : {std::pair<std::string_view, std::uint64_t>{"starting", now.workers.starting},
+                                       {"idle", now.workers.idle},
+                                       {"busy", now.workers.busy},
+                                       {"condemned", now.condemned}})
+      page += fmt::format("fcgihost_workers{{state=\"{}\"}} {}\n", state, count);
+    single("fcgihost_requests_queued", "gauge", "Requests waiting for a worker now.", now.workers.queued);
+    single("fcgihost_workers_spawned_total", "counter", "Worker processes started.", now.spawned);
+    single("fcgihost_workers_crashed_total", "counter", "Workers that died of a signal the host did not send.",
+           now.crashed);
+    family("fcgihost_workers_left_total", "counter", "Workers that left their pool, by reason.");
+    for (const auto& [reason, count] : now.workers_left)
+      page += fmt::format("fcgihost_workers_left_total{{reason=\"{}\"}} {}\n", reason, count);
+  }
   family("fcgihost_requests_total", "counter", "Requests ended, by route and outcome.");
   for (const auto& route : now.routes)
     for (std::size_t i = 0; i < request_outcome_count; ++i)

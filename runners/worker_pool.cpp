@@ -83,6 +83,7 @@ struct worker_slot {
   bool condemned = false;     // a request it ran was stopped: it leaves when it is free
   bool out_of_count = false;  // condemned, and out of the pool's count (see lease_condemned)
   std::string leaving;        // why it leaves when it is free (recycled)
+  std::atomic<std::uint64_t>* leaving_counter = nullptr;  // the figure its leaving counts in
   bool gone = false;          // it left the pool
 };
 
@@ -287,6 +288,7 @@ asio::awaitable<void> worker_pool::start_worker() {
     for (auto& name : split_names(answer.handlers)) handlers_->insert(std::move(name));
     const auto pid = process->pid();
     supervision_->log->info("worker {} started for plugin {} (version {})", pid, plugin_, version_);
+    supervision_->counts.spawned.fetch_add(1, std::memory_order_relaxed);
     auto slot = std::make_shared<worker_slot>();
     slot->link = std::make_shared<worker_link>(asio::make_strand(io_), supervision_->symboliser, std::move(process),
                                                supervision_->log,
@@ -328,7 +330,7 @@ void worker_pool::hand_over_locked(std::shared_ptr<worker_slot> slot) {
   if (retired_) {  // nobody waits for this version any more
     slot->gone = true;
     --live_;
-    stop_worker(slot, "its plugin was replaced");
+    stop_replaced_worker(slot);
     return;
   }
   slot->idle_since = clock::now();
@@ -446,6 +448,7 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
       if (slot->link->dead()) {  // died while idle
         slot->gone = true;
         --live_;
+        if (slot->link->process().crashed()) supervision_->counts.crashed.fetch_add(1, std::memory_order_relaxed);
         supervision_->log->warn("worker {} of plugin {} {} while idle; it is replaced", slot->link->pid(), plugin_,
                                 slot->link->process().exit_description());
         continue;
@@ -505,14 +508,18 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
 void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::string& handler, bool counted_slow,
                               lease_end how, std::int64_t run_us) {
   std::string recycle;
+  std::atomic<std::uint64_t>* recycle_counter = nullptr;
   if (how == lease_end::finished && !slot->condemned) {
-    if (settings_.max_requests_per_worker > 0 && slot->served + 1 >= settings_.max_requests_per_worker)
+    if (settings_.max_requests_per_worker > 0 && slot->served + 1 >= settings_.max_requests_per_worker) {
       recycle = "it served " + std::to_string(slot->served + 1) + " requests (worker-max-requests)";
-    else if (settings_.max_memory_per_worker > 0) {
+      recycle_counter = &supervision_->counts.recycled_max_requests;
+    } else if (settings_.max_memory_per_worker > 0) {
       const auto rss = slot->link->process().rss_bytes();
-      if (rss > settings_.max_memory_per_worker)
+      if (rss > settings_.max_memory_per_worker) {
         recycle = "it uses " + std::to_string(rss / 1024) + " KiB (worker-max-memory is " +
                   std::to_string(settings_.max_memory_per_worker / 1024) + " KiB)";
+        recycle_counter = &supervision_->counts.recycled_max_memory;
+      }
     }
   }
   std::lock_guard lock(mutex_);
@@ -537,7 +544,10 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
   if (how == lease_end::broken && !slot->gone) {
     slot->gone = true;
     erase_busy_locked(slot.get());
-    if (slot->link->dead() && slot->link->process().crashed()) recent_crashes_.push_back(now);
+    if (slot->link->dead() && slot->link->process().crashed()) {
+      recent_crashes_.push_back(now);
+      supervision_->counts.crashed.fetch_add(1, std::memory_order_relaxed);
+    }
     slot->link->kill("its request's exchange broke off");
     leave_count_locked(*slot);
   }
@@ -548,14 +558,19 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
     // it leaves, and its replacement was started when it was condemned (or
     // starts now, if it kept its place).
     slot->gone = true;
+    supervision_->counts.left_after_stopped_request.fetch_add(1, std::memory_order_relaxed);
     stop_worker(slot, "its handler returned after its request was stopped");
     leave_count_locked(*slot);
     return;
   }
-  if (!recycle.empty()) slot->leaving = recycle;
+  if (!recycle.empty()) {
+    slot->leaving = recycle;
+    slot->leaving_counter = recycle_counter;
+  }
   if (!slot->leaving.empty()) {
     if (slot->in_flight > 0) return;
     slot->gone = true;
+    if (slot->leaving_counter) slot->leaving_counter->fetch_add(1, std::memory_order_relaxed);
     erase_busy_locked(slot.get());
     stop_worker(slot, "recycled: " + slot->leaving);
     --live_;
@@ -615,6 +630,21 @@ void worker_pool::lease_condemned(const std::shared_ptr<worker_slot>& slot) {
   replace_worker_locked();  // a fresh worker takes its place
 }
 
+void worker_pool::stop_replaced_worker(const std::shared_ptr<worker_slot>& slot) {
+  supervision_->counts.left_plugin_replaced.fetch_add(1, std::memory_order_relaxed);
+  stop_worker(slot, "its plugin was replaced");
+}
+
+worker_census worker_pool::census() {
+  std::lock_guard lock(mutex_);
+  worker_census now;
+  now.starting = starting_;
+  now.idle = idle_.size();
+  now.busy = busy_.size();
+  now.queued = waiters_.size();
+  return now;
+}
+
 void worker_pool::stop_worker(const std::shared_ptr<worker_slot>& slot, std::string why) {
   if (!why.empty()) supervision_->log->info("worker {} of plugin {} leaves: {}", slot->link->pid(), plugin_, why);
   // Closing its connection ends it; it gets the kill grace to finish.
@@ -640,12 +670,16 @@ asio::awaitable<void> worker_pool::sweep_idle() {
       }
       slot->gone = true;
       --live_;
-      if (dead)
+      if (dead) {
         supervision_->log->warn("worker {} of plugin {} {} while idle", slot->link->pid(), plugin_,
                                 slot->link->process().exit_description());
-      else
-        stop_worker(slot, retired_ ? "its plugin was replaced" : "idle for " +
-                                         std::to_string(settings_.idle_timeout.count() / 1000) + " s");
+        if (slot->link->process().crashed()) supervision_->counts.crashed.fetch_add(1, std::memory_order_relaxed);
+      } else if (retired_) {
+        stop_replaced_worker(slot);
+      } else {
+        supervision_->counts.left_idle.fetch_add(1, std::memory_order_relaxed);
+        stop_worker(slot, "idle for " + std::to_string(settings_.idle_timeout.count() / 1000) + " s");
+      }
       it = idle_.erase(it);
     }
     if (retired_ && live_ == 0 && starting_ == 0) break;
@@ -695,7 +729,7 @@ void worker_pool::retire() {
   for (auto& slot : idle_) {
     slot->gone = true;
     --live_;
-    stop_worker(slot, "its plugin was replaced");
+    stop_replaced_worker(slot);
   }
   idle_.clear();
   // Whoever still waits for this version gets the next of its workers that frees up.

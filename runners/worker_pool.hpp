@@ -57,6 +57,26 @@ struct worker_pool_settings {
 };
 
 // What all pools share: the log and the count of condemned workers.
+// What the pools have done, over all of them (for the status page).
+struct worker_counters {
+  std::atomic<std::uint64_t> spawned{0};
+  std::atomic<std::uint64_t> crashed{0};  // died of a signal the host did not send
+  // Left the pool, by why.
+  std::atomic<std::uint64_t> recycled_max_requests{0};
+  std::atomic<std::uint64_t> recycled_max_memory{0};
+  std::atomic<std::uint64_t> left_after_stopped_request{0};
+  std::atomic<std::uint64_t> left_plugin_replaced{0};
+  std::atomic<std::uint64_t> left_idle{0};
+};
+
+// How the pools stand now.
+struct worker_census {
+  std::size_t starting = 0;
+  std::size_t idle = 0;
+  std::size_t busy = 0;
+  std::size_t queued = 0;  // requests waiting for a worker
+};
+
 struct worker_supervision {
   std::shared_ptr<spdlog::logger> log;
   // Where crash dumps are symbolised: never an I/O thread (the first one
@@ -64,6 +84,7 @@ struct worker_supervision {
   boost::asio::any_io_executor symboliser;
   std::atomic<std::size_t> condemned{0};
   std::size_t max_condemned = 64;
+  worker_counters counts;
 };
 
 struct worker_slot;
@@ -110,6 +131,8 @@ struct lease_result {
 
 class worker_pool : public std::enable_shared_from_this<worker_pool> {
  public:
+  // Its workers and waiting requests now.
+  worker_census census();
   // `io`: the host's io_context (the pool and each worker's link get a
   // strand of it). `spawner`: where workers are started (posix_spawn waits
   // for the exec, which on a busy machine takes long): never an I/O thread.
@@ -168,6 +191,7 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   void deliver(std::shared_ptr<waiter> to, std::shared_ptr<worker_slot> slot);
   void refuse_waiters_locked(int status, const std::string& reason);
   void leave_queue(const std::shared_ptr<waiter>& who);
+  void stop_replaced_worker(const std::shared_ptr<worker_slot>& slot);
   void stop_worker(const std::shared_ptr<worker_slot>& slot, std::string why);
   boost::asio::awaitable<void> sweep_idle();
   // While requests wait: starts a worker for each that has waited longer

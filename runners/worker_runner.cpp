@@ -115,6 +115,23 @@ asio::awaitable<run_result> worker_runner::run(worker_lease lease, const bound_h
   }
 }
 
+worker_census worker_runner::census() {
+  std::vector<std::shared_ptr<worker_pool>> pools;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, pool] : pools_) pools.push_back(pool);
+  }
+  worker_census total;
+  for (const auto& pool : pools) {  // each under its own lock, none under ours
+    const auto now = pool->census();
+    total.starting += now.starting;
+    total.idle += now.idle;
+    total.busy += now.busy;
+    total.queued += now.queued;
+  }
+  return total;
+}
+
 void worker_runner::shut_down() {
   std::lock_guard lock(mutex_);
   for (auto& [name, pool] : pools_) pool->shut_down();

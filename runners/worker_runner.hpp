@@ -53,6 +53,11 @@ class worker_runner {
   // The host is stopping: idle workers are killed, waiting requests refused.
   void shut_down();
 
+  // For the status page: the workers of every pool now, and what they did.
+  worker_census census();
+  std::size_t condemned() const { return supervision_->condemned.load(std::memory_order_relaxed); }
+  const worker_counters& counts() const { return supervision_->counts; }
+
  private:
   std::shared_ptr<worker_pool> pool_for(const bound_handler& handler);
 

@@ -305,6 +305,12 @@ TEST(HostStatus, TheFiguresMoveAsRequestsEnd) {
   EXPECT_EQ(requests.at("outcomes").as_object().at("timeout").as_int64(), 1);
   EXPECT_EQ(after.at("bytes").as_object().at("in").as_int64(), 12);
   EXPECT_GT(after.at("connections").as_object().at("accepted").as_int64(), 9);
+  // One worker crashed; the one whose request was stopped at its deadline left after it.
+  const auto& workers = after.at("workers").as_object();
+  EXPECT_EQ(workers.at("crashed").as_int64(), 1);
+  EXPECT_GE(workers.at("spawned").as_int64(), 4);  // hello, slow, crashing and echo
+  EXPECT_EQ(workers.at("left").as_object().at("request_stopped").as_int64(), 1);
+  EXPECT_EQ(workers.at("queued").as_int64(), 0);
   // The histogram counts every request of the route, the 408 above 1 s.
   for (const auto& entry : after.at("routes").as_array()) {
     const auto& route = entry.as_object();
@@ -352,6 +358,22 @@ TEST(HostStatus, TheTextPageIsTheDefault) {
   EXPECT_NE(page.find("state:                    serving\n"), std::string::npos) << page;
   EXPECT_NE(page.find("requests done:            1\n"), std::string::npos) << page;
   EXPECT_NE(page.find("\n(plugins)                        1  "), std::string::npos) << page;
+}
+
+
+TEST(HostStatus, WorkersRecycledAreCountedByReason) {
+  host_process host(status_options({"--worker-max-requests", "2"}));
+  run_async([&]() -> awaitable<void> {
+    for (int i = 0; i < 6; ++i) co_await fetch(host.address(), "hello.greet");
+  });
+  EXPECT_TRUE(host.wait_for_log_count("(worker-max-requests)", 3)) << host.log();
+  const auto status = status_json(host);
+  const auto& workers = status.at("workers").as_object();
+  EXPECT_EQ(workers.at("left").as_object().at("max_requests").as_int64(), 3);
+  EXPECT_EQ(workers.at("crashed").as_int64(), 0);
+  EXPECT_GE(workers.at("spawned").as_int64(), 3);
+  const auto page = run_async([&] { return status_body(host.address(), "openmetrics"); });
+  EXPECT_NE(page.find("\nfcgihost_workers_left_total{reason=\"max_requests\"} 3\n"), std::string::npos) << page;
 }
 
 }  // namespace
