@@ -1,7 +1,15 @@
 // fcgi-host behind a real nginx, configured from examples/nginx: what a
 // browser sees for a handler, a streamed upload, a timeout, a missing handler,
-// and where a handler's stderr ends up.
+// where a handler's stderr ends up, and the status page as Prometheus sees it.
+#include <boost/json/src.hpp>
+
 #include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "../support/crc32.hpp"
 #include "../support/host_process.hpp"
@@ -108,6 +116,60 @@ TEST_F(BehindNginx, StatusPageAndPingInEveryFormat) {
   const auto ping = http_request(nginx_, "GET", "/ping");
   EXPECT_EQ(ping.status, 200);
   EXPECT_EQ(ping.body, "pong\n");
+}
+
+// A port nobody listens on now (the system's pick; free again once closed).
+std::uint16_t free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Debian's Prometheus 2.42 scrapes the status page through nginx (the
+// example config's location, the README's scrape config) and its query API
+// answers with the count of requests the host served.
+TEST(PrometheusThroughNginx, ScrapesTheStatusPageAndAnswersAQuery) {
+  host_process host(with_arguments({"--status-path", "/fcgi-status"}));
+  const std::uint16_t nginx_port = free_tcp_port();
+  nginx_process nginx(host.socket_path(), "/nonexistent", nginx_port);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(http_request(nginx, "GET", "/fn/hello.greet").status, 200);
+  temp_dir dir;
+  const std::uint16_t prometheus_port = free_tcp_port();
+  write_file(dir / "prometheus.yml",
+             "global:\n  scrape_interval: 1s\n"
+             "scrape_configs:\n"
+             "  - job_name: fcgi-host\n"
+             "    metrics_path: /fcgi-status\n"
+             "    params: { openmetrics: [\"\"] }\n"
+             "    static_configs:\n"
+             "      - targets: [\"127.0.0.1:" + std::to_string(nginx_port) + "\"]\n");
+  child_process prometheus({FCGIHOST_PROMETHEUS, "--config.file=" + (dir / "prometheus.yml").string(),
+                            "--storage.tsdb.path=" + (dir / "data").string(),
+                            "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)},
+                           dir / "stdout", dir / "stderr");
+  // Asked until it has scraped once (it starts, then scrapes every second).
+  std::string value, answer;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (value.empty() && std::chrono::steady_clock::now() < give_up && prometheus.running()) {
+    const auto asked = run_program({FCGIHOST_CURL, "-sfG", "--data-urlencode",
+                                    "query=fcgihost_requests_total{route=\"(plugins)\",outcome=\"done\"}",
+                                    "http://127.0.0.1:" + std::to_string(prometheus_port) + "/api/v1/query"});
+    answer = asked.out;
+    boost::system::error_code ec;
+    const auto parsed = boost::json::parse(asked.out, ec);
+    if (!ec && parsed.is_object()) {
+      const auto& result = parsed.at("data").at("result").as_array();
+      if (!result.empty()) value = std::string(result.at(0).at("value").as_array().at(1).as_string());
+    }
+    if (value.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(value, "3") << answer << "\n" << read_file(dir / "stderr");
 }
 
 TEST_F(ScriptsBehindNginx, HelloAndTheCgiVariablesNginxSends) {

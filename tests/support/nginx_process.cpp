@@ -43,12 +43,15 @@ std::string fill_template(std::string text, const std::map<std::string, std::str
   return text;
 }
 
-nginx_process::nginx_process(const fs::path& host_socket, const fs::path& scripts_dir) {
+nginx_process::nginx_process(const fs::path& host_socket, const fs::path& scripts_dir, std::uint16_t tcp_port) {
+  // The template has one listen line: a second address goes in after it.
+  std::string listen = "unix:" + http_socket().string();
+  if (tcp_port != 0) listen += ";\n    listen 127.0.0.1:" + std::to_string(tcp_port);
   const std::string config = fill_template(read_file(FCGIHOST_NGINX_TEMPLATE),
                                            {{"PREFIX", dir_.path().string()},
                                             {"SOCKET", host_socket.string()},
                                             {"SCRIPTS", scripts_dir.string()},
-                                            {"LISTEN", "unix:" + http_socket().string()},
+                                            {"LISTEN", listen},
                                             {"USER", current_user()}});
   write_file(dir_ / "nginx.conf", config);
   process_ = std::make_unique<child_process>(

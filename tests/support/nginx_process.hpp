@@ -3,6 +3,7 @@
 // to pick, none to collide); and a small blocking HTTP/1.0 client for it.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -15,8 +16,10 @@ namespace fcgihost::test {
 class nginx_process {
  public:
   // `scripts_dir`: where /cgi/NAME scripts are (the host's --scripts).
+  // `tcp_port`: also listen on 127.0.0.1:PORT (for clients that speak only
+  // TCP, such as Prometheus).
   explicit nginx_process(const std::filesystem::path& host_socket,
-                         const std::filesystem::path& scripts_dir = "/nonexistent");
+                         const std::filesystem::path& scripts_dir = "/nonexistent", std::uint16_t tcp_port = 0);
   // Where nginx listens for HTTP (curl: --unix-socket PATH http://localhost/...).
   std::filesystem::path http_socket() const { return dir_ / "http.sock"; }
   std::string error_log() const { return read_file(dir_ / "error.log"); }
