@@ -104,6 +104,8 @@ struct host_config {
   // Answered by the host itself, matched against SCRIPT_NAME (empty: off).
   std::string ping_path;
   std::string status_path;
+  // Log (and count) a request still running this long after it began; 0: off.
+  std::chrono::milliseconds slow_threshold{0};
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
   // The access lines: "text" (in the log, as every other line) or "json"

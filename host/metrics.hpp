@@ -74,6 +74,7 @@ class host_metrics {
   std::atomic<std::uint64_t> bytes_in{0};   // request bodies (FCGI_STDIN)
   std::atomic<std::uint64_t> bytes_out{0};  // responses (FCGI_STDOUT)
   std::atomic<std::size_t> most_in_flight{0};
+  std::atomic<std::uint64_t> slow_requests{0};  // passed --slow-threshold while running
 
   // The route a request ran under: its [[route]] (by pattern), or a default.
   route_metrics& plugins() { return *plugins_; }

@@ -8,6 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <ctime>
 
@@ -78,6 +81,7 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
       keep_conn_(keep_conn),
       lifecycle_(lifecycle_settings_for(*settings_, request_id), began_, settings_->timeout),
       timer_(executor_),
+      slow_timer_(executor_),
       stdin_arrived_(executor_, 1),
       stop_waiting_(executor_, 1) {
   if (host_.run_order) run_ticket_ = host_.run_order->take();
@@ -192,6 +196,7 @@ void request_session::start(protocol::name_value_list params) {
   else
     refuse(404, target.reason, target.reason);
   if (auto* work = std::get_if<0>(&prepared)) {
+    if (settings->slow_threshold.count() > 0 && host_.worker_plugin.empty()) arm_slow_timer(settings->slow_threshold);
     const auto deadline_until_now = lifecycle_.deadline();
     lifecycle_.start_running(target.timeout);
     if (lifecycle_.deadline() != deadline_until_now) arm_timer(lifecycle_.deadline());  // a route's own timeout
@@ -505,6 +510,7 @@ awaitable<void> request_session::conclude() {
   auto self = shared_from_this();
   request_ending ending = lifecycle_.take_ending();
   // Everything the request holds goes now, whatever the last write does.
+  slow_timer_.cancel();
   stop_.request_stop();
   stop_waiting_.try_send(error_code{});
   stdin_arrived_.cancel();
@@ -553,6 +559,52 @@ awaitable<void> request_session::conclude() {
   log_access(ending.app_status, ending.outcome, ending.reason);
   count_in_metrics(ending);
   if (sink) sink->request_done(keep_conn_);
+}
+
+void request_session::arm_slow_timer(std::chrono::milliseconds threshold) {
+  slow_timer_.expires_at(began_ + threshold);
+  slow_timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock(); self && !self->lifecycle_.over()) self->log_slow_request();
+  });
+}
+
+namespace {
+// The processes of a script's process group ("pid name" each), from /proc:
+// what it started that still runs.
+std::string process_group_of(int leader) {
+  std::string members;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat_file(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(stat_file, stat)) continue;
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const auto open = stat.find('(');
+    const auto close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    std::string state;
+    int parent = 0, group = 0;
+    if (!(rest >> state >> parent >> group) || group != leader) continue;
+    members += (members.empty() ? "" : ", ") + name + " " + stat.substr(open + 1, close - open - 1);
+  }
+  return members.empty() ? "none left" : members;
+}
+}  // namespace
+
+void request_session::log_slow_request() {
+  host_.metrics.slow_requests.fetch_add(1, std::memory_order_relaxed);
+  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began_).count();
+  std::string where;
+  if (worker_pid_ != 0) where = fmt::format("; worker pid {}", worker_pid_);
+  if (script_pid_ != 0) where = fmt::format("; script pid {}, its process group: {}", script_pid_,
+                                            process_group_of(script_pid_));
+  host_.log->warn("slow request: {} request {} \"{} {}\" route={} runner={} script={} still running after {:.3f} s{}",
+                  peer_, request_id_, param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
+                  route_ ? route_->name() : std::string("(none)"), lifecycle_.runner_name(), script_, elapsed, where);
 }
 
 request_outcome request_session::outcome_of(const request_ending& ending) const {

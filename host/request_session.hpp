@@ -63,6 +63,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::awaitable<bool> write(runners::output_stream stream, std::string_view bytes) override;
   boost::asio::any_io_executor executor() const override { return executor_; }
   void note_worker(int pid) override { worker_pid_ = pid; }
+  void note_script(int pid) override { script_pid_ = pid; }
 
  private:
   using prepared_run = std::variant<boost::asio::awaitable<runners::run_result>, std::monostate>;
@@ -99,6 +100,9 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::awaitable<void> send_held_output(request_sink& sink);
   void log_stderr(std::string_view bytes);
   void log_access(int app_status, std::string_view outcome, end_reason reason);
+  // --slow-threshold: armed when it starts running; logs it if still running.
+  void arm_slow_timer(std::chrono::milliseconds threshold);
+  void log_slow_request();
   void log_access_json(int app_status, std::string_view outcome, end_reason reason, double elapsed_ms) const;
 
   std::weak_ptr<request_sink> sink_;
@@ -119,6 +123,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   bool concluding_ = false;
   // The deadline, then (while the last records go out) the grace for them.
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer slow_timer_;  // --slow-threshold: fires once while it still runs
   // Wakes a runner waiting in read_stdin(); one slot is enough.
   boost::asio::experimental::channel<void(boost::system::error_code)> stdin_arrived_;
   // Tells run() to stop waiting for the runner: the request ended without it.
@@ -126,6 +131,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   stderr_log_budget stderr_log_;
   std::string script_ = "-";
   int worker_pid_ = 0;
+  int script_pid_ = 0;
   route_metrics* route_ = nullptr;  // where its figures go: set once its target is known
   // In a worker: its place in the order handlers run (see run_order).
   std::optional<runners::run_order::ticket> run_ticket_;

@@ -268,6 +268,10 @@ std::vector<setting_spec> make_table() {
   rows.push_back(field("ping-path", "PATH",
                        "SCRIPT_NAME the host answers itself with 200 pong, 503 while draining (for load balancers)",
                        each_request, &host_config::ping_path, host_path, path_or_off));
+  rows.push_back(field("slow-threshold", "SECONDS",
+                       "log a request (URI, route, its worker or script and the script's processes) when it has "
+                       "run this long and still runs, 0 for never",
+                       each_request, &host_config::slow_threshold, parse_seconds, show_seconds));
   rows.push_back(field("status-path", "PATH",
                        "SCRIPT_NAME the host answers itself with its status page: text, ?json or ?openmetrics",
                        each_request, &host_config::status_path, host_path, path_or_off));

@@ -34,6 +34,7 @@ struct figures {
   std::uint64_t accepted = 0, open = 0, refused = 0, evicted = 0;
   std::uint64_t in_flight = 0, most_in_flight = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;
+  std::uint64_t slow = 0;
   bool draining = false;
   std::vector<route_metrics::snapshot> routes;
   std::array<std::uint64_t, request_outcome_count> outcomes{};  // over all routes
@@ -57,6 +58,7 @@ figures read_figures(const host_context& host) {
   now.most_in_flight = std::max<std::uint64_t>(metrics.most_in_flight.load(relaxed), now.in_flight);
   now.bytes_in = metrics.bytes_in.load(relaxed);
   now.bytes_out = metrics.bytes_out.load(relaxed);
+  now.slow = metrics.slow_requests.load(relaxed);
   now.draining = host.draining.load(relaxed);
   now.routes = metrics.read_routes();
   for (const auto& route : now.routes)
@@ -101,6 +103,7 @@ std::string as_text(const figures& now) {
   line("most in flight", now.most_in_flight);
   for (std::size_t i = 0; i < request_outcome_count; ++i)
     line("requests " + std::string(to_string(outcome_at(i))), now.outcomes[i]);
+  line("slow requests", now.slow);
   line("bytes in", now.bytes_in);
   line("bytes out", now.bytes_out);
   if (now.has_workers) {
@@ -155,10 +158,10 @@ std::string as_json(const figures& now) {
   return fmt::format(
       "{{\"start_time\":{:.3f},\"start_time_utc\":\"{}\",\"uptime_seconds\":{:.3f},\"state\":\"{}\","
       "\"connections\":{{\"accepted\":{},\"open\":{},\"refused\":{},\"evicted\":{}}},"
-      "\"requests\":{{\"in_flight\":{},\"most_in_flight\":{},\"outcomes\":{{{}}}}},"
+      "\"requests\":{{\"in_flight\":{},\"most_in_flight\":{},\"slow\":{},\"outcomes\":{{{}}}}},"
       "\"bytes\":{{\"in\":{},\"out\":{}}},\"workers\":{},\"routes\":[{}]}}\n",
       now.start_time, utc_text(now.start_time), now.uptime, now.draining ? "draining" : "serving", now.accepted,
-      now.open, now.refused, now.evicted, now.in_flight, now.most_in_flight, outcomes, now.bytes_in, now.bytes_out,
+      now.open, now.refused, now.evicted, now.in_flight, now.most_in_flight, now.slow, outcomes, now.bytes_in, now.bytes_out,
       workers, routes);
 }
 
@@ -197,6 +200,7 @@ std::string as_openmetrics(const figures& now) {
          "Silent connections closed to make room for new ones (max-connections).", now.evicted);
   single("fcgihost_requests_in_flight", "gauge", "Requests running now.", now.in_flight);
   single("fcgihost_requests_in_flight_max", "gauge", "The most requests that ran at once.", now.most_in_flight);
+  single("fcgihost_slow_requests_total", "counter", "Requests still running at --slow-threshold.", now.slow);
   single("fcgihost_received_bytes_total", "counter", "Request body bytes received (FCGI_STDIN).", now.bytes_in);
   single("fcgihost_sent_bytes_total", "counter", "Response bytes sent (FCGI_STDOUT).", now.bytes_out);
   if (now.has_workers) {

@@ -34,6 +34,8 @@ class request_io {
   virtual boost::asio::any_io_executor executor() const = 0;
   // The worker process the request runs in, for the access log.
   virtual void note_worker(int pid) { (void)pid; }
+  // The script process the request runs (the leader of its process group).
+  virtual void note_script(int pid) { (void)pid; }
   // Whether a handler's flush waits until its output has left the process
   // (in a worker: output flushed before a crash must reach the host).
   virtual bool flush_waits() const { return false; }

@@ -61,6 +61,7 @@ script_process::script_process(launched_script child, std::shared_ptr<request_io
       exit_poll_(io_->executor()),
       done_(io_->executor(), 1) {
   child_.pidfd = -1;  // exit_watch_ owns it now
+  io_->note_script(child_.pid);
 }
 
 template <typename Work>

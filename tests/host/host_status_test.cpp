@@ -376,5 +376,40 @@ TEST(HostStatus, WorkersRecycledAreCountedByReason) {
   EXPECT_NE(page.find("\nfcgihost_workers_left_total{reason=\"max_requests\"} 3\n"), std::string::npos) << page;
 }
 
+
+// --slow-threshold logs a request when it passes the threshold while it
+// still runs (not at its end): for a worker, its pid; for a script, its
+// process group as it is then. A quick request is never logged.
+TEST(HostStatus, ASlowRequestIsLoggedWhileItStillRuns) {
+  host_options options = status_options({"--slow-threshold", "0.3"});
+  options.scripts = true;
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    co_await fetch(host.address(), "hello.greet");
+    auto conn = co_await connection::connect(host.address());
+    client::request_options slow;
+    slow.params = request_params("slow.polite", "1");
+    auto running = co_await conn.begin(std::move(slow));
+    co_await running.end_stdin();
+    std::uint32_t status = 999;
+    co_await read_to_end(running, status);
+    EXPECT_EQ(status, 0u);
+    co_await fetch(host.address(), host.script("grandchild.sh"));  // 408 at the 2 s timeout
+  });
+  const std::string log = host.log();
+  const auto slow_line = log.find("slow request: unix request 1 \"GET /test\" route=(plugins) runner=function "
+                                  "script=slow.polite still running after 0.3");
+  ASSERT_NE(slow_line, std::string::npos) << log;
+  EXPECT_NE(log.find("; worker pid ", slow_line), std::string::npos);
+  // Logged while it ran: before the request's access line.
+  EXPECT_LT(slow_line, log.find("script=slow.polite runner=function worker=")) << log;
+  const auto script_line = log.find("runner=script script=" + host.script("grandchild.sh") + " still running after");
+  ASSERT_NE(script_line, std::string::npos) << log;
+  const std::string script_slow = log.substr(script_line, log.find('\n', script_line) - script_line);
+  EXPECT_EQ(count_occurrences(script_slow, " sleep"), 2u) << script_slow;  // the script's and its grandchild's
+  EXPECT_EQ(log.find("script=hello.greet still running"), std::string::npos);
+  EXPECT_EQ(status_json(host).at("requests").as_object().at("slow").as_int64(), 2);
+}
+
 }  // namespace
 }  // namespace fcgihost::test
