@@ -21,13 +21,23 @@ std::string_view to_string(request_outcome outcome) {
   return "done";
 }
 
-void route_metrics::count(request_outcome outcome, std::chrono::microseconds elapsed) {
+std::size_t this_thread_shard() {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % metric_shards;
+  return mine;
+}
+
+void route_metrics::count(request_outcome outcome, std::chrono::microseconds elapsed, std::uint64_t in,
+                          std::uint64_t out) {
   constexpr auto relaxed = std::memory_order_relaxed;
-  outcomes_[static_cast<std::size_t>(outcome)].fetch_add(1, relaxed);
+  auto& mine = shards_[this_thread_shard()];
+  mine.outcomes[static_cast<std::size_t>(outcome)].fetch_add(1, relaxed);
   const double seconds = static_cast<double>(elapsed.count()) / 1e6;
   const auto bucket = std::lower_bound(latency_bounds.begin(), latency_bounds.end(), seconds) - latency_bounds.begin();
-  buckets_[static_cast<std::size_t>(bucket)].fetch_add(1, relaxed);
-  microseconds_sum_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(elapsed.count(), 0)), relaxed);
+  mine.buckets[static_cast<std::size_t>(bucket)].fetch_add(1, relaxed);
+  mine.microseconds_sum.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(elapsed.count(), 0)), relaxed);
+  if (in > 0) mine.bytes_in.fetch_add(in, relaxed);
+  mine.bytes_out.fetch_add(out, relaxed);
 }
 
 std::uint64_t route_metrics::snapshot::requests() const {
@@ -37,11 +47,18 @@ std::uint64_t route_metrics::snapshot::requests() const {
 }
 
 route_metrics::snapshot route_metrics::read() const {
+  constexpr auto relaxed = std::memory_order_relaxed;
   snapshot taken;
   taken.name = name_;
-  for (std::size_t i = 0; i < outcomes_.size(); ++i) taken.outcomes[i] = outcomes_[i].load(std::memory_order_relaxed);
-  for (std::size_t i = 0; i < buckets_.size(); ++i) taken.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
-  taken.seconds_sum = static_cast<double>(microseconds_sum_.load(std::memory_order_relaxed)) / 1e6;
+  std::uint64_t microseconds = 0;
+  for (const auto& each : shards_) {
+    for (std::size_t i = 0; i < each.outcomes.size(); ++i) taken.outcomes[i] += each.outcomes[i].load(relaxed);
+    for (std::size_t i = 0; i < each.buckets.size(); ++i) taken.buckets[i] += each.buckets[i].load(relaxed);
+    microseconds += each.microseconds_sum.load(relaxed);
+    taken.bytes_in += each.bytes_in.load(relaxed);
+    taken.bytes_out += each.bytes_out.load(relaxed);
+  }
+  taken.seconds_sum = static_cast<double>(microseconds) / 1e6;
   return taken;
 }
 
@@ -68,9 +85,7 @@ void host_metrics::note_in_flight(std::size_t in_flight) {
 
 void host_metrics::request_ended(route_metrics& route, request_outcome outcome, std::chrono::microseconds elapsed,
                                  std::uint64_t in, std::uint64_t out) {
-  route.count(outcome, elapsed);
-  bytes_in.fetch_add(in, std::memory_order_relaxed);
-  bytes_out.fetch_add(out, std::memory_order_relaxed);
+  route.count(outcome, elapsed, in, out);
 }
 
 std::vector<route_metrics::snapshot> host_metrics::read_routes() const {

@@ -56,13 +56,14 @@ figures read_figures(const host_context& host) {
   now.evicted = metrics.connections_evicted.load(relaxed);
   now.in_flight = host.active_requests.load(relaxed);
   now.most_in_flight = std::max<std::uint64_t>(metrics.most_in_flight.load(relaxed), now.in_flight);
-  now.bytes_in = metrics.bytes_in.load(relaxed);
-  now.bytes_out = metrics.bytes_out.load(relaxed);
   now.slow = metrics.slow_requests.load(relaxed);
   now.draining = host.draining.load(relaxed);
   now.routes = metrics.read_routes();
-  for (const auto& route : now.routes)
+  for (const auto& route : now.routes) {
     for (std::size_t i = 0; i < request_outcome_count; ++i) now.outcomes[i] += route.outcomes[i];
+    now.bytes_in += route.bytes_in;
+    now.bytes_out += route.bytes_out;
+  }
   if (host.workers) {
     now.has_workers = true;
     now.workers = host.workers->census();
