@@ -42,6 +42,9 @@ struct figures {
   runners::worker_census workers;
   std::uint64_t condemned = 0, spawned = 0, crashed = 0;
   std::vector<std::pair<std::string_view, std::uint64_t>> workers_left;  // by reason
+  bool has_scripts = false;
+  std::uint64_t scripts_started = 0, scripts_stopped_by_term = 0, scripts_killed = 0, scripts_signalled = 0;
+  std::vector<std::pair<int, std::uint64_t>> script_exits;  // exit status, count (those seen, and 0)
 };
 
 figures read_figures(const host_context& host) {
@@ -63,6 +66,17 @@ figures read_figures(const host_context& host) {
     for (std::size_t i = 0; i < request_outcome_count; ++i) now.outcomes[i] += route.outcomes[i];
     now.bytes_in += route.bytes_in;
     now.bytes_out += route.bytes_out;
+  }
+  if (host.scripts) {
+    const auto& counts = host.scripts->counts();
+    now.has_scripts = true;
+    now.scripts_started = counts.started.load(relaxed);
+    now.scripts_stopped_by_term = counts.stopped_by_term.load(relaxed);
+    now.scripts_killed = counts.killed.load(relaxed);
+    now.scripts_signalled = counts.died_of_signal.load(relaxed);
+    for (std::size_t code = 0; code < counts.exit_codes.size(); ++code)
+      if (const auto n = counts.exit_codes[code].load(relaxed); n > 0 || code == 0)
+        now.script_exits.emplace_back(static_cast<int>(code), n);
   }
   if (host.workers) {
     now.has_workers = true;
@@ -117,6 +131,13 @@ std::string as_text(const figures& now) {
     line("workers crashed", now.crashed);
     for (const auto& [reason, count] : now.workers_left) line("workers left, " + std::string(reason), count);
   }
+  if (now.has_scripts) {
+    line("scripts started", now.scripts_started);
+    line("scripts stopped by TERM", now.scripts_stopped_by_term);
+    line("scripts killed by KILL", now.scripts_killed);
+    line("scripts died of a signal", now.scripts_signalled);
+    for (const auto& [code, count] : now.script_exits) line("scripts exited " + std::to_string(code), count);
+  }
   page += "\nroute                    requests  mean s     outcomes\n";
   for (const auto& route : now.routes) {
     const auto requests = route.requests();
@@ -156,14 +177,23 @@ std::string as_json(const figures& now) {
                           now.workers.starting, now.workers.idle, now.workers.busy, now.condemned, now.workers.queued,
                           now.spawned, now.crashed, left);
   }
+  std::string scripts = "null";
+  if (now.has_scripts) {
+    std::string exits;
+    for (const auto& [code, count] : now.script_exits)
+      exits += fmt::format("{}\"{}\":{}", exits.empty() ? "" : ",", code, count);
+    scripts = fmt::format("{{\"started\":{},\"stopped_by_term\":{},\"killed\":{},\"died_of_signal\":{},\"exits\":{{{}}}}}",
+                          now.scripts_started, now.scripts_stopped_by_term, now.scripts_killed, now.scripts_signalled,
+                          exits);
+  }
   return fmt::format(
       "{{\"start_time\":{:.3f},\"start_time_utc\":\"{}\",\"uptime_seconds\":{:.3f},\"state\":\"{}\","
       "\"connections\":{{\"accepted\":{},\"open\":{},\"refused\":{},\"evicted\":{}}},"
       "\"requests\":{{\"in_flight\":{},\"most_in_flight\":{},\"slow\":{},\"outcomes\":{{{}}}}},"
-      "\"bytes\":{{\"in\":{},\"out\":{}}},\"workers\":{},\"routes\":[{}]}}\n",
+      "\"bytes\":{{\"in\":{},\"out\":{}}},\"workers\":{},\"scripts\":{},\"routes\":[{}]}}\n",
       now.start_time, utc_text(now.start_time), now.uptime, now.draining ? "draining" : "serving", now.accepted,
       now.open, now.refused, now.evicted, now.in_flight, now.most_in_flight, now.slow, outcomes, now.bytes_in, now.bytes_out,
-      workers, routes);
+      workers, scripts, routes);
 }
 
 // A label value in the exposition format: backslash, quote and line feed escaped.
@@ -218,6 +248,18 @@ std::string as_openmetrics(const figures& now) {
     family("fcgihost_workers_left_total", "counter", "Workers that left their pool, by reason.");
     for (const auto& [reason, count] : now.workers_left)
       page += fmt::format("fcgihost_workers_left_total{{reason=\"{}\"}} {}\n", reason, count);
+  }
+  if (now.has_scripts) {
+    single("fcgihost_scripts_started_total", "counter", "Scripts started.", now.scripts_started);
+    family("fcgihost_scripts_stopped_total", "counter",
+           "Scripts stopped because their request was over, by the signal that ended their process group.");
+    page += fmt::format("fcgihost_scripts_stopped_total{{signal=\"TERM\"}} {}\n", now.scripts_stopped_by_term);
+    page += fmt::format("fcgihost_scripts_stopped_total{{signal=\"KILL\"}} {}\n", now.scripts_killed);
+    family("fcgihost_scripts_exits_total", "counter", "Scripts that ran to their end, by exit status.");
+    for (const auto& [code, count] : now.script_exits)
+      page += fmt::format("fcgihost_scripts_exits_total{{code=\"{}\"}} {}\n", code, count);
+    single("fcgihost_scripts_signalled_total", "counter",
+           "Scripts that ran to their end killed by a signal the host did not send.", now.scripts_signalled);
   }
   family("fcgihost_requests_total", "counter", "Requests ended, by route and outcome.");
   for (const auto& route : now.routes)

@@ -54,7 +54,8 @@ boost::asio::awaitable<run_result> process_runner::run(script_location script, s
       script_process::options{.name = script.requested_file,
                               .kill_grace = limits.kill_grace,
                               .log = log_,
-                              .on_reaped = [this](pid_t reaped) { forget(reaped); }});
+                              .on_reaped = [this](pid_t reaped) { forget(reaped); },
+                              .counts = &counts_});
   co_return co_await process->run(std::move(stop));
 }
 

@@ -22,6 +22,7 @@
 #include "run_as.hpp"
 #include "script_limits.hpp"
 #include "script_location.hpp"
+#include "script_process.hpp"
 
 namespace fcgihost::runners {
 
@@ -36,6 +37,8 @@ class process_runner {
   process_runner(const process_runner&) = delete;
   process_runner& operator=(const process_runner&) = delete;
 
+  // What its scripts did, for the status page.
+  const script_counters& counts() const { return counts_; }
   const std::filesystem::path& directory() const { return root_; }
 
   // A relative path (from a config route) is taken inside the folder.
@@ -53,6 +56,7 @@ class process_runner {
   std::size_t kill_all();
 
  private:
+  script_counters counts_;
   void forget(pid_t pid);
 
   std::filesystem::path root_;

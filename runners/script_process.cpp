@@ -62,6 +62,7 @@ script_process::script_process(launched_script child, std::shared_ptr<request_io
       done_(io_->executor(), 1) {
   child_.pidfd = -1;  // exit_watch_ owns it now
   io_->note_script(child_.pid);
+  if (options_.counts) options_.counts->started.fetch_add(1, std::memory_order_relaxed);
 }
 
 template <typename Work>
@@ -171,6 +172,8 @@ void script_process::escalate() {
   if (reaped_) return;  // begin_stop arms the grace timer once: this runs at most once
   ::kill(-child_.pid, SIGKILL);
   const double grace = std::chrono::duration<double>(options_.kill_grace).count();
+  escalated_ = true;
+  if (options_.counts) options_.counts->killed.fetch_add(1, std::memory_order_relaxed);
   if (!exited_)
     options_.log->warn("script {} (pid {}) ignored SIGTERM for {:g} s: SIGKILL to its process group", options_.name,
                        child_.pid, grace);
@@ -199,6 +202,7 @@ void script_process::finish_if_done() {
   error_code ignored;
   child_.stdin_pipe.close(ignored);
   exit_watch_.close(ignored);
+  count_end(status);
   if (stop_cause_ == stop_cause::request_over) {
     options_.log->info("script {} (pid {}) stopped: {}, {:.3f} s after SIGTERM to its process group", options_.name,
                        child_.pid, describe_status(status), seconds_since(stop_began_));
@@ -206,6 +210,18 @@ void script_process::finish_if_done() {
   }
   options_.log->debug("script {} (pid {}) {}", options_.name, child_.pid, describe_status(status));
   done_.try_send(error_code{}, result_of(status));
+}
+
+void script_process::count_end(int wait_status) {
+  if (!options_.counts) return;
+  constexpr auto relaxed = std::memory_order_relaxed;
+  if (stop_cause_ == stop_cause::request_over) {
+    if (!escalated_) options_.counts->stopped_by_term.fetch_add(1, relaxed);
+  } else if (WIFEXITED(wait_status)) {
+    options_.counts->exit_codes[static_cast<std::size_t>(WEXITSTATUS(wait_status)) & 0xFF].fetch_add(1, relaxed);
+  } else if (WIFSIGNALED(wait_status)) {
+    options_.counts->died_of_signal.fetch_add(1, relaxed);
+  }
 }
 
 run_result script_process::result_of(int wait_status) const {

@@ -28,6 +28,15 @@
 
 namespace fcgihost::runners {
 
+// What scripts did, over all of them (for the status page).
+struct script_counters {
+  std::atomic<std::uint64_t> started{0};
+  std::atomic<std::uint64_t> stopped_by_term{0};  // its request was over: SIGTERM was enough
+  std::atomic<std::uint64_t> killed{0};           // its group outlived SIGTERM by the kill grace: SIGKILL
+  std::array<std::atomic<std::uint64_t>, 256> exit_codes{};  // ran to their end: by exit status
+  std::atomic<std::uint64_t> died_of_signal{0};   // ran to their end killed by a signal the host did not send
+};
+
 class script_process final : public std::enable_shared_from_this<script_process> {
  public:
   struct options {
@@ -35,6 +44,7 @@ class script_process final : public std::enable_shared_from_this<script_process>
     std::chrono::milliseconds kill_grace;
     std::shared_ptr<spdlog::logger> log;
     std::function<void(pid_t)> on_reaped;
+    script_counters* counts = nullptr;  // the runner's, for the status page
   };
 
   // Held by its own coroutines until the script is reaped. Destroyed before
@@ -57,6 +67,7 @@ class script_process final : public std::enable_shared_from_this<script_process>
   void begin_stop(stop_cause cause);
   void escalate();
   void finish_if_done();
+  void count_end(int wait_status);  // into options_.counts
   run_result result_of(int wait_status) const;
   template <typename Work>
   void spawn(Work work, const char* what);
@@ -74,6 +85,7 @@ class script_process final : public std::enable_shared_from_this<script_process>
   int open_outputs_ = 2;
   bool exited_ = false;
   bool reaped_ = false;
+  bool escalated_ = false;  // SIGKILL went to its group after the grace
   bool discarding_ = false;  // the request is over: output is read and dropped
   std::uint64_t stdout_bytes_ = 0;
 };

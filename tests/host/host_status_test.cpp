@@ -411,5 +411,35 @@ TEST(HostStatus, ASlowRequestIsLoggedWhileItStillRuns) {
   EXPECT_EQ(status_json(host).at("requests").as_object().at("slow").as_int64(), 2);
 }
 
+
+// Scripts, by how they ended: ran to their end (by exit status), stopped by
+// SIGTERM when their request was over, or killed when they ignored it.
+TEST(HostStatus, ScriptsAreCountedByHowTheyEnded) {
+  host_options options = status_options({"--kill-grace", "0.3"});
+  options.scripts = true;
+  host_process host(options);
+  write_file(host.scripts_dir() / "exit_code.sh", read_file(std::string(FCGIHOST_TEST_SCRIPTS) + "/exit_code.sh"));
+  std::filesystem::permissions(host.scripts_dir() / "exit_code.sh", std::filesystem::perms::owner_all);
+  run_async([&]() -> awaitable<void> {
+    co_await fetch(host.address(), host.script("hello.sh"));
+    co_await fetch(host.address(), host.script("exit_code.sh"), "3");
+    co_await fetch(host.address(), host.script("exit_code.sh"), "3");
+    co_await fetch(host.address(), host.script("grandchild.sh"));  // 408 at 2 s: SIGTERM stops it
+    co_await fetch(host.address(), host.script("ignores_term.sh"));  // 408, then SIGKILL after 0.3 s
+  });
+  EXPECT_TRUE(host.wait_for_log("SIGKILL to its process group")) << host.log();
+  EXPECT_TRUE(host.wait_for_log_count(" stopped: ", 2)) << host.log();
+  const auto status = status_json(host);
+  const auto& scripts = status.at("scripts").as_object();
+  EXPECT_EQ(scripts.at("started").as_int64(), 5);
+  EXPECT_EQ(scripts.at("exits").as_object().at("0").as_int64(), 1);
+  EXPECT_EQ(scripts.at("exits").as_object().at("3").as_int64(), 2);
+  EXPECT_EQ(scripts.at("stopped_by_term").as_int64(), 1);
+  EXPECT_EQ(scripts.at("killed").as_int64(), 1);
+  const auto page = run_async([&] { return status_body(host.address(), "openmetrics"); });
+  EXPECT_NE(page.find("\nfcgihost_scripts_exits_total{code=\"3\"} 2\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("\nfcgihost_scripts_stopped_total{signal=\"KILL\"} 1\n"), std::string::npos) << page;
+}
+
 }  // namespace
 }  // namespace fcgihost::test
