@@ -162,7 +162,7 @@ void request_session::start(protocol::name_value_list params) {
   const host_config* settings = settings_.get();
   // Answered by the host, before any limit: a load balancer's check gets
   // through when every request slot is taken, and sees the drain.
-  if (host_.worker_plugin.empty() && (answer_ping(*settings) || answer_status(*settings))) {
+  if (host_.worker_plugin.empty() && answer_by_host(*settings)) {
     check_end();
     return;
   }
@@ -205,31 +205,23 @@ void request_session::start(protocol::name_value_list params) {
   check_end();
 }
 
-bool request_session::asks_for(const std::string& host_path) const {
-  if (host_path.empty()) return false;
+// The host's own answers: its ping and status paths, matched against SCRIPT_NAME.
+bool request_session::answer_by_host(const host_config& settings) {
   const std::string* name = protocol::find_value(params_, "SCRIPT_NAME");
-  return name && *name == host_path;
-}
-
-bool request_session::answer_status(const host_config& settings) {
-  if (!asks_for(settings.status_path)) return false;
-  script_ = settings.status_path;
+  if (!name || name->empty()) return false;
+  const bool ping = *name == settings.ping_path;
+  if (!ping && *name != settings.status_path) return false;
+  script_ = *name;
   lifecycle_.name_target("host", script_);
   route_ = &host_.metrics.host_answered();
-  const std::string* query = protocol::find_value(params_, "QUERY_STRING");
-  lifecycle_.answer_from_host(200, status_response(host_, query ? *query : std::string()), "done");
-  return true;
-}
-
-bool request_session::answer_ping(const host_config& settings) {
-  if (!asks_for(settings.ping_path)) return false;
-  script_ = settings.ping_path;
-  lifecycle_.name_target("host", script_);
-  route_ = &host_.metrics.host_answered();
-  if (host_.draining)
+  if (!ping) {
+    const std::string* query = protocol::find_value(params_, "QUERY_STRING");
+    lifecycle_.answer_from_host(200, status_response(host_, query ? *query : std::string()), "done");
+  } else if (host_.draining) {
     lifecycle_.answer_from_host(503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining");
-  else
+  } else {
     lifecycle_.answer_from_host(200, protocol::cgi_response(200, "OK", "pong\n"), "done");
+  }
   return true;
 }
 

@@ -77,10 +77,8 @@ class request_session final : public runners::request_io, public std::enable_sha
                                                            std::string handler, overload_answer when_overloaded,
                                                            std::chrono::milliseconds kill_grace);
   // A lookup that found nothing to run: answered. False if it found a handler.
-  // The host's own answers, when SCRIPT_NAME is their path.
-  bool asks_for(const std::string& host_path) const;
-  bool answer_ping(const host_config& settings);
-  bool answer_status(const host_config& settings);
+  // The host's own answers (ping and status page), when SCRIPT_NAME is their path.
+  bool answer_by_host(const host_config& settings);
   request_outcome outcome_of(const request_ending& ending) const;
   void count_in_metrics(const request_ending& ending);
   bool refuse_unless_found(const runners::lookup_result& found);

@@ -284,6 +284,14 @@ TEST(HostIsolation, AHalfCopiedPluginIsNeverLoaded) {
   }
 }
 
+// A host whose plugins folder starts empty, for a test that puts
+// libversioned.so (version 1 or 2) there itself.
+host_options only_versioned_plugin() {
+  host_options options = isolation_options();
+  options.plugins = {};
+  return options;
+}
+
 std::string file_bytes(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -310,9 +318,7 @@ class open_writer {
 };
 
 TEST(HostIsolation, APluginItsWriterStillHasOpenIsNotLoaded) {
-  host_options options = isolation_options();
-  options.plugins = {};
-  host_process host(options);
+  host_process host(only_versioned_plugin());
   host.install_plugin("versioned_one", "libversioned.so");
   const fs::path built(FCGIHOST_PLUGIN_BUILD_DIR);
   const auto version = [&] { return run_async([&] { return fetch(host.address(), "versioned.which"); }).out; };
@@ -436,9 +442,7 @@ TEST(HostIsolation, AGibibyteEchoThroughAWorkerStaysInBoundedMemory) {
 // the old or the new version, or refused with a clear 5xx; the host never
 // dies (host_process fails the test if it does).
 TEST(HostIsolation, CopyingOverALivePluginUnderLoadNeverHurtsTheHost) {
-  host_options options = isolation_options();
-  options.plugins = {};
-  host_process host(options);
+  host_process host(only_versioned_plugin());
   host.install_plugin("versioned_one", "libversioned.so");
   const fs::path built(FCGIHOST_PLUGIN_BUILD_DIR);
   std::atomic<bool> copying{true};
