@@ -32,6 +32,11 @@ struct host_context {
   peer_filter peers;
   std::atomic<std::size_t> open_connections{0};
   std::atomic<std::size_t> active_requests{0};
+  // The host's own answers (ping, status page) take none of --max-requests'
+  // slots but one of these, so that a client that never reads cannot make it
+  // hold status pages without bound.
+  static constexpr std::size_t host_answers_at_once = 64;
+  std::atomic<std::size_t> host_answers{0};
   host_metrics metrics;  // for the status page
   std::atomic<std::uint64_t> requests_begun{0};  // ever, for telling when the host is idle
   std::atomic<bool> draining{false};

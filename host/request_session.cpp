@@ -214,7 +214,12 @@ bool request_session::answer_by_host(const host_config& settings) {
   script_ = *name;
   lifecycle_.name_target("host", script_);
   route_ = &host_.metrics.host_answered();
-  if (!ping) {
+  host_answer_slot_ = request_slot(host_.host_answers, host_context::host_answers_at_once);
+  if (!host_answer_slot_.held()) {
+    host_.log->warn("{}: request {} for {} refused (OVERLOADED): {} of the host's own answers are already being "
+                    "written", peer_, request_id_, script_, host_context::host_answers_at_once);
+    lifecycle_.refuse_overloaded();
+  } else if (!ping) {
     const std::string* query = protocol::find_value(params_, "QUERY_STRING");
     lifecycle_.answer_from_host(200, status_response(host_, query ? *query : std::string()), "done");
   } else if (host_.draining) {
@@ -548,6 +553,7 @@ awaitable<void> request_session::conclude() {
     sink->tear_down(ending.reason == end_reason::write_failed ? "a write failed" : "a response was cut");
   }
   lifecycle_.finished();  // a timer still armed finds it ended
+  host_answer_slot_.release();  // only now: its answer has been written (or its connection closed)
   log_access(ending.app_status, ending.outcome, ending.reason);
   count_in_metrics(ending);
   if (sink) sink->request_done(keep_conn_);

@@ -114,6 +114,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   request_lifecycle lifecycle_;
   protocol::name_value_list params_;
   request_slot slot_;
+  request_slot host_answer_slot_;  // the ping's or status page's, held until it is written
   std::stop_source stop_;
   bool started_ = false;
   bool stdin_on_disk_logged_ = false;

@@ -14,8 +14,12 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+#include <fcgihost/protocol/encoder.hpp>
 
 #include "../support/host_process.hpp"
+#include "../support/raw_peer.hpp"
 #include "../support/run_async.hpp"
 
 namespace fcgihost::test {
@@ -439,6 +443,39 @@ TEST(HostStatus, ScriptsAreCountedByHowTheyEnded) {
   const auto page = run_async([&] { return status_body(host.address(), "openmetrics"); });
   EXPECT_NE(page.find("\nfcgihost_scripts_exits_total{code=\"3\"} 2\n"), std::string::npos) << page;
   EXPECT_NE(page.find("\nfcgihost_scripts_stopped_total{signal=\"KILL\"} 1\n"), std::string::npos) << page;
+}
+
+
+// Clients that ask for status pages and never read them hold at most
+// host_answers_at_once of them (64) in the host: past that, OVERLOADED; once
+// they go, the page is answered again.
+TEST(HostStatus, StatusPagesNobodyReadsAreBounded) {
+  host_process host(status_options());
+  std::string many;
+  const protocol::name_value_list params{{"SCRIPT_NAME", "/status"}, {"QUERY_STRING", "openmetrics"}};
+  for (std::uint16_t id = 1; id <= 400; ++id) {  // more than the sockets buffer
+    protocol::append_begin_request(many, id, protocol::role::responder, true);
+    protocol::append_params(many, id, params);
+    protocol::append_stream_end(many, protocol::record_type::std_in, id);
+  }
+  std::vector<raw_peer> stalled;
+  for (int i = 0; i < 80; ++i) {
+    stalled.emplace_back(host.socket_path().string());
+    ASSERT_TRUE(stalled.back().send(many));
+  }
+  EXPECT_TRUE(host.wait_for_log("of the host's own answers are already being written")) << host.log().substr(0, 3000);
+  const auto refused = run_async([&]() -> awaitable<client::response> {
+    auto conn = co_await connection::connect(host.address());
+    co_return co_await conn.send(request_for_path("/status"));
+  });
+  EXPECT_EQ(refused.protocol_status, static_cast<std::uint8_t>(protocol::protocol_status::overloaded));
+  stalled.clear();
+  bool answered = false;
+  for (int i = 0; i < 50 && !answered; ++i) {  // the slots come back as the host sees the hang-ups
+    answered = run_async([&] { return status_body(host.address(), ""); }).starts_with("start time:");
+    if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(answered);
 }
 
 }  // namespace
