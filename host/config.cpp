@@ -137,14 +137,20 @@ host_config build_config(const command_line& line) {
   host_config config;
   if (line.config_file) load_config_file(config, *line.config_file);
   // Flags win: a --listen replaces the file's list rather than adding to it.
-  bool listen_from_flags = false;
+  bool listen_from_flags = false, status_listen_from_flags = false;
   for (const auto& [key, value] : line.settings) {
     if (key == "listen" && !listen_from_flags) {
       config.listen.clear();
       listen_from_flags = true;
     }
+    if (key == "status-listen" && !status_listen_from_flags) {
+      config.status_listen.clear();
+      status_listen_from_flags = true;
+    }
     apply_setting(config, key, value);
   }
+  if (!config.status_listen.empty() && config.status_path.empty() && config.ping_path.empty())
+    throw std::invalid_argument("status-listen serves only the ping and status paths: set status-path or ping-path");
   return config;
 }
 

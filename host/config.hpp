@@ -104,6 +104,7 @@ struct host_config {
   // Answered by the host itself, matched against SCRIPT_NAME (empty: off).
   std::string ping_path;
   std::string status_path;
+  std::vector<std::string> status_listen;  // listeners for the ping and status paths only
   // Log (and count) a request still running this long after it began; 0: off.
   std::chrono::milliseconds slow_threshold{0};
   std::string log_level = "info";

@@ -40,19 +40,29 @@ protocol::decoder_limits limits_from(const host_config& config) {
 }
 }  // namespace
 
-connection::connection(socket_type socket, host_context& host, std::string peer)
+connection::connection(socket_type socket, host_context& host, std::string peer, bool status_only)
     : socket_(std::move(socket)),
       host_(host),
       peer_(std::move(peer)),
+      status_only_(status_only),
       decoder_(limits_from(*host.settings())),
       write_lock_(socket_.get_executor(), 1),
       linger_(socket_.get_executor()),
       resume_reading_(socket_.get_executor()),
       activity_check_(socket_.get_executor()) {
-  ++host_.open_connections;
+  if (!status_only_) ++host_.open_connections;  // a status listener's count in no limit
 }
 
-connection::~connection() { --host_.open_connections; }
+connection::~connection() {
+  if (!status_only_) --host_.open_connections;
+}
+
+awaitable<std::vector<request_view>> connection::requests_now() {
+  std::vector<request_view> views;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, session] : requests_) views.push_back(session->describe(now));
+  co_return views;
+}
 
 void connection::release_writer() { write_lock_.try_receive([](error_code) {}); }
 
@@ -398,7 +408,7 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     co_return;
   }
   auto session = std::make_shared<request_session>(weak_from_this(), socket_.get_executor(), host_, settings, peer_,
-                                                   begin.request_id, begin.keep_conn);
+                                                   begin.request_id, begin.keep_conn, status_only_);
   requests_[begin.request_id] = session;
   host_.requests_begun.fetch_add(1, std::memory_order_relaxed);
   session->begin();

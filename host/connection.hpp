@@ -24,6 +24,7 @@
 
 #include "host_context.hpp"
 #include "request_sink.hpp"
+#include "request_view.hpp"
 
 namespace fcgihost::host {
 
@@ -34,7 +35,8 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   using socket_type = boost::asio::generic::stream_protocol::socket;
   using clock = std::chrono::steady_clock;
 
-  connection(socket_type socket, host_context& host, std::string peer);
+  // `status_only`: from a --status-listen listener (see request_session).
+  connection(socket_type socket, host_context& host, std::string peer, bool status_only = false);
   ~connection() override;
 
   // Serves the connection until it ends, however it ends.
@@ -50,7 +52,11 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   bool serving() const { return started_requests_.load(std::memory_order_relaxed) > 0; }
   clock::time_point last_input() const { return clock::time_point(clock::duration(last_input_.load())); }
   bool evicting() const { return evicting_.load(); }
-  void mark_evicting() { evicting_ = true; }
+  // Chosen to be evicted: false if another accept chose it first.
+  bool try_mark_evicting() { return !evicting_.exchange(true); }
+  bool status_only() const { return status_only_; }
+  // Its requests now, for the status page: run it on the connection's strand.
+  boost::asio::awaitable<std::vector<request_view>> requests_now();
 
   // request_sink
   boost::asio::awaitable<write_guard> acquire_writer() override;
@@ -96,6 +102,7 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   socket_type socket_;
   host_context& host_;
   std::string peer_;
+  const bool status_only_;
   protocol::message_decoder decoder_;
   boost::asio::experimental::channel<void(boost::system::error_code)> write_lock_;
   std::map<std::uint16_t, std::shared_ptr<request_session>> requests_;

@@ -15,6 +15,7 @@
 #include <runners/run_order.hpp>
 #include <runners/worker_runner.hpp>
 
+#include "connection_registry.hpp"
 #include "metrics.hpp"
 #include "config.hpp"
 #include "peer_filter.hpp"
@@ -29,6 +30,8 @@ struct host_context {
   runners::function_runner* functions = nullptr;
   runners::process_runner* scripts = nullptr;
   runners::worker_runner* workers = nullptr;  // isolation = "process"
+  const runners::plugin_counters* in_process_plugins = nullptr;  // the catalog's, isolation = "none"
+  connection_registry connections;
   peer_filter peers;
   std::atomic<std::size_t> open_connections{0};
   std::atomic<std::size_t> active_requests{0};

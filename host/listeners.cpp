@@ -161,14 +161,14 @@ std::vector<listener> open_listeners(const host_config& config) {
   std::vector<listener> opened;
   try {
     for (const auto& address : config.listen) opened.push_back(open_address(address, config));
-    if (!opened.empty()) return opened;
-    if (is_listening_socket(STDIN_FILENO)) {
-      opened.push_back(adopt(STDIN_FILENO, "fd:0"));
-      return opened;
+    if (opened.empty() && is_listening_socket(STDIN_FILENO)) opened.push_back(adopt(STDIN_FILENO, "fd:0"));
+    if (opened.empty()) opened = systemd_listeners();
+    if (opened.empty()) opened.push_back(open_address("tcp:127.0.0.1:9000", config));
+    for (const auto& address : config.status_listen) {
+      opened.push_back(open_address(address, config));
+      opened.back().status_only = true;
+      opened.back().description += " (status)";
     }
-    opened = systemd_listeners();
-    if (!opened.empty()) return opened;
-    opened.push_back(open_address("tcp:127.0.0.1:9000", config));
   } catch (...) {
     remove_socket_files(opened);
     for (const auto& done : opened) ::close(done.fd);

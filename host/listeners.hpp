@@ -16,6 +16,7 @@ struct listener {
   int family = 0;                    // AF_UNIX, AF_INET or AF_INET6
   std::string description;           // for logs
   std::filesystem::path socket_file; // a unix socket the host created: removed on exit
+  bool status_only = false;          // --status-listen
 };
 
 // Throws std::runtime_error saying which address failed and why.

@@ -290,6 +290,7 @@ int main(int argc, char** argv) {
                 plugin, seconds);
     });
     host.functions = &*functions;
+    host.in_process_plugins = &catalog->counts();
   }
 
   std::optional<runners::worker_runner> workers;
@@ -337,6 +338,8 @@ int main(int argc, char** argv) {
   if (stuck > 0) {
     // Unloading a plugin under a running handler would crash: leave without it.
     host.log->warn("{} handler(s) ignored the stop request; exiting without waiting for them", stuck);
+    if (catalog) catalog->remove_copies();
+    if (workers) workers->remove_plugin_copies();
     host.log->flush();
     std::_Exit(0);
   }

@@ -1,6 +1,7 @@
 #include "request_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -22,6 +23,7 @@
 
 #include <fcgihost/protocol/stream_framing.hpp>
 
+#include "connection.hpp"
 #include "json_text.hpp"
 #include "status_page.hpp"
 #include "router.hpp"
@@ -67,11 +69,26 @@ void spawn_logged(const asio::any_io_executor& executor, Coroutine coroutine, st
   });
 }
 
+// The slow log's second line for a request in a worker: where its handler is now.
+awaitable<void> log_worker_handler_stack(runners::worker_runner& workers, std::shared_ptr<spdlog::logger> log,
+                                         int pid, std::string request) {
+  constexpr auto answer_limit = std::chrono::milliseconds(500);
+  const auto frames = co_await workers.handler_stack(pid, answer_limit);
+  if (frames.empty()) {
+    log->info("slow request: {}: no backtrace of worker {}'s handler (it runs none now, did not answer within {} "
+              "ms, or other backtraces are being taken)", request, pid, answer_limit.count());
+    co_return;
+  }
+  std::string text;
+  for (const auto& frame : frames) text += "\n  " + frame;
+  log->warn("slow request: {}: the handler in worker {} is at:{}", request, pid, text);
+}
+
 }  // namespace
 
 request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_executor executor,
                                  host_context& host, std::shared_ptr<const host_config> settings, std::string peer,
-                                 std::uint16_t request_id, bool keep_conn)
+                                 std::uint16_t request_id, bool keep_conn, bool status_only)
     : sink_(std::move(sink)),
       executor_(std::move(executor)),
       host_(host),
@@ -79,6 +96,7 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
       peer_(std::move(peer)),
       request_id_(request_id),
       keep_conn_(keep_conn),
+      status_only_(status_only),
       lifecycle_(lifecycle_settings_for(*settings_, request_id), began_, settings_->timeout),
       timer_(executor_),
       slow_timer_(executor_),
@@ -166,6 +184,13 @@ void request_session::start(protocol::name_value_list params) {
     check_end();
     return;
   }
+  if (status_only_) {
+    route_ = &host_.metrics.nothing_ran();
+    refuse(404, "this listener (--status-listen) serves only the ping and status paths",
+           "This listener serves only the ping and status paths.");
+    check_end();
+    return;
+  }
   if (host_.draining) {
     host_.log->info("{}: request {} refused (OVERLOADED): the host is shutting down", peer_, request_id_);
     lifecycle_.refuse_overloaded();
@@ -220,14 +245,60 @@ bool request_session::answer_by_host(const host_config& settings) {
                     "written", peer_, request_id_, script_, host_context::host_answers_at_once);
     lifecycle_.refuse_overloaded();
   } else if (!ping) {
-    const std::string* query = protocol::find_value(params_, "QUERY_STRING");
-    lifecycle_.answer_from_host(200, status_response(host_, query ? *query : std::string()), "done");
+    const std::string* found = protocol::find_value(params_, "QUERY_STRING");
+    std::string query = found ? *found : std::string();
+    if (status_wants_full(query)) {
+      // Each connection's requests are read on its own strand: a run of its own.
+      lifecycle_.start_running(settings.timeout);
+      spawn_logged(executor_, run(full_status_page(std::move(query))), host_.log,
+                   fmt::format("request {}", request_id_));
+    } else {
+      lifecycle_.answer_from_host(200, status_response(host_, query), "done");
+    }
   } else if (host_.draining) {
     lifecycle_.answer_from_host(503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining");
   } else {
     lifecycle_.answer_from_host(200, protocol::cgi_response(200, "OK", "pong\n"), "done");
   }
   return true;
+}
+
+awaitable<runners::run_result> request_session::full_status_page(std::string query) {
+  full_status full;
+  full.workers = host_.workers ? host_.workers->describe() : std::vector<runners::worker_view>{};
+  for (auto& conn : host_.connections.live()) {
+    // The cancellation of this request's run must not reach into another strand's coroutine.
+    auto views = co_await asio::co_spawn(conn->executor(), conn->requests_now(),
+                                         asio::bind_cancellation_slot(asio::cancellation_slot(), use_awaitable));
+    full.requests.insert(full.requests.end(), std::make_move_iterator(views.begin()),
+                         std::make_move_iterator(views.end()));
+  }
+  runners::run_result page;
+  page.last_stdout = status_response(host_, query, &full);
+  co_return page;
+}
+
+request_view request_session::describe(std::chrono::steady_clock::time_point now) const {
+  request_view view;
+  view.id = request_id_;
+  view.peer = peer_;
+  if (started_) {
+    view.method = param_or_dash(params_, "REQUEST_METHOD");
+    view.uri = param_or_dash(params_, "REQUEST_URI");
+  }
+  if (route_) view.route = route_->name();
+  view.runner = lifecycle_.runner_name();
+  view.target = script_;
+  view.pid = worker_pid_ ? worker_pid_ : script_pid_;
+  switch (lifecycle_.current_phase()) {
+    case request_lifecycle::phase::receiving_params: view.state = "reading params"; break;
+    case request_lifecycle::phase::running: view.state = lifecycle_.over() ? "ending" : "running"; break;
+    case request_lifecycle::phase::settling: view.state = "settling"; break;
+    case request_lifecycle::phase::ending:
+    case request_lifecycle::phase::ended: view.state = "ending"; break;
+  }
+  view.elapsed_seconds = std::chrono::duration<double>(now - began_).count();
+  return view;
 }
 
 request_session::prepared_run request_session::prepare_function(const resolved_target& target) {
@@ -603,6 +674,10 @@ void request_session::log_slow_request() {
   host_.log->warn("slow request: {} request {} \"{} {}\" route={} runner={} script={} still running after {:.3f} s{}",
                   peer_, request_id_, param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
                   route_ ? route_->name() : std::string("(none)"), lifecycle_.runner_name(), script_, elapsed, where);
+  if (worker_pid_ != 0 && host_.workers)
+    spawn_logged(executor_, log_worker_handler_stack(*host_.workers, host_.log, worker_pid_,
+                                                     fmt::format("{} request {}", peer_, request_id_)),
+                 host_.log, "the slow request log");
 }
 
 request_outcome request_session::outcome_of(const request_ending& ending) const {

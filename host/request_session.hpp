@@ -24,6 +24,7 @@
 #include "host_context.hpp"
 #include "request_lifecycle.hpp"
 #include "request_sink.hpp"
+#include "request_view.hpp"
 #include "request_slot.hpp"
 #include "stderr_log_budget.hpp"
 
@@ -36,7 +37,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   // `settings`: the configuration in force at its BEGIN_REQUEST, used for the whole request.
   request_session(std::weak_ptr<request_sink> sink, boost::asio::any_io_executor executor, host_context& host,
                   std::shared_ptr<const host_config> settings, std::string peer, std::uint16_t request_id,
-                  bool keep_conn);
+                  bool keep_conn, bool status_only = false);
   ~request_session() override;
 
   // Arms the deadline; call once, right after construction.
@@ -49,6 +50,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   void abort(bool connection_lost);
 
   bool started() const { return started_; }
+  // For the status page's full view (on the strand).
+  request_view describe(std::chrono::steady_clock::time_point now) const;
   bool stdin_backlogged() const { return lifecycle_.stdin_backlogged(); }
   void stop_backpressure() { lifecycle_.stop_backpressure(); }
 
@@ -79,6 +82,9 @@ class request_session final : public runners::request_io, public std::enable_sha
   // A lookup that found nothing to run: answered. False if it found a handler.
   // The host's own answers (ping and status page), when SCRIPT_NAME is their path.
   bool answer_by_host(const host_config& settings);
+  // The status page with each request in flight and each worker: gathered
+  // from every connection's strand, so it is a run of its own.
+  boost::asio::awaitable<runners::run_result> full_status_page(std::string query);
   request_outcome outcome_of(const request_ending& ending) const;
   void count_in_metrics(const request_ending& ending);
   bool refuse_unless_found(const runners::lookup_result& found);
@@ -110,6 +116,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   const std::string peer_;
   const std::uint16_t request_id_;
   const bool keep_conn_;
+  const bool status_only_;  // its connection came from --status-listen
   const std::chrono::steady_clock::time_point began_ = std::chrono::steady_clock::now();
   request_lifecycle lifecycle_;
   protocol::name_value_list params_;

@@ -28,17 +28,15 @@ server::server(asio::io_context& io, host_context& host, const std::vector<liste
     auto acceptor = std::make_unique<acceptor_type>(io_);
     acceptor->assign(asio::generic::stream_protocol(l.family, 0), l.fd);
     acceptor->non_blocking(true);  // see accept_loop
-    acceptors_.push_back(std::move(acceptor));
-    descriptions_.push_back(l.description);
+    listening_.push_back({std::move(acceptor), l.description, l.status_only});
   }
 }
 
 void server::start() {
-  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
-    asio::co_spawn(io_, accept_loop(*acceptors_[i], descriptions_[i]),
-                   [log = host_.log, where = descriptions_[i]](std::exception_ptr failure) {
-                     if (failure) log->critical("accepting on {} stopped: {}", where, runners::exception_text(failure));
-                   });
+  for (auto& where : listening_) {
+    asio::co_spawn(io_, accept_loop(where), [log = host_.log, description = where.description](std::exception_ptr failure) {
+      if (failure) log->critical("accepting on {} stopped: {}", description, runners::exception_text(failure));
+    });
   }
 }
 
@@ -48,7 +46,9 @@ void server::start() {
 // late (and its deadline, as its client sees it, overran as much).
 constexpr int accept_batch = 256;
 
-awaitable<void> server::accept_loop(acceptor_type& acceptor, std::string description) {
+awaitable<void> server::accept_loop(listening& where) {
+  auto& acceptor = *where.acceptor;
+  const auto& description = where.description;
   while (acceptor.is_open()) {
     // Each connection gets a strand of its own: its coroutines never run at once.
     // The peer's address comes with the accept (no getpeername per connection).
@@ -65,17 +65,30 @@ awaitable<void> server::accept_loop(acceptor_type& acceptor, std::string descrip
       }
       continue;
     }
-    admit(std::move(socket), peer, description);
+    admit(std::move(socket), peer, where);
     for (int more = 0; more < accept_batch && acceptor.is_open(); ++more) {
       socket_type next(asio::make_strand(io_));
       acceptor.accept(next, peer, ec);  // the acceptor does not block
       if (ec) break;  // would block: none waiting (other errors show at the next async_accept)
-      admit(std::move(next), peer, description);
+      admit(std::move(next), peer, where);
     }
   }
 }
 
-void server::admit(socket_type socket, const acceptor_type::endpoint_type& remote, const std::string& description) {
+// Enough for a few monitors and load balancers polling at once.
+constexpr std::size_t most_status_connections = 64;
+
+bool server::admit_status_connection(const std::string& peer_name, const listening& where) {
+  if (status_connections_.fetch_add(1) < most_status_connections) return true;
+  status_connections_--;
+  host_.log->warn("refused a connection from {} on {}: {} status connections already open", peer_name,
+                  where.description, most_status_connections);
+  ++host_.metrics.connections_refused;
+  return false;
+}
+
+void server::admit(socket_type socket, const acceptor_type::endpoint_type& remote, const listening& where) {
+  const auto& description = where.description;
   boost::system::error_code ec;
   sockaddr_storage peer{};
   std::memcpy(&peer, remote.data(), std::min<std::size_t>(remote.size(), sizeof peer));
@@ -86,7 +99,9 @@ void server::admit(socket_type socket, const acceptor_type::endpoint_type& remot
     return;  // the socket closes as it goes out of scope
   }
   const auto settings = host_.settings();
-  if (host_.open_connections >= settings->max_connections) {
+  if (where.status_only) {
+    if (!admit_status_connection(peer_name, where)) return;
+  } else if (host_.open_connections >= settings->max_connections) {
     // Room is made by closing the connection that has waited longest
     // without sending a byte and runs no request: stalled peers cannot
     // keep a real one out.
@@ -101,49 +116,42 @@ void server::admit(socket_type socket, const acceptor_type::endpoint_type& remot
     ++host_.metrics.connections_evicted;
   }
   if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  auto conn = std::make_shared<connection>(std::move(socket), host_, peer_name);
+  auto conn = std::make_shared<connection>(std::move(socket), host_, peer_name, where.status_only);
   host_.metrics.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(connections_mutex_);
-    connections_.remove_if([](const auto& weak) { return weak.expired(); });
-    connections_.push_back(conn);
-  }
+  host_.connections.add(conn);
   host_.log->debug("connection from {} on {}", peer_name, description);
-  asio::co_spawn(conn->executor(), conn->run(), [log = host_.log, peer_name](std::exception_ptr failure) {
-    if (failure) log->error("{}: connection failed inside the host: {}", peer_name, runners::exception_text(failure));
-  });
+  asio::co_spawn(conn->executor(), conn->run(),
+                 [log = host_.log, peer_name, status_only = where.status_only, &count = status_connections_](
+                     std::exception_ptr failure) {
+                   if (status_only) count--;
+                   if (failure)
+                     log->error("{}: connection failed inside the host: {}", peer_name,
+                                runners::exception_text(failure));
+                 });
 }
 
 std::shared_ptr<connection> server::longest_silent_connection() {
-  std::shared_ptr<connection> longest;
-  std::lock_guard lock(connections_mutex_);
-  for (const auto& weak : connections_) {
-    auto conn = weak.lock();
-    if (!conn || conn->serving() || conn->evicting()) continue;
-    if (!longest || conn->last_input() < longest->last_input()) longest = std::move(conn);
+  while (true) {
+    std::shared_ptr<connection> longest;
+    for (auto& conn : host_.connections.live()) {
+      if (conn->status_only() || conn->serving() || conn->evicting()) continue;
+      if (!longest || conn->last_input() < longest->last_input()) longest = std::move(conn);
+    }
+    // Two listeners' accepts may pick the same one: only one marks it.
+    if (!longest || longest->try_mark_evicting()) return longest;
   }
-  if (longest) longest->mark_evicting();
-  return longest;
-}
-
-std::vector<std::shared_ptr<connection>> server::live_connections() {
-  std::lock_guard lock(connections_mutex_);
-  std::vector<std::shared_ptr<connection>> live;
-  for (const auto& weak : connections_)
-    if (auto conn = weak.lock()) live.push_back(std::move(conn));
-  return live;
 }
 
 void server::stop_accepting_and_drain() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
-    for (auto& acceptor : acceptors_) acceptor->close(ignored);
+    for (auto& where : listening_) where.acceptor->close(ignored);
   });
-  for (auto& conn : live_connections()) conn->drain();
+  for (auto& conn : host_.connections.live()) conn->drain();
 }
 
 void server::shut_down_connections() {
-  for (auto& conn : live_connections()) conn->shut_down();
+  for (auto& conn : host_.connections.live()) conn->shut_down();
 }
 
 }  // namespace fcgihost::host

@@ -9,9 +9,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
-#include <list>
+#include <atomic>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "host_context.hpp"
@@ -35,20 +34,25 @@ class server {
   using acceptor_type = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
   using socket_type = boost::asio::generic::stream_protocol::socket::rebind_executor<
       boost::asio::strand<boost::asio::io_context::executor_type>>::other;
-  boost::asio::awaitable<void> accept_loop(acceptor_type& acceptor, std::string description);
+  struct listening {
+    std::unique_ptr<acceptor_type> acceptor;
+    std::string description;
+    bool status_only = false;  // --status-listen: the ping and status paths only
+  };
+  boost::asio::awaitable<void> accept_loop(listening& where);
   // Takes a new connection in, or refuses it.
-  void admit(socket_type socket, const acceptor_type::endpoint_type& peer, const std::string& description);
-  std::vector<std::shared_ptr<connection>> live_connections();
+  void admit(socket_type socket, const acceptor_type::endpoint_type& peer, const listening& where);
+  // A status listener's connections are few and count in no limit of the
+  // others: a full host still answers them.
+  bool admit_status_connection(const std::string& peer_name, const listening& where);
   // The connection to close for a new one at max-connections (and marked so
   // it is not chosen twice), or none when every one runs a request.
   std::shared_ptr<connection> longest_silent_connection();
 
   boost::asio::io_context& io_;
   host_context& host_;
-  std::vector<std::unique_ptr<acceptor_type>> acceptors_;
-  std::vector<std::string> descriptions_;
-  std::mutex connections_mutex_;
-  std::list<std::weak_ptr<connection>> connections_;
+  std::vector<listening> listening_;
+  std::atomic<std::size_t> status_connections_{0};
 };
 
 }  // namespace fcgihost::host

@@ -273,8 +273,13 @@ std::vector<setting_spec> make_table() {
                        "run this long and still runs, 0 for never",
                        each_request, &host_config::slow_threshold, parse_seconds, show_seconds));
   rows.push_back(field("status-path", "PATH",
-                       "SCRIPT_NAME the host answers itself with its status page: text, ?json or ?openmetrics",
+                       "SCRIPT_NAME the host answers itself with its status page: text, ?json or ?openmetrics; "
+                       "&full (or ?full) adds each request in flight and each worker",
                        each_request, &host_config::status_path, host_path, path_or_off));
+  rows.push_back(list_field("status-listen", "ADDRESS",
+                            "a listener of its own for the ping and status paths only (as --listen; repeatable): "
+                            "answered even when --max-connections is reached",
+                            at_start, &host_config::status_listen));
   rows.push_back(field("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off", each_request,
                        &host_config::log_level,
                        [](const std::string& key, const std::string& value) {

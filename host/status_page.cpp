@@ -14,16 +14,24 @@ namespace {
 
 enum class format { text, json, openmetrics };
 
-format format_asked(std::string_view query) {
-  format chosen = format::text;
+// Each word of the query ("json&full"), without its "=..." ("?openmetrics="
+// as Prometheus's params send it).
+template <typename Visit>
+void for_each_word(std::string_view query, Visit visit) {
   while (!query.empty()) {
     const auto amp = query.find('&');
-    auto word = query.substr(0, amp);
-    word = word.substr(0, word.find('='));  // "?openmetrics=" as Prometheus's params send it
-    if (word == "json") chosen = format::json;
-    if (word == "openmetrics" || word == "prometheus") chosen = format::openmetrics;
+    const auto word = query.substr(0, amp);
+    visit(word.substr(0, word.find('=')));
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
+}
+
+format format_asked(std::string_view query) {
+  format chosen = format::text;
+  for_each_word(query, [&](std::string_view word) {
+    if (word == "json") chosen = format::json;
+    if (word == "openmetrics" || word == "prometheus") chosen = format::openmetrics;
+  });
   return chosen;
 }
 
@@ -45,7 +53,18 @@ struct figures {
   bool has_scripts = false;
   std::uint64_t scripts_started = 0, scripts_stopped_by_term = 0, scripts_killed = 0, scripts_signalled = 0;
   std::vector<std::pair<int, std::uint64_t>> script_exits;  // exit status, count (those seen, and 0)
+  bool has_plugins = false;
+  std::uint64_t plugin_loads = 0, plugin_reloads = 0, plugin_load_failures = 0;
+  const full_status* full = nullptr;  // asked for with `full`
 };
+
+void add_plugin_counts(figures& now, const runners::plugin_counters& counts) {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  now.has_plugins = true;
+  now.plugin_loads += counts.loads.load(relaxed);
+  now.plugin_reloads += counts.reloads.load(relaxed);
+  now.plugin_load_failures += counts.load_failures.load(relaxed);
+}
 
 figures read_figures(const host_context& host) {
   const auto& metrics = host.metrics;
@@ -78,7 +97,10 @@ figures read_figures(const host_context& host) {
       if (const auto n = counts.exit_codes[code].load(relaxed); n > 0 || code == 0)
         now.script_exits.emplace_back(static_cast<int>(code), n);
   }
+  if (host.in_process_plugins) add_plugin_counts(now, *host.in_process_plugins);
   if (host.workers) {
+    add_plugin_counts(now, host.workers->plugin_counts());
+    now.plugin_load_failures += host.workers->counts().plugin_load_failures.load(relaxed);
     now.has_workers = true;
     now.workers = host.workers->census();
     now.condemned = host.workers->condemned();
@@ -104,9 +126,25 @@ std::string utc_text(double unix_seconds) {
 
 request_outcome outcome_at(std::size_t i) { return static_cast<request_outcome>(i); }
 
+double unix_seconds(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
+
+// A URI from a client on one line of the text page: control bytes escaped.
+std::string printable(std::string_view text) {
+  std::string shown;
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      shown += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else
+      shown += c;
+  }
+  return shown;
+}
+
 std::string as_text(const figures& now) {
   std::string page;
-  auto line = [&](std::string_view name, auto value) { page += fmt::format("{:<26}{}\n", std::string(name) + ":", value); };
+  auto line = [&](std::string_view name, auto value) { page += fmt::format("{:<32}{}\n", std::string(name) + ":", value); };
   line("start time", utc_text(now.start_time));
   line("uptime", fmt::format("{:.0f} s", now.uptime));
   line("state", now.draining ? "draining" : "serving");
@@ -138,6 +176,11 @@ std::string as_text(const figures& now) {
     line("scripts died of a signal", now.scripts_signalled);
     for (const auto& [code, count] : now.script_exits) line("scripts exited " + std::to_string(code), count);
   }
+  if (now.has_plugins) {
+    line("plugin loads", now.plugin_loads);
+    line("plugin reloads", now.plugin_reloads);
+    line("plugin load failures", now.plugin_load_failures);
+  }
   page += "\nroute                    requests  mean s     outcomes\n";
   for (const auto& route : now.routes) {
     const auto requests = route.requests();
@@ -146,6 +189,19 @@ std::string as_text(const figures& now) {
       if (route.outcomes[i] > 0) outcomes += fmt::format("{}{}={}", outcomes.empty() ? "" : " ", to_string(outcome_at(i)), route.outcomes[i]);
     page += fmt::format("{:<24} {:>9}  {:<9.4f}  {}\n", route.name, requests,
                         requests > 0 ? route.seconds_sum / static_cast<double>(requests) : 0.0, outcomes);
+  }
+  if (now.full) {
+    page += "\nrequests in flight\nid     elapsed s  state           pid      route                runner    method  "
+            "peer                 uri\n";
+    for (const auto& request : now.full->requests)
+      page += fmt::format("{:<6} {:<10.3f} {:<15} {:<8} {:<20} {:<9} {:<7} {:<20} {}\n", request.id,
+                          request.elapsed_seconds, request.state, request.pid, request.route, request.runner,
+                          request.method, request.peer, printable(request.uri));
+    page += "\nworkers\npid      state          served     rss KiB    started               plugin\n";
+    for (const auto& worker : now.full->workers)
+      page += fmt::format("{:<8} {:<14} {:<10} {:<10} {:<21} {} (version {})\n", worker.pid, worker.state,
+                          worker.served, worker.rss_bytes / 1024, utc_text(unix_seconds(worker.started)),
+                          worker.plugin, worker.version);
   }
   return page;
 }
@@ -186,14 +242,36 @@ std::string as_json(const figures& now) {
                           now.scripts_started, now.scripts_stopped_by_term, now.scripts_killed, now.scripts_signalled,
                           exits);
   }
+  std::string plugins = "null";
+  if (now.has_plugins)
+    plugins = fmt::format("{{\"loads\":{},\"reloads\":{},\"load_failures\":{}}}", now.plugin_loads,
+                          now.plugin_reloads, now.plugin_load_failures);
+  std::string full;
+  if (now.full) {
+    std::string requests, workers_now;
+    for (const auto& request : now.full->requests)
+      requests += fmt::format("{}{{\"id\":{},\"peer\":{},\"method\":{},\"uri\":{},\"route\":{},\"runner\":{},"
+                              "\"target\":{},\"pid\":{},\"state\":\"{}\",\"elapsed_seconds\":{:.6f}}}",
+                              requests.empty() ? "" : ",", request.id, json_quoted(request.peer),
+                              json_quoted(request.method), json_quoted(request.uri), json_quoted(request.route),
+                              json_quoted(request.runner), json_quoted(request.target), request.pid, request.state,
+                              request.elapsed_seconds);
+    for (const auto& worker : now.full->workers)
+      workers_now += fmt::format("{}{{\"pid\":{},\"plugin\":{},\"version\":{},\"state\":\"{}\",\"served\":{},"
+                                 "\"rss_bytes\":{},\"start_time\":{:.3f}}}",
+                                 workers_now.empty() ? "" : ",", worker.pid, json_quoted(worker.plugin),
+                                 worker.version, worker.state, worker.served, worker.rss_bytes,
+                                 unix_seconds(worker.started));
+    full = fmt::format(",\"requests_in_flight\":[{}],\"worker_processes\":[{}]", requests, workers_now);
+  }
   return fmt::format(
       "{{\"start_time\":{:.3f},\"start_time_utc\":\"{}\",\"uptime_seconds\":{:.3f},\"state\":\"{}\","
       "\"connections\":{{\"accepted\":{},\"open\":{},\"refused\":{},\"evicted\":{}}},"
       "\"requests\":{{\"in_flight\":{},\"most_in_flight\":{},\"slow\":{},\"outcomes\":{{{}}}}},"
-      "\"bytes\":{{\"in\":{},\"out\":{}}},\"workers\":{},\"scripts\":{},\"routes\":[{}]}}\n",
+      "\"bytes\":{{\"in\":{},\"out\":{}}},\"workers\":{},\"scripts\":{},\"plugins\":{},\"routes\":[{}]{}}}\n",
       now.start_time, utc_text(now.start_time), now.uptime, now.draining ? "draining" : "serving", now.accepted,
       now.open, now.refused, now.evicted, now.in_flight, now.most_in_flight, now.slow, outcomes, now.bytes_in, now.bytes_out,
-      workers, scripts, routes);
+      workers, scripts, plugins, routes, full);
 }
 
 // A label value in the exposition format: backslash, quote and line feed escaped.
@@ -261,6 +339,13 @@ std::string as_openmetrics(const figures& now) {
     single("fcgihost_scripts_signalled_total", "counter",
            "Scripts that ran to their end killed by a signal the host did not send.", now.scripts_signalled);
   }
+  if (now.has_plugins) {
+    single("fcgihost_plugin_loads_total", "counter", "Plugins loaded (a first version).", now.plugin_loads);
+    single("fcgihost_plugin_reloads_total", "counter", "Newer versions of plugin files loaded in place of older ones.",
+           now.plugin_reloads);
+    single("fcgihost_plugin_load_failures_total", "counter", "Plugin files that could not be loaded.",
+           now.plugin_load_failures);
+  }
   family("fcgihost_requests_total", "counter", "Requests ended, by route and outcome.");
   for (const auto& route : now.routes)
     for (std::size_t i = 0; i < request_outcome_count; ++i)
@@ -284,8 +369,15 @@ std::string as_openmetrics(const figures& now) {
 
 }  // namespace
 
-std::string status_response(const host_context& host, std::string_view query_string) {
-  const figures now = read_figures(host);
+bool status_wants_full(std::string_view query_string) {
+  bool full = false;
+  for_each_word(query_string, [&](std::string_view word) { full = full || word == "full"; });
+  return full;
+}
+
+std::string status_response(const host_context& host, std::string_view query_string, const full_status* full) {
+  figures now = read_figures(host);
+  now.full = full;
   switch (format_asked(query_string)) {
     case format::json:
       return "Status: 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n" + as_json(now);

@@ -5,12 +5,28 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <runners/worker_view.hpp>
+
+#include "request_view.hpp"
 
 namespace fcgihost::host {
 
 struct host_context;
 
+// What `full` adds: each request in flight and each worker, gathered by the
+// caller (requests are read on their connections' strands).
+struct full_status {
+  std::vector<request_view> requests;
+  std::vector<runners::worker_view> workers;
+};
+
+// Whether the query asks for the full view (`full`, as php-fpm's `?full`).
+bool status_wants_full(std::string_view query_string);
+
 // The whole CGI response (headers and body) for a status request.
-std::string status_response(const host_context& host, std::string_view query_string);
+std::string status_response(const host_context& host, std::string_view query_string,
+                            const full_status* full = nullptr);
 
 }  // namespace fcgihost::host

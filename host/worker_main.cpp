@@ -16,6 +16,7 @@
 #include <optional>
 
 #include <runners/crash_dump_writer.hpp>
+#include <runners/handler_stack_dump.hpp>
 #include <runners/exception_text.hpp>
 #include <runners/run_as.hpp>
 #include <runners/run_order.hpp>
@@ -84,6 +85,7 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   // The host may die without closing us (SIGKILL): go with it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   runners::install_crash_dump_writer(wire::crash_report_fd);
+  runners::install_handler_stack_dump(wire::crash_report_fd);
   std::string plugin_name;
   host_config config;
   worker_start start;

@@ -13,6 +13,7 @@
 #include <chrono>
 
 #include "handler_request.hpp"
+#include "handler_stack_dump.hpp"
 #include "plugin_loading.hpp"
 #include "handler_speed.hpp"
 
@@ -71,6 +72,7 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
       handler_request request(live_io, stop);
       const auto began = std::chrono::steady_clock::now();
       try {
+        const running_handler_scope for_stack_dumps;  // see handler_stack_dump
         result.app_status = handler.function(request);
         // Not flushed from here: the host sends it with END_REQUEST.
         result.last_stderr = request.take_unsent(output_stream::err);

@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <cctype>
+#include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -55,16 +59,42 @@ fs::path plugins_folder(const fs::path& given) {
     throw std::runtime_error("plugins folder " + given.string() + " is not a directory");
   return folder;
 }
+constexpr std::string_view copies_prefix = "fcgi-host-plugins-";
+
+// The copy folders of hosts of this user that are gone (killed, or left
+// with _Exit past a stuck handler): "fcgi-host-plugins-PID-XXXXXX" whose
+// PID no longer runs. A folder whose PID was reused stays, harmlessly.
+void remove_abandoned_copy_folders() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(fs::temp_directory_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(copies_prefix)) continue;
+    const std::string_view rest = std::string_view(name).substr(copies_prefix.size());
+    int pid = 0;
+    const auto [end, failed] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+    struct stat info {};
+    if (failed != std::errc() || end == rest.data() + rest.size() || *end != '-' || pid <= 0 ||
+        ::lstat(entry.path().c_str(), &info) != 0 || !S_ISDIR(info.st_mode) || info.st_uid != ::geteuid())
+      continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 plugin_catalog::plugin_catalog(fs::path plugins_dir, mode how)
     : directory_(plugins_folder(plugins_dir)), mode_(how), writes_(directory_.string()) {
-  std::string pattern = (fs::temp_directory_path() / "fcgi-host-plugins-XXXXXX").string();
+  remove_abandoned_copy_folders();
+  std::string pattern =
+      (fs::temp_directory_path() / (std::string(copies_prefix) + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a private folder for plugin copies");
   private_dir_ = pattern;  // mkdtemp makes it 0700
 }
 
-plugin_catalog::~plugin_catalog() {
+plugin_catalog::~plugin_catalog() { remove_copies(); }
+
+void plugin_catalog::remove_copies() {
+  // Files mapped by a process stay mapped when removed.
   std::error_code ignored;
   fs::remove_all(private_dir_, ignored);
 }
@@ -181,7 +211,9 @@ lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string
       {
         // In-flight requests keep the old library through their bound_handler.
         std::lock_guard lock(mutex_);
-        cache_[std::string(plugin)] = {where.identity, loaded.plugin};
+        auto& entry = cache_[std::string(plugin)];
+        (entry.second ? counts_.reloads : counts_.loads).fetch_add(1, std::memory_order_relaxed);
+        entry = {where.identity, loaded.plugin};
         incomplete_.erase(std::string(plugin));
       }
       return bind(plugin, handler, where, std::move(loaded.plugin));
@@ -197,6 +229,7 @@ lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string
         continue;
       }
     }
+    counts_.load_failures.fetch_add(1, std::memory_order_relaxed);
     found.result = lookup_result::outcome::broken;
     found.reason = "plugin " + where.file.string() + " cannot be loaded: " + loaded.why;
     return found;

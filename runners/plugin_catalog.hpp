@@ -23,6 +23,16 @@
 
 namespace fcgihost::runners {
 
+// What the catalog has loaded, for the status page. A load is a plugin's
+// first version; a reload, a newer version of its file replacing one; a
+// failure, a lookup that found the file but could not load it (each
+// request that tries counts: a broken plugin is not cached).
+struct plugin_counters {
+  std::atomic<std::uint64_t> loads{0};
+  std::atomic<std::uint64_t> reloads{0};
+  std::atomic<std::uint64_t> load_failures{0};
+};
+
 class plugin_catalog final : public handler_lookup {
  public:
   enum class mode { load_in_process, copy_for_workers };
@@ -45,6 +55,9 @@ class plugin_catalog final : public handler_lookup {
   // Why files being written cannot be told apart (inotify unavailable), or
   // empty: the host logs it once.
   const std::string& watch_problem() const { return writes_.problem(); }
+  const plugin_counters& counts() const { return counts_; }
+  // Removes the private copies now (the host leaves without its destructors).
+  void remove_copies();
 
  private:
   std::string no_plugin_reason(std::string_view plugin) const;
@@ -85,6 +98,7 @@ class plugin_catalog final : public handler_lookup {
   std::map<std::string, incomplete_file, std::less<>> incomplete_;
   write_watch writes_;
   std::atomic<std::uint64_t> generation_{0};
+  plugin_counters counts_;
   std::mutex loading_;  // one load at a time: two requests for a new plugin load it once
 };
 

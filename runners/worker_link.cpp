@@ -4,12 +4,17 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <vector>
 
 #include <fcgihost/protocol/encoder.hpp>
@@ -311,6 +316,31 @@ asio::awaitable<void> worker_link::tell_everyone_gone() {
     }
     co_await told[i]->async_send(error_code{}, std::move(gone), asio::as_tuple(asio::use_awaitable));
   }
+}
+
+asio::awaitable<std::vector<std::string>> worker_link::handler_stack(std::chrono::milliseconds limit) {
+  using namespace asio::experimental::awaitable_operators;
+  if (dead()) co_return std::vector<std::string>{};
+  process_->request_handler_stack();
+  // A descriptor of its own on the pipe, to wait for the reply without blocking.
+  asio::posix::stream_descriptor pipe(strand_, ::dup(process_->crash_pipe()));
+  asio::steady_timer give_up(strand_, limit);
+  auto reply = process_->take_handler_stack();
+  while (!reply && !dead()) {
+    auto woke = co_await (pipe.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable)) ||
+                          give_up.async_wait(asio::as_tuple(asio::use_awaitable)));
+    reply = process_->take_handler_stack();
+    if (woke.index() == 1 || std::get<0>(std::get<0>(woke))) break;
+  }
+  if (!reply) co_return std::vector<std::string>{};
+  // Its memory map, read here: the worker writes only what a signal handler can.
+  std::ifstream maps_file("/proc/" + std::to_string(pid_) + "/maps");
+  std::string dump = *reply + "maps\n" + std::string(std::istreambuf_iterator<char>(maps_file), {});
+  auto symbolise = [dump = std::move(dump)]() -> asio::awaitable<std::vector<std::string>> {
+    co_return symbolised_frames(parse_crash_dump(dump), 24);
+  };
+  auto symbolised = asio::co_spawn(symboliser_, std::move(symbolise), asio::use_awaitable);
+  co_return co_await std::move(symbolised);
 }
 
 }  // namespace fcgihost::runners

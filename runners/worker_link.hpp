@@ -107,6 +107,11 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
   // Asks the worker to leave (closes its end of the socket); it is killed
   // if it has not left within `grace`.
   void close(std::chrono::milliseconds grace);
+  // The backtrace of its handler thread now, symbolised (see
+  // handler_stack_dump); empty when no handler runs or the worker did not
+  // answer within `limit`. Run it on the link's strand.
+  boost::asio::awaitable<std::vector<std::string>> handler_stack(std::chrono::milliseconds limit);
+  const boost::asio::any_io_executor& strand() const { return strand_; }
 
  private:
   boost::asio::awaitable<void> read_loop();

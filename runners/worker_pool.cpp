@@ -74,6 +74,7 @@ std::vector<std::string> split_names(std::string_view text) {
 
 struct worker_slot {
   std::shared_ptr<worker_link> link;  // set once it has started
+  const std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::size_t served = 0;
   // Under the pool's mutex:
   std::size_t in_flight = 0;       // requests sent to it and not ended
@@ -301,6 +302,7 @@ asio::awaitable<void> worker_pool::start_worker() {
   if (plugin_to_blame) {
     // Until its file changes (a new version, a new pool), no worker is started for it again.
     broken_ = failure;
+    supervision_->counts.plugin_load_failures.fetch_add(1, std::memory_order_relaxed);
     supervision_->log->error("plugin {} cannot be loaded (no worker starts for it until its file changes): {}",
                              plugin_, failure);
     refuse_waiters_locked(500, "plugin " + plugin_ + " cannot be loaded: " + failure);
@@ -614,6 +616,7 @@ void worker_pool::lease_condemned(const std::shared_ptr<worker_slot>& slot) {
   if (slot->condemned || slot->gone) return;
   slot->condemned = true;
   erase_busy_locked(slot.get());
+  condemned_.push_back(slot);
   // At most max-workers condemned workers at once, over all pools: past
   // that, one keeps its place in its pool until it is gone, so a flood of
   // stuck handlers fills the pool and its queue (then OVERLOADED) instead of
@@ -633,6 +636,38 @@ void worker_pool::lease_condemned(const std::shared_ptr<worker_slot>& slot) {
 void worker_pool::stop_replaced_worker(const std::shared_ptr<worker_slot>& slot) {
   supervision_->counts.left_plugin_replaced.fetch_add(1, std::memory_order_relaxed);
   stop_worker(slot, "its plugin was replaced");
+}
+
+std::vector<worker_view> worker_pool::describe() {
+  std::vector<worker_view> workers;
+  std::vector<std::shared_ptr<worker_link>> links;
+  {
+    std::lock_guard lock(mutex_);
+    auto add = [&](const std::shared_ptr<worker_slot>& slot, std::string_view state) {
+      workers.push_back({slot->link->pid(), plugin_, version_, std::string(state), slot->served, 0, slot->started});
+      links.push_back(slot->link);
+    };
+    for (const auto& slot : idle_) add(slot, "idle");
+    for (const auto& slot : busy_) add(slot, slot->leaving.empty() ? "busy" : "busy, leaving");
+    std::erase_if(condemned_, [](const auto& weak) {
+      const auto slot = weak.lock();
+      return !slot || slot->gone;
+    });
+    for (const auto& weak : condemned_)
+      if (const auto slot = weak.lock()) add(slot, "condemned");
+  }
+  // /proc is read under no lock.
+  for (std::size_t i = 0; i < workers.size(); ++i) workers[i].rss_bytes = links[i]->process().rss_bytes();
+  return workers;
+}
+
+std::shared_ptr<worker_link> worker_pool::busy_link(int pid) {
+  std::lock_guard lock(mutex_);
+  for (const auto& slot : busy_)
+    if (slot->link->pid() == pid) return slot->link;
+  for (const auto& weak : condemned_)
+    if (const auto slot = weak.lock(); slot && !slot->gone && slot->link->pid() == pid) return slot->link;
+  return nullptr;
 }
 
 worker_census worker_pool::census() {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "worker_link.hpp"
+#include "worker_view.hpp"
 
 namespace fcgihost::runners {
 
@@ -67,6 +68,9 @@ struct worker_counters {
   std::atomic<std::uint64_t> left_after_stopped_request{0};
   std::atomic<std::uint64_t> left_plugin_replaced{0};
   std::atomic<std::uint64_t> left_idle{0};
+  // A new version its workers could not load (each version counts once:
+  // no worker starts for it again until its file changes).
+  std::atomic<std::uint64_t> plugin_load_failures{0};
 };
 
 // How the pools stand now.
@@ -133,6 +137,10 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
  public:
   // Its workers and waiting requests now.
   worker_census census();
+  // Each of its started workers (those still starting have no pid yet).
+  std::vector<worker_view> describe();
+  // The link to its worker `pid` running a request (busy or condemned), or null.
+  std::shared_ptr<worker_link> busy_link(int pid);
   // `io`: the host's io_context (the pool and each worker's link get a
   // strand of it). `spawner`: where workers are started (posix_spawn waits
   // for the exec, which on a busy machine takes long): never an I/O thread.
@@ -223,6 +231,7 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   std::mutex mutex_;
   std::vector<std::shared_ptr<worker_slot>> idle_;
   std::vector<std::shared_ptr<worker_slot>> busy_;  // running requests, not condemned
+  std::vector<std::weak_ptr<worker_slot>> condemned_;  // until gone, for describe()
   std::size_t live_ = 0;      // starting, idle and busy (not condemned)
   std::size_t starting_ = 0;
   std::deque<std::shared_ptr<waiter>> waiters_;

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "handler_stack_dump.hpp"
 #include "worker_protocol.hpp"
 
 extern char** environ;
@@ -193,14 +194,29 @@ asio::awaitable<void> worker_process::wait_for_exit(std::chrono::milliseconds li
   note_status(status);
 }
 
-std::string worker_process::take_crash_dump() {
-  std::string dump;
-  if (crash_pipe_ < 0) return dump;
+void worker_process::read_crash_pipe() {
+  if (crash_pipe_ < 0) return;
   char buffer[4096];
   // A pipe holds 64 KiB: enough for the frames and a worker's memory map.
   for (auto n = ::read(crash_pipe_, buffer, sizeof buffer); n > 0; n = ::read(crash_pipe_, buffer, sizeof buffer))
-    dump.append(buffer, static_cast<std::size_t>(n));
-  return dump;
+    pipe_bytes_.append(buffer, static_cast<std::size_t>(n));
+}
+
+std::string worker_process::take_crash_dump() {
+  read_crash_pipe();
+  // Stack replies that came after the slow log stopped waiting are no part of it.
+  while (take_stack_reply(pipe_bytes_)) {
+  }
+  return std::exchange(pipe_bytes_, std::string());
+}
+
+void worker_process::request_handler_stack() {
+  if (!reaped_) ::kill(pid_, handler_stack_signal);
+}
+
+std::optional<std::string> worker_process::take_handler_stack() {
+  read_crash_pipe();
+  return take_stack_reply(pipe_bytes_);
 }
 
 std::uint64_t worker_process::rss_bytes() const {

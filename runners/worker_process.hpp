@@ -49,6 +49,11 @@ class worker_process {
   bool crashed() const { return died_of_signal_ && !killed_; }
   // What it wrote to the crash-report pipe before dying (empty if nothing).
   std::string take_crash_dump();
+  // Asks it for its handler thread's raw stack (see handler_stack_dump).
+  void request_handler_stack();
+  // The reply, once it has all come: "stack\nframe 0x...\nend\n".
+  std::optional<std::string> take_handler_stack();
+  int crash_pipe() const { return crash_pipe_; }
   // Resident memory now, from /proc (0 if gone).
   std::uint64_t rss_bytes() const;
 
@@ -63,6 +68,8 @@ class worker_process {
   socket_type socket_;
   boost::asio::posix::stream_descriptor pidfd_;
   int crash_pipe_ = -1;
+  std::string pipe_bytes_;  // read from the crash pipe, not yet taken
+  void read_crash_pipe();
 };
 
 }  // namespace fcgihost::runners

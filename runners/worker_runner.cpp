@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -56,6 +57,10 @@ std::shared_ptr<worker_pool> worker_runner::pool_for(const bound_handler& handle
     auto& current = pools_[handler.plugin_name];
     if (current && current->version() >= version) return current;
     retired = std::move(current);
+    if (retired) {
+      std::erase_if(retired_, [](const auto& weak) { return weak.expired(); });
+      retired_.push_back(retired);
+    }
     current = std::make_shared<worker_pool>(io_.get_executor(), spawner_->get_executor(), handler.plugin_name,
                                             version, handler.plugin,
                                             handler.plugin->kept_copy, settings_, supervision_);
@@ -115,14 +120,18 @@ asio::awaitable<run_result> worker_runner::run(worker_lease lease, const bound_h
   }
 }
 
-worker_census worker_runner::census() {
+std::vector<std::shared_ptr<worker_pool>> worker_runner::every_pool() {
   std::vector<std::shared_ptr<worker_pool>> pools;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [name, pool] : pools_) pools.push_back(pool);
-  }
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, pool] : pools_) pools.push_back(pool);
+  for (const auto& weak : retired_)  // their busy workers finish their requests
+    if (auto pool = weak.lock()) pools.push_back(std::move(pool));
+  return pools;
+}
+
+worker_census worker_runner::census() {
   worker_census total;
-  for (const auto& pool : pools) {  // each under its own lock, none under ours
+  for (const auto& pool : every_pool()) {  // each under its own lock, none under ours
     const auto now = pool->census();
     total.starting += now.starting;
     total.idle += now.idle;
@@ -130,6 +139,35 @@ worker_census worker_runner::census() {
     total.queued += now.queued;
   }
   return total;
+}
+
+std::vector<worker_view> worker_runner::describe() {
+  std::vector<worker_view> workers;
+  for (const auto& pool : every_pool()) {
+    auto some = pool->describe();
+    workers.insert(workers.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
+  }
+  return workers;
+}
+
+asio::awaitable<std::vector<std::string>> worker_runner::handler_stack(int pid, std::chrono::milliseconds limit) {
+  std::shared_ptr<worker_link> link;
+  for (const auto& pool : every_pool())
+    if ((link = pool->busy_link(pid))) break;
+  // Each is symbolised on one thread: a flood of slow requests gets a few.
+  if (!link || stacks_being_taken_.fetch_add(1) >= most_stacks_at_once) {
+    if (link) stacks_being_taken_--;
+    co_return std::vector<std::string>{};
+  }
+  struct done_taking {
+    std::atomic<int>& count;
+    ~done_taking() { count--; }
+  } taken{stacks_being_taken_};
+  auto ask = [link, limit]() -> asio::awaitable<std::vector<std::string>> { co_return co_await link->handler_stack(limit); };
+  // On the link's strand; this request's cancellation does not reach into it.
+  auto asked = asio::co_spawn(link->strand(), std::move(ask),
+                              asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+  co_return co_await std::move(asked);
 }
 
 void worker_runner::shut_down() {

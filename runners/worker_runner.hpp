@@ -9,12 +9,14 @@
 
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "plugin_catalog.hpp"
 #include "request_io.hpp"
@@ -55,11 +57,19 @@ class worker_runner {
 
   // For the status page: the workers of every pool now, and what they did.
   worker_census census();
+  std::vector<worker_view> describe();
+  // The backtrace of the handler that worker `pid` runs now (see
+  // worker_link::handler_stack); empty if it runs none or did not answer,
+  // or if most_stacks_at_once are being taken already.
+  boost::asio::awaitable<std::vector<std::string>> handler_stack(int pid, std::chrono::milliseconds limit);
+  const plugin_counters& plugin_counts() const { return catalog_.counts(); }
+  void remove_plugin_copies() { catalog_.remove_copies(); }
   std::size_t condemned() const { return supervision_->condemned.load(std::memory_order_relaxed); }
   const worker_counters& counts() const { return supervision_->counts; }
 
  private:
   std::shared_ptr<worker_pool> pool_for(const bound_handler& handler);
+  std::vector<std::shared_ptr<worker_pool>> every_pool();
 
   boost::asio::io_context& io_;
   plugin_catalog catalog_;
@@ -70,6 +80,10 @@ class worker_runner {
   std::unique_ptr<boost::asio::thread_pool> symboliser_;  // symbolises crash dumps
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<worker_pool>, std::less<>> pools_;
+  static constexpr int most_stacks_at_once = 4;  // see handler_stack
+  std::atomic<int> stacks_being_taken_{0};
+  // Replaced versions, alive while their workers finish (for the status page).
+  std::vector<std::weak_ptr<worker_pool>> retired_;
 };
 
 }  // namespace fcgihost::runners

@@ -130,6 +130,41 @@ TEST(HostFunctions, AHandlerIgnoringStopCostsOneThreadNotTheService) {
       << host.log();
 }
 
+std::vector<std::filesystem::path> copy_folders_of(pid_t pid) {
+  std::vector<std::filesystem::path> found;
+  const std::string prefix = "fcgi-host-plugins-" + std::to_string(pid) + "-";
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+    if (entry.path().filename().string().starts_with(prefix)) found.push_back(entry.path());
+  return found;
+}
+
+// The private copies of plugins go with the host even when it leaves past a
+// handler that ignores its stop (without its destructors); the folders of a
+// host that was killed go when the next host starts.
+TEST(HostFunctions, PluginCopiesDoNotOutliveTheirHost) {
+  // A host gone without cleaning up, as SIGKILL leaves one: a pid that no longer runs.
+  pid_t gone = 0;
+  {
+    child_process short_lived({"/bin/true"}, "/dev/null", "/dev/null");
+    gone = short_lived.pid();
+  }
+  const auto abandoned = std::filesystem::temp_directory_path() /
+                         ("fcgi-host-plugins-" + std::to_string(gone) + "-test01");
+  std::filesystem::create_directory(abandoned);
+  write_file(abandoned / "hello.1.so", "a copy\n");
+  host_process host(with_arguments({"--isolation", "none", "--timeout", "0.5", "--drain-timeout", "0.5"}));
+  EXPECT_FALSE(std::filesystem::exists(abandoned));
+  const pid_t pid = host.process().pid();
+  EXPECT_FALSE(copy_folders_of(pid).empty());  // the in-process catalog's and the workers'
+  run_async([&]() -> awaitable<void> {
+    EXPECT_EQ((co_await fetch(host.address(), "slow.stubborn", "5")).app_status, 408u);
+  });
+  host.process().signal(SIGTERM);
+  EXPECT_TRUE(host.wait_for_log("ignored the stop request; exiting without waiting for them")) << host.log();
+  EXPECT_TRUE(wait_until_gone(pid, std::chrono::milliseconds(10000))) << host.log();
+  EXPECT_TRUE(copy_folders_of(pid).empty());
+}
+
 TEST(HostFunctions, AnExceptionAnswers500WithItsMessageOnStderr) {
   host_process host;
   run_async([&]() -> awaitable<void> {

@@ -359,8 +359,8 @@ TEST(HostStatus, TheTextPageIsTheDefault) {
   host_process host(status_options());
   run_async([&]() -> awaitable<void> { co_await fetch(host.address(), "hello.greet"); });
   const auto page = run_async([&] { return status_body(host.address(), ""); });
-  EXPECT_NE(page.find("state:                    serving\n"), std::string::npos) << page;
-  EXPECT_NE(page.find("requests done:            1\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("state:                          serving\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("requests done:                  1\n"), std::string::npos) << page;
   EXPECT_NE(page.find("\n(plugins)                        1  "), std::string::npos) << page;
 }
 
@@ -476,6 +476,156 @@ TEST(HostStatus, StatusPagesNobodyReadsAreBounded) {
     if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(answered);
+}
+
+
+const boost::json::object* entry_with(const boost::json::array& list, std::string_view key, const boost::json::value& value) {
+  for (const auto& entry : list)
+    if (entry.is_object() && entry.as_object().contains(key) && entry.as_object().at(key) == value) return &entry.as_object();
+  return nullptr;
+}
+
+boost::json::object parsed(const std::string& body) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(body, ec);
+  EXPECT_FALSE(ec) << body;
+  return ec || !value.is_object() ? boost::json::object() : value.as_object();
+}
+
+// `full` lists each request in flight (a plugin's in its worker, a script's,
+// the status request itself) and each worker, in JSON and text; once the
+// requests end, they are gone from it and their worker is idle, having
+// served one. The slow log gives the backtrace of the worker's handler.
+TEST(HostStatus, TheFullViewShowsEachRequestInFlightAndEachWorker) {
+  host_options options = status_options({"--slow-threshold", "0.3", "--timeout", "10"});
+  options.scripts = true;
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    auto plugin_conn = co_await connection::connect(host.address());
+    auto plugin_request = co_await begin_running(plugin_conn, "25");  // 2.5 s
+    auto script_conn = co_await connection::connect(host.address());
+    client::request_options script;
+    script.params = request_params(host.script("slow.sh"), "3");
+    auto script_request = co_await script_conn.begin(std::move(script));
+    co_await script_request.end_stdin();
+    EXPECT_FALSE((co_await script_request.next()).bytes.empty());  // it runs
+
+    const auto status = parsed(co_await status_body(host.address(), "full&json"));
+    const auto& requests = status.at("requests_in_flight").as_array();
+    EXPECT_EQ(requests.size(), 3u) << status;
+    const auto* plugin = entry_with(requests, "target", "slow.stream");
+    const auto* in_script = entry_with(requests, "target", boost::json::value(host.script("slow.sh")));
+    const auto* itself = entry_with(requests, "runner", "host");
+    if (!plugin || !in_script || !itself) {
+      ADD_FAILURE() << status;
+      co_return;
+    }
+    EXPECT_EQ(plugin->at("state"), "running");
+    EXPECT_EQ(plugin->at("route"), "(plugins)");
+    EXPECT_EQ(plugin->at("method"), "GET");
+    EXPECT_EQ(plugin->at("uri"), "/test");
+    EXPECT_GT(plugin->at("elapsed_seconds").as_double(), 0);
+    EXPECT_EQ(in_script->at("runner"), "script");
+    EXPECT_GT(in_script->at("pid").as_int64(), 0);
+    EXPECT_EQ(itself->at("uri"), "/status");
+    const auto worker_pid = plugin->at("pid").as_int64();
+    EXPECT_GT(worker_pid, 0);
+    const auto* worker = entry_with(status.at("worker_processes").as_array(), "pid", worker_pid);
+    if (!worker) {
+      ADD_FAILURE() << status;
+      co_return;
+    }
+    EXPECT_EQ(worker->at("state"), "busy");
+    EXPECT_EQ(worker->at("plugin"), "slow");
+    EXPECT_EQ(worker->at("served"), 0);
+    EXPECT_GT(worker->at("rss_bytes").as_int64(), 1 << 20);
+    const auto text = co_await status_body(host.address(), "full");
+    EXPECT_NE(text.find("\nrequests in flight\n"), std::string::npos) << text;
+    EXPECT_NE(text.find(" /test\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\n" + std::to_string(worker_pid) + " "), std::string::npos) << text;
+
+    // Where its handler is, in the slow log (its handler sleeps between lines).
+    EXPECT_TRUE(host.wait_for_log("the handler in worker " + std::to_string(worker_pid) + " is at:")) << host.log();
+    std::uint32_t app_status = 999;
+    co_await read_to_end(plugin_request, app_status);
+    co_await read_to_end(script_request, app_status);
+    const auto after = parsed(co_await status_body(host.address(), "json&full"));
+    EXPECT_EQ(after.at("requests_in_flight").as_array().size(), 1u) << after;  // itself
+    const auto* worker_after = entry_with(after.at("worker_processes").as_array(), "pid", worker_pid);
+    EXPECT_NE(worker_after, nullptr) << after;
+    if (worker_after) {
+      EXPECT_EQ(worker_after->at("state"), "idle");
+      EXPECT_EQ(worker_after->at("served"), 1);
+    }
+  });
+  const auto log = host.log();
+  const auto backtrace = log.find("the handler in worker ");
+  ASSERT_NE(backtrace, std::string::npos) << log;
+  // Symbolised, down to the plugin's own copy (slow.N.so) and the sleep it waits in.
+  const auto lines = log.substr(backtrace, log.find("\n20", backtrace) - backtrace);
+  EXPECT_NE(lines.find("\n  #0 "), std::string::npos) << lines;
+  EXPECT_NE(lines.find(" in slow."), std::string::npos) << lines;
+  EXPECT_NE(lines.find("sleep"), std::string::npos) << lines;
+  EXPECT_EQ(status_json(host).at("requests").as_object().at("slow").as_int64(), 2);
+}
+
+// --status-listen: a listener for the ping and status paths only. Its
+// connections count in no limit of the others: with every connection of
+// --max-connections running a request, the status page is still answered.
+TEST(HostStatus, TheStatusListenerAnswersWhenEveryConnectionIsTaken) {
+  const auto status_socket = std::filesystem::temp_directory_path() /
+                             ("fcgihost-status-test-" + std::to_string(::getpid()) + ".sock");
+  host_process host(status_options({"--max-connections", "2", "--status-listen", "unix:" + status_socket.string()}));
+  const std::string status_address = "unix:" + status_socket.string();
+  run_async([&]() -> awaitable<void> {
+    auto first = co_await connection::connect(host.address());
+    auto running_first = co_await begin_running(first, "10");  // 1 s, in the 2 s timeout
+    auto second = co_await connection::connect(host.address());
+    auto running_second = co_await begin_running(second, "10");
+    // A third connection on the main listener is refused: both run requests.
+    auto third = co_await connection::connect(host.address());
+    EXPECT_TRUE(host.wait_for_log("all with requests running")) << host.log();
+
+    const auto status = parsed(co_await status_body(status_address, "json"));
+    EXPECT_EQ(status.at("connections").as_object().at("open"), 2) << status;  // its own count in no limit
+    EXPECT_GE(status.at("connections").as_object().at("refused").as_int64(), 1) << status;
+    EXPECT_EQ(status.at("requests").as_object().at("in_flight"), 2) << status;
+    auto ping_conn = co_await connection::connect(status_address);
+    const auto ping = co_await ping_conn.send(request_for_path("/ping"));
+    EXPECT_NE(ping.out.find("\r\n\r\npong\n"), std::string::npos) << ping.out;
+    // Anything else on it: 404, and nothing runs.
+    auto other_conn = co_await connection::connect(status_address);
+    client::request_options hello;
+    hello.params = request_params("hello.greet");
+    const auto other = co_await other_conn.send(std::move(hello));
+    EXPECT_NE(other.out.find("Status: 404"), std::string::npos) << other.out;
+    std::uint32_t app_status = 999;
+    co_await read_to_end(running_first, app_status);
+    co_await read_to_end(running_second, app_status);
+  });
+  EXPECT_TRUE(host.wait_for_log("this listener (--status-listen) serves only the ping and status paths")) << host.log();
+  EXPECT_EQ(host.log().find("script=hello.greet runner=function"), std::string::npos) << host.log();
+}
+
+// Plugins: a first load, a newer file loaded in place of the old one, and a
+// file that cannot be loaded (each request that tries it counts).
+TEST(HostStatus, PluginLoadsReloadsAndFailuresAreCounted) {
+  host_process host(status_options());
+  run_async([&]() -> awaitable<void> {
+    host.install_plugin("versioned_one", "libversioned.so");
+    EXPECT_EQ((co_await fetch(host.address(), "versioned.which")).out, "Content-Type: text/plain\r\n\r\nversion 1\n");
+    host.install_plugin("versioned_two", "libversioned.so");
+    EXPECT_EQ((co_await fetch(host.address(), "versioned.which")).out, "Content-Type: text/plain\r\n\r\nversion 2\n");
+    write_file(host.plugins_dir() / "libbroken.so", "not a shared library\n");
+    for (int i = 0; i < 2; ++i)
+      EXPECT_NE((co_await fetch(host.address(), "broken.any")).out.find("Status: 500"), std::string::npos);
+  });
+  const auto plugins = status_json(host).at("plugins").as_object();
+  EXPECT_EQ(plugins.at("loads"), 1) << plugins;
+  EXPECT_EQ(plugins.at("reloads"), 1) << plugins;
+  EXPECT_EQ(plugins.at("load_failures"), 2) << plugins;
+  const auto page = run_async([&] { return status_body(host.address(), "openmetrics"); });
+  EXPECT_NE(page.find("\nfcgihost_plugin_reloads_total 1\n"), std::string::npos) << page;
 }
 
 }  // namespace

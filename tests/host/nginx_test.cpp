@@ -103,7 +103,7 @@ TEST_F(BehindNginx, StatusPageAndPingInEveryFormat) {
   const auto text = http_request(nginx_, "GET", "/fcgi-status");
   EXPECT_EQ(text.status, 200);
   EXPECT_EQ(text.headers.at("content-type"), "text/plain; charset=utf-8");
-  EXPECT_NE(text.body.find("requests done:            1\n"), std::string::npos) << text.body;
+  EXPECT_NE(text.body.find("requests done:                  1\n"), std::string::npos) << text.body;
   const auto json = http_request(nginx_, "GET", "/fcgi-status?json");
   EXPECT_EQ(json.headers.at("content-type"), "application/json");
   EXPECT_TRUE(json.body.starts_with("{\"start_time\":")) << json.body;
@@ -113,6 +113,12 @@ TEST_F(BehindNginx, StatusPageAndPingInEveryFormat) {
   EXPECT_NE(metrics.body.find("fcgihost_requests_total{route=\"(plugins)\",outcome=\"done\"} 1\n"),
             std::string::npos)
       << metrics.body;
+  // The full view lists the status request itself, as nginx passed it.
+  const auto full = http_request(nginx_, "GET", "/fcgi-status?json&full");
+  EXPECT_EQ(full.status, 200);
+  EXPECT_NE(full.body.find("\"uri\":\"/fcgi-status?json&full\",\"route\":\"(host)\",\"runner\":\"host\""),
+            std::string::npos)
+      << full.body;
   const auto ping = http_request(nginx_, "GET", "/ping");
   EXPECT_EQ(ping.status, 200);
   EXPECT_EQ(ping.body, "pong\n");

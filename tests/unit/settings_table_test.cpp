@@ -82,4 +82,18 @@ TEST(SettingsTable, RoutesTakeTheScriptLimits) {
 }
 
 }  // namespace
+// A status listener answers only the ping and status paths: without either
+// it could answer nothing, so the host does not start.
+TEST(SettingsTable, AStatusListenerNeedsAPingOrStatusPath) {
+  const auto line = parse_command_line({"--status-listen", "unix:/tmp/status.sock"});
+  try {
+    build_config(line);
+    ADD_FAILURE() << "a status listener without a path was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("set status-path or ping-path"), std::string::npos) << e.what();
+  }
+  const auto with_ping = parse_command_line({"--status-listen", "unix:/tmp/status.sock", "--ping-path", "/ping"});
+  EXPECT_EQ(build_config(with_ping).status_listen, std::vector<std::string>{"unix:/tmp/status.sock"});
+}
+
 }  // namespace fcgihost::host
