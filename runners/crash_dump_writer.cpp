@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "signal_safe_text.hpp"
+
 namespace fcgihost::runners {
 
 namespace {
@@ -30,20 +32,7 @@ void write_text(const char* text) { write_all(text, std::strlen(text)); }
 
 void write_hex_line(const char* label, std::uintptr_t value) {
   char line[64];
-  std::size_t at = 0;
-  for (const char* c = label; *c; ++c) line[at++] = *c;
-  line[at++] = ' ';
-  line[at++] = '0';
-  line[at++] = 'x';
-  char digits[16];
-  int count = 0;
-  do {
-    digits[count++] = "0123456789abcdef"[value & 15];
-    value >>= 4;
-  } while (value != 0);
-  while (count > 0) line[at++] = digits[--count];
-  line[at++] = '\n';
-  write_all(line, at);
+  write_all(line, format_hex_line(line, label, value));
 }
 
 void on_crash(int signal, siginfo_t* info, void*) {

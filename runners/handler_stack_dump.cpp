@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "signal_safe_text.hpp"
+
 namespace fcgihost::runners {
 
 static_assert(handler_stack_signal == SIGUSR1);
@@ -32,17 +34,7 @@ struct reply_text {
   void add(const char* text) {
     while (*text) bytes[size++] = *text++;
   }
-  void add_frame(std::uintptr_t address) {
-    add("frame 0x");
-    char digits[16];
-    int count = 0;
-    do {
-      digits[count++] = "0123456789abcdef"[address & 15];
-      address >>= 4;
-    } while (address != 0);
-    while (count > 0) bytes[size++] = digits[--count];
-    bytes[size++] = '\n';
-  }
+  void add_frame(std::uintptr_t address) { size += format_hex_line(bytes + size, "frame", address); }
 };
 
 void on_stack_request(int) {
