@@ -402,8 +402,9 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
   // one connection cannot starve the others of them); each connection may
   // have as many of them as --max-requests.
   if (requests_.size() - started_requests_ >= settings->max_requests) {
-    host_.log->warn("{}: request {} refused (OVERLOADED): {} requests on this connection have not sent their "
-                    "PARAMS", peer_, begin.request_id, settings->max_requests);
+    if (std::string more; host_.refused_requests_log.allow(more))
+      host_.log->warn("{}: request {} refused (OVERLOADED): {} requests on this connection have not sent their "
+                      "PARAMS{}", peer_, begin.request_id, settings->max_requests, more);
     co_await refuse(protocol::protocol_status::overloaded);
     co_return;
   }

@@ -16,6 +16,7 @@
 #include <runners/worker_runner.hpp>
 
 #include "connection_registry.hpp"
+#include "log_throttle.hpp"
 #include "metrics.hpp"
 #include "config.hpp"
 #include "peer_filter.hpp"
@@ -41,6 +42,8 @@ struct host_context {
   static constexpr std::size_t host_answers_at_once = 64;
   std::atomic<std::size_t> host_answers{0};
   host_metrics metrics;  // for the status page
+  // Warnings for refused requests and connections, at most 10 a second each.
+  log_throttle refused_requests_log, refused_connections_log;
   std::atomic<std::uint64_t> requests_begun{0};  // ever, for telling when the host is idle
   std::atomic<bool> draining{false};
   // In a worker process: the plugin it serves (requests name only the

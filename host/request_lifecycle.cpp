@@ -283,7 +283,8 @@ void request_lifecycle::end_run(runners::run_result result) {
                        .runner_stderr = std::move(result.last_stderr),
                        .host_stderr = "fcgi-host: " + target_name_ + ": " + result.failure + "\n",
                        .log_message = result.crashed ? result.failure : "the " + what + " failed: " + result.failure,
-                       .log_as_error = true});
+                       .log_as_error = true,
+                       .runner_crashed = result.crashed});
     return;
   }
   using verdict = protocol::response_head_check::verdict;

@@ -60,6 +60,7 @@ struct request_ending {
   std::string last_stdout = {};         // the runner's last output
   std::string log_message = {};         // why, for the host's log; empty: nothing to say
   bool log_as_error = false;
+  bool runner_crashed = false;  // the process running it died (a crash on the status page)
   // Not request_complete: END_REQUEST alone, with this protocol status.
   protocol::protocol_status protocol_status = protocol::protocol_status::request_complete;
 };

@@ -200,8 +200,9 @@ void request_session::start(protocol::name_value_list params) {
   slot_ = request_slot(host_.active_requests, settings->max_requests);
   if (slot_.held()) host_.metrics.note_in_flight(host_.active_requests.load(std::memory_order_relaxed));
   if (!slot_.held()) {
-    host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running", peer_, request_id_,
-                    settings->max_requests);
+    if (std::string more; host_.refused_requests_log.allow(more))
+      host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running{}", peer_, request_id_,
+                      settings->max_requests, more);
     lifecycle_.refuse_overloaded();
     check_end();
     return;
@@ -241,8 +242,9 @@ bool request_session::answer_by_host(const host_config& settings) {
   route_ = &host_.metrics.host_answered();
   host_answer_slot_ = request_slot(host_.host_answers, host_context::host_answers_at_once);
   if (!host_answer_slot_.held()) {
-    host_.log->warn("{}: request {} for {} refused (OVERLOADED): {} of the host's own answers are already being "
-                    "written", peer_, request_id_, script_, host_context::host_answers_at_once);
+    if (std::string more; host_.refused_requests_log.allow(more))
+      host_.log->warn("{}: request {} for {} refused (OVERLOADED): {} of the host's own answers are already being "
+                      "written{}", peer_, request_id_, script_, host_context::host_answers_at_once, more);
     lifecycle_.refuse_overloaded();
   } else if (!ping) {
     const std::string* found = protocol::find_value(params_, "QUERY_STRING");
@@ -356,7 +358,8 @@ awaitable<runners::run_result> request_session::run_isolated(runners::lookup_res
   }
   if (!leased.lease) {
     if (leased.refusal_status == 0 && when_overloaded == overload_answer::overloaded) {
-      host_.log->warn("{}: request {} refused (OVERLOADED): {}", peer_, request_id_, leased.reason);
+      if (std::string more; host_.refused_requests_log.allow(more))
+        host_.log->warn("{}: request {} refused (OVERLOADED): {}{}", peer_, request_id_, leased.reason, more);
       lifecycle_.refuse_overloaded();
     } else if (leased.refusal_status == 0) {
       lifecycle_.refuse(503, "overloaded", "The plugin is busy; try again.\n", {}, "503: " + leased.reason);
@@ -690,7 +693,7 @@ request_outcome request_session::outcome_of(const request_ending& ending) const 
     case end_reason::body_too_large: return request_outcome::body_too_large;
     default: break;
   }
-  if (ending.outcome == "crashed") return request_outcome::crash;
+  if (ending.runner_crashed) return request_outcome::crash;
   const int status = lifecycle_.logged_status() != 0 ? lifecycle_.logged_status() : ending.app_status;
   if (status >= 500) return request_outcome::server_error;
   if (status >= 400) return request_outcome::client_error;

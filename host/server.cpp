@@ -81,8 +81,9 @@ constexpr std::size_t most_status_connections = 64;
 bool server::admit_status_connection(const std::string& peer_name, const listening& where) {
   if (status_connections_.fetch_add(1) < most_status_connections) return true;
   status_connections_--;
-  host_.log->warn("refused a connection from {} on {}: {} status connections already open", peer_name,
-                  where.description, most_status_connections);
+  if (std::string more; host_.refused_connections_log.allow(more))
+    host_.log->warn("refused a connection from {} on {}: {} status connections already open{}", peer_name,
+                    where.description, most_status_connections, more);
   ++host_.metrics.connections_refused;
   return false;
 }
@@ -94,7 +95,9 @@ void server::admit(socket_type socket, const acceptor_type::endpoint_type& remot
   std::memcpy(&peer, remote.data(), std::min<std::size_t>(remote.size(), sizeof peer));
   const std::string peer_name = describe_peer(peer);
   if (!host_.peers.allows(peer)) {
-    host_.log->warn("refused a connection from {} on {}: not in FCGI_WEB_SERVER_ADDRS", peer_name, description);
+    if (std::string more; host_.refused_connections_log.allow(more))
+      host_.log->warn("refused a connection from {} on {}: not in FCGI_WEB_SERVER_ADDRS{}", peer_name, description,
+                      more);
     ++host_.metrics.connections_refused;
     return;  // the socket closes as it goes out of scope
   }
@@ -107,8 +110,9 @@ void server::admit(socket_type socket, const acceptor_type::endpoint_type& remot
     // keep a real one out.
     auto victim = longest_silent_connection();
     if (!victim) {
-      host_.log->warn("refused a connection from {} on {}: {} connections already open (max-connections), all "
-                      "with requests running", peer_name, description, settings->max_connections);
+      if (std::string more; host_.refused_connections_log.allow(more))
+        host_.log->warn("refused a connection from {} on {}: {} connections already open (max-connections), all "
+                        "with requests running{}", peer_name, description, settings->max_connections, more);
       ++host_.metrics.connections_refused;
       return;
     }

@@ -235,6 +235,22 @@ TEST(RequestLifecycle, AFailureAfterOutputStartedCutsTooButAnAbortDoesNot) {
   EXPECT_FALSE(compose_final_records(3, ending, aborted.output(), true).close_connection);
 }
 
+// A runner whose process died is a 502 and says so (the status page counts
+// it as a crash); a handler that failed is a 500.
+TEST(RequestLifecycle, ACrashIsTold502AndAFailure500) {
+  for (const bool crashed : {true, false}) {
+    auto life = running();
+    life.stdin_arrived("");
+    runners::run_result result;
+    result.failure = "gone";
+    result.crashed = crashed;
+    life.runner_done(result);
+    const auto ending = life.take_ending();
+    EXPECT_EQ(ending.runner_crashed, crashed);
+    EXPECT_EQ(ending.app_status, crashed ? 502 : 500);
+  }
+}
+
 TEST(RequestLifecycle, AtTheDeadlineHeldOutputAndStdinAreReleased) {
   auto life = running();
   life.stdin_arrived(std::string(900, 'b'));
