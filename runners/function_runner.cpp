@@ -73,10 +73,15 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
       const auto began = std::chrono::steady_clock::now();
       try {
         const running_handler_scope for_stack_dumps;  // see handler_stack_dump
-        result.app_status = handler.function(request);
-        // Not flushed from here: the host sends it with END_REQUEST.
-        result.last_stderr = request.take_unsent(output_stream::err);
-        result.last_stdout = request.take_unsent(output_stream::out);
+        result.app_status = handler.function(&handler_request::api(), request.handle());
+        if (!request.failure().empty()) {
+          result.failure = request.failure();
+          result.app_status = 0;  // ignored after fail() (see plugin.h): the failure is a 500
+        } else {
+          // Not flushed from here: the host sends it with END_REQUEST.
+          result.last_stderr = request.take_unsent(output_stream::err);
+          result.last_stdout = request.take_unsent(output_stream::out);
+        }
       } catch (const std::exception& e) {
         result.failure = e.what();
       } catch (...) {

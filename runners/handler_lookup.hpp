@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include <fcgihost/plugin.hpp>
+#include <fcgihost/plugin.h>
 
 namespace fcgihost::runners {
 
@@ -19,7 +19,7 @@ class handler_speed;
 // on disk) for as long as this is held.
 struct bound_handler {
   std::shared_ptr<const loaded_plugin> plugin;
-  handler_function function = nullptr;  // null when the plugin runs in worker processes
+  fcgihost_handler_fn function = nullptr;  // null when the plugin runs in worker processes
   handler_speed* speed = nullptr;       // the plugin's, valid while `plugin` is held
   std::string plugin_file;              // for logs
   std::string plugin_name;

@@ -3,7 +3,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
 
 namespace fcgihost::runners {
 
@@ -20,11 +24,7 @@ handler_request::handler_request(std::shared_ptr<request_io> io, std::stop_token
     : io_(std::move(io)),
       stop_(std::move(stop)),
       out_buffer_(*this, output_stream::out),
-      err_buffer_(*this, output_stream::err),
-      in_buffer_(*this),
-      out_(&out_buffer_),
-      err_(&err_buffer_),
-      in_(&in_buffer_) {}
+      err_buffer_(*this, output_stream::err) {}
 
 // Nothing in flight is waited for: a write holds its buffer, the request's
 // I/O sends what is left after the writes in flight (see request_io), and a
@@ -32,16 +32,113 @@ handler_request::handler_request(std::shared_ptr<request_io> io, std::stop_token
 // request.
 handler_request::~handler_request() = default;
 
-std::string_view handler_request::param(std::string_view name) const {
-  const auto* value = protocol::find_value(io_->params(), name);
-  return value ? std::string_view(*value) : std::string_view{};
+const fcgihost_request_api& handler_request::api() {
+  static const fcgihost_request_api table{
+      .abi_version = FCGIHOST_ABI_VERSION,
+      .size = sizeof(fcgihost_request_api),
+      .param = &param_of,
+      .param_count = &count_params,
+      .param_at = &param_numbered,
+      .read = &read_chunk,
+      .output_space = &output_space,
+      .commit = &commit_output,
+      .write = &write_output,
+      .fail = &fail,
+      .stop_requested = &stop_requested,
+      .wait_for_stop = &wait_for_stop,
+      .set_stop_callback = &set_stop_callback,
+  };
+  return table;
 }
 
-std::size_t handler_request::param_count() const { return io_->params().size(); }
+namespace {
+fcgihost_bytes bytes_of(std::string_view text) { return {text.data(), text.size()}; }
+}  // namespace
 
-std::pair<std::string_view, std::string_view> handler_request::param_at(std::size_t index) const {
-  const auto& pair = io_->params().at(index);
-  return {pair.name, pair.value};
+int handler_request::param_of(fcgihost_request* r, const char* name, std::size_t name_size, fcgihost_bytes* value) {
+  const auto* found = protocol::find_value(of(r).io_->params(), std::string_view(name, name_size));
+  *value = bytes_of(found ? std::string_view(*found) : std::string_view());
+  return found ? 1 : 0;
+}
+
+std::size_t handler_request::count_params(fcgihost_request* r) { return of(r).io_->params().size(); }
+
+int handler_request::param_numbered(fcgihost_request* r, std::size_t index, fcgihost_bytes* name,
+                                    fcgihost_bytes* value) {
+  const auto& params = of(r).io_->params();
+  if (index >= params.size()) {
+    *name = *value = bytes_of({});
+    return 0;
+  }
+  *name = bytes_of(params[index].name);
+  *value = bytes_of(params[index].value);
+  return 1;
+}
+
+fcgihost_bytes handler_request::read_chunk(fcgihost_request* r) {
+  auto& self = of(r);
+  self.chunk_.clear();
+  if (!self.input_ended_) self.chunk_ = self.read();
+  if (self.chunk_.empty()) self.input_ended_ = true;
+  return bytes_of(self.chunk_);
+}
+
+handler_request::output_buffer* handler_request::output_buffer_for(int stream) {
+  return stream == FCGIHOST_STDOUT ? &out_buffer_ : stream == FCGIHOST_STDERR ? &err_buffer_ : nullptr;
+}
+
+char* handler_request::output_space(fcgihost_request* r, int stream, std::size_t* space) {
+  auto* buffer = of(r).output_buffer_for(stream);
+  *space = 0;
+  return buffer ? buffer->space(*space) : nullptr;
+}
+
+int handler_request::commit_output(fcgihost_request* r, int stream, std::size_t used, int flush) {
+  auto* buffer = of(r).output_buffer_for(stream);
+  return buffer && buffer->commit(used, flush != 0) ? 0 : -1;
+}
+
+int handler_request::write_output(fcgihost_request* r, int stream, const void* bytes, std::size_t size) {
+  auto* buffer = of(r).output_buffer_for(stream);
+  if (!buffer) return -1;
+  const char* from = static_cast<const char*>(bytes);
+  while (size > 0) {
+    std::size_t space = 0;
+    char* to = buffer->space(space);
+    if (!to) return -1;
+    const std::size_t now = std::min(space, size);
+    std::memcpy(to, from, now);
+    if (!buffer->commit(now, false)) return -1;
+    from += now;
+    size -= now;
+  }
+  return 0;
+}
+
+void handler_request::fail(fcgihost_request* r, const char* message, std::size_t size) {
+  auto& self = of(r);
+  self.failure_.assign(message, size);
+  if (self.failure_.empty()) self.failure_ = "the handler failed";
+}
+
+int handler_request::stop_requested(fcgihost_request* r) { return of(r).stop_.stop_requested() ? 1 : 0; }
+
+int handler_request::wait_for_stop(fcgihost_request* r, std::int64_t nanoseconds) {
+  auto& self = of(r);
+  std::mutex mutex;
+  std::condition_variable_any stopped;
+  std::unique_lock lock(mutex);
+  if (nanoseconds < 0)
+    stopped.wait(lock, self.stop_, [] { return false; });
+  else
+    stopped.wait_for(lock, self.stop_, std::chrono::nanoseconds(nanoseconds), [] { return false; });
+  return self.stop_.stop_requested() ? 1 : 0;
+}
+
+void handler_request::set_stop_callback(fcgihost_request* r, void (*on_stop)(void*), void* context) {
+  auto& self = of(r);
+  self.stop_callback_.reset();  // waits for a call under way on another thread
+  if (on_stop) self.stop_callback_.emplace(self.stop_, plugin_stop_callback{on_stop, context});
 }
 
 std::string handler_request::take_unsent(output_stream stream) {
@@ -129,43 +226,37 @@ void handler_request::output_buffer::wait_sent() {
   if (sending_.valid()) owner_.finish_write(sending_);
 }
 
+char* handler_request::output_buffer::space(std::size_t& size) {
+  if (owner_.stopped()) return nullptr;  // the request is over: the handler's writes fail
+  if (pbase() == nullptr)
+    use_buffer(current_);
+  else if (pptr() == epptr())
+    send_pending();
+  if (owner_.stopped()) return nullptr;
+  size = static_cast<std::size_t>(epptr() - pptr());
+  return pptr();
+}
+
+bool handler_request::output_buffer::commit(std::size_t used, bool flush) {
+  if (owner_.stopped()) return false;
+  if (pbase() == nullptr || used > static_cast<std::size_t>(epptr() - pptr())) {
+    if (used > 0) return false;  // more than space() gave
+  } else {
+    pbump(static_cast<int>(used));
+  }
+  if (flush) {
+    send_pending();
+    if (owner_.io_->flush_waits()) wait_sent();
+  } else if (pbase() != nullptr && pptr() == epptr()) {
+    send_pending();
+  }
+  return !owner_.stopped();
+}
+
 std::string handler_request::output_buffer::take_pending() {
   std::string pending(pbase(), static_cast<std::size_t>(pptr() - pbase()));
   setp(pbase(), epptr());
   return pending;
-}
-
-handler_request::output_buffer::int_type handler_request::output_buffer::overflow(int_type c) {
-  if (owner_.stopped()) return traits_type::eof();  // the stream fails: the request is over
-  if (pbase() == nullptr) {
-    use_buffer(current_);
-  } else {
-    send_pending();
-  }
-  if (!traits_type::eq_int_type(c, traits_type::eof())) {
-    *pptr() = traits_type::to_char_type(c);
-    pbump(1);
-  }
-  return traits_type::not_eof(c);
-}
-
-int handler_request::output_buffer::sync() {
-  if (owner_.stopped()) return -1;
-  send_pending();
-  if (owner_.io_->flush_waits()) wait_sent();
-  return owner_.stopped() ? -1 : 0;
-}
-
-handler_request::input_buffer::int_type handler_request::input_buffer::underflow() {
-  if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-  if (ended_) return traits_type::eof();
-  chunk_ = owner_.read();
-  if (chunk_.empty()) {
-    ended_ = true;
-    return traits_type::eof();
-  }
-  setg(chunk_.data(), chunk_.data(), chunk_.data() + chunk_.size());
-  return traits_type::to_int_type(*gptr());
 }
 
 }  // namespace fcgihost::runners

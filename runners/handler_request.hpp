@@ -1,4 +1,6 @@
-// fcgihost::request for a handler on a serving thread. Its streams hand
+// The request a plugin's handler is given, behind the C ABI
+// (<fcgihost/plugin.h>): api() is the table of functions it calls, handle()
+// what it passes back. On the handler's thread, its output buffers hand
 // bytes to the request's I/O on the connection's strand without waiting for
 // them to be sent: output is double-buffered (a full buffer is sent while the
 // handler fills the other; it waits only when both are full) and the next
@@ -10,28 +12,30 @@
 
 #include <future>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <streambuf>
 #include <string>
 
-#include <fcgihost/plugin.hpp>
+#include <fcgihost/plugin.h>
 
 #include "request_io.hpp"
 
 namespace fcgihost::runners {
 
-class handler_request final : public fcgihost::request {
+class handler_request final {
  public:
   handler_request(std::shared_ptr<request_io> io, std::stop_token stop);
   ~handler_request();
+  handler_request(const handler_request&) = delete;
+  handler_request& operator=(const handler_request&) = delete;
 
-  std::string_view param(std::string_view name) const override;
-  std::size_t param_count() const override;
-  std::pair<std::string_view, std::string_view> param_at(std::size_t index) const override;
-  std::istream& in() override { return in_; }
-  std::ostream& out() override { return out_; }
-  std::ostream& err() override { return err_; }
-  std::stop_token stop_token() const override { return stop_; }
+  // What a handler is called with.
+  static const fcgihost_request_api& api();
+  fcgihost_request* handle() { return reinterpret_cast<fcgihost_request*>(this); }
+
+  // The handler called fail(): why (empty if it did not).
+  const std::string& failure() const { return failure_; }
 
   // What the handler left in its buffers when it returned, taken out unsent.
   std::string take_unsent(output_stream stream);
@@ -41,19 +45,22 @@ class handler_request final : public fcgihost::request {
   bool read_input() const { return read_input_; }
 
  private:
+  static handler_request& of(fcgihost_request* r) { return *reinterpret_cast<handler_request*>(r); }
+
   class output_buffer final : public std::streambuf {
    public:
     output_buffer(handler_request& owner, output_stream stream);
+    // Where the handler writes next, sending a full buffer first (null once
+    // the request is over).
+    char* space(std::size_t& size);
+    // `used` bytes were written at space(); false once the request is over.
+    bool commit(std::size_t used, bool flush);
     // Hands the buffered bytes over to be sent, and switches to the other
     // buffer (once what it held has been sent).
     void send_pending();
     // Waits until what was handed over has been sent (or the request is over).
     void wait_sent();
     std::string take_pending();
-
-   protected:
-    int_type overflow(int_type c) override;
-    int sync() override;
 
    private:
     // Puts buffer `index` (allocated or enlarged here) in place to be filled.
@@ -67,18 +74,26 @@ class handler_request final : public fcgihost::request {
     std::size_t current_ = 0;
     std::future<bool> sending_;  // the other buffer's bytes, on their way
   };
+  // The buffer of FCGIHOST_STDOUT or FCGIHOST_STDERR; null for another number.
+  output_buffer* output_buffer_for(int stream);
 
-  class input_buffer final : public std::streambuf {
-   public:
-    explicit input_buffer(handler_request& owner) : owner_(owner) {}
+  // The functions of api() (see plugin.h), on the handler's thread (stop_requested on any).
+  static int param_of(fcgihost_request* r, const char* name, std::size_t name_size, fcgihost_bytes* value);
+  static std::size_t count_params(fcgihost_request* r);
+  static int param_numbered(fcgihost_request* r, std::size_t index, fcgihost_bytes* name, fcgihost_bytes* value);
+  static fcgihost_bytes read_chunk(fcgihost_request* r);
+  static char* output_space(fcgihost_request* r, int stream, std::size_t* space);
+  static int commit_output(fcgihost_request* r, int stream, std::size_t used, int flush);
+  static int write_output(fcgihost_request* r, int stream, const void* bytes, std::size_t size);
+  static void fail(fcgihost_request* r, const char* message, std::size_t size);
+  static int stop_requested(fcgihost_request* r);
+  static int wait_for_stop(fcgihost_request* r, std::int64_t nanoseconds);
+  static void set_stop_callback(fcgihost_request* r, void (*on_stop)(void*), void* context);
 
-   protected:
-    int_type underflow() override;
-
-   private:
-    handler_request& owner_;
-    std::string chunk_;
-    bool ended_ = false;
+  struct plugin_stop_callback {
+    void (*on_stop)(void*);
+    void* context;
+    void operator()() const { on_stop(context); }
   };
 
   // The request is over (timed out, aborted, its connection gone).
@@ -95,12 +110,12 @@ class handler_request final : public fcgihost::request {
   bool waited_ = false;
   bool read_input_ = false;
   std::future<std::string> next_chunk_;  // FCGI_STDIN fetched ahead
+  std::string chunk_;                     // the last read, the handler's until the next
+  bool input_ended_ = false;
+  std::string failure_;
   output_buffer out_buffer_;
   output_buffer err_buffer_;
-  input_buffer in_buffer_;
-  std::ostream out_;
-  std::ostream err_;
-  std::istream in_;
+  std::optional<std::stop_callback<plugin_stop_callback>> stop_callback_;
 };
 
 }  // namespace fcgihost::runners

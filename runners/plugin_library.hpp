@@ -12,7 +12,7 @@
 
 #include <boost/dll/shared_library.hpp>
 
-#include <fcgihost/plugin.hpp>
+#include <fcgihost/plugin.h>
 
 #include "handler_speed.hpp"
 
@@ -20,7 +20,7 @@ namespace fcgihost::runners {
 
 struct exported_handler {
   explicit exported_handler(std::string label) : speed(std::move(label)) {}
-  handler_function function = nullptr;
+  fcgihost_handler_fn function = nullptr;
   mutable handler_speed speed;  // learnt from its runs while the library is loaded
 };
 

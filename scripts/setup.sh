@@ -9,7 +9,7 @@ FCGIHOST_BUILD="${FCGIHOST_BUILD:-$FCGIHOST_ROOT/build}"
 FCGIHOST_PACKAGES=(
   g++ cmake make ccache pkg-config git
   libboost1.81-all-dev libspdlog-dev libgtest-dev libtomlplusplus-dev libsystemd-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libc++-dev libc++abi-dev
   libfcgi-dev php-fpm nginx-light fcgiwrap spawn-fcgi wrk curl systemd prometheus
 )
 

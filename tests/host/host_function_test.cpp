@@ -280,7 +280,62 @@ TEST(HostFunctions, APluginForAnotherAbiIsRefusedNotCalled) {
   host.install_plugin("wrong_abi");
   const auto response = run_async([&] { return fetch(host.address(), "wrong_abi.handler"); });
   EXPECT_EQ(response.app_status, 500u);
-  EXPECT_NE(response.err.find("built for plugin ABI 999, the host speaks 1"), std::string::npos) << response.err;
+  EXPECT_NE(response.err.find("built for plugin ABI 1000, the host speaks 2"), std::string::npos) << response.err;
+  // Refused from the file: none of its code ran, in the host or in a worker.
+  EXPECT_EQ(host.log().find("its static constructor ran"), std::string::npos) << host.log();
+}
+
+// A plugin in plain C, against the C ABI alone, in process and in workers:
+// parameters, a body streamed through the host's output buffer, and a wait
+// that the request's deadline ends.
+TEST(HostFunctions, APluginInPlainCIsServed) {
+  for (const std::string isolation : {"none", "process"}) {
+    host_options options = with_arguments({"--isolation", isolation, "--timeout", "1"});
+    options.plugins.push_back("c_hello");
+    host_process host(options);
+    run_async([&]() -> awaitable<void> {
+      const auto hello = co_await fetch(host.address(), "c_hello.greet", "ada");
+      EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, ada, from C!\n") << isolation;
+      std::string body(3 * 1024 * 1024 + 17, '\0');
+      for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7 + i / 4096);
+      const auto echoed = co_await fetch(host.address(), "c_hello.echo", {}, body);
+      EXPECT_EQ(echoed.out, "Content-Type: application/octet-stream\r\n\r\n" + body) << isolation;
+      const auto waited = co_await fetch(host.address(), "c_hello.wait", "0.05");
+      EXPECT_EQ(waited.out, "Content-Type: text/plain\r\n\r\nwaited\n") << isolation;
+      const auto stopped = co_await fetch(host.address(), "c_hello.wait", "30");
+      EXPECT_EQ(stopped.app_status, 408u) << isolation;
+    });
+    // Its wait returned at the stop, not after 30 s: the worker leaves once
+    // its handler returns (not killed after the kill grace); in process, the
+    // host stops without a handler left running.
+    if (isolation == "process") {
+      EXPECT_TRUE(host.wait_for_log("of plugin c_hello leaves: its handler returned after its request was stopped"))
+          << host.log();
+    } else {
+      host.process().signal(SIGTERM);
+      EXPECT_TRUE(host.wait_for_log("stopped\n")) << host.log();
+      EXPECT_EQ(host.log().find("ignored the stop request"), std::string::npos) << host.log();
+    }
+  }
+}
+
+// A C++ plugin built with clang++ and libc++, in process (two C++ runtimes
+// in one process, meeting only through the C ABI) and in workers.
+TEST(HostFunctions, APluginBuiltWithClangAndLibcxxIsServed) {
+  for (const std::string isolation : {"none", "process"}) {
+    host_options options = with_arguments({"--isolation", isolation});
+    options.plugins.push_back("clang_hello");
+    host_process host(options);
+    run_async([&]() -> awaitable<void> {
+      const auto hello = co_await fetch(host.address(), "clang_hello.greet", "ada");
+      EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, ada, from libc++!\n") << isolation;
+      const auto upper = co_await fetch(host.address(), "clang_hello.upper", {}, "one\ntwo three\n");
+      EXPECT_EQ(upper.out, "Content-Type: text/plain\r\n\r\nONE\nTWO THREE\n") << isolation;
+      // The C++ one, built with g++ and libstdc++, in the same host.
+      EXPECT_EQ((co_await fetch(host.address(), "hello.greet", "bob")).out,
+                "Content-Type: text/plain\r\n\r\nHello, bob!\n");
+    });
+  }
 }
 
 TEST(HostFunctions, ABrokenPluginIs500AndTheHostLivesOn) {
