@@ -338,6 +338,46 @@ TEST(HostFunctions, APluginBuiltWithClangAndLibcxxIsServed) {
   }
 }
 
+// The C++ SDK's conveniences over real requests: a decoded query, a form
+// POST that sets a cookie, the cookie read back, an http_error's status, a
+// body over read_body's limit (413), and sleep_for cut short by the deadline.
+TEST(HostFunctions, TheSdkConveniencesAnswerAsAHandlerWouldByHand) {
+  host_options options = with_arguments({"--timeout", "1"});
+  options.plugins.push_back("sdk_tour");
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    const auto greet = co_await fetch(host.address(), "sdk_tour.greet", "name=Ada%20L&tag=x&tag=y+z");
+    EXPECT_EQ(greet.out, "Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello, Ada L!\ntag: x\ntag: y z\n");
+    client::request_options post;
+    post.params = request_params("sdk_tour.login", {}, "POST");
+    post.params.push_back({"CONTENT_TYPE", "application/x-www-form-urlencoded"});
+    auto conn = co_await client::connection::connect(host.address());
+    const auto signed_in = co_await conn.send(post, "name=ada&remember=on");
+    EXPECT_EQ(signed_in.out, "Status: 303 See Other\r\nContent-Type: text/plain\r\nSet-Cookie: user=ada; HttpOnly\r\n"
+                             "Location: /login\r\n\r\nWelcome, ada.\n");
+    client::request_options with_cookie;
+    with_cookie.params = request_params("sdk_tour.login");
+    with_cookie.params.push_back({"HTTP_COOKIE", "theme=dark; user=\"ada\""});
+    auto conn2 = co_await client::connection::connect(host.address());
+    EXPECT_EQ((co_await conn2.send(with_cookie)).out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nSigned in as ada\n");
+    // A name that would split the Set-Cookie header is refused by the handler (422, its http_error).
+    auto conn3 = co_await client::connection::connect(host.address());
+    EXPECT_EQ((co_await conn3.send(post, "name=a%0D%0ASet-Cookie:x")).out,
+              "Status: 422 Unprocessable Content\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLetters and digits only.\n");
+    const auto small = co_await fetch(host.address(), "sdk_tour.small", {}, "sixteen bytes ok");
+    EXPECT_EQ(small.out, "Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\nsixteen bytes ok");
+    const auto large = co_await fetch(host.address(), "sdk_tour.small", {}, "seventeen bytes!!");
+    EXPECT_TRUE(large.out.starts_with("Status: 413 Content Too Large\r\n")) << large.out;
+    const auto nap = co_await fetch(host.address(), "sdk_tour.nap", "seconds=0.05");
+    EXPECT_EQ(nap.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nslept 0.05 s\n");
+    const auto stopped = co_await fetch(host.address(), "sdk_tour.nap", "seconds=30");
+    EXPECT_EQ(stopped.app_status, 408u);
+  });
+  // The 30 s nap returned at the deadline: its worker leaves once its handler returns.
+  EXPECT_TRUE(host.wait_for_log("of plugin sdk_tour leaves: its handler returned after its request was stopped"))
+      << host.log();
+}
+
 TEST(HostFunctions, ABrokenPluginIs500AndTheHostLivesOn) {
   host_process host;
   write_file(host.plugins_dir() / "libbroken.so", "not an ELF file");

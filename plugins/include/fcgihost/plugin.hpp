@@ -20,16 +20,27 @@
 // host answers 500 with its message.
 #pragma once
 
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <istream>
 #include <mutex>
+#include <optional>
 #include <ostream>
+#include <stdexcept>
 #include <streambuf>
+#include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 #include <version>
+
+#include "form.hpp"
 
 // std::stop_token, where the standard library has it (libstdc++ 10 and
 // later; libc++ from 18). Without it, request::stop_token() is not there:
@@ -47,6 +58,79 @@ namespace fcgihost {
 
 // The ABI version this header speaks (see plugin.h).
 inline constexpr int plugin_abi_version = FCGIHOST_ABI_VERSION;
+
+// Thrown from a handler: the client gets this HTTP status and the message
+// as a plain-text body (if no output went out yet; else the response is cut).
+class http_error : public std::runtime_error {
+ public:
+  http_error(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+// "Not Found" for 404; "Unknown" for a code it does not know.
+inline std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+// The CGI header block: "Status: 200 OK", Content-Type, the other headers,
+// the blank line. Throws std::invalid_argument for a status outside
+// 100-999, a header name that is not an HTTP token, or a value with CR or LF
+// (a header a client's input could split).
+inline std::string cgi_head(int status, std::string_view content_type,
+                            std::initializer_list<std::pair<std::string_view, std::string_view>> headers = {}) {
+  auto check_value = [](std::string_view value) {
+    if (value.find_first_of("\r\n") != std::string_view::npos)
+      throw std::invalid_argument("a header value has a line break");
+  };
+  auto check_name = [](std::string_view name) {
+    if (name.empty()) throw std::invalid_argument("a header name is empty");
+    for (const char c : name)
+      if (c <= ' ' || c >= 0x7f || std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos)
+        throw std::invalid_argument("a header name is not an HTTP token: " + std::string(name));
+  };
+  if (status < 100 || status > 999) throw std::invalid_argument("an HTTP status is 100-999");
+  check_value(content_type);
+  std::string head = "Status: " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
+  if (!content_type.empty()) head += "Content-Type: " + std::string(content_type) + "\r\n";
+  for (const auto& [name, value] : headers) {
+    check_name(name);
+    check_value(value);
+    head += std::string(name) + ": " + std::string(value) + "\r\n";
+  }
+  return head + "\r\n";
+}
 
 // One FastCGI request as a handler sees it; it lives until the handler returns.
 class request {
@@ -80,6 +164,76 @@ class request {
     return all;
   }
 
+  // Waits until the request is stopped, at most `limit`: true if it was.
+  virtual bool wait_for_stop(std::chrono::nanoseconds limit) {
+#if FCGIHOST_HAS_STOP_TOKEN
+    std::mutex mutex;
+    std::condition_variable_any never;
+    std::unique_lock lock(mutex);
+    never.wait_for(lock, stop_token(), limit, [] { return false; });
+#else
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!stop_requested() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+#endif
+    return stop_requested();
+  }
+
+  // --- Conveniences: what every handler would otherwise write itself ---
+
+  // Writes the CGI header block (see cgi_head): r.respond(200, "text/plain").
+  void respond(int status, std::string_view content_type,
+               std::initializer_list<std::pair<std::string_view, std::string_view>> headers = {}) {
+    out() << cgi_head(status, content_type, headers);
+  }
+  // The whole request body, at most `max_bytes`: a longer one is an
+  // http_error(413) (the host's max-body-bytes applies before this).
+  std::string read_body(std::size_t max_bytes) {
+    std::string body;
+    char chunk[16 * 1024];
+    while (in().read(chunk, sizeof chunk) || in().gcount() > 0) {
+      body.append(chunk, static_cast<std::size_t>(in().gcount()));
+      if (body.size() > max_bytes)
+        throw http_error(413, "The request body is larger than " + std::to_string(max_bytes) + " bytes.");
+    }
+    return body;
+  }
+  // QUERY_STRING, decoded: r.query().value_or("name", "world").
+  form_fields query() const { return parse_form(param("QUERY_STRING")); }
+  // An application/x-www-form-urlencoded body, decoded (at most
+  // `max_bytes`); empty for a body of another type.
+  form_fields form(std::size_t max_bytes = 1024 * 1024) {
+    const auto type = param("CONTENT_TYPE");
+    constexpr std::string_view urlencoded = "application/x-www-form-urlencoded";
+    if (type.size() < urlencoded.size()) return {};
+    for (std::size_t i = 0; i < urlencoded.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(type[i])) != urlencoded[i]) return {};
+    if (type.size() > urlencoded.size() && type[urlencoded.size()] != ';' && type[urlencoded.size()] != ' ') return {};
+    return parse_form(read_body(max_bytes));
+  }
+  // The Cookie header's cookies: r.cookies().get("session").
+  form_fields cookies() const { return parse_cookies(param("HTTP_COOKIE")); }
+  std::optional<std::string> cookie(std::string_view name) const {
+    const auto all = cookies();
+    const auto found = all.get(name);
+    return found ? std::optional<std::string>(std::string(*found)) : std::nullopt;
+  }
+  // Sleeps `duration`, or less if the request is stopped first: true if it slept it all.
+  template <typename Rep, typename Period>
+  bool sleep_for(std::chrono::duration<Rep, Period> duration) {
+    return !wait_for_stop(std::chrono::duration_cast<std::chrono::nanoseconds>(duration));
+  }
+  // Waits on `wake` until `ready()` or the request is stopped: whether ready() holds.
+  template <typename Lock, typename Predicate>
+  bool wait(std::condition_variable_any& wake, Lock& lock, Predicate ready) {
+#if FCGIHOST_HAS_STOP_TOKEN
+    return wake.wait(lock, stop_token(), ready);
+#else
+    while (!ready() && !stop_requested()) wake.wait_for(lock, std::chrono::milliseconds(10));
+    return ready();
+#endif
+  }
+
  protected:
   ~request() = default;
 };
@@ -92,8 +246,8 @@ namespace detail {
 // are written once, where the host sends them from.
 class host_output_buffer final : public std::streambuf {
  public:
-  host_output_buffer(const fcgihost_request_api& api, fcgihost_request* r, int stream)
-      : api_(api), r_(r), stream_(stream) {}
+  host_output_buffer(const fcgihost_request_api& api, fcgihost_request* r, int stream, bool* sent_any = nullptr)
+      : api_(api), r_(r), stream_(stream), sent_any_(sent_any) {}
 
   // What the handler wrote and did not flush goes to the host (which sends it with END_REQUEST).
   void hand_over() {
@@ -116,6 +270,7 @@ class host_output_buffer final : public std::streambuf {
   bool commit(int flush) {
     const auto used = static_cast<std::size_t>(pptr() - pbase());
     setp(nullptr, nullptr);
+    if (used > 0 && sent_any_) *sent_any_ = true;
     if ((used > 0 || flush) && api_.commit(r_, stream_, used, flush) != 0) failed_ = true;  // the request is over
     return !failed_;
   }
@@ -133,6 +288,7 @@ class host_output_buffer final : public std::streambuf {
   const fcgihost_request_api& api_;
   fcgihost_request* const r_;
   const int stream_;
+  bool* const sent_any_;  // set once bytes went to the host
   bool failed_ = false;
 };
 
@@ -165,8 +321,9 @@ class host_input_buffer final : public std::streambuf {
 // fcgihost::request over the host's C functions.
 class host_request final : public request {
  public:
-  host_request(const fcgihost_request_api& api, fcgihost_request* r)
-      : api_(api), r_(r), out_buffer_(api, r, FCGIHOST_STDOUT), err_buffer_(api, r, FCGIHOST_STDERR),
+  // `output_sent`: set once stdout bytes went to the host.
+  host_request(const fcgihost_request_api& api, fcgihost_request* r, bool* output_sent)
+      : api_(api), r_(r), out_buffer_(api, r, FCGIHOST_STDOUT, output_sent), err_buffer_(api, r, FCGIHOST_STDERR),
         in_buffer_(api, r), out_(&out_buffer_), err_(&err_buffer_), in_(&in_buffer_) {}
   ~host_request() {
     // The host never calls back after this (see set_stop_callback).
@@ -201,6 +358,9 @@ class host_request final : public request {
   }
 #endif
   bool stop_requested() const override { return api_.stop_requested(r_) != 0; }
+  bool wait_for_stop(std::chrono::nanoseconds limit) override {
+    return api_.wait_for_stop(r_, static_cast<std::int64_t>(limit.count())) != 0;
+  }
 
   // The handler returned: its unflushed output goes to the host.
   void hand_over_output() {
@@ -231,11 +391,24 @@ inline void report_failure(const fcgihost_request_api& api, fcgihost_request* r,
 // The C handler FCGIHOST_HANDLER exports for a C++ one.
 template <handler_function Function>
 int call_handler(const fcgihost_request_api* api, fcgihost_request* r) noexcept {
+  bool output_sent = false;
   try {
-    host_request request(*api, r);
+    host_request request(*api, r, &output_sent);
     const int status = Function(request);
     request.hand_over_output();
     return status;
+  } catch (const http_error& e) {
+    // Its own answer, unless the response had begun (then the host cuts it).
+    if (output_sent) {
+      report_failure(*api, r, e.what());
+      return 1;
+    }
+    try {
+      const std::string response = cgi_head(e.status(), "text/plain; charset=utf-8") + e.what() + "\n";
+      return api->write(r, FCGIHOST_STDOUT, response.data(), response.size()) == 0 ? 0 : 1;
+    } catch (const std::exception& bad_status) {
+      report_failure(*api, r, bad_status.what());
+    }
   } catch (const std::exception& e) {
     report_failure(*api, r, e.what());
   } catch (...) {
