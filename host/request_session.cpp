@@ -9,16 +9,12 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <cstdio>
-#include <ctime>
 
 #include <fcgihost/protocol/encoder.hpp>
 #include <fcgihost/protocol/response_status.hpp>
 
 #include <runners/exception_text.hpp>
+#include <runners/process_group.hpp>
 #include <runners/worker_protocol.hpp>
 
 #include <fcgihost/protocol/stream_framing.hpp>
@@ -27,6 +23,7 @@
 #include "json_text.hpp"
 #include "status_page.hpp"
 #include "router.hpp"
+#include "utc_time.hpp"
 
 namespace fcgihost::host {
 
@@ -641,31 +638,6 @@ void request_session::arm_slow_timer(std::chrono::milliseconds threshold) {
   });
 }
 
-namespace {
-// The processes of a script's process group ("pid name" each), from /proc:
-// what it started that still runs.
-std::string process_group_of(int leader) {
-  std::string members;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat_file(entry.path() / "stat");
-    std::string stat;
-    if (!std::getline(stat_file, stat)) continue;
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const auto open = stat.find('(');
-    const auto close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 1));
-    std::string state;
-    int parent = 0, group = 0;
-    if (!(rest >> state >> parent >> group) || group != leader) continue;
-    members += (members.empty() ? "" : ", ") + name + " " + stat.substr(open + 1, close - open - 1);
-  }
-  return members.empty() ? "none left" : members;
-}
-}  // namespace
 
 void request_session::log_slow_request() {
   host_.metrics.slow_requests.fetch_add(1, std::memory_order_relaxed);
@@ -673,7 +645,7 @@ void request_session::log_slow_request() {
   std::string where;
   if (worker_pid_ != 0) where = fmt::format("; worker pid {}", worker_pid_);
   if (script_pid_ != 0) where = fmt::format("; script pid {}, its process group: {}", script_pid_,
-                                            process_group_of(script_pid_));
+                                            runners::describe_process_group(script_pid_));
   host_.log->warn("slow request: {} request {} \"{} {}\" route={} runner={} script={} still running after {:.3f} s{}",
                   peer_, request_id_, param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
                   route_ ? route_->name() : std::string("(none)"), lifecycle_.runner_name(), script_, elapsed, where);
@@ -712,15 +684,7 @@ void request_session::count_in_metrics(const request_ending& ending) {
 // the end reason (done, timeout, aborted, peer-gone...).
 void request_session::log_access_json(int app_status, std::string_view outcome, end_reason reason,
                                       double elapsed_ms) const {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  char time[64];
-  std::snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+  const std::string time = utc_text(std::chrono::system_clock::now(), true);
   const auto param = [this](std::string_view name) -> std::string {
     const std::string* value = protocol::find_value(params_, name);
     return value ? json_quoted(*value) : "null";

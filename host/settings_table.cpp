@@ -1,9 +1,11 @@
 #include "settings_table.hpp"
 
 #include <charconv>
+#include <initializer_list>
 #include <cstdio>
 #include <limits>
 #include <stdexcept>
+#include <string_view>
 
 #include <fcgihost/protocol/byte_size.hpp>
 
@@ -28,6 +30,19 @@ std::uint64_t parse_bytes(const std::string& key, const std::string& value) {
   if (!bytes)
     throw std::invalid_argument(key + " takes a number of bytes, with K, M or G if you like, not '" + value + "'");
   return *bytes;
+}
+
+// `value` if it is one of `choices`; else "KEY takes A, B or C, not 'VALUE'".
+const std::string& one_of(const std::string& key, const std::string& value,
+                          std::initializer_list<std::string_view> choices) {
+  std::string listed;
+  std::size_t i = 0;
+  for (const auto choice : choices) {
+    if (value == choice) return value;
+    listed += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + std::string(choice);
+    ++i;
+  }
+  throw std::invalid_argument(key + " takes " + listed + ", not '" + value + "'");
 }
 
 bool parse_bool(const std::string& key, const std::string& value) {
@@ -168,9 +183,7 @@ std::vector<setting_spec> make_table() {
   rows.push_back(field("timeout-status", "N", "what a timed-out request answers: 408 or 504", each_request,
                        &host_config::timeout_status,
                        [](const std::string& key, const std::string& value) {
-                         if (value != "408" && value != "504")
-                           throw std::invalid_argument(key + " takes 408 or 504, not '" + value + "'");
-                         return value == "408" ? 408 : 504;
+                         return one_of(key, value, {"408", "504"}) == "408" ? 408 : 504;
                        },
                        show_number));
   rows.push_back(field("idle-timeout", "SECONDS", "close a keep-alive connection with nothing in flight, 0 for never",
@@ -211,9 +224,7 @@ std::vector<setting_spec> make_table() {
                        "dynamic (started on demand, spares kept, idle ones leave) or static (all started at once)",
                        at_start, &host_config::workers_static,
                        [](const std::string& key, const std::string& value) {
-                         if (value != "dynamic" && value != "static")
-                           throw std::invalid_argument(key + " takes dynamic or static, not '" + value + "'");
-                         return value == "static";
+                         return one_of(key, value, {"dynamic", "static"}) == "static";
                        },
                        [](bool fixed) { return std::string(fixed ? "static" : "dynamic"); }));
   rows.push_back(field("workers-min-idle", "N", "spare workers a dynamic pool keeps per plugin", at_start,
@@ -283,10 +294,7 @@ std::vector<setting_spec> make_table() {
   rows.push_back(field("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off", each_request,
                        &host_config::log_level,
                        [](const std::string& key, const std::string& value) {
-                         for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"})
-                           if (value == level) return value;
-                         throw std::invalid_argument(key + " takes trace, debug, info, warn, error, critical or off, "
-                                                     "not '" + value + "'");
+                         return one_of(key, value, {"trace", "debug", "info", "warn", "error", "critical", "off"});
                        },
                        [](const std::string& level) { return level; }));
   rows.push_back(field("log-file", "FILE", "log here instead of stderr", at_start, &host_config::log_file,
@@ -296,9 +304,7 @@ std::vector<setting_spec> make_table() {
                        "text, or json: each access line a JSON object on a line of its own (for log shippers)",
                        at_start, &host_config::access_log_format,
                        [](const std::string& key, const std::string& value) {
-                         if (value != "text" && value != "json")
-                           throw std::invalid_argument(key + " takes text or json, not '" + value + "'");
-                         return value;
+                         return one_of(key, value, {"text", "json"});
                        },
                        [](const std::string& format) { return format; }));
   return rows;
@@ -336,17 +342,14 @@ std::chrono::milliseconds parse_seconds(const std::string& key, const std::strin
 }
 
 isolation_mode parse_isolation(const std::string& key, const std::string& value) {
-  if (value == "process") return isolation_mode::process;
-  if (value == "none") return isolation_mode::none;
-  throw std::invalid_argument(key + " takes process or none, not '" + value + "'");
+  return one_of(key, value, {"process", "none"}) == "process" ? isolation_mode::process : isolation_mode::none;
 }
 
 std::string show_isolation(isolation_mode mode) { return mode == isolation_mode::process ? "process" : "none"; }
 
 overload_answer parse_overload_answer(const std::string& key, const std::string& value) {
-  if (value == "overloaded") return overload_answer::overloaded;
-  if (value == "503") return overload_answer::service_unavailable;
-  throw std::invalid_argument(key + " takes overloaded or 503, not '" + value + "'");
+  return one_of(key, value, {"overloaded", "503"}) == "503" ? overload_answer::service_unavailable
+                                                             : overload_answer::overloaded;
 }
 
 std::string show_overload_answer(overload_answer answer) {

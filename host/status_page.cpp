@@ -2,10 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
-
 #include "host_context.hpp"
 #include "json_text.hpp"
+#include "utc_time.hpp"
 #include "metrics.hpp"
 
 namespace fcgihost::host {
@@ -35,8 +34,13 @@ format format_asked(std::string_view query) {
   return chosen;
 }
 
+double unix_seconds(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
+
 // Everything the page shows, read once.
 struct figures {
+  std::chrono::system_clock::time_point started_at;
   double start_time = 0;  // Unix seconds
   double uptime = 0;
   std::uint64_t accepted = 0, open = 0, refused = 0, evicted = 0;
@@ -70,7 +74,8 @@ figures read_figures(const host_context& host) {
   const auto& metrics = host.metrics;
   constexpr auto relaxed = std::memory_order_relaxed;
   figures now;
-  now.start_time = std::chrono::duration<double>(metrics.started_at.time_since_epoch()).count();
+  now.started_at = metrics.started_at;
+  now.start_time = unix_seconds(metrics.started_at);
   now.uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - metrics.started).count();
   now.accepted = metrics.connections_accepted.load(relaxed);
   now.open = host.open_connections.load(relaxed);
@@ -116,19 +121,7 @@ figures read_figures(const host_context& host) {
   return now;
 }
 
-std::string utc_text(double unix_seconds) {
-  const auto seconds = static_cast<std::time_t>(unix_seconds);
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
-                     utc.tm_hour, utc.tm_min, utc.tm_sec);
-}
-
 request_outcome outcome_at(std::size_t i) { return static_cast<request_outcome>(i); }
-
-double unix_seconds(std::chrono::system_clock::time_point at) {
-  return std::chrono::duration<double>(at.time_since_epoch()).count();
-}
 
 // A URI from a client on one line of the text page: control bytes escaped.
 std::string printable(std::string_view text) {
@@ -145,7 +138,7 @@ std::string printable(std::string_view text) {
 std::string as_text(const figures& now) {
   std::string page;
   auto line = [&](std::string_view name, auto value) { page += fmt::format("{:<32}{}\n", std::string(name) + ":", value); };
-  line("start time", utc_text(now.start_time));
+  line("start time", utc_text(now.started_at));
   line("uptime", fmt::format("{:.0f} s", now.uptime));
   line("state", now.draining ? "draining" : "serving");
   line("connections accepted", now.accepted);
@@ -200,7 +193,7 @@ std::string as_text(const figures& now) {
     page += "\nworkers\npid      state          served     rss KiB    started               plugin\n";
     for (const auto& worker : now.full->workers)
       page += fmt::format("{:<8} {:<14} {:<10} {:<10} {:<21} {} (version {})\n", worker.pid, worker.state,
-                          worker.served, worker.rss_bytes / 1024, utc_text(unix_seconds(worker.started)),
+                          worker.served, worker.rss_bytes / 1024, utc_text(worker.started),
                           worker.plugin, worker.version);
   }
   return page;
@@ -269,7 +262,7 @@ std::string as_json(const figures& now) {
       "\"connections\":{{\"accepted\":{},\"open\":{},\"refused\":{},\"evicted\":{}}},"
       "\"requests\":{{\"in_flight\":{},\"most_in_flight\":{},\"slow\":{},\"outcomes\":{{{}}}}},"
       "\"bytes\":{{\"in\":{},\"out\":{}}},\"workers\":{},\"scripts\":{},\"plugins\":{},\"routes\":[{}]{}}}\n",
-      now.start_time, utc_text(now.start_time), now.uptime, now.draining ? "draining" : "serving", now.accepted,
+      now.start_time, utc_text(now.started_at), now.uptime, now.draining ? "draining" : "serving", now.accepted,
       now.open, now.refused, now.evicted, now.in_flight, now.most_in_flight, now.slow, outcomes, now.bytes_in, now.bytes_out,
       workers, scripts, plugins, routes, full);
 }
