@@ -1,6 +1,7 @@
 #include "worker_pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -245,24 +246,34 @@ asio::awaitable<void> worker_pool::start_worker() {
   std::unique_ptr<worker_process> process;
   std::string failure;  // why it did not start, with the plugin to blame or not
   bool plugin_to_blame = false;
-  co_await asio::post(spawner_, asio::use_awaitable);
-  {
-    // Started for requests that may have given up meanwhile (at a deadline,
-    // a burst of them does), after its turn on the spawner thread: a worker
-    // nobody needs any more is not started.
-    std::lock_guard lock(mutex_);
-    if (!start_still_needed_locked()) {
-      --starting_;
-      --live_;
-      co_return;
+  bool still_needed = true;
+  // The spawn runs on the spawner thread itself, not merely after a turn
+  // there: a worker inherits its spawning thread's nice value, and its
+  // PR_SET_PDEATHSIG fires when that thread exits, so it must be the
+  // long-lived spawner thread rather than whichever I/O thread resumed us.
+  auto spawn_on_spawner_thread = [&]() -> asio::awaitable<void> {
+    {
+      // Started for requests that may have given up meanwhile (at a deadline,
+      // a burst of them does): a worker nobody needs any more is not started.
+      std::lock_guard lock(mutex_);
+      if (!start_still_needed_locked()) {
+        --starting_;
+        --live_;
+        still_needed = false;
+        co_return;
+      }
     }
-  }
-  try {
-    process = std::make_unique<worker_process>(executor_, plugin_, plugin_copy_, settings_.worker_arguments);
-  } catch (const std::exception& e) {
-    failure = e.what();
-  }
-  co_await asio::post(executor_, asio::use_awaitable);
+    try {
+      process = std::make_unique<worker_process>(executor_, plugin_, plugin_copy_, settings_.worker_arguments);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  };
+  // No cancellation slot: cancelling a coroutine running on another executor
+  // is not safe, and the spawn is quick.
+  co_await asio::co_spawn(spawner_, spawn_on_spawner_thread(),
+                          asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+  if (!still_needed) co_return;
   handshake_result answer;
   if (process) {
     using namespace asio::experimental::awaitable_operators;
