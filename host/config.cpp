@@ -85,7 +85,17 @@ void load_config_file(host_config& config, const std::filesystem::path& file) {
     const std::string name(key.str());
     const auto line = node.source().begin.line;
     try {
-      if (name == "route") {
+      if (name == "plugin") {
+        // [plugin.NAME] key = value: the plugin's own settings, for its init.
+        const auto* plugins = node.as_table();
+        if (!plugins) throw std::invalid_argument("plugin settings are tables: [plugin.NAME]");
+        for (const auto& [plugin_key, plugin_node] : *plugins) {
+          const auto* settings = plugin_node.as_table();
+          if (!settings) throw std::invalid_argument("[plugin." + std::string(plugin_key.str()) + "] must be a table");
+          auto& into = config.plugin_settings[std::string(plugin_key.str())];
+          for (const auto& [setting, value] : *settings) into.emplace_back(std::string(setting.str()), toml_scalar_text(value));
+        }
+      } else if (name == "route") {
         const auto* routes = node.as_array();
         if (!routes) throw std::invalid_argument("route must be an array of tables: [[route]]");
         for (const auto& entry : *routes) {
@@ -152,6 +162,17 @@ host_config build_config(const command_line& line) {
   if (!config.status_listen.empty() && config.status_path.empty() && config.ping_path.empty())
     throw std::invalid_argument("status-listen serves only the ping and status paths: set status-path or ping-path");
   return config;
+}
+
+std::vector<std::string> plugins_with_changed_settings(const host_config& before, const host_config& after) {
+  std::vector<std::string> changed;
+  for (const auto& [plugin, settings] : before.plugin_settings) {
+    const auto now = after.plugin_settings.find(plugin);
+    if (now == after.plugin_settings.end() || now->second != settings) changed.push_back(plugin);
+  }
+  for (const auto& [plugin, settings] : after.plugin_settings)
+    if (!before.plugin_settings.contains(plugin)) changed.push_back(plugin);
+  return changed;
 }
 
 }  // namespace fcgihost::host

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,6 +106,9 @@ struct host_config {
   std::string ping_path;
   std::string status_path;
   std::vector<std::string> status_listen;  // listeners for the ping and status paths only
+  // [plugin.NAME] tables of the config file: each plugin's own settings, as
+  // text, handed to its init when a version of it is loaded.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>, std::less<>> plugin_settings;
   // Log (and count) a request still running this long after it began; 0: off.
   std::chrono::milliseconds slow_threshold{0};
   std::string log_level = "info";
@@ -133,6 +137,10 @@ command_line parse_command_line(const std::vector<std::string>& arguments);
 
 // The file (if any), then the flags.
 host_config build_config(const command_line& line);
+
+// The plugins whose [plugin.NAME] table differs between two configs (added,
+// removed or changed): each is loaded anew with its new settings.
+std::vector<std::string> plugins_with_changed_settings(const host_config& before, const host_config& after);
 
 
 }  // namespace fcgihost::host

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <optional>
 
@@ -39,6 +40,15 @@ using namespace fcgihost::host;
 namespace {
 
 constexpr int usage_exit = 2;
+
+// A plugin's [plugin.NAME] settings in the config in force when it is loaded.
+runners::plugin_settings_source plugin_settings_of(const host_context& host) {
+  return [&host](std::string_view plugin) {
+    const auto settings = host.settings();
+    const auto found = settings->plugin_settings.find(plugin);
+    return found == settings->plugin_settings.end() ? runners::plugin_settings{} : found->second;
+  };
+}
 constexpr int startup_exit = 1;
 
 std::string describe(const std::vector<listener>& listeners) {
@@ -71,8 +81,12 @@ awaitable<void> drain(asio::io_context& io, runners::io_threads& threads, host_c
   threads.stop();
 }
 
+// Reloads a plugin whose [plugin.NAME] settings a SIGHUP changed.
+using settings_change_handler = std::function<void(const std::string& plugin)>;
+
 awaitable<void> handle_signals(asio::io_context& io, runners::io_threads& threads, host_context& host, server& srv,
-                               const command_line& line, service_notifier& service) {
+                               const command_line& line, service_notifier& service,
+                               settings_change_handler plugin_settings_changed) {
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   bool draining = false;
   while (true) {
@@ -87,7 +101,12 @@ awaitable<void> handle_signals(asio::io_context& io, runners::io_threads& thread
         keep_restart_only_settings(*running, fresh);  // so settings() says what is in effect
         host.metrics.attach_routes(fresh);
         host.log->set_level(spdlog::level::from_str(fresh.log_level));
+        const auto changed = plugins_with_changed_settings(*running, fresh);
         host.config.store(std::make_shared<const host_config>(std::move(fresh)));
+        for (const auto& plugin : changed) {
+          host.log->info("SIGHUP: the settings of plugin {} changed; its next request loads it with them", plugin);
+          plugin_settings_changed(plugin);
+        }
         host.log->info("SIGHUP: configuration reloaded{}",
                        line.config_file ? " from " + line.config_file->string() : std::string());
       } catch (const std::exception& e) {
@@ -291,6 +310,7 @@ int main(int argc, char** argv) {
     });
     host.functions = &*functions;
     host.in_process_plugins = &catalog->counts();
+    catalog->set_settings_source(plugin_settings_of(host));
   }
 
   std::optional<runners::worker_runner> workers;
@@ -303,6 +323,7 @@ int main(int argc, char** argv) {
       return startup_exit;
     }
     host.workers = &*workers;
+    workers->set_settings_source(plugin_settings_of(host));
   }
 
   server srv(io, host, listeners);
@@ -311,7 +332,12 @@ int main(int argc, char** argv) {
     if (failure) host.log->error("the idle memory trim stopped");
   });
   service_notifier service(host.log);
-  asio::co_spawn(io, handle_signals(io, threads, host, srv, line, service), [&](std::exception_ptr failure) {
+  auto plugin_settings_changed = [&](const std::string& plugin) {
+    if (catalog) catalog->settings_changed(plugin);
+    if (workers) workers->plugin_settings_changed(plugin);
+  };
+  asio::co_spawn(io, handle_signals(io, threads, host, srv, line, service, plugin_settings_changed),
+                 [&](std::exception_ptr failure) {
     if (failure) host.log->critical("signal handling stopped");
   });
   host.log->info("fcgi-host listening on {}; plugins: {}; scripts: {}; timeout: {} s{}", describe(listeners),

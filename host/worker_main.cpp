@@ -14,6 +14,9 @@
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <system_error>
+
+#include <fcgihost/protocol/name_value.hpp>
 
 #include <runners/crash_dump_writer.hpp>
 #include <runners/handler_stack_dump.hpp>
@@ -37,6 +40,7 @@ struct worker_start {
   runners::run_as identity;
   bool dropping = false;
   std::vector<std::pair<int, std::uint64_t>> limits;  // resource, value
+  runners::plugin_settings settings;  // for the plugin's init
 };
 
 host_config worker_config(const std::vector<std::string>& arguments, std::string& plugin, worker_start& start) {
@@ -70,12 +74,32 @@ host_config worker_config(const std::vector<std::string>& arguments, std::string
       limits.push_back({RLIMIT_NOFILE, std::stoull(value)});
     else if (key == "--rlimit-nproc")
       limits.push_back({RLIMIT_NPROC, std::stoull(value)});
-
     else
       throw std::invalid_argument("unknown worker argument " + key);
   }
   if (plugin.empty()) throw std::invalid_argument("--worker takes the plugin's name");
   return config;
+}
+
+// The plugin's settings, from the memfd the host wrote them to (closed after).
+runners::plugin_settings read_plugin_settings(int fd) {
+  std::string bytes;
+  char buffer[4096];
+  for (;;) {
+    const auto n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "reading the plugin's settings");
+    if (n == 0) break;
+    bytes.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  protocol::name_value_list pairs;
+  std::error_code ec;
+  protocol::decode_name_values(bytes, pairs, ec);
+  if (ec) throw std::system_error(ec, "decoding the plugin's settings");
+  runners::plugin_settings settings;
+  for (auto& pair : pairs) settings.emplace_back(std::move(pair.name), std::move(pair.value));
+  return settings;
 }
 
 }  // namespace
@@ -91,6 +115,7 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   worker_start start;
   try {
     config = worker_config(arguments, plugin_name, start);
+    start.settings = read_plugin_settings(wire::settings_fd);
   } catch (const std::exception& e) {
     std::cerr << "fcgi-host worker: " << e.what() << "\n";
     return 2;
@@ -127,9 +152,9 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
 
   // The plugin's static initialisers run here: a crash in them is reported
   // by the crash dump like any other.
-  std::string why;
+  runners::plugin_load_failure failed;
   const std::string plugin_path = "/proc/self/fd/" + std::to_string(wire::plugin_fd);
-  auto plugin = runners::load_plugin_library(plugin_name, plugin_path, why);
+  auto plugin = runners::load_plugin_library(plugin_name, plugin_path, start.settings, failed);
   ::close(wire::plugin_fd);
   std::optional<runners::single_plugin> lookup;
   if (plugin) {
@@ -138,7 +163,7 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
     host.extra_values.push_back({std::string(wire::handlers_value), names});
     lookup.emplace(plugin_name, plugin_name, std::move(plugin));
   } else {
-    host.extra_values.push_back({std::string(wire::load_error_value), why});
+    host.extra_values.push_back({std::string(wire::load_error_value), failed.why});
   }
   host.config.store(std::make_shared<const host_config>(config));
 

@@ -10,6 +10,8 @@
 
 #include <fcgihost/plugin.h>
 
+#include "plugin_settings.hpp"
+
 namespace fcgihost::runners {
 
 struct loaded_plugin;

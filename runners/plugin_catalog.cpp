@@ -182,6 +182,12 @@ lookup_result plugin_catalog::find_loaded(std::string_view plugin, std::string_v
   }
   if (!library) {
     found.result = lookup_result::outcome::needs_loading;
+    std::lock_guard lock(mutex_);
+    if (const auto failed = failed_inits_.find(plugin);
+        failed != failed_inits_.end() && failed->second.identity == where.identity) {
+      found.result = lookup_result::outcome::broken;
+      found.reason = "plugin " + where.file.string() + " cannot be loaded: " + failed->second.why;
+    }
     return found;
   }
   return bind(plugin, handler, where, std::move(library));
@@ -191,6 +197,13 @@ std::shared_ptr<const loaded_plugin> plugin_catalog::cached(std::string_view plu
   std::lock_guard lock(mutex_);
   const auto entry = cache_.find(plugin);
   return entry == cache_.end() ? nullptr : entry->second.second;
+}
+
+void plugin_catalog::settings_changed(std::string_view plugin) {
+  std::lock_guard lock(mutex_);
+  // A cached version no file matches any more: the next lookup loads anew.
+  if (const auto cached = cache_.find(plugin); cached != cache_.end()) cached->second.first = file_identity{};
+  if (const auto failed = failed_inits_.find(plugin); failed != failed_inits_.end()) failed_inits_.erase(failed);
 }
 
 lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string_view handler) {
@@ -215,6 +228,7 @@ lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string
         (entry.second ? counts_.reloads : counts_.loads).fetch_add(1, std::memory_order_relaxed);
         entry = {where.identity, loaded.plugin};
         incomplete_.erase(std::string(plugin));
+        failed_inits_.erase(std::string(plugin));
       }
       return bind(plugin, handler, where, std::move(loaded.plugin));
     }
@@ -230,6 +244,10 @@ lookup_result plugin_catalog::load_and_find(std::string_view plugin, std::string
       }
     }
     counts_.load_failures.fetch_add(1, std::memory_order_relaxed);
+    if (loaded.init_failed) {
+      std::lock_guard lock(mutex_);
+      failed_inits_[std::string(plugin)] = {where.identity, loaded.why};
+    }
     found.result = lookup_result::outcome::broken;
     found.reason = "plugin " + where.file.string() + " cannot be loaded: " + loaded.why;
     return found;
@@ -286,7 +304,10 @@ plugin_catalog::load_outcome plugin_catalog::load(const std::string& name, const
     outcome.plugin = std::move(plugin);
     return outcome;
   }
-  auto plugin = load_plugin_library(name, copy, outcome.why);
+  plugin_load_failure failed;
+  auto plugin = load_plugin_library(name, copy, settings_for_ ? settings_for_(name) : plugin_settings{}, failed);
+  outcome.why = std::move(failed.why);
+  outcome.init_failed = failed.in_init;
   if (plugin) plugin->version = version;
   outcome.plugin = std::move(plugin);
   return outcome;

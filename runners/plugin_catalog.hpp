@@ -56,6 +56,11 @@ class plugin_catalog final : public handler_lookup {
   // empty: the host logs it once.
   const std::string& watch_problem() const { return writes_.problem(); }
   const plugin_counters& counts() const { return counts_; }
+  // Where a plugin loaded in process gets the settings for its init (none without).
+  void set_settings_source(plugin_settings_source source) { settings_for_ = std::move(source); }
+  // The plugin's [plugin.NAME] settings changed (SIGHUP): its next request
+  // loads it anew, as a new version with them, as if its file had changed.
+  void settings_changed(std::string_view plugin);
   // Removes the private copies now (the host leaves without its destructors).
   void remove_copies();
 
@@ -80,6 +85,7 @@ class plugin_catalog final : public handler_lookup {
     std::string why;          // when no plugin
     bool incomplete = false;   // the file is still being written: try again soon
     bool writer_open = false;  // ... and its writer has it open
+    bool init_failed = false;  // its init ran and failed: not tried again on the same file
   };
   load_outcome load(const std::string& name, const located& where);
   // The version in the cache, whatever the file is now.
@@ -96,9 +102,16 @@ class plugin_catalog final : public handler_lookup {
     bool writer_open = false;  // its writer had it open (else: not a whole file)
   };
   std::map<std::string, incomplete_file, std::less<>> incomplete_;
+  // Files whose init failed (in process): 500 with why until the file or its settings change.
+  struct failed_init {
+    file_identity identity;
+    std::string why;
+  };
+  std::map<std::string, failed_init, std::less<>> failed_inits_;
   write_watch writes_;
   std::atomic<std::uint64_t> generation_{0};
   plugin_counters counts_;
+  plugin_settings_source settings_for_;
   std::mutex loading_;  // one load at a time: two requests for a new plugin load it once
 };
 

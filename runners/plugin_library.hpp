@@ -14,6 +14,7 @@
 
 #include <fcgihost/plugin.h>
 
+#include "plugin_settings.hpp"
 #include "handler_speed.hpp"
 
 namespace fcgihost::runners {
@@ -30,6 +31,7 @@ struct loaded_plugin {
   // The private copy workers load (isolation = "process"); removed with this.
   std::filesystem::path kept_copy;
   std::uint64_t version = 0;  // which load of the plugin this is, for logs and pools
+  fcgihost_shutdown_fn shutdown = nullptr;  // run before the library is unloaded (its init succeeded)
 
   loaded_plugin() = default;
   loaded_plugin(const loaded_plugin&) = delete;
@@ -37,11 +39,21 @@ struct loaded_plugin {
   ~loaded_plugin();
 };
 
-// dlopen()s `file` and reads its handlers (named "NAME.HANDLER" in logs).
-// Null with `why` when it cannot be loaded, exports nothing, or was built
-// for another plugin ABI.
+// Why a plugin could not be loaded.
+struct plugin_load_failure {
+  std::string why;
+  // Its init ran and failed: trying the same file with the same settings
+  // again would run its init again (a database connection each time), so
+  // the failure stands until the file or its settings change.
+  bool in_init = false;
+};
+
+// dlopen()s `file`, reads its handlers (named "NAME.HANDLER" in logs) and
+// runs its init with `settings`. Null with `failed` set when it cannot be
+// loaded, exports nothing, was built for another plugin ABI, exports two
+// inits or two shutdowns, or its init failed.
 std::shared_ptr<loaded_plugin> load_plugin_library(const std::string& name, const std::filesystem::path& file,
-                                                   std::string& why);
+                                                   const plugin_settings& settings, plugin_load_failure& failed);
 
 std::vector<std::string> handler_names(const loaded_plugin& plugin);
 

@@ -264,7 +264,8 @@ asio::awaitable<void> worker_pool::start_worker() {
       }
     }
     try {
-      process = std::make_unique<worker_process>(executor_, plugin_, plugin_copy_, settings_.worker_arguments);
+      process = std::make_unique<worker_process>(executor_, plugin_, plugin_copy_, settings_.worker_arguments,
+                                                 settings_.plugin_own_settings);
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -781,15 +782,18 @@ void worker_pool::retire() {
   // Whoever still waits for this version gets the next of its workers that frees up.
 }
 
-void worker_pool::shut_down() {
+std::vector<std::shared_ptr<worker_link>> worker_pool::shut_down() {
   std::lock_guard lock(mutex_);
   retired_ = true;
+  std::vector<std::shared_ptr<worker_link>> leaving;
   for (auto& slot : idle_) {
     slot->gone = true;
-    slot->link->kill("the host is stopping");
+    slot->link->process().ask_to_leave();
+    leaving.push_back(slot->link);
   }
   idle_.clear();
   refuse_waiters_locked(503, "the host is stopping");
+  return leaving;
 }
 
 }  // namespace fcgihost::runners

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "worker_link.hpp"
+#include "plugin_settings.hpp"
 #include "worker_view.hpp"
 
 namespace fcgihost::runners {
@@ -52,6 +53,7 @@ struct worker_pool_settings {
   std::uint64_t max_memory_per_worker = 0;  // RSS after a request, bytes; 0: no limit
   std::chrono::milliseconds kill_grace{3000};
   std::vector<std::string> worker_arguments;  // passed on to `fcgi-host --worker`
+  plugin_settings plugin_own_settings;        // [plugin.NAME], for its init in each worker
   // Workers run below the host, whose work per request is small and whose
   // timers are the deadlines: busy handlers never starve it.
   int nice = 10;
@@ -160,8 +162,9 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
                                                bool pipelinable);
   // A newer version serves from now on.
   void retire();
-  // The host is stopping: every worker is killed.
-  void shut_down();
+  // The host is stopping: idle workers are asked to leave (returned, for the
+  // host to wait for them a moment); busy ones go with their requests.
+  std::vector<std::shared_ptr<worker_link>> shut_down();
 
   std::uint64_t version() const { return version_; }
   const std::string& plugin() const { return plugin_; }

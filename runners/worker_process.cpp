@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,6 +19,8 @@
 #include <cstring>
 #include <fstream>
 #include <system_error>
+
+#include <fcgihost/protocol/name_value.hpp>
 
 #include "handler_stack_dump.hpp"
 #include "worker_protocol.hpp"
@@ -44,6 +47,8 @@ struct owned_fd {
   explicit owned_fd(int value) : fd(value) {}
   owned_fd(const owned_fd&) = delete;
   owned_fd& operator=(const owned_fd&) = delete;
+  owned_fd(owned_fd&& other) noexcept : fd(other.release()) {}
+  owned_fd& operator=(owned_fd&&) = delete;
   ~owned_fd() {
     if (fd >= 0) ::close(fd);
   }
@@ -65,11 +70,28 @@ std::string signal_text(int signal) {
   return text;
 }
 
+// The plugin's settings in a memfd, read from the start by the worker.
+owned_fd settings_memfd(const plugin_settings& settings) {
+  std::string bytes;
+  for (const auto& [name, value] : settings) protocol::append_name_value(bytes, name, value);
+  const int created = ::memfd_create("fcgi-host-plugin-settings", MFD_CLOEXEC);
+  if (created < 0) fail("memfd_create");
+  owned_fd file = above_child_fds(created);
+  for (std::size_t written = 0; written < bytes.size();) {
+    const auto n = ::write(file.fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("writing the plugin's settings");
+    written += static_cast<std::size_t>(n);
+  }
+  if (::lseek(file.fd, 0, SEEK_SET) != 0) fail("lseek");
+  return file;
+}
+
 }  // namespace
 
 worker_process::worker_process(const asio::any_io_executor& executor, const std::string& plugin,
                                const std::filesystem::path& plugin_copy,
-                               const std::vector<std::string>& extra_arguments)
+                               const std::vector<std::string>& extra_arguments, const plugin_settings& settings)
     : socket_(executor), pidfd_(executor) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) fail("socketpair");
@@ -79,8 +101,10 @@ worker_process::worker_process(const asio::any_io_executor& executor, const std:
   if (::pipe2(pipe_ends, O_CLOEXEC) != 0) fail("pipe");
   owned_fd crash_read(pipe_ends[0]);
   owned_fd crash_write = above_child_fds(pipe_ends[1]);
-  owned_fd plugin_file = above_child_fds(::open(plugin_copy.c_str(), O_RDONLY | O_CLOEXEC));
-  if (plugin_file.fd < 0) fail("opening the plugin's copy");
+  const int opened = ::open(plugin_copy.c_str(), O_RDONLY | O_CLOEXEC);
+  if (opened < 0) fail("opening the plugin's copy");
+  owned_fd plugin_file = above_child_fds(opened);
+  owned_fd settings_file = settings_memfd(settings);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -89,7 +113,8 @@ worker_process::worker_process(const asio::any_io_executor& executor, const std:
   posix_spawn_file_actions_adddup2(&actions, worker_end.fd, worker_protocol::socket_fd);
   posix_spawn_file_actions_adddup2(&actions, crash_write.fd, worker_protocol::crash_report_fd);
   posix_spawn_file_actions_adddup2(&actions, plugin_file.fd, worker_protocol::plugin_fd);
-  posix_spawn_file_actions_addclosefrom_np(&actions, worker_protocol::plugin_fd + 1);
+  posix_spawn_file_actions_adddup2(&actions, settings_file.fd, worker_protocol::settings_fd);
+  posix_spawn_file_actions_addclosefrom_np(&actions, worker_protocol::settings_fd + 1);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   sigset_t signals;
@@ -200,6 +225,11 @@ void worker_process::read_crash_pipe() {
   // A pipe holds 64 KiB: enough for the frames and a worker's memory map.
   for (auto n = ::read(crash_pipe_, buffer, sizeof buffer); n > 0; n = ::read(crash_pipe_, buffer, sizeof buffer))
     pipe_bytes_.append(buffer, static_cast<std::size_t>(n));
+}
+
+void worker_process::ask_to_leave() {
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::socket_base::shutdown_send, ignored);
 }
 
 std::string worker_process::take_crash_dump() {

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "plugin_settings.hpp"
+
 namespace fcgihost::runners {
 
 class worker_process {
@@ -26,7 +28,8 @@ class worker_process {
 
   // Throws std::system_error when it cannot be started.
   worker_process(const boost::asio::any_io_executor& executor, const std::string& plugin,
-                 const std::filesystem::path& plugin_copy, const std::vector<std::string>& extra_arguments);
+                 const std::filesystem::path& plugin_copy, const std::vector<std::string>& extra_arguments,
+                 const plugin_settings& settings);
   ~worker_process();
   worker_process(const worker_process&) = delete;
   worker_process& operator=(const worker_process&) = delete;
@@ -35,6 +38,9 @@ class worker_process {
   socket_type& socket() { return socket_; }
 
   void kill();
+  // Closes the host's sending side: the worker finishes and exits on its own
+  // (its plugin's shutdown runs). Synchronous: for the host's own exit.
+  void ask_to_leave();
   // Every thread of it to SCHED_IDLE: it runs only on CPU time nothing else
   // wants (a worker past its request's deadline, during its kill grace).
   void demote();

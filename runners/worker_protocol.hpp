@@ -14,6 +14,10 @@ inline constexpr std::string_view flag = "--worker";
 inline constexpr int socket_fd = 3;       // its FastCGI connection to the host
 inline constexpr int crash_report_fd = 4; // a pipe: what it writes when it dies of a signal
 inline constexpr int plugin_fd = 5;       // the plugin's private copy, opened by the host
+// A memfd holding the plugin's settings ([plugin.NAME] of the host's config)
+// as FastCGI name-value pairs: a descriptor, not arguments, because any user
+// can read a process's arguments (ps) and settings hold passwords.
+inline constexpr int settings_fd = 6;
 
 // The param the host appends to say which handler runs; never seen by the handler.
 inline constexpr std::string_view handler_param = "FCGIHOST_WORKER_HANDLER";

@@ -9,6 +9,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "plugin_library.hpp"
 #include "plugin_loading.hpp"
 #include "worker_exchange.hpp"
@@ -56,6 +59,8 @@ std::shared_ptr<worker_pool> worker_runner::pool_for(const bound_handler& handle
     std::lock_guard lock(mutex_);
     auto& current = pools_[handler.plugin_name];
     if (current && current->version() >= version) return current;
+    auto pool_settings = settings_;
+    if (settings_for_) pool_settings.plugin_own_settings = settings_for_(handler.plugin_name);
     retired = std::move(current);
     if (retired) {
       std::erase_if(retired_, [](const auto& weak) { return weak.expired(); });
@@ -63,7 +68,7 @@ std::shared_ptr<worker_pool> worker_runner::pool_for(const bound_handler& handle
     }
     current = std::make_shared<worker_pool>(io_.get_executor(), spawner_->get_executor(), handler.plugin_name,
                                             version, handler.plugin,
-                                            handler.plugin->kept_copy, settings_, supervision_);
+                                            handler.plugin->kept_copy, pool_settings, supervision_);
     pool = current;
   }
   if (retired) {
@@ -171,8 +176,26 @@ asio::awaitable<std::vector<std::string>> worker_runner::handler_stack(int pid, 
 }
 
 void worker_runner::shut_down() {
-  std::lock_guard lock(mutex_);
-  for (auto& [name, pool] : pools_) pool->shut_down();
+  std::vector<std::shared_ptr<worker_link>> leaving;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, pool] : pools_) {
+      auto some = pool->shut_down();
+      leaving.insert(leaving.end(), some.begin(), some.end());
+    }
+  }
+  // Idle workers exit on their own, their plugins' shutdowns run; those
+  // that take longer than a second are killed. The I/O threads are stopped
+  // here: this thread waits.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (const auto& link : leaving) {
+    while (!link->process().exited() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (!link->process().exited()) {
+      supervision_->log->warn("worker {} did not leave within 1 s of the host stopping; it is killed", link->pid());
+      link->process().kill();
+    }
+  }
 }
 
 }  // namespace fcgihost::runners

@@ -63,6 +63,12 @@ class worker_runner {
   // or if most_stacks_at_once are being taken already.
   boost::asio::awaitable<std::vector<std::string>> handler_stack(int pid, std::chrono::milliseconds limit);
   const plugin_counters& plugin_counts() const { return catalog_.counts(); }
+  // Where a plugin's settings come from when a pool starts for a version of
+  // it: each of its workers gets them (in a memfd), for its init.
+  void set_settings_source(plugin_settings_source source) { settings_for_ = std::move(source); }
+  // Its settings changed: the next request starts a new version's pool, the
+  // old one's workers finish their requests and leave.
+  void plugin_settings_changed(std::string_view plugin) { catalog_.settings_changed(plugin); }
   void remove_plugin_copies() { catalog_.remove_copies(); }
   std::size_t condemned() const { return supervision_->condemned.load(std::memory_order_relaxed); }
   const worker_counters& counts() const { return supervision_->counts; }
@@ -74,6 +80,7 @@ class worker_runner {
   boost::asio::io_context& io_;
   plugin_catalog catalog_;
   const worker_pool_settings settings_;
+  plugin_settings_source settings_for_;
   const std::shared_ptr<worker_supervision> supervision_ = std::make_shared<worker_supervision>();
   std::unique_ptr<boost::asio::thread_pool> loader_;   // copies plugins
   std::unique_ptr<boost::asio::thread_pool> spawner_;  // starts workers

@@ -1,5 +1,6 @@
 /* A plugin in plain C, against the C ABI alone (<fcgihost/plugin.h>):
- *   c_hello.greet   Hello, QUERY_STRING (or "world")
+ *   c_hello.greet   GREETING, QUERY_STRING (or "world"); GREETING is "Hello"
+ *                   or the host config's [plugin.c_hello] greeting = "..."
  *   c_hello.echo    the request body back, streamed through the host's buffer
  *   c_hello.wait    waits until the request is stopped (its timeout), or
  *                   the seconds in the query, and says which
@@ -10,6 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char greeting[64] = "Hello";
+
+/* Runs once when the plugin is loaded, before any handler, with its
+ * [plugin.c_hello] settings. A non-zero return (after fail()) makes every
+ * request for the plugin a 500 with the message. */
+static int start(const fcgihost_plugin_settings* settings, void (*fail)(void*, const char*, size_t), void* context) {
+  for (size_t i = 0; i < settings->count; ++i) {
+    const fcgihost_setting* setting = &settings->settings[i];
+    if (setting->name.size != strlen("greeting") || memcmp(setting->name.data, "greeting", setting->name.size) != 0)
+      continue;
+    if (setting->value.size >= sizeof greeting) {
+      static const char too_long[] = "greeting is longer than 63 bytes";
+      fail(context, too_long, sizeof too_long - 1);
+      return 1;
+    }
+    memcpy(greeting, setting->value.data, setting->value.size);
+    greeting[setting->value.size] = '\0';
+  }
+  return 0;
+}
+
 static int write_text(const fcgihost_request_api* api, fcgihost_request* r, const char* text) {
   return api->write(r, FCGIHOST_STDOUT, text, strlen(text));
 }
@@ -18,7 +40,7 @@ static int greet(const fcgihost_request_api* api, fcgihost_request* r) {
   fcgihost_bytes query;
   api->param(r, "QUERY_STRING", strlen("QUERY_STRING"), &query);
   char line[256];
-  const int length = snprintf(line, sizeof line, "Content-Type: text/plain\r\n\r\nHello, %.*s, from C!\n",
+  const int length = snprintf(line, sizeof line, "Content-Type: text/plain\r\n\r\n%s, %.*s, from C!\n", greeting,
                               query.size > 0 && query.size < 128 ? (int)query.size : 5,
                               query.size > 0 && query.size < 128 ? query.data : "world");
   return api->write(r, FCGIHOST_STDOUT, line, (size_t)length) == 0 ? 0 : 1;
@@ -59,6 +81,7 @@ static int wait(const fcgihost_request_api* api, fcgihost_request* r) {
   return write_text(api, r, "Content-Type: text/plain\r\n\r\nwaited\n") == 0 ? 0 : 1;
 }
 
+FCGIHOST_C_INIT(start)
 FCGIHOST_C_HANDLER(greet, "greet")
 FCGIHOST_C_HANDLER(echo, "echo")
 FCGIHOST_C_HANDLER(wait, "wait")

@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <sstream>
+#include <thread>
+
 #include "../support/host_process.hpp"
 #include "../support/run_async.hpp"
 
@@ -288,6 +292,32 @@ TEST(HostFunctions, APluginForAnotherAbiIsRefusedNotCalled) {
 // A plugin in plain C, against the C ABI alone, in process and in workers:
 // parameters, a body streamed through the host's output buffer, and a wait
 // that the request's deadline ends.
+// A C init reads [plugin.c_hello]; its failure is the plugin's 500.
+TEST(HostFunctions, APluginInPlainCGetsItsSettingsInItsInit) {
+  for (const std::string isolation : {"none", "process"}) {
+    SCOPED_TRACE(isolation);
+    temp_dir files;
+    const auto config = files.path() / "host.toml";
+    write_file(config, "[plugin.c_hello]\ngreeting = \"Bonjour\"\n");
+    host_options options = with_arguments({"--isolation", isolation, "--config", config.string()});
+    options.plugins.push_back("c_hello");
+    host_process host(options);
+    run_async([&]() -> awaitable<void> {
+      const auto hello = co_await fetch(host.address(), "c_hello.greet", "ada");
+      EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nBonjour, ada, from C!\n");
+    });
+    write_file(config, "[plugin.c_hello]\ngreeting = \"" + std::string(64, 'x') + "\"\n");
+    host.process().signal(SIGHUP);
+    EXPECT_TRUE(host.wait_for_log("SIGHUP: the settings of plugin c_hello changed"));
+    run_async([&]() -> awaitable<void> {
+      const auto refused = co_await fetch(host.address(), "c_hello.greet", "ada");
+      EXPECT_EQ(refused.app_status, 500u);
+      EXPECT_NE(refused.err.find("its init failed: greeting is longer than 63 bytes"), std::string::npos)
+          << refused.err;
+    });
+  }
+}
+
 TEST(HostFunctions, APluginInPlainCIsServed) {
   for (const std::string isolation : {"none", "process"}) {
     host_options options = with_arguments({"--isolation", isolation, "--timeout", "1"});
@@ -376,6 +406,168 @@ TEST(HostFunctions, TheSdkConveniencesAnswerAsAHandlerWouldByHand) {
   // The 30 s nap returned at the deadline: its worker leaves once its handler returns.
   EXPECT_TRUE(host.wait_for_log("of plugin sdk_tour leaves: its handler returned after its request was stopped"))
       << host.log();
+}
+
+// The configured test plugin's journal: "init PID GREETING" and
+// "shutdown PID GREETING" lines.
+struct journal_line {
+  std::string event;
+  std::string pid;
+  std::string greeting;
+};
+
+std::vector<journal_line> read_journal(const std::filesystem::path& file) {
+  std::vector<journal_line> lines;
+  std::istringstream text(std::filesystem::exists(file) ? read_file(file) : std::string());
+  journal_line line;
+  while (text >> line.event >> line.pid >> line.greeting) lines.push_back(line);
+  return lines;
+}
+
+std::size_t journal_count(const std::filesystem::path& file, const std::string& event, const std::string& greeting) {
+  const auto lines = read_journal(file);
+  return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const journal_line& line) {
+    return line.event == event && line.greeting == greeting;
+  }));
+}
+
+// Polls the journal (what a plugin's shutdown writes comes after the request
+// that caused it has been answered).
+bool wait_for_journal(const std::filesystem::path& file, const std::string& event, const std::string& greeting) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (journal_count(file, event, greeting) == 0) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+std::string configured_settings(const std::filesystem::path& journal, const std::string& extra) {
+  return "[plugin.configured]\njournal_file = \"" + journal.string() + "\"\n" + extra +
+         "[plugin.other]\ngreeting = \"NotMine\"\n";
+}
+
+// [plugin.NAME] of the config reaches the plugin's init, in process and in
+// each worker, never on a command line; a SIGHUP that changes it loads the
+// plugin anew with it; every version's shutdown runs once it is unloaded
+// (replaced, its worker leaving, the host stopping).
+TEST(HostFunctions, APluginsInitGetsItsSettingsAndItsShutdownRuns) {
+  for (const std::string isolation : {"none", "process"}) {
+    SCOPED_TRACE(isolation);
+    temp_dir files;
+    const auto journal = files.path() / "journal";
+    const auto config = files.path() / "host.toml";
+    write_file(config, configured_settings(journal, "greeting = \"Bonjour\"\n"));
+    host_options options = with_arguments({"--isolation", isolation, "--config", config.string()});
+    options.plugins.push_back("configured");
+    host_process host(options);
+    run_async([&]() -> awaitable<void> {
+      const auto hello = co_await fetch(host.address(), "configured.greet", "name=Ada");
+      EXPECT_EQ(hello.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nBonjour, Ada!\n");
+    });
+    // Once in process; once in each worker started so far (spares too).
+    if (isolation == "none") {
+      EXPECT_EQ(journal_count(journal, "init", "Bonjour"), 1u);
+    }
+    EXPECT_GE(journal_count(journal, "init", "Bonjour"), 1u);
+    EXPECT_EQ(journal_count(journal, "shutdown", "Bonjour"), 0u);
+    // Settings may hold passwords: any user can read a command line.
+    for (const pid_t child : live_children(host.process().pid())) {
+      const auto command_line = read_file("/proc/" + std::to_string(child) + "/cmdline");
+      EXPECT_EQ(command_line.find("Bonjour"), std::string::npos) << command_line;
+    }
+
+    write_file(config, configured_settings(journal, "greeting = \"Salut\"\n"));
+    host.process().signal(SIGHUP);
+    EXPECT_TRUE(host.wait_for_log("SIGHUP: the settings of plugin configured changed"));
+    run_async([&]() -> awaitable<void> {
+      const auto hello = co_await fetch(host.address(), "configured.greet", "name=Ada");
+      EXPECT_EQ(hello.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nSalut, Ada!\n");
+    });
+    EXPECT_TRUE(wait_for_journal(journal, "shutdown", "Bonjour")) << host.log();
+
+    // Another plugin's settings changing reloads nothing of this one.
+    const auto inits_before = journal_count(journal, "init", "Salut");
+    write_file(config, configured_settings(journal, "greeting = \"Salut\"\n") + "changed = \"yes\"\n");
+    host.process().signal(SIGHUP);
+    EXPECT_TRUE(host.wait_for_log("plugin other changed")) << host.log();
+    run_async([&]() -> awaitable<void> {
+      const auto hello = co_await fetch(host.address(), "configured.greet", "name=Ada");
+      EXPECT_EQ(hello.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nSalut, Ada!\n");
+    });
+    if (isolation == "none") {
+      EXPECT_EQ(journal_count(journal, "init", "Salut"), inits_before);
+    }
+
+    // Left to exit on its own: a second SIGTERM during its teardown would end it there.
+    host.process().signal(SIGTERM);
+    EXPECT_EQ(host.process().wait(std::chrono::seconds(10)), 0) << host.log();
+    // Every load of it, in the host or in a worker, said goodbye.
+    const auto lines = read_journal(journal);
+    for (const auto& line : lines) {
+      if (line.event != "init") continue;
+      EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                              [&](const journal_line& other) {
+                                return other.event == "shutdown" && other.pid == line.pid &&
+                                       other.greeting == line.greeting;
+                              }),
+                1)
+          << "init in " << line.pid << " with " << line.greeting << "\n" << read_file(journal) << host.log();
+    }
+  }
+}
+
+// An init that fails makes every request for the plugin a 500 with its
+// message, without running the init again for each (it may open a database
+// connection); the failure stands until the settings (or the file) change.
+TEST(HostFunctions, AFailedInitIs500WithItsMessageUntilTheSettingsChange) {
+  for (const std::string isolation : {"none", "process"}) {
+    SCOPED_TRACE(isolation);
+    temp_dir files;
+    const auto journal = files.path() / "journal";
+    const auto config = files.path() / "host.toml";
+    write_file(config, configured_settings(journal, "greeting = \"Hi\"\nrefuse = \"no database at db.example:5432\"\n"));
+    host_options options = with_arguments({"--isolation", isolation, "--config", config.string()});
+    options.plugins.push_back("configured");
+    host_process host(options);
+    run_async([&]() -> awaitable<void> {
+      for (int i = 0; i < 5; ++i) {
+        const auto refused = co_await fetch(host.address(), "configured.greet");
+        EXPECT_EQ(refused.app_status, 500u);
+        EXPECT_NE(refused.out.find("Status: 500"), std::string::npos) << refused.out;
+        EXPECT_NE(refused.err.find("its init failed: no database at db.example:5432"), std::string::npos)
+            << refused.err;
+      }
+    });
+    EXPECT_EQ(journal_count(journal, "init", "Hi"), 1u) << read_file(journal);
+
+    write_file(config, configured_settings(journal, "greeting = \"Hi\"\n"));
+    host.process().signal(SIGHUP);
+    EXPECT_TRUE(host.wait_for_log("SIGHUP: the settings of plugin configured changed"));
+    run_async([&]() -> awaitable<void> {
+      const auto hello = co_await fetch(host.address(), "configured.greet", "name=Ada");
+      EXPECT_EQ(hello.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHi, Ada!\n");
+    });
+    // A failed init's plugin is never shut down: it never started.
+    host.process().signal(SIGTERM);
+    EXPECT_EQ(host.process().wait(std::chrono::seconds(10)), 0) << host.log();
+    EXPECT_EQ(journal_count(journal, "init", "Hi"), journal_count(journal, "shutdown", "Hi") + 1) << read_file(journal);
+  }
+}
+
+// Two inits in one plugin leave the host to pick: it refuses the plugin.
+TEST(HostFunctions, APluginWithTwoInitsIsRefused) {
+  for (const std::string isolation : {"none", "process"}) {
+    SCOPED_TRACE(isolation);
+    host_options options = with_arguments({"--isolation", isolation});
+    options.plugins.push_back("two_inits");
+    host_process host(options);
+    run_async([&]() -> awaitable<void> {
+      const auto refused = co_await fetch(host.address(), "two_inits.hello");
+      EXPECT_EQ(refused.app_status, 500u);
+      EXPECT_NE(refused.err.find("it exports more than one init"), std::string::npos) << refused.err;
+    });
+  }
 }
 
 TEST(HostFunctions, ABrokenPluginIs500AndTheHostLivesOn) {

@@ -14,5 +14,5 @@ struct says_it_ran {
 }  // namespace
 
 extern "C" __attribute__((visibility("default"), used, section("fcgihost"), aligned(FCGIHOST_EXPORT_ALIGN)))
-const fcgihost_export fcgihost_export_future{FCGIHOST_ABI_VERSION + 998, FCGIHOST_EXPORT_HANDLER, "handler", &handler,
+const fcgihost_export fcgihost_export_future{FCGIHOST_ABI_VERSION + 998, FCGIHOST_EXPORT_HANDLER, "handler", {&handler},
                                             nullptr};

@@ -163,6 +163,18 @@ std::size_t zombie_children(pid_t parent) {
   return zombies;
 }
 
+std::vector<pid_t> live_children(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (read_stat(name, state, ppid) && ppid == parent && state != 'Z') children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
 bool process_gone(pid_t pid) {
   char state = 0;
   long parent = 0;

@@ -111,6 +111,8 @@ boost::asio::awaitable<std::string> read_to_end(client::exchange& request, std::
 // Descriptors the process has open, and its children that are zombies.
 std::size_t open_fd_count(pid_t pid);
 std::size_t zombie_children(pid_t parent);
+// Children of `parent` not yet exited.
+std::vector<pid_t> live_children(pid_t parent);
 // True once `pid` has exited: gone from /proc, or a zombie (the children a
 // script leaves are reparented to init, which reaps them in its own time).
 bool process_gone(pid_t pid);

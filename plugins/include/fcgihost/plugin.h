@@ -100,7 +100,42 @@ typedef struct fcgihost_request_api {
 /* A handler: its return value is the app status in END_REQUEST (0: fine). */
 typedef int (*fcgihost_handler_fn)(const fcgihost_request_api* api, fcgihost_request* r);
 
-enum fcgihost_export_kind { FCGIHOST_EXPORT_HANDLER = 1 };
+/* The plugin's own settings: the [plugin.NAME] table of the host's config,
+ * every value as text. Valid during the init call only. */
+typedef struct fcgihost_setting {
+  fcgihost_bytes name;
+  fcgihost_bytes value;
+} fcgihost_setting;
+
+typedef struct fcgihost_plugin_settings {
+  fcgihost_bytes plugin; /* its name */
+  const fcgihost_setting* settings;
+  size_t count;
+} fcgihost_plugin_settings;
+
+/* Called once when the plugin is loaded (in the host, or in each of its
+ * worker processes), before any handler: open a database connection, read a
+ * file. Returns 0 when ready; otherwise calls fail(context, message, size)
+ * first, and every request for the plugin is answered 500 with the message
+ * until its file or its settings change (the host's SIGHUP); the init is not
+ * run again for each request. A plugin whose settings change on SIGHUP is
+ * loaded anew, as a new version: the new one's init runs, the old one's
+ * shutdown once its last request is done. */
+typedef int (*fcgihost_init_fn)(const fcgihost_plugin_settings* settings,
+                                void (*fail)(void* context, const char* message, size_t size), void* context);
+/* Called once before the plugin is unloaded (a newer file replaced it, its
+ * worker leaves, the host stops) after its last handler has returned. Not
+ * called when init failed, in a worker that is killed (it crashed, or its
+ * handler would not stop), nor when the host leaves past such a handler. */
+typedef void (*fcgihost_shutdown_fn)(void);
+
+enum fcgihost_export_kind { FCGIHOST_EXPORT_HANDLER = 1, FCGIHOST_EXPORT_INIT = 2, FCGIHOST_EXPORT_SHUTDOWN = 3 };
+
+typedef union fcgihost_export_entry {
+  fcgihost_handler_fn handler;   /* FCGIHOST_EXPORT_HANDLER */
+  fcgihost_init_fn init;         /* FCGIHOST_EXPORT_INIT: at most one per plugin */
+  fcgihost_shutdown_fn shutdown; /* FCGIHOST_EXPORT_SHUTDOWN: at most one per plugin */
+} fcgihost_export_entry;
 
 /* What a plugin exports: records in the ELF section "fcgihost", which the
  * host lists (and checks, before loading the file) to find its handlers.
@@ -109,8 +144,8 @@ enum fcgihost_export_kind { FCGIHOST_EXPORT_HANDLER = 1 };
 typedef struct fcgihost_export {
   uint32_t abi_version; /* FCGIHOST_ABI_VERSION; first, at offset 0, in every version */
   uint32_t kind;        /* fcgihost_export_kind */
-  const char* name;     /* the handler's name: letters, digits, '_' and '-' */
-  fcgihost_handler_fn handler;
+  const char* name;     /* the handler's name: letters, digits, '_' and '-'; NULL for init and shutdown */
+  fcgihost_export_entry entry;
   const void* reserved; /* NULL */
 } fcgihost_export;
 
@@ -125,12 +160,17 @@ typedef struct fcgihost_export {
 #define FCGIHOST_DETAIL_EXPORT_LINKAGE
 #endif
 
-/* Exports `function` (an fcgihost_handler_fn) as the handler `name`. */
-#define FCGIHOST_C_HANDLER(function, name)                                                                    \
+#define FCGIHOST_DETAIL_EXPORT(kind, name, member, function)                                                 \
   FCGIHOST_DETAIL_EXPORT_LINKAGE __attribute__((visibility("default"), used, section("fcgihost"),           \
                                                  aligned(FCGIHOST_EXPORT_ALIGN)))                              \
   const fcgihost_export FCGIHOST_DETAIL_C_CONCAT(fcgihost_export_, __COUNTER__) = {                          \
-      FCGIHOST_ABI_VERSION, FCGIHOST_EXPORT_HANDLER, name, function, NULL};
+      FCGIHOST_ABI_VERSION, kind, name, {.member = function}, NULL};
+
+/* Exports `function` (an fcgihost_handler_fn) as the handler `name`. */
+#define FCGIHOST_C_HANDLER(function, name) FCGIHOST_DETAIL_EXPORT(FCGIHOST_EXPORT_HANDLER, name, handler, function)
+/* Exports the plugin's init (an fcgihost_init_fn) and shutdown (an fcgihost_shutdown_fn). */
+#define FCGIHOST_C_INIT(function) FCGIHOST_DETAIL_EXPORT(FCGIHOST_EXPORT_INIT, NULL, init, function)
+#define FCGIHOST_C_SHUTDOWN(function) FCGIHOST_DETAIL_EXPORT(FCGIHOST_EXPORT_SHUTDOWN, NULL, shutdown, function)
 
 #ifdef __cplusplus
 }

@@ -240,6 +240,23 @@ class request {
 
 using handler_function = int (*)(request&);
 
+// The plugin's own settings, the [plugin.NAME] table of the host's config
+// (every value as text), given to its init.
+class plugin_config {
+ public:
+  plugin_config(std::string_view plugin, form_fields settings) : plugin_(plugin), settings_(std::move(settings)) {}
+  std::string_view plugin() const { return plugin_; }
+  std::optional<std::string_view> get(std::string_view name) const { return settings_.get(name); }
+  std::string_view value_or(std::string_view name, std::string_view fallback) const {
+    return settings_.value_or(name, fallback);
+  }
+  const form_fields& settings() const { return settings_; }
+
+ private:
+  std::string plugin_;
+  form_fields settings_;
+};
+
 namespace detail {
 
 // A stream's buffer is the host's own output buffer (output_space): bytes
@@ -417,8 +434,45 @@ int call_handler(const fcgihost_request_api* api, fcgihost_request* r) noexcept 
   return 1;
 }
 
+// The C init FCGIHOST_INIT exports: a throw is the plugin's failure, its message what the client sees.
+template <void (*Init)(const plugin_config&)>
+int call_init(const fcgihost_plugin_settings* given, void (*fail)(void*, const char*, std::size_t),
+              void* context) noexcept {
+  try {
+    std::vector<form_fields::field> fields;
+    for (std::size_t i = 0; i < given->count; ++i)
+      fields.emplace_back(std::string(given->settings[i].name.data, given->settings[i].name.size),
+                          std::string(given->settings[i].value.data, given->settings[i].value.size));
+    Init(plugin_config(std::string_view(given->plugin.data, given->plugin.size), form_fields(std::move(fields))));
+    return 0;
+  } catch (const std::exception& e) {
+    const std::string_view what = e.what();
+    fail(context, what.data(), what.size());
+  } catch (...) {
+    constexpr std::string_view what = "its init threw something that is not a std::exception";
+    fail(context, what.data(), what.size());
+  }
+  return 1;
+}
+
+template <void (*Shutdown)()>
+void call_shutdown() noexcept {
+  try {
+    Shutdown();
+  } catch (...) {
+    // Nothing is left to tell: the plugin is going away.
+  }
+}
+
 }  // namespace detail
 }  // namespace fcgihost
+
+// Runs `function` (void(const fcgihost::plugin_config&)) once when the plugin
+// is loaded, before any handler; a throw makes every request for it a 500
+// with the exception's message, until its file or its settings change.
+#define FCGIHOST_INIT(function) FCGIHOST_C_INIT(&::fcgihost::detail::call_init<&function>)
+// Runs `function` (void()) once before the plugin is unloaded.
+#define FCGIHOST_SHUTDOWN(function) FCGIHOST_C_SHUTDOWN(&::fcgihost::detail::call_shutdown<&function>)
 
 // Exports `function` (int(fcgihost::request&)) under the handler name `name`.
 #define FCGIHOST_HANDLER_AS(function, name) FCGIHOST_C_HANDLER(&::fcgihost::detail::call_handler<&function>, name)
