@@ -11,7 +11,7 @@
 namespace {
 
 int greet(fcgihost::request& r) {
-  const auto query = r.query();
+  const auto& query = r.query();
   r.respond(200, "text/plain; charset=utf-8");
   r.out() << "Hello, " << query.value_or("name", "world") << "!\n";
   for (const auto tag : query.all("tag")) r.out() << "tag: " << tag << "\n";
@@ -20,7 +20,7 @@ int greet(fcgihost::request& r) {
 
 int login(fcgihost::request& r) {
   if (r.param("REQUEST_METHOD") == "POST") {
-    const auto form = r.form();
+    const auto& form = r.form();
     const std::string name(form.value_or("name", ""));
     if (name.empty()) throw fcgihost::http_error(400, "A name is needed.");
     // Only letters and digits go into the cookie: nothing a client sends can split the header.

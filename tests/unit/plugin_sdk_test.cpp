@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <type_traits>
+
 namespace fcgihost {
 namespace {
 
@@ -17,6 +19,21 @@ TEST(PluginSdk, QueryStringsDecodeAsBrowsersEncodeThem) {
   EXPECT_EQ(form.get("\xE2\x82\xAC"), "euro");
   EXPECT_FALSE(form.get("missing"));
   EXPECT_EQ(form.size(), 6u);  // the empty piece is skipped
+}
+
+// A value taken from a temporary is a copy, not a view into freed memory
+// (the line `auto name = r.query().value_or(...)` in a handler); the
+// request keeps its query decoded, so views into it live with the request.
+TEST(PluginSdk, ValuesOfATemporaryOutliveIt) {
+  const auto name = parse_form("name=" + std::string(64, 'x')).value_or("name", "world");
+  static_assert(std::is_same_v<decltype(name), const std::string>);
+  EXPECT_EQ(name, std::string(64, 'x'));
+  const auto tags = parse_form("tag=" + std::string(40, 'a') + "&tag=b").all("tag");
+  EXPECT_EQ(tags, (std::vector<std::string>{std::string(40, 'a'), "b"}));
+  const auto missing = parse_form("a=1").get("b");
+  EXPECT_FALSE(missing);
+  static_assert(std::is_same_v<decltype(std::declval<request&>().query()), const form_fields&>);
+  static_assert(std::is_same_v<decltype(std::declval<request&>().cookies()), const form_fields&>);
 }
 
 TEST(PluginSdk, BadEscapesStayAsTheyAre) {

@@ -47,22 +47,35 @@ class form_fields {
   explicit form_fields(std::vector<field> fields) : fields_(std::move(fields)) {}
 
   // The first value of `name`, or nothing.
-  std::optional<std::string_view> get(std::string_view name) const {
+  std::optional<std::string_view> get(std::string_view name) const& {
     for (const auto& [key, value] : fields_)
       if (key == name) return std::string_view(value);
     return std::nullopt;
   }
   // The first value of `name`, or `fallback`.
-  std::string_view value_or(std::string_view name, std::string_view fallback) const {
+  std::string_view value_or(std::string_view name, std::string_view fallback) const& {
     return get(name).value_or(fallback);
   }
   bool has(std::string_view name) const { return get(name).has_value(); }
   // Every value of `name` ("?tag=a&tag=b"), in order.
-  std::vector<std::string_view> all(std::string_view name) const {
+  std::vector<std::string_view> all(std::string_view name) const& {
     std::vector<std::string_view> values;
     for (const auto& [key, value] : fields_)
       if (key == name) values.emplace_back(value);
     return values;
+  }
+  // On a temporary (parse_form(text).value_or(...)), copies: a view into it
+  // would dangle at the end of the statement.
+  std::optional<std::string> get(std::string_view name) && {
+    const auto found = std::as_const(*this).get(name);
+    return found ? std::optional<std::string>(std::string(*found)) : std::nullopt;
+  }
+  std::string value_or(std::string_view name, std::string_view fallback) && {
+    return std::string(std::as_const(*this).value_or(name, fallback));
+  }
+  std::vector<std::string> all(std::string_view name) && {
+    const auto views = std::as_const(*this).all(name);
+    return std::vector<std::string>(views.begin(), views.end());
   }
   const std::vector<field>& fields() const { return fields_; }
   std::size_t size() const { return fields_.size(); }

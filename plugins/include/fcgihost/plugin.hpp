@@ -198,24 +198,27 @@ class request {
     }
     return body;
   }
-  // QUERY_STRING, decoded: r.query().value_or("name", "world").
-  form_fields query() const { return parse_form(param("QUERY_STRING")); }
-  // An application/x-www-form-urlencoded body, decoded (at most
-  // `max_bytes`); empty for a body of another type.
-  form_fields form(std::size_t max_bytes = 1024 * 1024) {
-    const auto type = param("CONTENT_TYPE");
-    constexpr std::string_view urlencoded = "application/x-www-form-urlencoded";
-    if (type.size() < urlencoded.size()) return {};
-    for (std::size_t i = 0; i < urlencoded.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(type[i])) != urlencoded[i]) return {};
-    if (type.size() > urlencoded.size() && type[urlencoded.size()] != ';' && type[urlencoded.size()] != ' ') return {};
-    return parse_form(read_body(max_bytes));
+  // QUERY_STRING, decoded once and kept with the request, so what
+  // `auto name = r.query().value_or("name", "world");` points into lives as
+  // long as the request.
+  const form_fields& query() const {
+    if (!query_) query_ = parse_form(param("QUERY_STRING"));
+    return *query_;
   }
-  // The Cookie header's cookies: r.cookies().get("session").
-  form_fields cookies() const { return parse_cookies(param("HTTP_COOKIE")); }
+  // An application/x-www-form-urlencoded body, decoded (at most
+  // `max_bytes`) and kept; empty for a body of another type. It reads the
+  // body: call it instead of in(), not after.
+  const form_fields& form(std::size_t max_bytes = 1024 * 1024) {
+    if (!form_) form_ = is_urlencoded(param("CONTENT_TYPE")) ? parse_form(read_body(max_bytes)) : form_fields();
+    return *form_;
+  }
+  // The Cookie header's cookies, decoded once and kept: r.cookies().get("session").
+  const form_fields& cookies() const {
+    if (!cookies_) cookies_ = parse_cookies(param("HTTP_COOKIE"));
+    return *cookies_;
+  }
   std::optional<std::string> cookie(std::string_view name) const {
-    const auto all = cookies();
-    const auto found = all.get(name);
+    const auto found = cookies().get(name);
     return found ? std::optional<std::string>(std::string(*found)) : std::nullopt;
   }
   // Sleeps `duration`, or less if the request is stopped first: true if it slept it all.
@@ -236,6 +239,18 @@ class request {
 
  protected:
   ~request() = default;
+
+ private:
+  static bool is_urlencoded(std::string_view type) {
+    constexpr std::string_view urlencoded = "application/x-www-form-urlencoded";
+    if (type.size() < urlencoded.size()) return false;
+    for (std::size_t i = 0; i < urlencoded.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(type[i])) != urlencoded[i]) return false;
+    return type.size() == urlencoded.size() || type[urlencoded.size()] == ';' || type[urlencoded.size()] == ' ';
+  }
+
+  mutable std::optional<form_fields> query_, cookies_;
+  std::optional<form_fields> form_;
 };
 
 using handler_function = int (*)(request&);

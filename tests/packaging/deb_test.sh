@@ -1,0 +1,62 @@
+#!/bin/sh
+# `cpack -G DEB`, then the package as a user gets it: its fields and
+# contents, unpacked (dpkg -x) into a root, its fcgi-host --help and a
+# request served from its example plugins, its SDK building the plugin
+# template; and, when run as root, dpkg's own dry run of installing it on
+# this machine (are its dependencies what Debian has?).
+# Usage: deb_test.sh BUILD_DIR
+set -eu
+build=$(cd "$1" && pwd)
+work=$(mktemp -d)
+fail() { echo "FAIL: $*" >&2; [ -f "$work/host.log" ] && cat "$work/host.log" >&2; exit 1; }
+. "$(dirname "$0")/served_by.sh"
+trap 'stop_host; rm -rf "$work"' EXIT
+
+(cd "$work" && cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/out") > "$work/cpack.log" 2>&1 ||
+  fail "cpack: $(cat "$work/cpack.log")"
+deb=$(ls "$work"/out/fcgi-host_*.deb)
+[ -f "$deb" ] || fail "no package: $(ls "$work/out")"
+ls "$work"/out/fcgi-host-dbgsym_*.ddeb > /dev/null 2>&1 || fail "no debug symbols package: $(ls "$work/out")"
+
+[ "$(dpkg-deb -f "$deb" Package)" = fcgi-host ] || fail "Package: $(dpkg-deb -f "$deb" Package)"
+depends=$(dpkg-deb -f "$deb" Depends)
+for library in libboost-filesystem1.81 libspdlog libc6 libsystemd0 libstdc++6 libtomlplusplus3; do
+  case "$depends" in *"$library"*) ;; *) fail "Depends lacks $library: $depends" ;; esac
+done
+# A server package pulls in no second C++ runtime (the libc++ example plugin stays out).
+case "$depends" in *libc++*) fail "Depends names libc++: $depends" ;; esac
+contents=$(dpkg-deb -c "$deb")
+for file in ./usr/bin/fcgi-host ./usr/bin/fcgi-client ./usr/include/fcgihost/plugin.h \
+            ./usr/lib/cmake/fcgihost/fcgihostConfig.cmake ./usr/lib/pkgconfig/fcgihost.pc \
+            ./usr/share/fcgi-host/examples/fcgi-host.toml ./usr/lib/fcgi-host/example-plugins/libhello.so; do
+  echo "$contents" | grep -q " $file\$" || fail "the package has no $file"
+done
+
+root=$work/root
+dpkg -x "$deb" "$root"
+grep -q '^plugins = "/usr/lib/fcgi-host/plugins"$' "$root/usr/share/fcgi-host/examples/fcgi-host.toml" ||
+  fail "the example config: $(grep '^plugins' "$root/usr/share/fcgi-host/examples/fcgi-host.toml")"
+# Stripped (its debug information is in the dbgsym package): small.
+size=$(stat -c %s "$root/usr/bin/fcgi-host")
+[ "$size" -lt 20000000 ] || fail "the packaged fcgi-host is $size bytes: not stripped?"
+"$root/usr/bin/fcgi-host" --help | grep -q "^usage: fcgi-host" || fail "the packaged fcgi-host --help"
+serve "$root/usr/bin/fcgi-host" "$root/usr/bin/fcgi-client" "$root/usr/lib/fcgi-host/example-plugins"
+answer=$(ask hello.greet '/greet?name=Deb')
+case "$answer" in *"Hello, "*) ;; *) fail "the packaged host and plugin answered: $answer" ;; esac
+answer=$(ask c_hello.greet '/greet?deb')
+[ "$answer" = "$(printf 'Content-Type: text/plain\n\nHello, deb, from C!')" ] || fail "c_hello answered: $answer"
+stop_host
+
+# The package's SDK, found where dpkg -x put it (the CMake package is relocatable).
+cp -R "$root/usr/share/fcgi-host/examples/plugin-template" "$work/my_plugin"
+cmake -S "$work/my_plugin" -B "$work/my_plugin/build" -DCMAKE_PREFIX_PATH="$root/usr" > "$work/configure.log" 2>&1 ||
+  fail "configuring the template against the package: $(cat "$work/configure.log")"
+cmake --build "$work/my_plugin/build" > "$work/build.log" 2>&1 || fail "building the template: $(cat "$work/build.log")"
+ctest --test-dir "$work/my_plugin/build" --output-on-failure > "$work/ctest.log" 2>&1 ||
+  fail "the template's test against the package: $(cat "$work/ctest.log")"
+grep -q "100% tests passed, 0 tests failed out of 1$" "$work/ctest.log" || fail "the template test did not run: $(cat "$work/ctest.log")"
+
+if [ "$(id -u)" = 0 ]; then
+  dpkg --dry-run -i "$deb" > "$work/dpkg.log" 2>&1 || fail "dpkg -i would fail here: $(cat "$work/dpkg.log")"
+fi
+echo "packaged, unpacked and served"

@@ -1,0 +1,65 @@
+#!/bin/sh
+# `cmake --install` into a fresh prefix, then what a plugin author does with
+# it: build the installed plugin template out of tree with
+# find_package(fcgihost) and run its test (the installed fcgi-host serving
+# it to the installed fcgi-client); build a C plugin with pkg-config alone
+# and serve it.
+# Usage: install_test.sh BUILD_DIR
+set -eu
+build=$(cd "$1" && pwd)
+work=$(mktemp -d)
+fail() { echo "FAIL: $*" >&2; [ -f "$work/host.log" ] && cat "$work/host.log" >&2; exit 1; }
+. "$(dirname "$0")/served_by.sh"
+trap 'stop_host; rm -rf "$work"' EXIT
+
+prefix=$work/prefix
+cmake --install "$build" --prefix "$prefix" > "$work/install.log" || fail "cmake --install: $(cat "$work/install.log")"
+for file in bin/fcgi-host bin/fcgi-client bin/fcgi-bench include/fcgihost/plugin.h include/fcgihost/plugin.hpp \
+            include/fcgihost/form.hpp lib/cmake/fcgihost/fcgihostConfig.cmake \
+            lib/cmake/fcgihost/fcgihostConfigVersion.cmake lib/cmake/fcgihost/FcgihostPlugin.cmake \
+            lib/pkgconfig/fcgihost.pc share/fcgi-host/examples/fcgi-host.toml \
+            share/fcgi-host/examples/plugin-template/CMakeLists.txt lib/fcgi-host/example-plugins/libhello.so; do
+  [ -e "$prefix/$file" ] || fail "cmake --install put no $file in place"
+done
+[ -d "$prefix/lib/fcgi-host/plugins" ] || fail "no empty plugins folder"
+grep -q "^plugins = \"$prefix/lib/fcgi-host/plugins\"$" "$prefix/share/fcgi-host/examples/fcgi-host.toml" ||
+  fail "the example config names another plugins folder: $(grep '^plugins' "$prefix/share/fcgi-host/examples/fcgi-host.toml")"
+"$prefix/bin/fcgi-host" --help | grep -q "^usage: fcgi-host" || fail "the installed fcgi-host --help"
+
+# The template, copied from the installation as an author would, built
+# against it and tested by its own ctest.
+cp -R "$prefix/share/fcgi-host/examples/plugin-template" "$work/my_plugin"
+cmake -S "$work/my_plugin" -B "$work/my_plugin/build" -DCMAKE_PREFIX_PATH="$prefix" > "$work/configure.log" 2>&1 ||
+  fail "configuring the template: $(cat "$work/configure.log")"
+cmake --build "$work/my_plugin/build" > "$work/build.log" 2>&1 || fail "building the template: $(cat "$work/build.log")"
+ctest --test-dir "$work/my_plugin/build" --output-on-failure > "$work/ctest.log" 2>&1 ||
+  fail "the template's own test: $(cat "$work/ctest.log")"
+grep -q "100% tests passed, 0 tests failed out of 1$" "$work/ctest.log" || fail "the template's test did not run: $(cat "$work/ctest.log")"
+grep -q "$prefix/bin/fcgi-host" "$work/my_plugin/build/CTestTestfile.cmake" || fail "the template's test used another fcgi-host"
+# Its install puts it in the installation's plugins folder, where the host serves it.
+cmake --install "$work/my_plugin/build" > /dev/null
+serve "$prefix/bin/fcgi-host" "$prefix/bin/fcgi-client" "$prefix/lib/fcgi-host/plugins"
+answer=$(ask my_plugin.hello '/hello?name=Ada')
+[ "$answer" = "$(printf 'Status: 200 OK\nContent-Type: text/plain; charset=utf-8\n\nHello, Ada!')" ] ||
+  fail "the installed template plugin answered: $answer"
+
+# Without CMake: the compile line of fcgihost.pc.
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+[ "$(pkg-config --variable=abi_version fcgihost)" = "$(sed -n 's/^#define FCGIHOST_ABI_VERSION \([0-9]*\)$/\1/p' "$prefix/include/fcgihost/plugin.h")" ] ||
+  fail "fcgihost.pc's abi_version"
+mkdir "$work/by-hand"
+# shellcheck disable=SC2046 # the flags are words
+cc -fPIC -shared -fvisibility=hidden $(pkg-config --cflags fcgihost) \
+   "$prefix/share/fcgi-host/examples/plugins/c_hello.c" -o "$work/by-hand/libc_hello.so" || fail "cc with pkg-config"
+# shellcheck disable=SC2046
+c++ -std=c++20 -fPIC -shared -fvisibility=hidden $(pkg-config --cflags fcgihost) \
+   "$prefix/share/fcgi-host/examples/plugins/hello.cpp" -o "$work/by-hand/libhello.so" || fail "c++ with pkg-config"
+serve "$prefix/bin/fcgi-host" "$prefix/bin/fcgi-client" "$work/by-hand"
+answer=$(ask c_hello.greet '/greet?ada')
+[ "$answer" = "$(printf 'Content-Type: text/plain\n\nHello, ada, from C!')" ] || fail "c_hello built by hand answered: $answer"
+answer=$(ask hello.greet '/')
+case "$answer" in *"Hello"*) ;; *) fail "hello built by hand answered: $answer" ;; esac
+
+# A second install over the first changes nothing and fails nothing.
+cmake --install "$build" --prefix "$prefix" > /dev/null || fail "a second cmake --install"
+echo "installed, built against and served"
