@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -447,6 +448,40 @@ std::string configured_settings(const std::filesystem::path& journal, const std:
          "[plugin.other]\ngreeting = \"NotMine\"\n";
 }
 
+// A host serving the configured test plugin from a config file of its own.
+struct configured_plugin_host {
+  temp_dir files;
+  std::filesystem::path journal = files.path() / "journal";
+  std::filesystem::path config = files.path() / "host.toml";
+  std::optional<host_process> host;
+
+  configured_plugin_host(const std::string& isolation, const std::string& settings) {
+    write_file(config, configured_settings(journal, settings));
+    host_options options = with_arguments({"--isolation", isolation, "--config", config.string()});
+    options.plugins.push_back("configured");
+    host.emplace(options);
+  }
+  // Rewrites [plugin.configured] (and [plugin.other]) and sends SIGHUP.
+  void reload_with(const std::string& settings, const std::string& more = {}) {
+    write_file(config, configured_settings(journal, settings) + more);
+    host->process().signal(SIGHUP);
+  }
+  client::response greet() {
+    client::response answer;
+    run_async([&]() -> awaitable<void> { answer = co_await fetch(host->address(), "configured.greet", "name=Ada"); });
+    return answer;
+  }
+  // Left to exit on its own: a second SIGTERM during its teardown would end it there.
+  void stop() {
+    host->process().signal(SIGTERM);
+    EXPECT_EQ(host->process().wait(std::chrono::seconds(10)), 0) << host->log();
+  }
+};
+
+std::string greeting_answer(const std::string& greeting) {
+  return "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n" + greeting + ", Ada!\n";
+}
+
 // [plugin.NAME] of the config reaches the plugin's init, in process and in
 // each worker, never on a command line; a SIGHUP that changes it loads the
 // plugin anew with it; every version's shutdown runs once it is unloaded
@@ -454,17 +489,9 @@ std::string configured_settings(const std::filesystem::path& journal, const std:
 TEST(HostFunctions, APluginsInitGetsItsSettingsAndItsShutdownRuns) {
   for (const std::string isolation : {"none", "process"}) {
     SCOPED_TRACE(isolation);
-    temp_dir files;
-    const auto journal = files.path() / "journal";
-    const auto config = files.path() / "host.toml";
-    write_file(config, configured_settings(journal, "greeting = \"Bonjour\"\n"));
-    host_options options = with_arguments({"--isolation", isolation, "--config", config.string()});
-    options.plugins.push_back("configured");
-    host_process host(options);
-    run_async([&]() -> awaitable<void> {
-      const auto hello = co_await fetch(host.address(), "configured.greet", "name=Ada");
-      EXPECT_EQ(hello.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nBonjour, Ada!\n");
-    });
+    configured_plugin_host served(isolation, "greeting = \"Bonjour\"\n");
+    const auto& journal = served.journal;
+    EXPECT_EQ(served.greet().out, greeting_answer("Bonjour"));
     // Once in process; once in each worker started so far (spares too).
     if (isolation == "none") {
       EXPECT_EQ(journal_count(journal, "init", "Bonjour"), 1u);
@@ -472,36 +499,26 @@ TEST(HostFunctions, APluginsInitGetsItsSettingsAndItsShutdownRuns) {
     EXPECT_GE(journal_count(journal, "init", "Bonjour"), 1u);
     EXPECT_EQ(journal_count(journal, "shutdown", "Bonjour"), 0u);
     // Settings may hold passwords: any user can read a command line.
-    for (const pid_t child : live_children(host.process().pid())) {
+    for (const pid_t child : live_children(served.host->process().pid())) {
       const auto command_line = read_file("/proc/" + std::to_string(child) + "/cmdline");
       EXPECT_EQ(command_line.find("Bonjour"), std::string::npos) << command_line;
     }
 
-    write_file(config, configured_settings(journal, "greeting = \"Salut\"\n"));
-    host.process().signal(SIGHUP);
-    EXPECT_TRUE(host.wait_for_log("SIGHUP: the settings of plugin configured changed"));
-    run_async([&]() -> awaitable<void> {
-      const auto hello = co_await fetch(host.address(), "configured.greet", "name=Ada");
-      EXPECT_EQ(hello.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nSalut, Ada!\n");
-    });
-    EXPECT_TRUE(wait_for_journal(journal, "shutdown", "Bonjour")) << host.log();
+    served.reload_with("greeting = \"Salut\"\n");
+    EXPECT_TRUE(served.host->wait_for_log("SIGHUP: the settings of plugin configured changed"));
+    EXPECT_EQ(served.greet().out, greeting_answer("Salut"));
+    EXPECT_TRUE(wait_for_journal(journal, "shutdown", "Bonjour")) << served.host->log();
 
     // Another plugin's settings changing reloads nothing of this one.
     const auto inits_before = journal_count(journal, "init", "Salut");
-    write_file(config, configured_settings(journal, "greeting = \"Salut\"\n") + "changed = \"yes\"\n");
-    host.process().signal(SIGHUP);
-    EXPECT_TRUE(host.wait_for_log("plugin other changed")) << host.log();
-    run_async([&]() -> awaitable<void> {
-      const auto hello = co_await fetch(host.address(), "configured.greet", "name=Ada");
-      EXPECT_EQ(hello.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nSalut, Ada!\n");
-    });
+    served.reload_with("greeting = \"Salut\"\n", "changed = \"yes\"\n");
+    EXPECT_TRUE(served.host->wait_for_log("plugin other changed")) << served.host->log();
+    EXPECT_EQ(served.greet().out, greeting_answer("Salut"));
     if (isolation == "none") {
       EXPECT_EQ(journal_count(journal, "init", "Salut"), inits_before);
     }
 
-    // Left to exit on its own: a second SIGTERM during its teardown would end it there.
-    host.process().signal(SIGTERM);
-    EXPECT_EQ(host.process().wait(std::chrono::seconds(10)), 0) << host.log();
+    served.stop();
     // Every load of it, in the host or in a worker, said goodbye.
     const auto lines = read_journal(journal);
     for (const auto& line : lines) {
@@ -512,7 +529,8 @@ TEST(HostFunctions, APluginsInitGetsItsSettingsAndItsShutdownRuns) {
                                        other.greeting == line.greeting;
                               }),
                 1)
-          << "init in " << line.pid << " with " << line.greeting << "\n" << read_file(journal) << host.log();
+          << "init in " << line.pid << " with " << line.greeting << "\n"
+          << read_file(journal) << served.host->log();
     }
   }
 }
@@ -523,35 +541,22 @@ TEST(HostFunctions, APluginsInitGetsItsSettingsAndItsShutdownRuns) {
 TEST(HostFunctions, AFailedInitIs500WithItsMessageUntilTheSettingsChange) {
   for (const std::string isolation : {"none", "process"}) {
     SCOPED_TRACE(isolation);
-    temp_dir files;
-    const auto journal = files.path() / "journal";
-    const auto config = files.path() / "host.toml";
-    write_file(config, configured_settings(journal, "greeting = \"Hi\"\nrefuse = \"no database at db.example:5432\"\n"));
-    host_options options = with_arguments({"--isolation", isolation, "--config", config.string()});
-    options.plugins.push_back("configured");
-    host_process host(options);
-    run_async([&]() -> awaitable<void> {
-      for (int i = 0; i < 5; ++i) {
-        const auto refused = co_await fetch(host.address(), "configured.greet");
-        EXPECT_EQ(refused.app_status, 500u);
-        EXPECT_NE(refused.out.find("Status: 500"), std::string::npos) << refused.out;
-        EXPECT_NE(refused.err.find("its init failed: no database at db.example:5432"), std::string::npos)
-            << refused.err;
-      }
-    });
-    EXPECT_EQ(journal_count(journal, "init", "Hi"), 1u) << read_file(journal);
+    configured_plugin_host served(isolation, "greeting = \"Hi\"\nrefuse = \"no database at db.example:5432\"\n");
+    for (int i = 0; i < 5; ++i) {
+      const auto refused = served.greet();
+      EXPECT_EQ(refused.app_status, 500u);
+      EXPECT_NE(refused.out.find("Status: 500"), std::string::npos) << refused.out;
+      EXPECT_NE(refused.err.find("its init failed: no database at db.example:5432"), std::string::npos) << refused.err;
+    }
+    EXPECT_EQ(journal_count(served.journal, "init", "Hi"), 1u) << read_file(served.journal);
 
-    write_file(config, configured_settings(journal, "greeting = \"Hi\"\n"));
-    host.process().signal(SIGHUP);
-    EXPECT_TRUE(host.wait_for_log("SIGHUP: the settings of plugin configured changed"));
-    run_async([&]() -> awaitable<void> {
-      const auto hello = co_await fetch(host.address(), "configured.greet", "name=Ada");
-      EXPECT_EQ(hello.out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHi, Ada!\n");
-    });
+    served.reload_with("greeting = \"Hi\"\n");
+    EXPECT_TRUE(served.host->wait_for_log("SIGHUP: the settings of plugin configured changed"));
+    EXPECT_EQ(served.greet().out, greeting_answer("Hi"));
     // A failed init's plugin is never shut down: it never started.
-    host.process().signal(SIGTERM);
-    EXPECT_EQ(host.process().wait(std::chrono::seconds(10)), 0) << host.log();
-    EXPECT_EQ(journal_count(journal, "init", "Hi"), journal_count(journal, "shutdown", "Hi") + 1) << read_file(journal);
+    served.stop();
+    EXPECT_EQ(journal_count(served.journal, "init", "Hi"), journal_count(served.journal, "shutdown", "Hi") + 1)
+        << read_file(served.journal);
   }
 }
 

@@ -9,7 +9,7 @@ set -eu
 build=$(cd "$1" && pwd)
 work=$(mktemp -d)
 fail() { echo "FAIL: $*" >&2; [ -f "$work/host.log" ] && cat "$work/host.log" >&2; exit 1; }
-. "$(dirname "$0")/served_by.sh"
+. "$(dirname "$0")/steps.sh"
 trap 'stop_host; rm -rf "$work"' EXIT
 
 (cd "$work" && cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/out") > "$work/cpack.log" 2>&1 ||
@@ -48,13 +48,7 @@ answer=$(ask c_hello.greet '/greet?deb')
 stop_host
 
 # The package's SDK, found where dpkg -x put it (the CMake package is relocatable).
-cp -R "$root/usr/share/fcgi-host/examples/plugin-template" "$work/my_plugin"
-cmake -S "$work/my_plugin" -B "$work/my_plugin/build" -DCMAKE_PREFIX_PATH="$root/usr" > "$work/configure.log" 2>&1 ||
-  fail "configuring the template against the package: $(cat "$work/configure.log")"
-cmake --build "$work/my_plugin/build" > "$work/build.log" 2>&1 || fail "building the template: $(cat "$work/build.log")"
-ctest --test-dir "$work/my_plugin/build" --output-on-failure > "$work/ctest.log" 2>&1 ||
-  fail "the template's test against the package: $(cat "$work/ctest.log")"
-grep -q "100% tests passed, 0 tests failed out of 1$" "$work/ctest.log" || fail "the template test did not run: $(cat "$work/ctest.log")"
+build_template "$root/usr"
 
 if [ "$(id -u)" = 0 ]; then
   dpkg --dry-run -i "$deb" > "$work/dpkg.log" 2>&1 || fail "dpkg -i would fail here: $(cat "$work/dpkg.log")"

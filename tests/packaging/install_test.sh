@@ -9,7 +9,7 @@ set -eu
 build=$(cd "$1" && pwd)
 work=$(mktemp -d)
 fail() { echo "FAIL: $*" >&2; [ -f "$work/host.log" ] && cat "$work/host.log" >&2; exit 1; }
-. "$(dirname "$0")/served_by.sh"
+. "$(dirname "$0")/steps.sh"
 trap 'stop_host; rm -rf "$work"' EXIT
 
 prefix=$work/prefix
@@ -28,14 +28,7 @@ grep -q "^plugins = \"$prefix/lib/fcgi-host/plugins\"$" "$prefix/share/fcgi-host
 
 # The template, copied from the installation as an author would, built
 # against it and tested by its own ctest.
-cp -R "$prefix/share/fcgi-host/examples/plugin-template" "$work/my_plugin"
-cmake -S "$work/my_plugin" -B "$work/my_plugin/build" -DCMAKE_PREFIX_PATH="$prefix" > "$work/configure.log" 2>&1 ||
-  fail "configuring the template: $(cat "$work/configure.log")"
-cmake --build "$work/my_plugin/build" > "$work/build.log" 2>&1 || fail "building the template: $(cat "$work/build.log")"
-ctest --test-dir "$work/my_plugin/build" --output-on-failure > "$work/ctest.log" 2>&1 ||
-  fail "the template's own test: $(cat "$work/ctest.log")"
-grep -q "100% tests passed, 0 tests failed out of 1$" "$work/ctest.log" || fail "the template's test did not run: $(cat "$work/ctest.log")"
-grep -q "$prefix/bin/fcgi-host" "$work/my_plugin/build/CTestTestfile.cmake" || fail "the template's test used another fcgi-host"
+build_template "$prefix"
 # Its install puts it in the installation's plugins folder, where the host serves it.
 cmake --install "$work/my_plugin/build" > /dev/null
 serve "$prefix/bin/fcgi-host" "$prefix/bin/fcgi-client" "$prefix/lib/fcgi-host/plugins"
