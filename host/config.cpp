@@ -23,6 +23,28 @@ std::string toml_scalar_text(const toml::node& node) {
   throw std::invalid_argument("expected a string or a number");
 }
 
+// [plugin.NAME] key = value: each plugin's own settings, as text, for its
+// init. Errors name the line of the value at fault.
+void read_plugin_tables(const toml::node& node, const std::string& file, host_config& config) {
+  const auto at = [&file](const toml::node& where, const std::string& why) {
+    return std::runtime_error(file + ":" + std::to_string(where.source().begin.line) + ": " + why);
+  };
+  const auto* plugins = node.as_table();
+  if (!plugins) throw at(node, "plugin settings are tables: [plugin.NAME]");
+  for (const auto& [plugin_key, plugin_node] : *plugins) {
+    const std::string plugin(plugin_key.str());
+    const auto* settings = plugin_node.as_table();
+    if (!settings) throw at(plugin_node, "[plugin." + plugin + "] must be a table");
+    auto& into = config.plugin_settings[plugin];
+    for (const auto& [setting, value] : *settings) {
+      if (!value.is_string() && !value.is_integer() && !value.is_floating_point() && !value.is_boolean())
+        throw at(value, "[plugin." + plugin + "] " + std::string(setting.str()) +
+                            ": a plugin's settings are strings, numbers or booleans (it gets them as text)");
+      into.emplace_back(std::string(setting.str()), toml_scalar_text(value));
+    }
+  }
+}
+
 route_rule parse_route(const toml::table& table) {
   route_rule rule;
   const bool has_glob = table.contains("match");
@@ -86,15 +108,7 @@ void load_config_file(host_config& config, const std::filesystem::path& file) {
     const auto line = node.source().begin.line;
     try {
       if (name == "plugin") {
-        // [plugin.NAME] key = value: the plugin's own settings, for its init.
-        const auto* plugins = node.as_table();
-        if (!plugins) throw std::invalid_argument("plugin settings are tables: [plugin.NAME]");
-        for (const auto& [plugin_key, plugin_node] : *plugins) {
-          const auto* settings = plugin_node.as_table();
-          if (!settings) throw std::invalid_argument("[plugin." + std::string(plugin_key.str()) + "] must be a table");
-          auto& into = config.plugin_settings[std::string(plugin_key.str())];
-          for (const auto& [setting, value] : *settings) into.emplace_back(std::string(setting.str()), toml_scalar_text(value));
-        }
+        read_plugin_tables(node, file.string(), config);
       } else if (name == "route") {
         const auto* routes = node.as_array();
         if (!routes) throw std::invalid_argument("route must be an array of tables: [[route]]");

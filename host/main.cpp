@@ -17,6 +17,7 @@
 #include <optional>
 
 #include <runners/function_runner.hpp>
+#include <runners/plugin_unloader.hpp>
 #include <runners/run_as.hpp>
 #include <runners/worker_protocol.hpp>
 #include <runners/worker_runner.hpp>
@@ -365,6 +366,16 @@ int main(int argc, char** argv) {
     // Unloading a plugin under a running handler would crash: leave without it.
     host.log->warn("{} handler(s) ignored the stop request; exiting without waiting for them", stuck);
     if (catalog) catalog->remove_copies();
+    if (workers) workers->remove_plugin_copies();
+    host.log->flush();
+    std::_Exit(0);
+  }
+  // In-process plugins' shutdowns and unloads, on the unloader's thread: a
+  // plugin whose shutdown does not return within a second is left loaded.
+  functions.reset();
+  catalog.reset();
+  if (!runners::plugin_unloader::instance().drain(std::chrono::seconds(1))) {
+    host.log->warn("a plugin's shutdown did not return within 1 s; exiting without waiting for it");
     if (workers) workers->remove_plugin_copies();
     host.log->flush();
     std::_Exit(0);

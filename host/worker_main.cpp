@@ -22,6 +22,7 @@
 #include <runners/handler_stack_dump.hpp>
 #include <runners/exception_text.hpp>
 #include <runners/run_as.hpp>
+#include <runners/plugin_unloader.hpp>
 #include <runners/run_order.hpp>
 #include <runners/single_plugin.hpp>
 #include <runners/worker_protocol.hpp>
@@ -206,6 +207,11 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   host.log->flush();
   // Unloading a plugin under a running handler would crash: leave without it.
   if (stuck > 0) std::_Exit(0);
+  // The plugin's shutdown, then its unload. The host bounds the wait: it
+  // kills a worker that does not leave within its grace.
+  functions.reset();
+  lookup.reset();
+  runners::plugin_unloader::instance().drain(std::chrono::hours(24));
   return 0;
 }
 

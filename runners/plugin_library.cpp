@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "plugin_abi_check.hpp"
+#include "plugin_unloader.hpp"
 
 namespace fcgihost::runners {
 
@@ -17,8 +18,10 @@ std::string read_whole_file(const std::filesystem::path& file) {
 }  // namespace
 
 loaded_plugin::~loaded_plugin() {
-  // Every handler holding it has returned: the plugin says goodbye before dlclose().
-  if (shutdown) shutdown();
+  // Every handler holding it has returned: the plugin says goodbye, then is
+  // unloaded (its static destructors run), on the unloader's thread: this
+  // may be an I/O thread, and either may take its time.
+  if (library.is_loaded()) plugin_unloader::instance().unload(shutdown, std::move(library));
   if (kept_copy.empty()) return;
   std::error_code ignored;
   std::filesystem::remove(kept_copy, ignored);

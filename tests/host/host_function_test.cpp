@@ -560,6 +560,37 @@ TEST(HostFunctions, AFailedInitIs500WithItsMessageUntilTheSettingsChange) {
   }
 }
 
+// A shutdown that takes its time runs on a thread of its own: replacing the
+// plugin delays no request (the host's one I/O thread would otherwise wait
+// for it), and the host leaves 1 s after it at the latest. In workers, the
+// host kills one that does not leave.
+TEST(HostFunctions, ASlowShutdownHoldsUpNoRequestNorTheHostsExit) {
+  for (const std::string isolation : {"none", "process"}) {
+    SCOPED_TRACE(isolation);
+    configured_plugin_host served(isolation, "greeting = \"Slow\"\nshutdown_seconds = \"60\"\n");
+    EXPECT_EQ(served.greet().out, greeting_answer("Slow"));
+    served.reload_with("greeting = \"Next\"\nshutdown_seconds = \"60\"\n");
+    EXPECT_TRUE(served.host->wait_for_log("SIGHUP: the settings of plugin configured changed"));
+    const auto began = std::chrono::steady_clock::now();
+    EXPECT_EQ(served.greet().out, greeting_answer("Next"));
+    EXPECT_TRUE(wait_for_journal(served.journal, "shutdown", "Slow")) << served.host->log();
+    // The old version's shutdown now sleeps for a minute; requests go on.
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(served.greet().out, greeting_answer("Next"));
+    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(10));
+
+    const auto stopping = std::chrono::steady_clock::now();
+    served.stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(10)) << served.host->log();
+    if (isolation == "none") {
+      EXPECT_NE(served.host->log().find("a plugin's shutdown did not return within 1 s"), std::string::npos)
+          << served.host->log();
+    }
+    // No worker outlives the host.
+    for (const auto& line : read_journal(served.journal))
+      EXPECT_TRUE(wait_until_gone(std::stoi(line.pid), std::chrono::seconds(5))) << line.pid;
+  }
+}
+
 // Two inits in one plugin leave the host to pick: it refuses the plugin.
 TEST(HostFunctions, APluginWithTwoInitsIsRefused) {
   for (const std::string isolation : {"none", "process"}) {

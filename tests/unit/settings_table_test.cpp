@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
+
+#include <unistd.h>
 
 namespace fcgihost::host {
 namespace {
@@ -79,6 +84,49 @@ TEST(SettingsTable, RoutesTakeTheScriptLimits) {
   EXPECT_FALSE(apply_script_limit(limits, "timeout", "1"));
   EXPECT_EQ(limits.memory_bytes, 64u * 1024 * 1024);
   EXPECT_EQ(limits.kill_grace, std::chrono::milliseconds(1500));
+}
+
+// A plugin's table reaches it as text (by name: a TOML table has no order);
+// what a plugin could not
+// take as text is refused with the line of the value at fault. A reload
+// reloads exactly the plugins whose tables differ.
+TEST(SettingsTable, PluginTablesAreTextAndReloadOnlyWhatChanged) {
+  const auto file = std::filesystem::temp_directory_path() / ("settings_table_test_" + std::to_string(::getpid()) + ".toml");
+  const auto load = [&](const std::string& text) {
+    std::ofstream(file) << text;
+    host_config config;
+    load_config_file(config, file);
+    return config;
+  };
+  const auto config = load("[plugin.api]\ndatabase = \"pg://db\"\npool = 8\nratio = 0.5\ndebug = true\n[plugin.other]\nx = \"1\"\n");
+  using settings = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(config.plugin_settings.at("api"),
+            (settings{{"database", "pg://db"}, {"debug", "true"}, {"pool", "8"}, {"ratio", "0.5"}}));
+  EXPECT_EQ(config.plugin_settings.at("other"), (settings{{"x", "1"}}));
+
+  for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"[plugin.api]\nok = 1\nhosts = [\"a\", \"b\"]\n", ":3: [plugin.api] hosts: a plugin's settings are strings"},
+           {"[plugin.api.pool]\nsize = 1\n", ":1: [plugin.api] pool: a plugin's settings are strings"},
+           {"[plugin.api]\nwhen = 1979-05-27\n", ":2: [plugin.api] when: a plugin's settings are strings"},
+           {"plugin = 3\n", ":1: plugin settings are tables: [plugin.NAME]"},
+           {"[plugin]\napi = 3\n", ":2: [plugin.api] must be a table"}}) {
+    try {
+      load(text);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  std::filesystem::remove(file);
+
+  auto changed = config;
+  changed.plugin_settings["api"][2].second = "16";  // changed
+  changed.plugin_settings.erase("other");            // removed
+  changed.plugin_settings["new"] = {{"a", "b"}};     // added
+  auto names = plugins_with_changed_settings(config, changed);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"api", "new", "other"}));
+  EXPECT_TRUE(plugins_with_changed_settings(config, config).empty());
 }
 
 }  // namespace

@@ -124,9 +124,12 @@ typedef struct fcgihost_plugin_settings {
 typedef int (*fcgihost_init_fn)(const fcgihost_plugin_settings* settings,
                                 void (*fail)(void* context, const char* message, size_t size), void* context);
 /* Called once before the plugin is unloaded (a newer file replaced it, its
- * worker leaves, the host stops) after its last handler has returned. Not
- * called when init failed, in a worker that is killed (it crashed, or its
- * handler would not stop), nor when the host leaves past such a handler. */
+ * worker leaves, the host stops) after its last handler has returned, on a
+ * thread of its own (no request waits for it). A worker gets the host's
+ * kill grace for it when it leaves, 1 s when the host stops; the host in
+ * process waits 1 s for it at its exit. Not called when init failed, in a
+ * worker that is killed (it crashed, or its handler would not stop), nor
+ * when the host leaves past such a handler. */
 typedef void (*fcgihost_shutdown_fn)(void);
 
 enum fcgihost_export_kind { FCGIHOST_EXPORT_HANDLER = 1, FCGIHOST_EXPORT_INIT = 2, FCGIHOST_EXPORT_SHUTDOWN = 3 };
