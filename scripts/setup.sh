@@ -7,7 +7,7 @@ FCGIHOST_BUILD="${FCGIHOST_BUILD:-$FCGIHOST_ROOT/build}"
 
 # Debian packages the build, the tests and the examples use.
 FCGIHOST_PACKAGES=(
-  g++ cmake make ccache pkg-config git dpkg-dev file
+  g++ cmake make ccache pkg-config git dpkg-dev file procps
   libboost1.81-all-dev libspdlog-dev libgtest-dev libtomlplusplus-dev libsystemd-dev
   clang libclang-rt-14-dev libc++-dev libc++abi-dev
   libfcgi-dev php-fpm nginx-light fcgiwrap spawn-fcgi wrk curl systemd prometheus

@@ -28,12 +28,19 @@ case "$depends" in *libc++*) fail "Depends names libc++: $depends" ;; esac
 contents=$(dpkg-deb -c "$deb")
 for file in ./usr/bin/fcgi-host ./usr/bin/fcgi-client ./usr/include/fcgihost/plugin.h \
             ./usr/lib/cmake/fcgihost/fcgihostConfig.cmake ./usr/lib/pkgconfig/fcgihost.pc \
-            ./usr/share/fcgi-host/examples/fcgi-host.toml ./usr/lib/fcgi-host/example-plugins/libhello.so; do
+            ./usr/share/fcgi-host/examples/fcgi-host.toml ./usr/lib/fcgi-host/example-plugins/libhello.so \
+            ./etc/fcgi-host/fcgi-host.toml ./usr/lib/systemd/system/fcgi-host.service \
+            ./usr/lib/systemd/system/fcgi-host.socket ./usr/lib/systemd/system/fcgi-host@.service; do
   echo "$contents" | grep -q " $file\$" || fail "the package has no $file"
 done
 
+# dpkg keeps an edited config across upgrades.
+dpkg-deb -I "$deb" conffiles | grep -q "^/etc/fcgi-host/fcgi-host.toml$" || fail "conffiles: $(dpkg-deb -I "$deb" conffiles)"
+
 root=$work/root
 dpkg -x "$deb" "$root"
+grep -q "^ExecStart=/usr/bin/fcgi-host --config /etc/fcgi-host/fcgi-host.toml$" "$root/usr/lib/systemd/system/fcgi-host.service" ||
+  fail "the packaged unit's ExecStart: $(grep ExecStart "$root/usr/lib/systemd/system/fcgi-host.service")"
 grep -q '^plugins = "/usr/lib/fcgi-host/plugins"$' "$root/usr/share/fcgi-host/examples/fcgi-host.toml" ||
   fail "the example config: $(grep '^plugins' "$root/usr/share/fcgi-host/examples/fcgi-host.toml")"
 # Stripped (its debug information is in the dbgsym package): small.

@@ -18,13 +18,17 @@ for file in bin/fcgi-host bin/fcgi-client bin/fcgi-bench include/fcgihost/plugin
             include/fcgihost/form.hpp lib/cmake/fcgihost/fcgihostConfig.cmake \
             lib/cmake/fcgihost/fcgihostConfigVersion.cmake lib/cmake/fcgihost/FcgihostPlugin.cmake \
             lib/pkgconfig/fcgihost.pc share/fcgi-host/examples/fcgi-host.toml \
-            share/fcgi-host/examples/plugin-template/CMakeLists.txt lib/fcgi-host/example-plugins/libhello.so; do
+            share/fcgi-host/examples/plugin-template/CMakeLists.txt lib/fcgi-host/example-plugins/libhello.so \
+            etc/fcgi-host/fcgi-host.toml share/doc/fcgi-host/README.md lib/systemd/system/fcgi-host.service \
+            lib/systemd/system/fcgi-host.socket lib/systemd/system/fcgi-host@.service lib/systemd/system/fcgi-host@.socket; do
   [ -e "$prefix/$file" ] || fail "cmake --install put no $file in place"
 done
 [ -d "$prefix/lib/fcgi-host/plugins" ] || fail "no empty plugins folder"
 grep -q "^plugins = \"$prefix/lib/fcgi-host/plugins\"$" "$prefix/share/fcgi-host/examples/fcgi-host.toml" ||
   fail "the example config names another plugins folder: $(grep '^plugins' "$prefix/share/fcgi-host/examples/fcgi-host.toml")"
 "$prefix/bin/fcgi-host" --help | grep -q "^usage: fcgi-host" || fail "the installed fcgi-host --help"
+grep -q "^ExecStart=$prefix/bin/fcgi-host --config $prefix/etc/fcgi-host/fcgi-host.toml$" \
+  "$prefix/lib/systemd/system/fcgi-host.service" || fail "the unit's ExecStart: $(grep ExecStart "$prefix/lib/systemd/system/fcgi-host.service")"
 
 # The template, copied from the installation as an author would, built
 # against it and tested by its own ctest.
@@ -53,6 +57,9 @@ answer=$(ask c_hello.greet '/greet?ada')
 answer=$(ask hello.greet '/')
 case "$answer" in *"Hello"*) ;; *) fail "hello built by hand answered: $answer" ;; esac
 
-# A second install over the first changes nothing and fails nothing.
-cmake --install "$build" --prefix "$prefix" > /dev/null || fail "a second cmake --install"
+# A second install over the first fails nothing, and keeps the administrator's config.
+echo "# edited by the administrator" >> "$prefix/etc/fcgi-host/fcgi-host.toml"
+cmake --install "$build" --prefix "$prefix" > "$work/install.log" || fail "a second cmake --install"
+grep -q "^# edited by the administrator$" "$prefix/etc/fcgi-host/fcgi-host.toml" || fail "a second install overwrote the config"
+grep -q "^-- Kept: $prefix/etc/fcgi-host/fcgi-host.toml$" "$work/install.log" || fail "the install did not say it kept the config"
 echo "installed, built against and served"
