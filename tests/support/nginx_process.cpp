@@ -62,10 +62,10 @@ nginx_process::nginx_process(const fs::path& host_socket, const fs::path& script
     throw std::runtime_error("nginx did not start:\n" + read_file(dir_ / "stderr") + read_file(dir_ / "error.log"));
 }
 
-http_response http_request(const nginx_process& nginx, const std::string& method, const std::string& target,
+http_response http_request(const fs::path& http_socket, const std::string& method, const std::string& target,
                            const std::string& body) {
-  const int fd = connect_unix(nginx.http_socket());
-  if (fd < 0) throw std::runtime_error("cannot connect to nginx");
+  const int fd = connect_unix(http_socket);
+  if (fd < 0) throw std::runtime_error("cannot connect to " + http_socket.string());
   timeval limit{60, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   std::string request = method + " " + target + " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n";

@@ -35,9 +35,13 @@ struct http_response {
   std::string body;
 };
 
-// One request with Connection: close to nginx's unix socket; bounded by a 60 s socket timeout.
-http_response http_request(const nginx_process& nginx, const std::string& method, const std::string& target,
-                           const std::string& body = {});
+// One request with Connection: close to a web server's unix socket; bounded by a 60 s socket timeout.
+http_response http_request(const std::filesystem::path& http_socket, const std::string& method,
+                           const std::string& target, const std::string& body = {});
+inline http_response http_request(const nginx_process& nginx, const std::string& method, const std::string& target,
+                                  const std::string& body = {}) {
+  return http_request(nginx.http_socket(), method, target, body);
+}
 
 // Fills @NAME@ placeholders.
 std::string fill_template(std::string text, const std::map<std::string, std::string>& values);

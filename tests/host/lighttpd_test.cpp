@@ -1,0 +1,130 @@
+// fcgi-host behind a real lighttpd 1.4 (mod_fastcgi), both ways it is used,
+// configured from examples/lighttpd: connecting to a running host's socket,
+// and starting the hosts itself (bin-path: the socket on fd 0, max-procs,
+// bin-environment). Handlers through [[route]]s, scripts with PATH_INFO, a
+// streamed upload, the 408, and stderr in lighttpd's error log.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "../support/crc32.hpp"
+#include "../support/host_process.hpp"
+#include "../support/lighttpd_process.hpp"
+#include "../support/nginx_process.hpp"
+
+namespace fcgihost::test {
+namespace {
+
+// lighttpd sends SCRIPT_FILENAME DOCROOT + path: these routes map its /fn/
+// paths to handlers (and one to a script).
+std::string routes_under(const std::filesystem::path& docroot) {
+  const auto route = [&](const std::string& path, const std::string& target) {
+    return "[[route]]\nprefix = \"" + (docroot / "fn" / path).string() + "\"\n" + target + "\n";
+  };
+  return route("hello", "function = \"hello.greet\"") + route("echo", "function = \"echo.body\"") +
+         route("slow", "function = \"slow.polite\"") + route("stderr", "function = \"stderr_writer.warn\"") +
+         route("env", "script = \"env.py\"");
+}
+
+// A running host; lighttpd connects to its socket. DOCROOT/cgi is the host's
+// scripts folder, so that lighttpd finds the script file and splits PATH_INFO.
+class BehindLighttpd : public ::testing::Test {
+ protected:
+  BehindLighttpd() {
+    write_file(docroot_ / "host.toml", routes_under(docroot_.path()));
+    host_options options = with_arguments({"--timeout", "1", "--kill-grace", "1", "--config",
+                                           (docroot_ / "host.toml").string()});
+    options.scripts = true;
+    host_.emplace(options);
+    std::filesystem::create_directory_symlink(host_->scripts_dir(), docroot_ / "cgi");
+    lighttpd_.emplace(FCGIHOST_LIGHTTPD_TEMPLATE, std::map<std::string, std::string>{
+                                                      {"DOCROOT", docroot_.path().string()},
+                                                      {"HOST_SOCKET", host_->socket_path().string()}});
+  }
+  http_response get(const std::string& target) { return http_request(lighttpd_->http_socket(), "GET", target); }
+
+  temp_dir docroot_;
+  std::optional<host_process> host_;
+  std::optional<lighttpd_process> lighttpd_;
+};
+
+TEST_F(BehindLighttpd, AHandlerThroughARoute) {
+  const auto response = get("/fn/hello?lighttpd");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.headers.at("content-type"), "text/plain");
+  EXPECT_EQ(response.body, "Hello, lighttpd!\n");
+  // No route: an absolute SCRIPT_FILENAME outside the scripts folder, never run.
+  EXPECT_EQ(get("/fn/nothing-routed-here").status, 403);
+}
+
+TEST_F(BehindLighttpd, AScriptWithPathInfo) {
+  const auto env = get("/cgi/env.py/some/path?a=b");
+  EXPECT_EQ(env.status, 200);
+  const std::vector<std::string> lines{"PATH_INFO=/some/path",       "SCRIPT_NAME=/cgi/env.py",
+                                       "QUERY_STRING=a=b",           "REQUEST_METHOD=GET",
+                                       "GATEWAY_INTERFACE=CGI/1.1", "SCRIPT_FILENAME=" + (docroot_ / "cgi" / "env.py").string()};
+  for (const auto& line : lines)
+    EXPECT_NE(env.body.find("\n" + line + "\n"), std::string::npos) << line << " in\n" << env.body;
+  const auto hello = get("/cgi/hello.sh");
+  EXPECT_EQ(hello.body, "Hello from a shell script!\n");
+}
+
+TEST_F(BehindLighttpd, UploadsStreamToHandlersAndScripts) {
+  const std::string body = patterned_bytes(3 * 1024 * 1024 + 7);
+  const auto echoed = http_request(lighttpd_->http_socket(), "POST", "/fn/echo", body);
+  EXPECT_EQ(echoed.status, 200);
+  ASSERT_EQ(echoed.body.size(), body.size());
+  EXPECT_EQ(crc32_hex(echoed.body), crc32_hex(body));
+  const auto counted = http_request(lighttpd_->http_socket(), "POST", "/cgi/upload.pl", body);
+  EXPECT_EQ(counted.status, 200);
+  EXPECT_TRUE(counted.body.starts_with("received " + std::to_string(body.size()) + " bytes, md5 ")) << counted.body;
+}
+
+TEST_F(BehindLighttpd, TimeoutsAre408AndStderrReachesTheErrorLog) {
+  const auto slow = get("/fn/slow?30");
+  EXPECT_EQ(slow.status, 408);
+  EXPECT_NE(slow.body.find("did not finish within 1 s"), std::string::npos) << slow.body;
+  EXPECT_EQ(get("/cgi/grandchild.sh").status, 408);
+  EXPECT_TRUE(host_->wait_for_log("grandchild.sh (pid")) << host_->log();
+  EXPECT_EQ(get("/cgi/stderr.pl").status, 200);
+  EXPECT_EQ(get("/fn/stderr").status, 200);
+  // lighttpd writes each FCGI_STDERR line to its error log.
+  const auto log = lighttpd_->error_log();
+  EXPECT_NE(log.find("FastCGI-stderr:stderr.pl: a warning for the error log"), std::string::npos) << log;
+}
+
+// lighttpd starts the hosts itself (bin-path), two of them (max-procs), each
+// with the listening socket it made as fd 0, and its bin-environment; when
+// lighttpd stops, so do they.
+TEST(LighttpdSpawnsTheHosts, ServesAndStopsWithIt) {
+  temp_dir docroot;
+  write_file(docroot / "host.toml", "plugins = \"" + std::string(FCGIHOST_PLUGIN_BUILD_DIR) + "\"\nscripts = \"" +
+                                        std::string(FCGIHOST_EXAMPLE_SCRIPTS) +
+                                        "\"\npass-env = [\"SITE_NAME\"]\ntimeout = 1\n" +
+                                        routes_under(docroot.path()));
+  lighttpd_process lighttpd(FCGIHOST_LIGHTTPD_SPAWNED_TEMPLATE,
+                            {{"DOCROOT", docroot.path().string()},
+                             {"HOST_BINARY", FCGIHOST_HOST_BIN},
+                             {"HOST_CONFIG", (docroot / "host.toml").string()}});
+  const auto get = [&](const std::string& target) { return http_request(lighttpd.http_socket(), "GET", target); };
+  EXPECT_EQ(get("/fn/hello?spawned").body, "Hello, spawned!\n");
+  const auto env = get("/fn/env/x?a=b");
+  EXPECT_NE(env.body.find("\nSITE_NAME=spawned-by-lighttpd\n"), std::string::npos) << env.body;
+  EXPECT_NE(env.body.find("\nPATH_INFO=/x\n"), std::string::npos) << env.body;
+  EXPECT_EQ(get("/fn/slow?30").status, 408);
+  const std::string body = patterned_bytes(1024 * 1024 + 3);
+  EXPECT_EQ(crc32_hex(http_request(lighttpd.http_socket(), "POST", "/fn/echo", body).body), crc32_hex(body));
+
+  const auto hosts = live_children(lighttpd.process().pid());
+  EXPECT_EQ(hosts.size(), 2u) << "max-procs is 2";
+  for (const pid_t host : hosts) {
+    const auto command_line = read_file("/proc/" + std::to_string(host) + "/cmdline");
+    EXPECT_NE(command_line.find("fcgi-host"), std::string::npos) << command_line;
+  }
+  lighttpd.process().signal(SIGTERM);
+  for (const pid_t host : hosts) EXPECT_TRUE(wait_until_gone(host, std::chrono::seconds(15))) << host;
+}
+
+}  // namespace
+}  // namespace fcgihost::test
