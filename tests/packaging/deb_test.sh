@@ -6,11 +6,7 @@
 # this machine (are its dependencies what Debian has?).
 # Usage: deb_test.sh BUILD_DIR
 set -eu
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-fail() { echo "FAIL: $*" >&2; [ -f "$work/host.log" ] && cat "$work/host.log" >&2; exit 1; }
 . "$(dirname "$0")/steps.sh"
-trap 'stop_host; rm -rf "$work"' EXIT
 
 (cd "$work" && cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/out") > "$work/cpack.log" 2>&1 ||
   fail "cpack: $(cat "$work/cpack.log")"

@@ -6,14 +6,10 @@
 # and serve it.
 # Usage: install_test.sh BUILD_DIR
 set -eu
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-fail() { echo "FAIL: $*" >&2; [ -f "$work/host.log" ] && cat "$work/host.log" >&2; exit 1; }
 . "$(dirname "$0")/steps.sh"
-trap 'stop_host; rm -rf "$work"' EXIT
 
 prefix=$work/prefix
-cmake --install "$build" --prefix "$prefix" > "$work/install.log" || fail "cmake --install: $(cat "$work/install.log")"
+install_into "$prefix"
 for file in bin/fcgi-host bin/fcgi-client bin/fcgi-bench include/fcgihost/plugin.h include/fcgihost/plugin.hpp \
             include/fcgihost/form.hpp lib/cmake/fcgihost/fcgihostConfig.cmake \
             lib/cmake/fcgihost/fcgihostConfigVersion.cmake lib/cmake/fcgihost/FcgihostPlugin.cmake \

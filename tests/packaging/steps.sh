@@ -1,8 +1,18 @@
-# Sourced by the packaging tests, which define $work (a scratch folder) and
-# fail(). serve(HOST CLIENT PLUGINS_DIR) starts an fcgi-host on a unix
-# socket in $work; ask(SCRIPT_FILENAME URI) asks it; build_template PREFIX
-# builds the plugin template installed under PREFIX against PREFIX, as an
-# author would, and runs its own test.
+# Sourced by the packaging tests, whose first argument is the build folder:
+# sets $build and $work (a scratch folder, removed at exit with any host
+# still running), and gives fail(MESSAGE), install_into(PREFIX) (cmake
+# --install), serve(HOST CLIENT PLUGINS_DIR) (an fcgi-host on a unix socket
+# in $work), ask(SCRIPT_FILENAME URI), and build_template(PREFIX) (the plugin
+# template installed under PREFIX, built against it as an author would, its
+# own test run).
+build=$(cd "$1" && pwd)
+work=$(mktemp -d)
+fail() { echo "FAIL: $*" >&2; [ -f "$work/host.log" ] && cat "$work/host.log" >&2; exit 1; }
+trap 'stop_host; rm -rf "$work"' EXIT
+
+install_into() {
+  cmake --install "$build" --prefix "$1" > "$work/install.log" || fail "cmake --install: $(cat "$work/install.log")"
+}
 host_pid=
 stop_host() {
   if [ -n "$host_pid" ]; then kill "$host_pid" 2>/dev/null || true; wait "$host_pid" || true; fi

@@ -5,14 +5,10 @@
 # hands it the listening socket, LISTEN_FDS) serves with the installed config.
 # Usage: systemd_test.sh BUILD_DIR
 set -eu
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-fail() { echo "FAIL: $*" >&2; [ -f "$work/host.log" ] && cat "$work/host.log" >&2; exit 1; }
 . "$(dirname "$0")/steps.sh"
-trap 'stop_host; rm -rf "$work"' EXIT
 
 prefix=$work/usr
-cmake --install "$build" --prefix "$prefix" > "$work/install.log" || fail "cmake --install: $(cat "$work/install.log")"
+install_into "$prefix"
 units=$prefix/lib/systemd/system
 # An instance of the template, as systemctl would make of fcgi-host@shop.
 mkdir "$work/instance"
