@@ -124,19 +124,6 @@ TEST_F(BehindNginx, StatusPageAndPingInEveryFormat) {
   EXPECT_EQ(ping.body, "pong\n");
 }
 
-// A port nobody listens on now (the system's pick; free again once closed).
-std::uint16_t free_tcp_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 // Debian's Prometheus 2.42 scrapes the status page through nginx (the
 // example config's location, the README's scrape config) and its query API
 // answers with the count of requests the host served.

@@ -1,6 +1,7 @@
 #include "nginx_process.hpp"
 
 #include <pwd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -62,10 +63,55 @@ nginx_process::nginx_process(const fs::path& host_socket, const fs::path& script
     throw std::runtime_error("nginx did not start:\n" + read_file(dir_ / "stderr") + read_file(dir_ / "error.log"));
 }
 
+namespace {
+
+int connect_tcp(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+http_response exchange(int fd, const std::string& method, const std::string& target, const std::string& body);
+
+}  // namespace
+
+std::uint16_t free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0)
+    throw std::runtime_error("no free TCP port");
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
 http_response http_request(const fs::path& http_socket, const std::string& method, const std::string& target,
                            const std::string& body) {
   const int fd = connect_unix(http_socket);
   if (fd < 0) throw std::runtime_error("cannot connect to " + http_socket.string());
+  return exchange(fd, method, target, body);
+}
+
+http_response http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                           const std::string& body) {
+  const int fd = connect_tcp(port);
+  if (fd < 0) throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
+  return exchange(fd, method, target, body);
+}
+
+namespace {
+
+http_response exchange(int fd, const std::string& method, const std::string& target, const std::string& body) {
   timeval limit{60, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   std::string request = method + " " + target + " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n";
@@ -103,5 +149,7 @@ http_response http_request(const fs::path& http_socket, const std::string& metho
   }
   return response;
 }
+
+}  // namespace
 
 }  // namespace fcgihost::test

@@ -38,6 +38,11 @@ struct http_response {
 // One request with Connection: close to a web server's unix socket; bounded by a 60 s socket timeout.
 http_response http_request(const std::filesystem::path& http_socket, const std::string& method,
                            const std::string& target, const std::string& body = {});
+// The same to 127.0.0.1:PORT.
+http_response http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                           const std::string& body = {});
+// A port nothing listens on now (bound and released: for a server that can take no socket).
+std::uint16_t free_tcp_port();
 inline http_response http_request(const nginx_process& nginx, const std::string& method, const std::string& target,
                                   const std::string& body = {}) {
   return http_request(nginx.http_socket(), method, target, body);
