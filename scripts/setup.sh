@@ -26,9 +26,20 @@ fcgihost_install_packages() {
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
-  # Never let a package's postinst start a service (nginx, php-fpm) on the machine.
+  # Never let a package's postinst start a service (nginx, lighttpd, apache2,
+  # php-fpm: three of them want port 80) on the machine: RUNLEVEL=1 for
+  # sysvinit's invoke-rc.d, and a policy-rc.d that says no (exit 101) for a
+  # machine that runs systemd, unless the machine has a policy of its own.
+  local policy=/usr/sbin/policy-rc.d made_policy=0 status=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    made_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+    "${missing[@]}" >/dev/null || status=$?
+  if [ "$made_policy" = 1 ]; then "${sudo[@]}" rm -f "$policy"; fi
+  return "$status"
 }
 
 fcgihost_build() {
