@@ -10,8 +10,6 @@
 
 #include <fcgihost/plugin.h>
 
-#include "plugin_settings.hpp"
-
 namespace fcgihost::runners {
 
 struct loaded_plugin;

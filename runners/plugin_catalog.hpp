@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "handler_lookup.hpp"
+#include "plugin_settings.hpp"
 #include "write_watch.hpp"
 
 namespace fcgihost::runners {

@@ -9,6 +9,7 @@
 #include "../support/crc32.hpp"
 #include "../support/host_process.hpp"
 #include "../support/nginx_process.hpp"
+#include "../support/web_server_checks.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -43,25 +44,17 @@ TEST_F(BehindApache, AHandler) {
 }
 
 TEST_F(BehindApache, AScriptWithPathInfo) {
-  const auto env = get("/cgi/env.py/some/path?a=b");
-  EXPECT_EQ(env.status, 200);
-  const std::vector<std::string> lines{"PATH_INFO=/some/path",       "SCRIPT_NAME=/cgi/env.py",
-                                       "QUERY_STRING=a=b",           "REQUEST_METHOD=GET",
-                                       "GATEWAY_INTERFACE=CGI/1.1", "SCRIPT_FILENAME=" + host_->script("env.py")};
-  for (const auto& line : lines) EXPECT_NE(env.body.find("\n" + line + "\n"), std::string::npos) << line << " in\n" << env.body;
+  expect_cgi_variables(get("/cgi/env.py/some/path?a=b"), "/cgi/env.py", host_->script("env.py"));
   EXPECT_EQ(get("/cgi/hello.sh").body, "Hello from a shell script!\n");
   EXPECT_EQ(get("/cgi/missing.sh").status, 404);
 }
 
 TEST_F(BehindApache, UploadsStreamToHandlersAndScripts) {
-  const std::string body = patterned_bytes(3 * 1024 * 1024 + 7);
-  const auto echoed = http_request(apache_->port(), "POST", "/fn/echo.body", body);
-  EXPECT_EQ(echoed.status, 200);
-  ASSERT_EQ(echoed.body.size(), body.size());
-  EXPECT_EQ(crc32_hex(echoed.body), crc32_hex(body));
-  const auto counted = http_request(apache_->port(), "POST", "/cgi/upload.pl", body);
-  EXPECT_EQ(counted.status, 200);
-  EXPECT_TRUE(counted.body.starts_with("received " + std::to_string(body.size()) + " bytes, md5 ")) << counted.body;
+  expect_uploads_stream(
+      [&](const std::string& target, const std::string& body) {
+        return http_request(apache_->port(), "POST", target, body);
+      },
+      "/fn/echo.body", "/cgi/upload.pl");
 }
 
 TEST_F(BehindApache, TimeoutsAre408AndStderrReachesTheErrorLog) {

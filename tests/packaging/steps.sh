@@ -24,11 +24,15 @@ serve() {
   rm -f "$work/host.sock"
   "$1" --listen "unix:$work/host.sock" --plugins "$3" --timeout 10 > "$work/host.log" 2>&1 &
   host_pid=$!
+  wait_for_socket "$work/host.sock"
+}
+# Waits (10 s at most) for SOCKET to exist while $host_pid runs.
+wait_for_socket() {
   tries=0
-  until [ -S "$work/host.sock" ]; do
+  until [ -S "$1" ]; do
     tries=$((tries + 1))
-    [ "$tries" -le 200 ] || fail "fcgi-host did not listen within 10 s"
-    kill -0 "$host_pid" 2>/dev/null || fail "fcgi-host exited: $(cat "$work/host.log")"
+    [ "$tries" -le 200 ] || fail "nothing listened on $1 within 10 s"
+    kill -0 "$host_pid" 2>/dev/null || fail "it exited: $(cat "$work/host.log")"
     sleep 0.05
   done
 }

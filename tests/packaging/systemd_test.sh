@@ -36,12 +36,7 @@ systemd-socket-activate -l "$work/host.sock" "$prefix/bin/fcgi-host" --config "$
   --plugins "$prefix/lib/fcgi-host/example-plugins" > "$work/host.log" 2>&1 &
 host_pid=$!
 served_client=$prefix/bin/fcgi-client
-tries=0
-until [ -S "$work/host.sock" ]; do
-  tries=$((tries + 1))
-  [ "$tries" -le 200 ] || fail "systemd-socket-activate did not listen within 10 s"
-  sleep 0.05
-done
+wait_for_socket "$work/host.sock"
 answer=$(ask hello.greet '/greet?name=systemd')
 case "$answer" in *"Hello, "*) ;; *) fail "the socket-activated host answered: $answer" ;; esac
 answer=$(ask /ping '/ping')

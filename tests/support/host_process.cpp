@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -151,28 +152,34 @@ bool read_stat(const std::string& pid, char& state, long& parent) {
 }
 }  // namespace
 
-std::size_t zombie_children(pid_t parent) {
-  std::size_t zombies = 0;
+namespace {
+
+// Each child of `parent` with its state letter (R, S, Z...), from /proc.
+std::vector<std::pair<pid_t, char>> children_of(pid_t parent) {
+  std::vector<std::pair<pid_t, char>> children;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     char state = 0;
     long ppid = 0;
-    if (read_stat(name, state, ppid) && ppid == parent && state == 'Z') ++zombies;
+    if (read_stat(name, state, ppid) && ppid == parent) children.emplace_back(std::stoi(name), state);
   }
-  return zombies;
+  return children;
+}
+
+}  // namespace
+
+std::size_t zombie_children(pid_t parent) {
+  const auto children = children_of(parent);
+  return static_cast<std::size_t>(
+      std::count_if(children.begin(), children.end(), [](const auto& child) { return child.second == 'Z'; }));
 }
 
 std::vector<pid_t> live_children(pid_t parent) {
-  std::vector<pid_t> children;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    char state = 0;
-    long ppid = 0;
-    if (read_stat(name, state, ppid) && ppid == parent && state != 'Z') children.push_back(std::stoi(name));
-  }
-  return children;
+  std::vector<pid_t> live;
+  for (const auto& [pid, state] : children_of(parent))
+    if (state != 'Z') live.push_back(pid);
+  return live;
 }
 
 bool process_gone(pid_t pid) {
