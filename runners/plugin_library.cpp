@@ -2,6 +2,7 @@
 
 #include <boost/dll/library_info.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -30,6 +31,10 @@ loaded_plugin::~loaded_plugin() {
 namespace {
 
 // Runs the plugin's init with its settings: false with `why` if it failed.
+// An init's failure message is sent with every request for the plugin (and,
+// from a worker, in one FastCGI record): a careless plugin's megabyte is cut.
+constexpr std::size_t most_init_message_bytes = 4096;
+
 bool run_init(fcgihost_init_fn init, const std::string& name, const plugin_settings& settings, std::string& why) {
   std::vector<fcgihost_setting> table;
   for (const auto& [key, value] : settings)
@@ -37,7 +42,9 @@ bool run_init(fcgihost_init_fn init, const std::string& name, const plugin_setti
   const fcgihost_plugin_settings given{{name.data(), name.size()}, table.data(), table.size()};
   std::string failure;
   auto fail = [](void* context, const char* message, std::size_t size) {
-    static_cast<std::string*>(context)->assign(message, size);
+    auto& into = *static_cast<std::string*>(context);
+    into.assign(message, std::min(size, most_init_message_bytes));
+    if (size > most_init_message_bytes) into += "... (" + std::to_string(size - most_init_message_bytes) + " more bytes)";
   };
   if (init(&given, fail, &failure) == 0) return true;
   why = "its init failed: " + (failure.empty() ? std::string("it did not say why") : failure);

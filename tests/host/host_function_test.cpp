@@ -560,6 +560,21 @@ TEST(HostFunctions, AFailedInitIs500WithItsMessageUntilTheSettingsChange) {
   }
 }
 
+// An init's failure message of a megabyte is cut to 4 KiB, the same in
+// process and from a worker (whose answer is one FastCGI record: uncut, the
+// message was lost and the worker reported as exiting while loading).
+TEST(HostFunctions, AnInitsFailureMessageIsCutTo4KiB) {
+  for (const std::string isolation : {"none", "process"}) {
+    SCOPED_TRACE(isolation);
+    configured_plugin_host served(isolation, "refuse = \"" + std::string(1024 * 1024, 'x') + "\"\n");
+    const auto cut = served.greet();
+    EXPECT_EQ(cut.app_status, 500u);
+    EXPECT_NE(cut.err.find("its init failed: " + std::string(4096, 'x') + "... (1044480 more bytes)"), std::string::npos)
+        << cut.err.substr(0, 300);
+    EXPECT_LT(cut.err.size(), 8192u);
+  }
+}
+
 // A shutdown that takes its time runs on a thread of its own: replacing the
 // plugin delays no request (the host's one I/O thread would otherwise wait
 // for it), and the host leaves 1 s after it at the latest. In workers, the

@@ -116,7 +116,8 @@ typedef struct fcgihost_plugin_settings {
 /* Called once when the plugin is loaded (in the host, or in each of its
  * worker processes), before any handler: open a database connection, read a
  * file. Returns 0 when ready; otherwise calls fail(context, message, size)
- * first, and every request for the plugin is answered 500 with the message
+ * first (at most 4 KiB of it are kept), and every request for the plugin is
+ * answered 500 with the message
  * until its file or its settings change (the host's SIGHUP); the init is not
  * run again for each request. A plugin whose settings change on SIGHUP is
  * loaded anew, as a new version: the new one's init runs, the old one's
