@@ -388,13 +388,10 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     co_await refuse(protocol::protocol_status::unknown_role);
     co_return;
   }
-  // With a ping path, the request's PARAMS are read first: a ping while
-  // draining is answered 503 (see request_session::start).
-  if (host_.draining && host_.settings()->ping_path.empty()) {
-    host_.log->info("{}: request {} refused (OVERLOADED): the host is shutting down", peer_, begin.request_id);
-    co_await refuse(protocol::protocol_status::overloaded);
-    co_return;
-  }
+  // A drain still serves what arrives on a connection it has not closed yet:
+  // the web server sent it before it could know, and refusing it would fail
+  // it (nginx answers 502 to an OVERLOADED). The connection closes once it has
+  // nothing in flight.
   // The limits in force now, also for a connection opened before a reload.
   const auto settings = host_.settings();
   decoder_.set_limits(limits_from(*settings));

@@ -188,12 +188,6 @@ void request_session::start(protocol::name_value_list params) {
     check_end();
     return;
   }
-  if (host_.draining) {
-    host_.log->info("{}: request {} refused (OVERLOADED): the host is shutting down", peer_, request_id_);
-    lifecycle_.refuse_overloaded();
-    check_end();
-    return;
-  }
   slot_ = request_slot(host_.active_requests, settings->max_requests);
   if (slot_.held()) host_.metrics.note_in_flight(host_.active_requests.load(std::memory_order_relaxed));
   if (!slot_.held()) {

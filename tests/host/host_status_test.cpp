@@ -97,7 +97,7 @@ TEST(HostStatus, PingIsAnsweredWhenEveryRequestSlotIsTaken) {
 
 // A drain closes idle connections and accepts no new ones: a check reaches
 // the host on a connection that still has a request in flight (as a
-// multiplexing balancer's does).
+// multiplexing balancer's does), and so does a request, which is served.
 TEST(HostStatus, PingAnswers503WhileDraining) {
   host_process host(ping_options());
   run_async([&]() -> awaitable<void> {
@@ -111,11 +111,13 @@ TEST(HostStatus, PingAnswers503WhileDraining) {
     EXPECT_EQ(draining.out, "Status: 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
                             "draining\n");
     EXPECT_EQ(draining.app_status, 503u);
-    // Anything else is refused, as without a ping path.
+    // Anything else sent on a connection still open is served: the balancer
+    // sent it before it could know (refused, it would be a failed request).
     client::request_options hello;
-    hello.params = request_params("hello.greet");
-    const auto refused = co_await conn.send(std::move(hello));
-    EXPECT_EQ(refused.protocol_status, static_cast<std::uint8_t>(protocol::protocol_status::overloaded));
+    hello.params = request_params("hello.greet", "late");
+    const auto served = co_await conn.send(std::move(hello));
+    EXPECT_EQ(served.protocol_status, static_cast<std::uint8_t>(protocol::protocol_status::request_complete));
+    EXPECT_TRUE(served.out.ends_with("Hello, late!\n")) << served.out;
     std::uint32_t status = 999;
     co_await read_to_end(running, status);
     EXPECT_EQ(status, 0u);
