@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
 #include <fcgihost/protocol/socket_address.hpp>
+
+#include "peer_filter.hpp"
 
 namespace fcgihost::host {
 
@@ -155,9 +158,58 @@ std::vector<listener> systemd_listeners() {
   return found;
 }
 
+// What a listening socket is bound to, as --listen would say it.
+std::string bound_address(int fd) {
+  sockaddr_storage address{};
+  socklen_t size = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) return "fd:" + std::to_string(fd);
+  if (address.ss_family == AF_UNIX) return std::string("unix:") + reinterpret_cast<const sockaddr_un&>(address).sun_path;
+  return "tcp:" + describe_peer(address);
+}
+
+// The sockets of the process this one replaces (FCGIHOST_INHERITED_LISTENERS).
+std::vector<listener> inherited_listeners() {
+  std::vector<listener> found;
+  const char* text = std::getenv(inherited_listeners_variable);
+  if (!text) return found;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    const auto digits = item.substr(0, item.find(':'));
+    int fd = -1;
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), fd).ec != std::errc() || fd < 0)
+      throw std::runtime_error(std::string("bad ") + inherited_listeners_variable + ": " + text);
+    listener inherited = adopt(fd, "");
+    inherited.description = bound_address(fd) + " (inherited)";
+    if (item.find(":owned") != std::string_view::npos && inherited.family == AF_UNIX)
+      inherited.socket_file = bound_address(fd).substr(5);
+    if (item.find(":status") != std::string_view::npos) {
+      inherited.status_only = true;
+      inherited.description += " (status)";
+    }
+    found.push_back(std::move(inherited));
+  }
+  ::unsetenv(inherited_listeners_variable);  // not for the children we start
+  return found;
+}
+
 }  // namespace
 
+std::string inherited_listeners_text(const std::vector<listener>& listeners) {
+  std::string text;
+  for (const auto& l : listeners) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(l.fd);
+    if (l.status_only) text += ":status";
+    if (!l.socket_file.empty()) text += ":owned";
+  }
+  return text;
+}
+
 std::vector<listener> open_listeners(const host_config& config) {
+  if (auto inherited = inherited_listeners(); !inherited.empty()) return inherited;
   std::vector<listener> opened;
   try {
     for (const auto& address : config.listen) opened.push_back(open_address(address, config));

@@ -19,8 +19,15 @@ struct listener {
   bool status_only = false;          // --status-listen
 };
 
-// Throws std::runtime_error saying which address failed and why.
+// Throws std::runtime_error saying which address failed and why. Sockets
+// handed over by the process this one replaces (see in_place_upgrade) come
+// first and alone: the configured addresses are those sockets already.
 std::vector<listener> open_listeners(const host_config& config);
+
+// How a process hands its listening sockets to the one that replaces it: the
+// environment variable, and its value for `listeners` ("FD[:status][:owned],...").
+inline constexpr const char* inherited_listeners_variable = "FCGIHOST_INHERITED_LISTENERS";
+std::string inherited_listeners_text(const std::vector<listener>& listeners);
 
 // Removes the unix socket files the host created.
 void remove_socket_files(const std::vector<listener>& listeners);

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
@@ -24,6 +25,7 @@
 
 #include "config.hpp"
 #include "idle_memory_trim.hpp"
+#include "in_place_upgrade.hpp"
 #include "host_context.hpp"
 #include "listeners.hpp"
 #include "logging.hpp"
@@ -85,56 +87,103 @@ awaitable<void> drain(asio::io_context& io, runners::io_threads& threads, host_c
 // Reloads a plugin whose [plugin.NAME] settings a SIGHUP changed.
 using settings_change_handler = std::function<void(const std::string& plugin)>;
 
-awaitable<void> handle_signals(asio::io_context& io, runners::io_threads& threads, host_context& host, server& srv,
-                               const command_line& line, service_notifier& service,
-                               settings_change_handler plugin_settings_changed) {
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+// What the signals act on.
+struct signal_targets {
+  asio::io_context& io;
+  runners::io_threads& threads;
+  host_context& host;
+  server& srv;
+  const command_line& line;
+  service_notifier& service;
+  settings_change_handler plugin_settings_changed;
+  in_place_upgrade& upgrade;
+  const std::vector<listener>& listeners;
+  bool& handed_over;  // the sockets (and their files) belong to a new process now
+};
+
+void reload(signal_targets& to) {
+  auto& host = to.host;
+  to.service.reloading();
+  try {
+    host_config fresh = build_config(to.line);
+    const auto running = host.settings();
+    if (const auto ignored = restart_only_changes(*running, fresh); !ignored.empty())
+      host.log->warn("SIGHUP: {} changed, which takes a restart; the rest applies now", ignored);
+    keep_restart_only_settings(*running, fresh);  // so settings() says what is in effect
+    host.metrics.attach_routes(fresh);
+    host.log->set_level(spdlog::level::from_str(fresh.log_level));
+    const auto changed = plugins_with_changed_settings(*running, fresh);
+    host.config.store(std::make_shared<const host_config>(std::move(fresh)));
+    for (const auto& plugin : changed) {
+      host.log->info("SIGHUP: the settings of plugin {} changed; its next request loads it with them", plugin);
+      to.plugin_settings_changed(plugin);
+    }
+    host.log->info("SIGHUP: configuration reloaded{}",
+                   to.line.config_file ? " from " + to.line.config_file->string() : std::string());
+  } catch (const std::exception& e) {
+    host.log->error("SIGHUP: keeping the old configuration: {}", e.what());
+  }
+  to.service.ready("serving");
+}
+
+void start_drain(signal_targets& to, std::string_view why) {
+  auto& host = to.host;
+  host.draining = true;
+  host.log->info("{}: no new connections; waiting up to {} s for {} request(s)", why,
+                 std::chrono::duration<double>(host.settings()->drain_timeout).count(), host.active_requests.load());
+  // After an upgrade the service goes on, in the new process.
+  if (!to.handed_over) to.service.stopping("draining " + std::to_string(host.active_requests.load()) + " request(s)");
+  to.srv.stop_accepting_and_drain();
+  asio::co_spawn(to.io, drain(to.io, to.threads, host, to.srv, host.settings()->drain_timeout),
+                 [&host](std::exception_ptr failure) {
+                   if (failure) host.log->critical("the drain failed; stopping");
+                 });
+}
+
+// SIGUSR2: a new process on the same sockets; this one drains once it serves.
+void upgrade(signal_targets& to, bool& draining) {
+  auto& host = to.host;
+  if (draining) return host.log->warn("SIGUSR2 ignored: the host is stopping");
+  if (to.upgrade.under_way()) return host.log->warn("SIGUSR2 ignored: an upgrade is already under way");
+  to.upgrade.start(
+      to.listeners,
+      [&to, &draining](pid_t successor) {
+        if (draining) return;  // a SIGTERM came first
+        draining = true;
+        to.handed_over = true;
+        to.service.main_pid(successor);
+        start_drain(to, "SIGUSR2: process " + std::to_string(successor) + " serves on these sockets now");
+      },
+      [&host](const std::string& why) {
+        host.log->error("SIGUSR2: the upgrade failed: {}; this process goes on serving", why);
+      });
+}
+
+awaitable<void> handle_signals(signal_targets to) {
+  asio::signal_set signals(co_await asio::this_coro::executor, SIGTERM, SIGINT, SIGHUP);
+  signals.add(SIGUSR2);
   bool draining = false;
   while (true) {
     const int signal = co_await signals.async_wait(use_awaitable);
     if (signal == SIGHUP) {
-      service.reloading();
-      try {
-        host_config fresh = build_config(line);
-        const auto running = host.settings();
-        if (const auto ignored = restart_only_changes(*running, fresh); !ignored.empty())
-          host.log->warn("SIGHUP: {} changed, which takes a restart; the rest applies now", ignored);
-        keep_restart_only_settings(*running, fresh);  // so settings() says what is in effect
-        host.metrics.attach_routes(fresh);
-        host.log->set_level(spdlog::level::from_str(fresh.log_level));
-        const auto changed = plugins_with_changed_settings(*running, fresh);
-        host.config.store(std::make_shared<const host_config>(std::move(fresh)));
-        for (const auto& plugin : changed) {
-          host.log->info("SIGHUP: the settings of plugin {} changed; its next request loads it with them", plugin);
-          plugin_settings_changed(plugin);
-        }
-        host.log->info("SIGHUP: configuration reloaded{}",
-                       line.config_file ? " from " + line.config_file->string() : std::string());
-      } catch (const std::exception& e) {
-        host.log->error("SIGHUP: keeping the old configuration: {}", e.what());
-      }
-      service.ready("serving");
+      reload(to);
+      continue;
+    }
+    if (signal == SIGUSR2) {
+      upgrade(to, draining);
       continue;
     }
     if (draining) {
       if (signal == SIGINT) {
-        host.log->warn("second SIGINT: exiting now");
-        host.log->flush();
+        to.host.log->warn("second SIGINT: exiting now");
+        to.host.log->flush();
         std::_Exit(130);
       }
       continue;
     }
     draining = true;
-    host.draining = true;
-    host.log->info("{}: no new connections; waiting up to {} s for {} request(s)",
-                   signal == SIGTERM ? "SIGTERM" : "SIGINT",
-                   std::chrono::duration<double>(host.settings()->drain_timeout).count(),
-                   host.active_requests.load());
-    service.stopping("draining " + std::to_string(host.active_requests.load()) + " request(s)");
-    srv.stop_accepting_and_drain();
-    asio::co_spawn(io, drain(io, threads, host, srv, host.settings()->drain_timeout), [&host](std::exception_ptr failure) {
-      if (failure) host.log->critical("the drain failed; stopping");
-    });
+    to.upgrade.cancel();
+    start_drain(to, signal == SIGTERM ? "SIGTERM" : "SIGINT");
   }
 }
 
@@ -231,6 +280,8 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     return serve_as_worker(std::vector<std::string>(argv + 1, argv + argc));
   }
+  // Set when this process replaces another (SIGUSR2 there): told once this one serves.
+  auto previous_process = previous_process_link::from_environment();
   command_line line;
   std::shared_ptr<const host_config> config;
   try {
@@ -337,10 +388,16 @@ int main(int argc, char** argv) {
     if (catalog) catalog->settings_changed(plugin);
     if (workers) workers->plugin_settings_changed(plugin);
   };
-  asio::co_spawn(io, handle_signals(io, threads, host, srv, line, service, plugin_settings_changed),
+  // Signals and an upgrade's outcome are handled on one strand, one at a time.
+  const auto control = asio::make_strand(io);
+  in_place_upgrade upgrades(control, host.log, std::vector<std::string>(argv, argv + argc));
+  bool handed_over = false;
+  asio::co_spawn(control,
+                 handle_signals({io, threads, host, srv, line, service, plugin_settings_changed, upgrades, listeners,
+                                 handed_over}),
                  [&](std::exception_ptr failure) {
-    if (failure) host.log->critical("signal handling stopped");
-  });
+                   if (failure) host.log->critical("signal handling stopped");
+                 });
   host.log->info("fcgi-host listening on {}; plugins: {}; scripts: {}; timeout: {} s{}", describe(listeners),
                  catalog ? catalog->directory().string() : "(none)",
                  scripts ? scripts->directory().string() : "(none)",
@@ -348,6 +405,10 @@ int main(int argc, char** argv) {
                  host.peers.active() ? "; FCGI_WEB_SERVER_ADDRS applies" : "");
   // Listening and its signals handled: systemd may send it requests and signals.
   service.ready("serving on " + describe(listeners));
+  if (previous_process.present()) {
+    host.log->info("serving in place of process {}, which now drains", ::getppid());
+    previous_process.serving();
+  }
   service.start_watchdog(io);
 
   threads.start();
@@ -357,7 +418,7 @@ int main(int argc, char** argv) {
   handlers.stop();
   const std::size_t stuck = stuck_io + handlers.wait(stuck_io > 0 ? std::chrono::milliseconds(0) : std::chrono::seconds(1));
 
-  remove_socket_files(listeners);
+  if (!handed_over) remove_socket_files(listeners);
   if (scripts) {
     if (const std::size_t killed = scripts->kill_all(); killed > 0)
       host.log->warn("{} script(s) still running at exit: killed with their process groups, and reaped", killed);

@@ -42,6 +42,8 @@ void service_notifier::reloading() {
 
 void service_notifier::stopping(std::string_view status) { send("STOPPING=1\nSTATUS=" + std::string(status)); }
 
+void service_notifier::main_pid(int pid) { send("MAINPID=" + std::to_string(pid) + "\nREADY=1"); }
+
 void service_notifier::start_watchdog(asio::io_context& io) {
   if (!active_) return;
   std::uint64_t usec = 0;

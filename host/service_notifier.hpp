@@ -28,6 +28,8 @@ class service_notifier {
   void ready(std::string_view status);
   void reloading();
   void stopping(std::string_view status);
+  // The process that takes over the service (SIGUSR2), and is ready.
+  void main_pid(int pid);
   // Pings the watchdog from `io` (so a wedged event loop stops the pings)
   // at half the interval systemd asked for; nothing when it asked for none.
   void start_watchdog(boost::asio::io_context& io);

@@ -398,7 +398,9 @@ config routes map other names to either.
 
 Signals: SIGHUP reloads the config file (settings marked [restart] keep their
 value until a restart; the rest apply to every connection from its next
-request on), SIGTERM drains and exits 0, a second SIGINT exits at once.
+request on), SIGTERM drains and exits 0, a second SIGINT exits at once,
+SIGUSR2 starts the binary now at this one's path on the same sockets and
+drains once it serves (a new build that fails to start changes nothing).
 )";
   return text;
 }

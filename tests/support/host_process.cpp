@@ -57,7 +57,13 @@ host_process::host_process(host_options options) {
     fs::permissions(dir_.path(), fs::perms::all);
     argv = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"};
   }
-  argv.insert(argv.end(), {FCGIHOST_HOST_BIN, "--plugins", plugins_dir().string(), "--log-level", "debug"});
+  std::string binary = FCGIHOST_HOST_BIN;
+  if (options.own_binary) {
+    fs::create_directory(binary_path().parent_path());
+    fs::copy_file(binary, binary_path());
+    binary = binary_path().string();
+  }
+  argv.insert(argv.end(), {binary, "--plugins", plugins_dir().string(), "--log-level", "debug"});
   if (options.scripts) {
     fs::create_directory(scripts_dir());
     for (const char* folder : {FCGIHOST_EXAMPLE_SCRIPTS, FCGIHOST_TEST_SCRIPTS})

@@ -30,6 +30,9 @@ struct host_options {
   // When the tests run as root: the host runs as `nobody` (limits such as
   // RLIMIT_NPROC do not apply to root).
   bool unprivileged = false;
+  // Run a copy of fcgi-host in the host's folder (binary_path()), which a
+  // test may replace with another build.
+  bool own_binary = false;
 };
 
 inline host_options with_arguments(std::vector<std::string> arguments) {
@@ -54,6 +57,7 @@ class host_process {
   std::filesystem::path plugins_dir() const { return dir_ / "plugins"; }
   std::filesystem::path socket_path() const { return dir_ / "host.sock"; }
   std::filesystem::path scripts_dir() const { return dir_ / "scripts"; }
+  std::filesystem::path binary_path() const { return dir_ / "bin" / "fcgi-host"; }
   // SCRIPT_FILENAME of a script copied into the scripts folder.
   std::string script(const std::string& name) const { return (scripts_dir() / name).string(); }
   std::string log() const { return read_file(dir_ / "stderr"); }

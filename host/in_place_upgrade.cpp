@@ -1,0 +1,216 @@
+#include "in_place_upgrade.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace fcgihost::host {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* ready_fd_variable = "FCGIHOST_UPGRADE_READY_FD";
+constexpr std::string_view serving_word = "serving\n";
+
+// The binary at this process's own path: after a new build was moved over
+// it, /proc/self/exe names the old one's path with " (deleted)" added.
+std::filesystem::path own_executable() {
+  std::error_code ec;
+  std::string path = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) return {};
+  constexpr std::string_view deleted = " (deleted)";
+  if (path.ends_with(deleted)) path.resize(path.size() - deleted.size());
+  return path;
+}
+
+bool starts_with_name(const char* entry, std::string_view name) {
+  return std::string_view(entry).starts_with(name) && entry[name.size()] == '=';
+}
+
+// This process's environment for the new one: without what was meant for
+// this process alone (systemd's LISTEN_* and WATCHDOG_PID, which would name
+// the wrong pid), with the sockets and the pipe.
+std::vector<std::string> environment_for_new_process(const std::vector<listener>& listeners, int ready_fd) {
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry; ++entry) {
+    bool drop = false;
+    for (std::string_view name : {std::string_view("LISTEN_PID"), std::string_view("LISTEN_FDS"),
+                                  std::string_view("LISTEN_FDNAMES"), std::string_view("WATCHDOG_PID"),
+                                  std::string_view(inherited_listeners_variable), std::string_view(ready_fd_variable)})
+      drop = drop || starts_with_name(*entry, name);
+    if (!drop) environment.emplace_back(*entry);
+  }
+  environment.push_back(std::string(inherited_listeners_variable) + "=" + inherited_listeners_text(listeners));
+  environment.push_back(std::string(ready_fd_variable) + "=" + std::to_string(ready_fd));
+  return environment;
+}
+
+std::vector<char*> pointers_to(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  for (auto& s : strings) pointers.push_back(s.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("was killed by ") + ::sigabbrev_np(WTERMSIG(status));
+  return "ended";
+}
+
+// Reaps the new process, killed first if `kill_it` or if it has not ended a
+// second after closing its end of the pipe; says how it ended.
+std::string reap(pid_t child, bool kill_it) {
+  int status = 0;
+  for (int tries = 0; !kill_it && tries < 100; ++tries) {
+    if (::waitpid(child, &status, WNOHANG) == child) return describe_status(status);
+    ::usleep(10'000);
+  }
+  ::kill(child, SIGKILL);
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return describe_status(status);
+}
+
+}  // namespace
+
+// What the coroutine waiting for the new process shares with its owner.
+struct in_place_upgrade::waiting {
+  explicit waiting(asio::any_io_executor executor) : pipe(executor), limit(executor) {}
+  asio::posix::stream_descriptor pipe;
+  asio::steady_timer limit;
+  bool cancelled = false;
+};
+
+in_place_upgrade::in_place_upgrade(asio::any_io_executor executor, std::shared_ptr<spdlog::logger> log,
+                                   std::vector<std::string> command_line)
+    : executor_(std::move(executor)), log_(std::move(log)), command_line_(std::move(command_line)),
+      executable_(own_executable()) {}
+
+in_place_upgrade::~in_place_upgrade() { cancel(); }
+
+void in_place_upgrade::start(const std::vector<listener>& listeners, std::function<void(pid_t)> serving,
+                             std::function<void(const std::string&)> failed) {
+  if (executable_.empty()) return failed("cannot tell this process's own binary (/proc/self/exe)");
+  std::array<int, 2> ready{};
+  if (::pipe2(ready.data(), O_CLOEXEC) != 0) return failed(std::string("pipe: ") + std::strerror(errno));
+  std::vector<std::string> arguments = command_line_;
+  arguments.at(0) = executable_.string();
+  auto argv = pointers_to(arguments);
+  auto environment = environment_for_new_process(listeners, ready[1]);
+  auto envp = pointers_to(environment);
+  std::vector<int> handed_over;
+  for (const auto& l : listeners) handed_over.push_back(l.fd);
+  handed_over.push_back(ready[1]);
+
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // Only async-signal-safe calls from here to exec: another thread may
+    // have held the allocator's lock at the fork.
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (const int fd : handed_over) ::fcntl(fd, F_SETFD, 0);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  if (child < 0) {
+    ::close(ready[0]);
+    return failed(std::string("fork: ") + std::strerror(errno));
+  }
+  child_ = child;
+  log_->info("SIGUSR2: started {} as process {} on this process's sockets; waiting up to {} s for it to serve",
+             executable_.string(), child, start_limit.count());
+
+  auto state = std::make_shared<waiting>(executor_);
+  state->pipe.assign(ready[0]);
+  waiting_ = state;
+  asio::co_spawn(
+      executor_,
+      [this, state, child, serving = std::move(serving), failed = std::move(failed)]() -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        std::string said;
+        std::array<char, 64> buffer{};
+        state->limit.expires_after(start_limit);
+        bool timed_out = false;
+        // Until it says "serving", closes the pipe (it exited, or exec'd
+        // something that knows nothing of it and then ended), or the limit.
+        while (said.size() < serving_word.size()) {
+          auto outcome = co_await (state->pipe.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable)) ||
+                                   state->limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+          if (state->cancelled) co_return;
+          if (outcome.index() == 1) {
+            timed_out = true;
+            break;
+          }
+          const auto [ec, n] = std::get<0>(outcome);
+          if (ec) break;
+          said.append(buffer.data(), n);
+        }
+        waiting_.reset();
+        child_ = 0;
+        if (said.starts_with(serving_word)) {
+          serving(child);
+          co_return;
+        }
+        const std::string ended = reap(child, timed_out);
+        failed(timed_out ? "process " + std::to_string(child) + " was not serving after " +
+                               std::to_string(start_limit.count()) + " s, so it was killed"
+                         : "process " + std::to_string(child) + " " + ended + " before it served");
+      },
+      [log = log_](std::exception_ptr failure) {
+        if (failure) log->error("SIGUSR2: waiting for the new process failed");
+      });
+}
+
+void in_place_upgrade::cancel() {
+  if (child_ == 0) return;
+  if (waiting_) {
+    waiting_->cancelled = true;
+    boost::system::error_code ignored;
+    waiting_->pipe.close(ignored);
+    waiting_->limit.cancel();
+    waiting_.reset();
+  }
+  log_->warn("SIGUSR2: the new process {} {} (this one is stopping)", child_, reap(child_, true));
+  child_ = 0;
+}
+
+previous_process_link previous_process_link::from_environment() {
+  previous_process_link link;
+  const char* text = std::getenv(ready_fd_variable);
+  if (!text) return link;
+  link.fd_ = std::atoi(text);
+  ::unsetenv(ready_fd_variable);
+  if (link.fd_ < 3 || ::fcntl(link.fd_, F_SETFD, FD_CLOEXEC) != 0) link.fd_ = -1;  // never a script's
+  return link;
+}
+
+void previous_process_link::serving() {
+  if (fd_ < 0) return;
+  [[maybe_unused]] const auto written = ::write(fd_, serving_word.data(), serving_word.size());
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace fcgihost::host
