@@ -10,7 +10,7 @@ FCGIHOST_PACKAGES=(
   g++ cmake make ccache pkg-config git dpkg-dev file procps
   libboost1.81-all-dev libspdlog-dev libgtest-dev libtomlplusplus-dev libsystemd-dev
   clang libclang-rt-14-dev libc++-dev libc++abi-dev
-  libfcgi-dev php-fpm nginx-light lighttpd apache2 fcgiwrap spawn-fcgi wrk curl systemd prometheus
+  libfcgi-dev php-fpm nginx-light lighttpd apache2 haproxy fcgiwrap spawn-fcgi wrk curl systemd prometheus
 )
 
 fcgihost_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
