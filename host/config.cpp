@@ -68,15 +68,20 @@ route_rule parse_route(const toml::table& table) {
   for (const auto& [name, node] : table) {
     const std::string key(name.str());
     if (key == "match" || key == "prefix" || key == "function" || key == "script") continue;
-    if (key == "timeout")
+    if (key == "role") {
+      const std::string role = toml_scalar_text(node);
+      if (role != "responder" && role != "authorizer")
+        throw std::invalid_argument("a route's role is \"responder\" or \"authorizer\", not '" + role + "'");
+      rule.role = role == "authorizer" ? fcgi_role::authorizer : fcgi_role::responder;
+    } else if (key == "timeout")
       rule.timeout = parse_seconds(key, toml_scalar_text(node));
     else if (key == "isolation")
       rule.isolation = parse_isolation(key, toml_scalar_text(node));
     else if (key == "when-overloaded")
       rule.when_overloaded = parse_overload_answer(key, toml_scalar_text(node));
     else if (!apply_script_limit(rule.limits, key, toml_scalar_text(node)))
-      throw std::invalid_argument("a [[route]] takes match or prefix, function or script, timeout, isolation, "
-                                  "when-overloaded, kill-grace and script-* limits, not '" + key + "'");
+      throw std::invalid_argument("a [[route]] takes match or prefix, function or script, role, timeout, "
+                                  "isolation, when-overloaded, kill-grace and script-* limits, not '" + key + "'");
   }
   return rule;
 }

@@ -27,9 +27,14 @@ enum class overload_answer { overloaded, service_unavailable };
 
 class route_metrics;
 
+// The FastCGI role a request asks for (BEGIN_REQUEST), which a route serves.
+// Filter is not served: no web server sends FCGI_DATA.
+enum class fcgi_role { responder, authorizer };
+
 struct route_rule {
   enum class match_kind { glob, prefix };
   enum class runner_kind { function, script };
+  fcgi_role role = fcgi_role::responder;  // role = "authorizer": it serves only Authorizer requests
   match_kind match = match_kind::glob;
   std::string pattern;  // matched against SCRIPT_FILENAME
   runner_kind runner = runner_kind::function;

@@ -382,9 +382,10 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     tear_down("protocol error");
     co_return;
   }
-  if (begin.role != static_cast<std::uint16_t>(protocol::role::responder)) {
-    host_.log->warn("{}: request {} asks for role {}, only the responder role is served", peer_, begin.request_id,
-                    begin.role);
+  const bool authorizer = begin.role == static_cast<std::uint16_t>(protocol::role::authorizer);
+  if (begin.role != static_cast<std::uint16_t>(protocol::role::responder) && !authorizer) {
+    host_.log->warn("{}: request {} asks for role {}, only the responder and authorizer roles are served", peer_,
+                    begin.request_id, begin.role);
     co_await refuse(protocol::protocol_status::unknown_role);
     co_return;
   }
@@ -406,7 +407,8 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     co_return;
   }
   auto session = std::make_shared<request_session>(weak_from_this(), socket_.get_executor(), host_, settings, peer_,
-                                                   begin.request_id, begin.keep_conn, status_only_);
+                                                   begin.request_id, begin.keep_conn, status_only_,
+                                                   authorizer ? fcgi_role::authorizer : fcgi_role::responder);
   requests_[begin.request_id] = session;
   host_.requests_begun.fetch_add(1, std::memory_order_relaxed);
   session->begin();

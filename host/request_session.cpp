@@ -85,7 +85,7 @@ awaitable<void> log_worker_handler_stack(runners::worker_runner& workers, std::s
 
 request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_executor executor,
                                  host_context& host, std::shared_ptr<const host_config> settings, std::string peer,
-                                 std::uint16_t request_id, bool keep_conn, bool status_only)
+                                 std::uint16_t request_id, bool keep_conn, bool status_only, fcgi_role role)
     : sink_(std::move(sink)),
       executor_(std::move(executor)),
       host_(host),
@@ -93,6 +93,7 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
       peer_(std::move(peer)),
       request_id_(request_id),
       keep_conn_(keep_conn),
+      role_(role),
       status_only_(status_only),
       lifecycle_(lifecycle_settings_for(*settings_, request_id), began_, settings_->timeout),
       timer_(executor_),
@@ -177,7 +178,7 @@ void request_session::start(protocol::name_value_list params) {
   const host_config* settings = settings_.get();
   // Answered by the host, before any limit: a load balancer's check gets
   // through when every request slot is taken, and sees the drain.
-  if (host_.worker_plugin.empty() && answer_by_host(*settings)) {
+  if (role_ == fcgi_role::responder && host_.worker_plugin.empty() && answer_by_host(*settings)) {
     check_end();
     return;
   }
@@ -198,7 +199,13 @@ void request_session::start(protocol::name_value_list params) {
     check_end();
     return;
   }
-  const resolved_target target = host_.worker_plugin.empty() ? resolve_target(params_, *settings)
+  if (role_ == fcgi_role::authorizer) {
+    name_the_authorizer_role();
+    // An Authorizer gets no body: Apache's mod_authnz_fcgi sends no FCGI_STDIN
+    // at all, lighttpd an empty one (dropped as late input).
+    push_stdin({});
+  }
+  const resolved_target target = host_.worker_plugin.empty() ? resolve_target(params_, *settings, role_)
                                                              : resolve_worker_target(params_, host_.worker_plugin);
   if (!target.script_filename.empty()) script_ = target.script_filename;
   route_ = target.metrics                                           ? target.metrics
@@ -211,7 +218,7 @@ void request_session::start(protocol::name_value_list params) {
   else if (target.type == resolved_target::kind::function)
     prepared = prepare_function(target);
   else
-    refuse(404, target.reason, target.reason);
+    refuse(role_ == fcgi_role::authorizer ? 403 : 404, target.reason, target.reason);  // an authorizer denies
   if (auto* work = std::get_if<0>(&prepared)) {
     if (settings->slow_threshold.count() > 0 && host_.worker_plugin.empty()) arm_slow_timer(settings->slow_threshold);
     const auto deadline_until_now = lifecycle_.deadline();
@@ -220,6 +227,13 @@ void request_session::start(protocol::name_value_list params) {
     spawn_logged(executor_, run(std::move(*work)), host_.log, fmt::format("request {}", request_id_));
   }
   check_end();
+}
+
+// An authorizer learns its role from FCGI_ROLE, as libfcgi's programs do
+// (which set it from BEGIN_REQUEST whatever the server sent).
+void request_session::name_the_authorizer_role() {
+  std::erase_if(params_, [](const auto& pair) { return pair.name == "FCGI_ROLE"; });
+  params_.push_back({"FCGI_ROLE", "AUTHORIZER"});
 }
 
 // The host's own answers: its ping and status paths, matched against SCRIPT_NAME.

@@ -37,7 +37,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   // `settings`: the configuration in force at its BEGIN_REQUEST, used for the whole request.
   request_session(std::weak_ptr<request_sink> sink, boost::asio::any_io_executor executor, host_context& host,
                   std::shared_ptr<const host_config> settings, std::string peer, std::uint16_t request_id,
-                  bool keep_conn, bool status_only = false);
+                  bool keep_conn, bool status_only = false, fcgi_role role = fcgi_role::responder);
   ~request_session() override;
 
   // Arms the deadline; call once, right after construction.
@@ -82,6 +82,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   // A lookup that found nothing to run: answered. False if it found a handler.
   // The host's own answers (ping and status page), when SCRIPT_NAME is their path.
   bool answer_by_host(const host_config& settings);
+  void name_the_authorizer_role();
   // The status page with each request in flight and each worker: gathered
   // from every connection's strand, so it is a run of its own.
   boost::asio::awaitable<runners::run_result> full_status_page(std::string query);
@@ -116,6 +117,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   const std::string peer_;
   const std::uint16_t request_id_;
   const bool keep_conn_;
+  const fcgi_role role_;
   const bool status_only_;  // its connection came from --status-listen
   const std::chrono::steady_clock::time_point began_ = std::chrono::steady_clock::now();
   request_lifecycle lifecycle_;

@@ -20,6 +20,17 @@ std::string script_filename_of(const protocol::name_value_list& params) {
   return (root ? *root : std::string()) + *name;
 }
 
+// What an Authorizer request protects: the path of its URI. Not its
+// SCRIPT_FILENAME, which Apache cuts to the longest part of the path that
+// exists under its DocumentRoot (/srv/www/private for /private/a/b).
+std::string protected_path_of(const protocol::name_value_list& params) {
+  if (const auto* uri = protocol::find_value(params, "REQUEST_URI"); uri && !uri->empty())
+    return uri->substr(0, uri->find('?'));
+  const auto* name = protocol::find_value(params, "SCRIPT_NAME");
+  const auto* info = protocol::find_value(params, "PATH_INFO");
+  return (name ? *name : std::string()) + (info ? *info : std::string());
+}
+
 bool matches(const route_rule& rule, const std::string& name) {
   if (rule.match == route_rule::match_kind::prefix) return name.starts_with(rule.pattern);
   return ::fnmatch(rule.pattern.c_str(), name.c_str(), 0) == 0;
@@ -38,15 +49,15 @@ void set_function(resolved_target& target, const std::string& plugin_dot_handler
 
 }  // namespace
 
-resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config) {
+resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config, fcgi_role role) {
   resolved_target target;
   target.timeout = config.timeout;
   config.script_limits.apply_to(target.limits);
   target.isolation = config.isolation;
   target.when_overloaded = config.when_overloaded;
-  target.script_filename = script_filename_of(params);
+  target.script_filename = role == fcgi_role::authorizer ? protected_path_of(params) : script_filename_of(params);
   const std::string& name = target.script_filename;
-  if (name.empty()) {
+  if (name.empty() && role == fcgi_role::responder) {
     target.reason = "the request has no SCRIPT_FILENAME (nor SCRIPT_NAME)";
     return target;
   }
@@ -55,7 +66,7 @@ resolved_target resolve_target(const protocol::name_value_list& params, const ho
     return target;
   }
   for (const auto& rule : config.routes) {
-    if (!matches(rule, name)) continue;
+    if (rule.role != role || !matches(rule, name)) continue;
     if (rule.timeout) target.timeout = *rule.timeout;
     rule.limits.apply_to(target.limits);
     if (rule.isolation) target.isolation = *rule.isolation;
@@ -67,6 +78,10 @@ resolved_target resolve_target(const protocol::name_value_list& params, const ho
       target.type = resolved_target::kind::script;
       target.script = rule.target;
     }
+    return target;
+  }
+  if (role == fcgi_role::authorizer) {
+    target.reason = "no [[route]] with role = \"authorizer\" matches '" + name + "'";
     return target;
   }
   if (name.find('/') == std::string::npos) {

@@ -28,7 +28,11 @@ struct resolved_target {
   route_metrics* metrics = nullptr;  // the [[route]]'s figures, when one matched
 };
 
-resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config);
+// An Authorizer request is served only by a route with role = "authorizer",
+// matched against the path of the protected request's REQUEST_URI (else
+// SCRIPT_NAME + PATH_INFO); responder requests never reach such a route.
+resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config,
+                               fcgi_role role = fcgi_role::responder);
 
 // In a worker process: the handler of `plugin` the host named, taken out of
 // `params` so that the handler never sees it.

@@ -1,6 +1,6 @@
 // fcgi-host behind a real Apache 2.4 (mod_proxy_fcgi), configured from
 // examples/apache: a handler, a script with PATH_INFO, streamed uploads, the
-// 408, and stderr in Apache's error log.
+// 408, stderr in Apache's error log, and FastCGI Authorizers (mod_authnz_fcgi).
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -8,7 +8,6 @@
 #include "../support/apache_process.hpp"
 #include "../support/crc32.hpp"
 #include "../support/host_process.hpp"
-#include "../support/nginx_process.hpp"
 #include "../support/web_server_checks.hpp"
 
 namespace fcgihost::test {
@@ -19,17 +18,22 @@ namespace {
 class BehindApache : public ::testing::Test {
  protected:
   BehindApache() {
-    host_options options = with_arguments({"--timeout", "1", "--kill-grace", "1"});
+    write_file(config_dir_ / "host.toml", authorizer_routes());
+    host_options options =
+        with_arguments({"--timeout", "1", "--kill-grace", "1", "--config", (config_dir_ / "host.toml").string()});
+    options.plugins.push_back("authorizer");
     options.scripts = true;
     options.tcp = true;
     host_.emplace(options);
     const std::string address = host_->address();  // tcp:127.0.0.1:PORT
     apache_.emplace(FCGIHOST_APACHE_TEMPLATE,
                     std::map<std::string, std::string>{{"BACKEND", "fcgi://" + address.substr(4)},
+                                                       {"AUTHORIZER", "fcgi://" + address.substr(4) + "/"},
                                                        {"SCRIPTS", host_->scripts_dir().string()}});
   }
   http_response get(const std::string& target) { return http_request(apache_->port(), "GET", target); }
 
+  temp_dir config_dir_;
   std::optional<host_process> host_;
   std::optional<apache_process> apache_;
 };
@@ -67,6 +71,29 @@ TEST_F(BehindApache, TimeoutsAre408AndStderrReachesTheErrorLog) {
   // mod_proxy_fcgi logs FCGI_STDERR as AH01071 errors.
   const auto log = apache_->error_log();
   EXPECT_NE(log.find("AH01071: Got error 'stderr.pl: a warning for the error log"), std::string::npos) << log;
+}
+
+// The authorizer plugin lets Basic credentials ada:t0ken in (generic
+// FastCGI Authorizer: one call for authentication and authorization); the
+// script, an X-Api-Key header (as an Apache authenticator, check_user_id).
+// What they pass on reaches the handler behind them.
+TEST_F(BehindApache, FastCgiAuthorizersFromAPluginAndAScript) {
+  const auto with = [&](const std::string& target, const std::map<std::string, std::string>& headers) {
+    return http_request(apache_->port(), "GET", target, {}, headers);
+  };
+  EXPECT_EQ(get("/private/bearer/report").status, 401);
+  EXPECT_EQ(with("/private/bearer/report", {{"Authorization", "Basic YWRhOmd1ZXNz"}}).status, 401);  // ada:guess
+  const auto ada = with("/private/bearer/report", {{"Authorization", "Basic YWRhOnQwa2Vu"}});       // ada:t0ken
+  EXPECT_EQ(ada.status, 200) << ada.body << host_->log() << apache_->error_log();
+  EXPECT_NE(ada.body.find("AUTH_USER=ada\n"), std::string::npos) << ada.body;
+  EXPECT_NE(ada.body.find("REMOTE_USER=ada\n"), std::string::npos) << ada.body;
+
+  EXPECT_EQ(with("/private/apikey/data", {{"X-Api-Key", "nope"}}).status, 403);
+  const auto keyed = with("/private/apikey/data", {{"X-Api-Key", "let-me-in"}});
+  EXPECT_EQ(keyed.status, 200) << keyed.body;
+  EXPECT_NE(keyed.body.find("API_CLIENT=script-checked\n"), std::string::npos) << keyed.body;
+  EXPECT_NE(keyed.body.find("REMOTE_USER=script-checked\n"), std::string::npos) << keyed.body;
+  EXPECT_TRUE(host_->wait_for_log("runner=script")) << host_->log();
 }
 
 }  // namespace

@@ -65,12 +65,12 @@ TEST(HostProtocol, UnknownManagementRecordGetsUnknownType) {
   EXPECT_EQ(reply.unknown_type, 77);
 }
 
-TEST(HostProtocol, RolesOtherThanResponderGetUnknownRole) {
+TEST(HostProtocol, TheFilterRoleAndUnknownRolesGetUnknownRole) {
   host_process host;
   const auto responses = run_async([&]() -> awaitable<std::vector<client::response>> {
     auto conn = co_await connection::connect(host.address());
     std::vector<client::response> seen;
-    for (std::uint16_t role : {2, 3, 99}) {
+    for (std::uint16_t role : {3, 0, 99}) {
       client::request_options options;
       options.role = role;
       options.params = request_params("hello.greet");
@@ -88,6 +88,58 @@ TEST(HostProtocol, RolesOtherThanResponderGetUnknownRole) {
   }
   EXPECT_EQ(responses[3].protocol_status, 0);
   EXPECT_EQ(responses[3].out, "Content-Type: text/plain\r\n\r\nHello, world!\n");
+}
+
+// An Authorizer request for `uri`, with `headers`; its SCRIPT_FILENAME as
+// Apache sends it, cut to what exists of the path (which no route matches).
+client::request_options authorizer_request(const std::string& uri, protocol::name_value_list headers) {
+  client::request_options options;
+  options.role = static_cast<std::uint16_t>(protocol::role::authorizer);
+  options.params = {{"SCRIPT_FILENAME", "/var/www"}, {"REQUEST_METHOD", "GET"}, {"REQUEST_URI", uri}};
+  options.params.insert(options.params.end(), headers.begin(), headers.end());
+  return options;
+}
+
+// Authorizer requests go to the routes with role = "authorizer" (a plugin's
+// handler and a script here), and only there; their answers reach the web
+// server as they are: a 200 with Variable- headers, or the denial.
+TEST(HostProtocol, TheAuthorizerRoleIsServedByAuthorizerRoutesAlone) {
+  temp_dir config_dir;
+  write_file(config_dir / "host.toml",
+             "[[route]]\nmatch = \"*/bearer/*\"\nrole = \"authorizer\"\nfunction = \"authorizer.bearer\"\n"
+             "[[route]]\nmatch = \"*/apikey/*\"\nrole = \"authorizer\"\nscript = \"authorizer.sh\"\n"
+             "[plugin.authorizer]\ntokens = \"t0ken=ada,other=grace\"\n");
+  host_options options = with_arguments({"--config", (config_dir / "host.toml").string()});
+  options.plugins = {"authorizer", "hello"};
+  options.scripts = true;
+  host_process host(options);
+  const auto ask = [&](client::request_options request) {
+    return run_async([&]() -> awaitable<client::response> {
+      auto conn = co_await connection::connect(host.address());
+      co_return co_await conn.send(std::move(request));
+    });
+  };
+  EXPECT_EQ(ask(authorizer_request("/srv/bearer/report.pdf?page=2", {{"HTTP_AUTHORIZATION", "Bearer t0ken"}})).out,
+            "Status: 200 OK\r\nVariable-AUTH_USER: ada\r\n\r\n");
+  const auto denied = ask(authorizer_request("/srv/bearer/report.pdf", {{"HTTP_AUTHORIZATION", "Bearer guess"}}));
+  EXPECT_TRUE(denied.out.starts_with("Status: 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n")) << denied.out;
+  EXPECT_EQ(denied.app_status, 0u);
+  // The script learns its role from FCGI_ROLE, whatever the server sent.
+  EXPECT_EQ(ask(authorizer_request("/srv/apikey/data", {{"HTTP_X_API_KEY", "let-me-in"}, {"FCGI_ROLE", "RESPONDER"}})).out,
+            "Status: 200 OK\r\nVariable-API_CLIENT: script-checked\r\n\r\n");
+  EXPECT_TRUE(ask(authorizer_request("/srv/apikey/data", {{"HTTP_X_API_KEY", "nope"}})).out.starts_with(
+      "Status: 403 Forbidden\r\n"));
+  // No authorizer route matches: denied, never a responder's answer.
+  const auto unrouted = ask(authorizer_request("/hello.greet?x=/bearer/", {}));
+  EXPECT_TRUE(unrouted.out.starts_with("Status: 403 Forbidden\r\n")) << unrouted.out;
+  EXPECT_TRUE(host.wait_for_log("no [[route]] with role = \"authorizer\" matches '/hello.greet'")) << host.log();
+  // A responder request never reaches an authorizer route.
+  client::request_options responder;
+  responder.params = request_params("x/bearer/y");
+  responder.params.push_back({"HTTP_AUTHORIZATION", "Bearer t0ken"});
+  const auto as_responder = ask(std::move(responder));
+  EXPECT_EQ(as_responder.out.find("Variable-"), std::string::npos) << as_responder.out;
+  EXPECT_TRUE(as_responder.out.starts_with("Status: 404")) << as_responder.out;
 }
 
 // Served one after another, these would take 50 x 0.5 s; run at once, about 0.5 s.

@@ -11,7 +11,6 @@
 #include "../support/crc32.hpp"
 #include "../support/host_process.hpp"
 #include "../support/lighttpd_process.hpp"
-#include "../support/nginx_process.hpp"
 #include "../support/web_server_checks.hpp"
 
 namespace fcgihost::test {
@@ -33,9 +32,10 @@ std::string routes_under(const std::filesystem::path& docroot) {
 class BehindLighttpd : public ::testing::Test {
  protected:
   BehindLighttpd() {
-    write_file(docroot_ / "host.toml", routes_under(docroot_.path()));
+    write_file(docroot_ / "host.toml", routes_under(docroot_.path()) + authorizer_routes());
     host_options options = with_arguments({"--timeout", "1", "--kill-grace", "1", "--config",
                                            (docroot_ / "host.toml").string()});
+    options.plugins.push_back("authorizer");
     options.scripts = true;
     host_.emplace(options);
     std::filesystem::create_directory_symlink(host_->scripts_dir(), docroot_ / "cgi");
@@ -84,6 +84,35 @@ TEST_F(BehindLighttpd, TimeoutsAre408AndStderrReachesTheErrorLog) {
   // lighttpd writes each FCGI_STDERR line to its error log.
   const auto log = lighttpd_->error_log();
   EXPECT_NE(log.find("FastCGI-stderr:stderr.pl: a warning for the error log"), std::string::npos) << log;
+}
+
+// "mode" => "authorizer": the authorizer plugin (a bearer token) and script
+// (an X-Api-Key) let requests through to what lighttpd serves itself, a file
+// and a CGI program, which gets the authorizer's Variable- values.
+TEST_F(BehindLighttpd, FastCgiAuthorizersFromAPluginAndAScript) {
+  for (const char* area : {"bearer", "apikey"}) {
+    std::filesystem::create_directories(docroot_ / "private" / area);
+    write_file(docroot_ / "private" / area / "secret.txt", "the secret\n");
+    write_file(docroot_ / "private" / area / "whoami.sh",
+               "printf 'Content-Type: text/plain\\r\\n\\r\\n'\necho \"user=$AUTH_USER client=$API_CLIENT\"\n");
+  }
+  const auto with = [&](const std::string& target, const http_headers& headers) {
+    return http_request(lighttpd_->http_socket(), "GET", target, {}, headers);
+  };
+  const auto anonymous = get("/private/bearer/secret.txt");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.headers.at("www-authenticate"), "Bearer");
+  EXPECT_EQ(with("/private/bearer/secret.txt", {{"Authorization", "Bearer guess"}}).status, 401);
+  EXPECT_EQ(with("/private/bearer/secret.txt", {{"Authorization", "Bearer t0ken"}}).body, "the secret\n");
+  EXPECT_EQ(with("/private/bearer/whoami.sh", {{"Authorization", "Bearer t0ken"}}).body, "user=ada client=\n");
+
+  EXPECT_EQ(get("/private/apikey/secret.txt").status, 403);
+  EXPECT_EQ(with("/private/apikey/secret.txt", {{"X-Api-Key", "let-me-in"}}).body, "the secret\n");
+  EXPECT_EQ(with("/private/apikey/whoami.sh", {{"X-Api-Key", "let-me-in"}}).body, "user= client=script-checked\n");
+  // No authorizer route for this area: denied.
+  std::filesystem::create_directories(docroot_ / "private" / "other");
+  write_file(docroot_ / "private" / "other" / "secret.txt", "the secret\n");
+  EXPECT_EQ(with("/private/other/secret.txt", {{"Authorization", "Bearer t0ken"}}).status, 403);
 }
 
 // lighttpd starts the hosts itself (bin-path), two of them (max-procs), each

@@ -1,6 +1,6 @@
 // A real nginx for a test, configured from examples/nginx/fcgi-host.conf.in
 // in front of a host socket, listening on a unix socket of its own (no port
-// to pick, none to collide); and a small blocking HTTP/1.0 client for it.
+// to pick, none to collide).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "child_process.hpp"
+#include "http_client.hpp"
 
 namespace fcgihost::test {
 
@@ -29,20 +30,6 @@ class nginx_process {
   std::unique_ptr<child_process> process_;
 };
 
-struct http_response {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-};
-
-// One request with Connection: close to a web server's unix socket; bounded by a 60 s socket timeout.
-http_response http_request(const std::filesystem::path& http_socket, const std::string& method,
-                           const std::string& target, const std::string& body = {});
-// The same to 127.0.0.1:PORT.
-http_response http_request(std::uint16_t port, const std::string& method, const std::string& target,
-                           const std::string& body = {});
-// A port nothing listens on now (bound and released: for a server that can take no socket).
-std::uint16_t free_tcp_port();
 inline http_response http_request(const nginx_process& nginx, const std::string& method, const std::string& target,
                                   const std::string& body = {}) {
   return http_request(nginx.http_socket(), method, target, body);

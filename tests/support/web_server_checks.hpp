@@ -1,6 +1,6 @@
 // What every "behind a web server" test checks the same way, whatever the
-// server (lighttpd, Apache): the CGI variables a script gets, and uploads
-// streamed whole to a handler and to a script.
+// server (lighttpd, Apache): the CGI variables a script gets, uploads
+// streamed whole to a handler and to a script, and the host's authorizers.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,9 +10,18 @@
 #include <vector>
 
 #include "crc32.hpp"
-#include "nginx_process.hpp"  // http_response
+#include "http_client.hpp"
 
 namespace fcgihost::test {
+
+// The host's [[route]]s for FastCGI Authorizer requests, by the protected
+// path: .../bearer/... to the authorizer plugin (users: ada, token t0ken),
+// .../apikey/... to the authorizer.sh script (X-Api-Key: let-me-in).
+inline std::string authorizer_routes() {
+  return "[[route]]\nmatch = \"*/bearer/*\"\nrole = \"authorizer\"\nfunction = \"authorizer.bearer\"\n"
+         "[[route]]\nmatch = \"*/apikey/*\"\nrole = \"authorizer\"\nscript = \"authorizer.sh\"\n"
+         "[plugin.authorizer]\ntokens = \"t0ken=ada\"\n";
+}
 
 // env.py's output for GET SCRIPT_NAME/some/path?a=b.
 inline void expect_cgi_variables(const http_response& env, const std::string& script_name,
