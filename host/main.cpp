@@ -12,7 +12,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <thread>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -23,6 +28,7 @@
 #include <runners/worker_protocol.hpp>
 #include <runners/worker_runner.hpp>
 
+#include "cgi_mode.hpp"
 #include "config.hpp"
 #include "idle_memory_trim.hpp"
 #include "in_place_upgrade.hpp"
@@ -159,9 +165,7 @@ void upgrade(signal_targets& to, bool& draining) {
       });
 }
 
-awaitable<void> handle_signals(signal_targets to) {
-  asio::signal_set signals(co_await asio::this_coro::executor, SIGTERM, SIGINT, SIGHUP);
-  signals.add(SIGUSR2);
+awaitable<void> handle_signals(asio::signal_set& signals, signal_targets to) {
   bool draining = false;
   while (true) {
     const int signal = co_await signals.async_wait(use_awaitable);
@@ -280,6 +284,8 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     return serve_as_worker(std::vector<std::string>(argv + 1, argv + argc));
   }
+  // Run by a web server as a CGI program: one request, then exit.
+  const bool cgi_mode = started_as_cgi();
   // Set when this process replaces another (SIGUSR2 there): told once this one serves.
   auto previous_process = previous_process_link::from_environment();
   command_line line;
@@ -290,7 +296,13 @@ int main(int argc, char** argv) {
       std::cout << usage_text();
       return 0;
     }
-    config = std::make_shared<const host_config>(build_config(line));
+    host_config built = build_config(line);
+    if (cgi_mode) {
+      built.listen.clear();  // its one connection is a socketpair
+      // The web server's error log gets warnings and errors, not a line per start.
+      if (built.log_level == "info") built.log_level = "warn";
+    }
+    config = std::make_shared<const host_config>(std::move(built));
   } catch (const std::exception& e) {
     std::cerr << "fcgi-host: " << e.what() << "\n(see fcgi-host --help)\n";
     return usage_exit;
@@ -333,7 +345,7 @@ int main(int argc, char** argv) {
       scripts.emplace(config->scripts_dir, host.log, scripts_open_files, identity);
       host.scripts = &*scripts;
     }
-    listeners = open_listeners(*config);
+    if (!cgi_mode) listeners = open_listeners(*config);
   } catch (const std::exception& e) {
     host.log->critical("cannot start: {}", e.what());
     return startup_exit;
@@ -392,9 +404,13 @@ int main(int argc, char** argv) {
   const auto control = asio::make_strand(io);
   in_place_upgrade upgrades(control, host.log, std::vector<std::string>(argv, argv + argc));
   bool handed_over = false;
+  // Registered now, not when the coroutine first runs: a signal that comes
+  // before (a CGI request done at once, a stop during start-up) is not lost.
+  asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
+  signals.add(SIGUSR2);
   asio::co_spawn(control,
-                 handle_signals({io, threads, host, srv, line, service, plugin_settings_changed, upgrades, listeners,
-                                 handed_over}),
+                 handle_signals(signals, {io, threads, host, srv, line, service, plugin_settings_changed, upgrades,
+                                          listeners, handed_over}),
                  [&](std::exception_ptr failure) {
                    if (failure) host.log->critical("signal handling stopped");
                  });
@@ -411,7 +427,24 @@ int main(int argc, char** argv) {
   }
   service.start_watchdog(io);
 
+  // CGI mode: the request from the environment and stdin, relayed to this
+  // host over a socketpair; then the host stops as on SIGTERM.
+  std::thread cgi_relay;
+  int cgi_status = 0;
+  if (cgi_mode) {
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+      host.log->critical("cannot start: socketpair: {}", std::strerror(errno));
+      return startup_exit;
+    }
+    srv.serve_connected(ends[0], "cgi");
+    cgi_relay = std::thread([&cgi_status, relay_end = ends[1]] {
+      cgi_status = relay_cgi_request(relay_end);
+      ::kill(::getpid(), SIGTERM);
+    });
+  }
   threads.start();
+  if (cgi_relay.joinable()) cgi_relay.join();
   // After a drain: handlers still running have had their stop tokens.
   const std::size_t stuck_io = threads.wait(std::chrono::seconds(1));
   if (workers) workers->shut_down();  // idle workers now; busy ones as their requests are torn down
@@ -442,5 +475,5 @@ int main(int argc, char** argv) {
     std::_Exit(0);
   }
   host.log->info("stopped");
-  return 0;
+  return cgi_status;
 }

@@ -40,6 +40,17 @@ void server::start() {
   }
 }
 
+void server::serve_connected(int fd, const std::string& description) {
+  socket_type socket(asio::make_strand(io_));
+  socket.assign(asio::generic::stream_protocol(AF_UNIX, 0), fd);
+  auto conn = std::make_shared<connection>(std::move(socket), host_, description, false);
+  host_.connections.add(conn);
+  // The handler holds the connection until run() has begun (and holds it itself).
+  asio::co_spawn(conn->executor(), conn->run(), [log = host_.log, description, conn](std::exception_ptr failure) {
+    if (failure) log->error("{}: connection failed inside the host: {}", description, runners::exception_text(failure));
+  });
+}
+
 // Every connection already waiting is taken at once, not one a turn of the
 // event loop: under load each turn also runs every other connection's work,
 // and of 100 connections that arrived together the last was read 110 ms

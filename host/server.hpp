@@ -25,6 +25,9 @@ class server {
   server(boost::asio::io_context& io, host_context& host, const std::vector<listener>& listeners);
 
   void start();
+  // Serves a socket that is connected already (CGI mode: the host's end of a
+  // socketpair) as a connection of its own.
+  void serve_connected(int fd, const std::string& description);
   // SIGTERM: no new connections; idle ones close now, busy ones after their requests.
   void stop_accepting_and_drain();
   // The drain ran out of time: every request still running is aborted.

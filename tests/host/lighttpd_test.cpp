@@ -11,6 +11,7 @@
 #include "../support/crc32.hpp"
 #include "../support/host_process.hpp"
 #include "../support/lighttpd_process.hpp"
+#include "../support/run_async.hpp"
 #include "../support/web_server_checks.hpp"
 
 namespace fcgihost::test {
@@ -145,6 +146,58 @@ TEST(LighttpdSpawnsTheHosts, ServesAndStopsWithIt) {
   }
   lighttpd.process().signal(SIGTERM);
   for (const pid_t host : hosts) EXPECT_TRUE(wait_until_gone(host, std::chrono::seconds(15))) << host;
+}
+
+// mod_cgi runs fcgi-host as a plain CGI program, once per request: the same
+// handler and script answer the same bytes as in FastCGI mode, a body
+// streams in, the timeout is a 408, and no process is left.
+TEST(LighttpdRunsTheHostAsACgiProgram, OneRequestEachAnsweredAsInFastCgiMode) {
+  temp_dir docroot;
+  const auto bin = docroot / "cgi-bin";
+  std::filesystem::create_directory(bin);
+  write_file(docroot / "host.toml",
+             "plugins = \"" + std::string(FCGIHOST_PLUGIN_BUILD_DIR) + "\"\nscripts = \"" +
+                 std::string(FCGIHOST_EXAMPLE_SCRIPTS) + "\"\ntimeout = 1\nkill-grace = 1\n" +
+                 "[[route]]\nprefix = \"" + (bin / "hello.cgi").string() + "\"\nfunction = \"hello.greet\"\n" +
+                 "[[route]]\nprefix = \"" + (bin / "echo.cgi").string() + "\"\nfunction = \"echo.body\"\n" +
+                 "[[route]]\nprefix = \"" + (bin / "slow.cgi").string() + "\"\nfunction = \"slow.polite\"\n" +
+                 "[[route]]\nprefix = \"" + (bin / "hello-sh.cgi").string() + "\"\nscript = \"hello.sh\"\n");
+  for (const char* name : {"hello.cgi", "echo.cgi", "slow.cgi", "hello-sh.cgi"}) {
+    write_file(bin / name, "#!/bin/sh\nexec " + std::string(FCGIHOST_HOST_BIN) + " --config " +
+                               (docroot / "host.toml").string() + "\n");
+    std::filesystem::permissions(bin / name, std::filesystem::perms::owner_all);
+  }
+  lighttpd_process lighttpd(FCGIHOST_LIGHTTPD_CGI_TEMPLATE, {{"DOCROOT", docroot.path().string()}});
+  const auto get = [&](const std::string& target) { return http_request(lighttpd.http_socket(), "GET", target); };
+
+  // The same requests to a host in FastCGI mode.
+  host_options fastcgi_options = with_arguments({"--timeout", "1"});
+  fastcgi_options.scripts = true;
+  host_process fastcgi(fastcgi_options);
+  const auto body_of = [](const client::response& r) { return r.out.substr(r.out.find("\r\n\r\n") + 4); };
+  const auto hello = get("/cgi-bin/hello.cgi?cgi");
+  EXPECT_EQ(hello.status, 200);
+  EXPECT_EQ(hello.headers.at("content-type"), "text/plain");
+  EXPECT_EQ(hello.body, body_of(run_async([&] { return fetch(fastcgi.address(), "hello.greet", "cgi"); })));
+  EXPECT_EQ(hello.body, "Hello, cgi!\n");
+  const auto script = get("/cgi-bin/hello-sh.cgi");
+  EXPECT_EQ(script.status, 200);
+  EXPECT_EQ(script.body, body_of(run_async([&] { return fetch(fastcgi.address(), fastcgi.script("hello.sh")); })));
+
+  const std::string upload = patterned_bytes(1024 * 1024 + 3);
+  const auto echoed = http_request(lighttpd.http_socket(), "POST", "/cgi-bin/echo.cgi", upload);
+  EXPECT_EQ(echoed.status, 200);
+  EXPECT_EQ(crc32_hex(echoed.body), crc32_hex(upload));
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto slow = get("/cgi-bin/slow.cgi?30");
+  EXPECT_EQ(slow.status, 408);
+  EXPECT_NE(slow.body.find("did not finish within 1 s"), std::string::npos) << slow.body;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+  // Each request's host (and its worker) has exited.
+  for (int tries = 0; tries < 200 && !live_children(lighttpd.process().pid()).empty(); ++tries)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(live_children(lighttpd.process().pid()).empty());
 }
 
 }  // namespace

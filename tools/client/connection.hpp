@@ -80,7 +80,8 @@ class exchange {
 
 class connection {
  public:
-  // Connects to unix:PATH, tcp:HOST:PORT or tcp:[V6]:PORT on the calling coroutine's executor.
+  // Connects to unix:PATH, tcp:HOST:PORT or tcp:[V6]:PORT on the calling coroutine's executor;
+  // fd:N takes a socket that is connected already (and closes it in the end).
   static boost::asio::awaitable<connection> connect(std::string_view address);
 
   connection(connection&&) noexcept = default;

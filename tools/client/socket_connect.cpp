@@ -5,6 +5,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/socket.h>
+
 #include <stdexcept>
 
 namespace fcgihost::client {
@@ -23,7 +25,17 @@ awaitable<void> connect_socket(asio::generic::stream_protocol::socket& socket, c
     if (ec) throw std::runtime_error("cannot connect to " + to.to_string() + ": " + ec.message());
     co_return;
   }
-  if (to.type != protocol::socket_address::kind::tcp) throw std::invalid_argument("a client connects to unix: or tcp:");
+  if (to.type == protocol::socket_address::kind::fd) {
+    // A socket connected already (one end of a socketpair, an inherited one).
+    sockaddr_storage address{};
+    socklen_t size = sizeof address;
+    if (::getsockname(to.fd, reinterpret_cast<sockaddr*>(&address), &size) != 0)
+      throw std::runtime_error("fd:" + std::to_string(to.fd) + " is not a socket");
+    socket.assign(asio::generic::stream_protocol(address.ss_family, 0), to.fd);
+    co_return;
+  }
+  if (to.type != protocol::socket_address::kind::tcp)
+    throw std::invalid_argument("a client connects to unix:, tcp: or fd:");
   asio::ip::tcp::resolver resolver(socket.get_executor());
   const auto results = co_await resolver.async_resolve(to.host, std::to_string(to.port), use_awaitable);
   error_code last = asio::error::host_not_found;

@@ -1,0 +1,141 @@
+#include "cgi_mode.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include <client/connection.hpp>
+#include <fcgihost/protocol/response_status.hpp>
+
+extern char** environ;
+
+namespace fcgihost::host {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+bool is_listening_socket(int fd) {
+  int listening = 0;
+  socklen_t size = sizeof listening;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening != 0;
+}
+
+// The CGI meta-variables, and whatever else the server put in the
+// environment: a FastCGI server would have sent them as PARAMS.
+protocol::name_value_list params_from_environment() {
+  protocol::name_value_list params;
+  for (char** entry = environ; *entry; ++entry) {
+    const std::string_view pair = *entry;
+    const auto equals = pair.find('=');
+    if (equals == std::string_view::npos || equals == 0) continue;
+    params.push_back({std::string(pair.substr(0, equals)), std::string(pair.substr(equals + 1))});
+  }
+  return params;
+}
+
+// RFC 3875 4.2: the body is CONTENT_LENGTH bytes; without it there is none.
+std::size_t body_length() {
+  const char* text = std::getenv("CONTENT_LENGTH");
+  std::size_t length = 0;
+  if (!text || std::from_chars(text, text + std::char_traits<char>::length(text), length).ec != std::errc()) return 0;
+  return length;
+}
+
+// Writes all of `bytes` to `fd` (stdout, stderr), whatever it is.
+bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Reads stdin, at most `length` bytes, into the request. A pipe or socket is
+// read as it becomes readable; a regular file (a server that spooled the
+// body) with plain reads, which never wait.
+awaitable<void> send_body(client::exchange& request, std::size_t length) {
+  std::array<char, 65536> buffer{};
+  struct stat info {};
+  const bool plain_file = ::fstat(STDIN_FILENO, &info) == 0 && S_ISREG(info.st_mode);
+  std::optional<asio::posix::stream_descriptor> in;
+  if (!plain_file && length > 0) in.emplace(co_await asio::this_coro::executor, ::dup(STDIN_FILENO));
+  while (length > 0) {
+    const std::size_t want = std::min(length, buffer.size());
+    std::size_t got = 0;
+    if (in) {
+      auto [ec, n] = co_await in->async_read_some(asio::buffer(buffer.data(), want), asio::as_tuple(use_awaitable));
+      if (ec) break;
+      got = n;
+    } else {
+      const ssize_t n = ::read(STDIN_FILENO, buffer.data(), want);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got = static_cast<std::size_t>(n);
+    }
+    co_await request.write_stdin(std::string_view(buffer.data(), got));
+    length -= got;
+  }
+  co_await request.end_stdin();
+}
+
+awaitable<int> relay(int host_end) {
+  auto conn = co_await client::connection::connect("fd:" + std::to_string(host_end));
+  client::request_options options;
+  options.params = params_from_environment();
+  options.keep_conn = false;
+  auto request = co_await conn.begin(std::move(options));
+  // The body goes in while the answer comes out: a handler may answer
+  // before it has read it all (and the host then drops the rest).
+  asio::co_spawn(co_await asio::this_coro::executor, send_body(request, body_length()), asio::detached);
+  bool wrote_any = false;
+  try {
+    while (true) {
+      auto event = co_await request.next();
+      if (event.type == client::output_event::kind::end) co_return 0;
+      const int fd = event.type == client::output_event::kind::out ? STDOUT_FILENO : STDERR_FILENO;
+      wrote_any = wrote_any || fd == STDOUT_FILENO;
+      if (!write_all(fd, event.bytes) && fd == STDOUT_FILENO) co_return 0;  // the server stopped reading
+    }
+  } catch (const std::exception& e) {
+    write_all(STDERR_FILENO, std::string("fcgi-host (CGI mode): the request was not answered: ") + e.what() + "\n");
+  }
+  if (!wrote_any) write_all(STDOUT_FILENO, protocol::cgi_response(502, "Bad Gateway", "The request was not answered.\n"));
+  co_return 1;
+}
+
+}  // namespace
+
+bool started_as_cgi() { return std::getenv("GATEWAY_INTERFACE") != nullptr && !is_listening_socket(STDIN_FILENO); }
+
+int relay_cgi_request(int host_end) {
+  asio::io_context io;
+  int status = 1;
+  asio::co_spawn(io, relay(host_end), [&](std::exception_ptr failure, int result) {
+    status = failure ? 1 : result;
+    io.stop();  // the body may still be coming: the answer is out, so it is not wanted
+  });
+  io.run();
+  return status;
+}
+
+}  // namespace fcgihost::host

@@ -1,0 +1,21 @@
+// CGI mode: a web server ran fcgi-host as a plain CGI program (mod_cgi,
+// lighttpd's mod_cgi), as libfcgi's FCGX_IsCGI programs notice. The host then
+// serves exactly that one request: from its environment, stdin and stdout,
+// through its own FastCGI server on a socketpair, so that the resolution,
+// runners, timeout and 408 are those of FastCGI mode, byte for byte.
+#pragma once
+
+namespace fcgihost::host {
+
+// GATEWAY_INTERFACE is set and fd 0 is not a listening socket.
+bool started_as_cgi();
+
+// Sends the CGI request (environment as PARAMS, stdin as FCGI_STDIN, at most
+// CONTENT_LENGTH bytes) over `host_end`, the connected socket the host serves,
+// and copies FCGI_STDOUT to stdout and FCGI_STDERR to stderr as they come.
+// Blocks (it runs on a thread of its own); returns the exit status: 0 once
+// the request ended, 1 if the host never ended it (a 502 was written then,
+// if nothing else had been).
+int relay_cgi_request(int host_end);
+
+}  // namespace fcgihost::host
