@@ -114,7 +114,12 @@ awaitable<int> relay(int host_end) {
       if (event.type == client::output_event::kind::end) co_return 0;
       const int fd = event.type == client::output_event::kind::out ? STDOUT_FILENO : STDERR_FILENO;
       wrote_any = wrote_any || fd == STDOUT_FILENO;
-      if (!write_all(fd, event.bytes) && fd == STDOUT_FILENO) co_return 0;  // the server stopped reading
+      if (!write_all(fd, event.bytes) && fd == STDOUT_FILENO) {
+        // The web server stopped reading (its client left): stop the handler
+        // now rather than at the drain's end.
+        co_await request.abort();
+        co_return 0;
+      }
     }
   } catch (const std::exception& e) {
     write_all(STDERR_FILENO, std::string("fcgi-host (CGI mode): the request was not answered: ") + e.what() + "\n");

@@ -330,6 +330,17 @@ int main(int argc, char** argv) {
   else if (::geteuid() == 0)
     host.log->warn("running as root: plugin workers and scripts run as root too; set user (and group) to run them "
                    "as another user");
+  // Never a concurrency hint of 1, which would let a thread keep work for
+  // itself while a fast-path handler holds it (see io_threads).
+  asio::io_context io(static_cast<int>(std::max<std::size_t>(config->io_threads, 2)));
+  // Signals and an upgrade's outcome are handled on one strand, one at a time.
+  const auto control = asio::make_strand(io);
+  // Registered before any socket exists, not when the coroutine first runs:
+  // a signal that comes once the host can be seen (a SIGHUP or SIGUSR2 as
+  // soon as the socket is there, a stop during start-up, the CGI relay's
+  // SIGTERM) waits for it instead of killing the host.
+  asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
+  signals.add(SIGUSR2);
   std::vector<listener> listeners;
   std::optional<runners::plugin_catalog> catalog;
   // Before the io_context: a script it still holds at exit is reaped through this.
@@ -352,9 +363,6 @@ int main(int argc, char** argv) {
   }
   host.config.store(config);
 
-  // Never a concurrency hint of 1, which would let a thread keep work for
-  // itself while a fast-path handler holds it (see io_threads).
-  asio::io_context io(static_cast<int>(std::max<std::size_t>(config->io_threads, 2)));
   // As many threads may replace I/O threads held by a fast-path run as the
   // pool may hold handlers: each such run is a handler that blocked.
   runners::io_threads threads(io, config->io_threads, config->max_workers,
@@ -400,14 +408,8 @@ int main(int argc, char** argv) {
     if (catalog) catalog->settings_changed(plugin);
     if (workers) workers->plugin_settings_changed(plugin);
   };
-  // Signals and an upgrade's outcome are handled on one strand, one at a time.
-  const auto control = asio::make_strand(io);
   in_place_upgrade upgrades(control, host.log, std::vector<std::string>(argv, argv + argc));
   bool handed_over = false;
-  // Registered now, not when the coroutine first runs: a signal that comes
-  // before (a CGI request done at once, a stop during start-up) is not lost.
-  asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
-  signals.add(SIGUSR2);
   asio::co_spawn(control,
                  handle_signals(signals, {io, threads, host, srv, line, service, plugin_settings_changed, upgrades,
                                           listeners, handed_over}),

@@ -4,22 +4,9 @@
 set -euo pipefail
 source "$(dirname "$0")/steps.sh"
 
-port=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s|@PREFIX@|$work/nginx|g" -e "s|@HOST1@|unix:$work/host1.sock|" -e "s|@HOST2@|unix:$work/host2.sock|" \
-    -e "s|@LISTEN@|127.0.0.1:$port|" -e "s|@USER@|$(id -un)|" \
-    "$source/examples/nginx/fcgi-host-farm.conf.in" > "$work/nginx/nginx.conf"
 start_host host1 "unix:$work/host1.sock"
 start_host host2 "unix:$work/host2.sock"
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2> "$work/nginx.log" &
-started+=("$!")
-url="http://127.0.0.1:$port/fn/hello.greet?farm"
-tries=0
-until [ "$(curl -s "$url" || true)" = "Hello, farm!" ]; do
-  tries=$((tries + 1))
-  [ "$tries" -le 200 ] || fail "nginx did not answer within 10 s"
-  sleep 0.05
-done
+start_nginx fcgi-host-farm.conf.in -e "s|@HOST1@|unix:$work/host1.sock|" -e "s|@HOST2@|unix:$work/host2.sock|"
 
 before=($(served host1) $(served host2))
 load 10 "$url"

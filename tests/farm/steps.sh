@@ -11,6 +11,8 @@
 #   load SECONDS URL                wrk in the background (its report in $work/wrk.out)
 #   finish_load                     wait for it; sets $requests, $failed and $rate
 #   served NAME                     how many hellos host NAME has answered
+#   start_nginx TEMPLATE [SED...]   nginx from examples/nginx/TEMPLATE, more placeholders
+#                                   filled by the sed expressions; sets $url to its hello
 build=$(cd "$1" && pwd)
 source=$(cd "$2" && pwd)
 work=$(mktemp -d)
@@ -78,3 +80,20 @@ finish_load() {
 }
 
 served() { count_in "$work/$1.log" '"GET /fn/hello.greet?farm" 200'; }
+
+start_nginx() {
+  local template=$1 tries=0 port
+  shift
+  port=$(free_port)
+  mkdir -p "$work/nginx"
+  sed -e "s|@PREFIX@|$work/nginx|g" -e "s|@LISTEN@|127.0.0.1:$port|" -e "s|@USER@|$(id -un)|" "$@" \
+      "$source/examples/nginx/$template" > "$work/nginx/nginx.conf"
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2> "$work/nginx.log" &
+  started+=("$!")
+  url="http://127.0.0.1:$port/fn/hello.greet?farm"
+  until [ "$(curl -s "$url" || true)" = "Hello, farm!" ]; do
+    tries=$((tries + 1))
+    [ "$tries" -le 200 ] || fail "nginx did not answer within 10 s"
+    sleep 0.05
+  done
+}

@@ -17,21 +17,8 @@ install_build() {
 # The process serving on the socket now: the newest fcgi-host running from $host_bin.
 serving_pid() { pgrep -n -f "^$host_bin --listen" ; }
 
-port=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s|@PREFIX@|$work/nginx|g" -e "s|@SOCKET@|$work/host.sock|" -e "s|@LISTEN@|127.0.0.1:$port|" \
-    -e "s|@SCRIPTS@|$source/examples/scripts|g" -e "s|@USER@|$(id -un)|" \
-    "$source/examples/nginx/fcgi-host.conf.in" > "$work/nginx/nginx.conf"
 start_host host "unix:$work/host.sock"
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2> "$work/nginx.log" &
-started+=("$!")
-url="http://127.0.0.1:$port/fn/hello.greet?farm"
-tries=0
-until [ "$(curl -s "$url" || true)" = "Hello, farm!" ]; do
-  tries=$((tries + 1))
-  [ "$tries" -le 200 ] || fail "nginx did not answer within 10 s"
-  sleep 0.05
-done
+start_nginx fcgi-host.conf.in -e "s|@SOCKET@|$work/host.sock|" -e "s|@SCRIPTS@|$source/examples/scripts|g"
 
 load 10 "$url"
 pids=("$pid_host")

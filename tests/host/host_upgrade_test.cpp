@@ -69,6 +69,13 @@ class Upgrade : public ::testing::Test {
   pid_t successor_ = 0;
 };
 
+// A host running from a copy of the build in its own folder, which the test replaces.
+host_options own_binary(std::vector<std::string> arguments = {}) {
+  host_options options = with_arguments(std::move(arguments));
+  options.own_binary = true;
+  return options;
+}
+
 std::string binary_of(pid_t pid) { return fs::read_symlink("/proc/" + std::to_string(pid) + "/exe").string(); }
 
 awaitable<std::string> greet(std::string address, std::string name) {
@@ -79,9 +86,7 @@ awaitable<std::string> greet(std::string address, std::string name) {
 }
 
 TEST_F(Upgrade, TheNewBinaryServesOnTheSameSocketsAndTheOldOneFinishesItsRequests) {
-  host_options options = with_arguments({"--timeout", "30"});
-  options.own_binary = true;
-  host_process host(options);
+  host_process host(own_binary({"--timeout", "30"}));
   const pid_t old_pid = host.process().pid();
   run_async([&]() -> awaitable<void> {
     // A request in flight through the upgrade, on a connection of the old process.
@@ -116,9 +121,7 @@ TEST_F(Upgrade, TheNewBinaryServesOnTheSameSocketsAndTheOldOneFinishesItsRequest
 }
 
 TEST_F(Upgrade, ANewBinaryThatFailsLeavesTheOldOneServingAndALaterOneCanTakeOver) {
-  host_options options;
-  options.own_binary = true;
-  host_process host(options);
+  host_process host(own_binary());
   replace_binary(host, "#!/bin/sh\necho 'this build is broken' >&2\nexit 3\n");
   host.process().signal(SIGUSR2);
   EXPECT_TRUE(host.wait_for_log("exited with status 3 before it served; this process goes on serving")) << host.log();
@@ -135,9 +138,7 @@ TEST_F(Upgrade, ANewBinaryThatFailsLeavesTheOldOneServingAndALaterOneCanTakeOver
 }
 
 TEST_F(Upgrade, ASigtermDuringAnUpgradeStopsTheNewProcessToo) {
-  host_options options;
-  options.own_binary = true;
-  host_process host(options);
+  host_process host(own_binary());
   // A build that never comes up: it sleeps.
   replace_binary(host, "#!/bin/sh\nexec sleep 600\n");
   host.process().signal(SIGUSR2);
