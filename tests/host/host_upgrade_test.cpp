@@ -59,6 +59,7 @@ class Upgrade : public ::testing::Test {
 
   // Stops the new process as its service manager would; its exit status.
   int stop_successor() {
+    if (successor_ <= 0) return -1;  // never kill(0): the whole process group
     int status = 0;
     ::kill(successor_, SIGTERM);
     ::waitpid(successor_, &status, 0);
