@@ -1,6 +1,7 @@
 #include "in_place_upgrade.hpp"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -121,6 +123,8 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
   std::vector<int> handed_over;
   for (const auto& l : listeners) handed_over.push_back(l.fd);
   handed_over.push_back(ready[1]);
+  // For a kernel without CLOSE_RANGE_CLOEXEC: every descriptor the process may have.
+  const int most_descriptors = static_cast<int>(std::min<long>(::sysconf(_SC_OPEN_MAX), 1L << 20));
 
   const pid_t child = ::fork();
   if (child == 0) {
@@ -129,6 +133,11 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
     sigset_t none;
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Nothing but the sockets and the pipe goes across: Asio accepts
+    // connections without FD_CLOEXEC, and each one the new process kept
+    // would stay open there, unread, for as long as it runs.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+      for (int fd = 3; fd < most_descriptors; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     for (const int fd : handed_over) ::fcntl(fd, F_SETFD, 0);
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);

@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <algorithm>
+#include <iterator>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "../support/host_process.hpp"
@@ -77,6 +80,17 @@ host_options own_binary(std::vector<std::string> arguments = {}) {
   return options;
 }
 
+// The inodes of the sockets a process holds open.
+std::set<std::string> socket_inodes(pid_t pid) {
+  std::set<std::string> inodes;
+  for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code ec;
+    const auto target = fs::read_symlink(fd.path(), ec).string();
+    if (!ec && target.starts_with("socket:")) inodes.insert(target);
+  }
+  return inodes;
+}
+
 std::string binary_of(pid_t pid) { return fs::read_symlink("/proc/" + std::to_string(pid) + "/exe").string(); }
 
 awaitable<std::string> greet(std::string address, std::string name) {
@@ -100,10 +114,16 @@ TEST_F(Upgrade, TheNewBinaryServesOnTheSameSocketsAndTheOldOneFinishesItsRequest
 
     replace_binary(host);
     EXPECT_TRUE(binary_of(old_pid).ends_with(" (deleted)")) << binary_of(old_pid);
+    // The listening socket, this connection, the worker's...
+    const auto old_sockets = socket_inodes(old_pid);
     host.process().signal(SIGUSR2);
     const pid_t successor = successor_from_log(host);
     EXPECT_GT(successor, 0);
     if (successor <= 0) co_return;
+    // ...of which only the listening socket goes across.
+    std::vector<std::string> shared;
+    std::ranges::set_intersection(old_sockets, socket_inodes(successor), std::back_inserter(shared));
+    EXPECT_EQ(shared.size(), 1u) << "the new process holds sockets of the old one's connections";
     EXPECT_EQ(binary_of(successor), host.binary_path().string()) << "the new process runs the old binary";
     EXPECT_TRUE(host.wait_for_log("serving in place of process " + std::to_string(old_pid)));
     EXPECT_TRUE((co_await greet(host.address(), "new")).ends_with("Hello, new!\n"));
