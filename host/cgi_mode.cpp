@@ -22,6 +22,8 @@
 #include <client/connection.hpp>
 #include <fcgihost/protocol/response_status.hpp>
 
+#include "listeners.hpp"
+
 extern char** environ;
 
 namespace fcgihost::host {
@@ -31,12 +33,6 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 namespace {
-
-bool is_listening_socket(int fd) {
-  int listening = 0;
-  socklen_t size = sizeof listening;
-  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening != 0;
-}
 
 // The CGI meta-variables, and whatever else the server put in the
 // environment: a FastCGI server would have sent them as PARAMS.

@@ -390,9 +390,9 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     co_return;
   }
   // A drain still serves what arrives on a connection it has not closed yet:
-  // the web server sent it before it could know, and refusing it would fail
-  // it (nginx answers 502 to an OVERLOADED). The connection closes once it has
-  // nothing in flight.
+  // the web server sent it before it could know (a multiplexing balancer's
+  // connection is seldom idle), and refused it would be a failed request. The
+  // connection closes once it has nothing in flight.
   // The limits in force now, also for a connection opened before a reload.
   const auto settings = host_.settings();
   decoder_.set_limits(limits_from(*settings));

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@ extern char** environ;
 namespace fcgihost::host {
 
 namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
 
 namespace {
 
@@ -79,18 +82,29 @@ std::string describe_status(int status) {
   return "ended";
 }
 
-// Reaps the new process, killed first if `kill_it` or if it has not ended a
-// second after closing its end of the pipe; says how it ended.
-std::string reap(pid_t child, bool kill_it) {
+// Reaps the new process, killed first (harmless to one that has ended);
+// says how it ended.
+std::string reap(pid_t child) {
   int status = 0;
-  for (int tries = 0; !kill_it && tries < 100; ++tries) {
-    if (::waitpid(child, &status, WNOHANG) == child) return describe_status(status);
-    ::usleep(10'000);
-  }
   ::kill(child, SIGKILL);
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   return describe_status(status);
+}
+
+// The new process closed its end of the pipe without serving: it is most
+// likely exiting. Waits a second at most for it to end, on its pidfd (the
+// thread serves other work meanwhile), then reaps it.
+awaitable<std::string> reap_once_ended(pid_t child) {
+  if (const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0)); pidfd >= 0) {
+    using namespace asio::experimental::awaitable_operators;
+    const auto executor = co_await asio::this_coro::executor;
+    asio::posix::stream_descriptor exit_watch(executor, pidfd);
+    asio::steady_timer limit(executor, std::chrono::seconds(1));
+    co_await (exit_watch.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(use_awaitable)) ||
+              limit.async_wait(asio::as_tuple(use_awaitable)));
+  }
+  co_return reap(child);
 }
 
 }  // namespace
@@ -182,7 +196,11 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
           serving(child);
           co_return;
         }
-        const std::string ended = reap(child, timed_out);
+        std::string ended;
+        if (timed_out)
+          ended = reap(child);
+        else
+          ended = co_await reap_once_ended(child);
         failed(timed_out ? "process " + std::to_string(child) + " was not serving after " +
                                std::to_string(start_limit.count()) + " s, so it was killed"
                          : "process " + std::to_string(child) + " " + ended + " before it served");
@@ -201,7 +219,7 @@ void in_place_upgrade::cancel() {
     waiting_->limit.cancel();
     waiting_.reset();
   }
-  log_->warn("SIGUSR2: the new process {} {} (this one is stopping)", child_, reap(child_, true));
+  log_->warn("SIGUSR2: the new process {} {} (this one is stopping)", child_, reap(child_));
   child_ = 0;
 }
 

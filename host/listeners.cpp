@@ -26,12 +26,6 @@ std::runtime_error failure(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-bool is_listening_socket(int fd) {
-  int listening = 0;
-  socklen_t size = sizeof listening;
-  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening != 0;
-}
-
 int family_of(int fd) {
   sockaddr_storage address{};
   socklen_t size = sizeof address;
@@ -181,10 +175,10 @@ std::vector<listener> inherited_listeners() {
     int fd = -1;
     if (std::from_chars(digits.data(), digits.data() + digits.size(), fd).ec != std::errc() || fd < 0)
       throw std::runtime_error(std::string("bad ") + inherited_listeners_variable + ": " + text);
-    listener inherited = adopt(fd, "");
-    inherited.description = bound_address(fd) + " (inherited)";
+    const std::string address = bound_address(fd);
+    listener inherited = adopt(fd, address + " (inherited)");
     if (item.find(":owned") != std::string_view::npos && inherited.family == AF_UNIX)
-      inherited.socket_file = bound_address(fd).substr(5);
+      inherited.socket_file = address.substr(std::string_view("unix:").size());
     if (item.find(":status") != std::string_view::npos) {
       inherited.status_only = true;
       inherited.description += " (status)";
@@ -196,6 +190,12 @@ std::vector<listener> inherited_listeners() {
 }
 
 }  // namespace
+
+bool is_listening_socket(int fd) {
+  int listening = 0;
+  socklen_t size = sizeof listening;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening != 0;
+}
 
 std::string inherited_listeners_text(const std::vector<listener>& listeners) {
   std::string text;

@@ -29,6 +29,10 @@ std::vector<listener> open_listeners(const host_config& config);
 inline constexpr const char* inherited_listeners_variable = "FCGIHOST_INHERITED_LISTENERS";
 std::string inherited_listeners_text(const std::vector<listener>& listeners);
 
+// Whether `fd` is a socket that listens (fd 0 from a web server or
+// spawn-fcgi; not a CGI program's pipes or connected sockets).
+bool is_listening_socket(int fd);
+
 // Removes the unix socket files the host created.
 void remove_socket_files(const std::vector<listener>& listeners);
 

@@ -147,15 +147,14 @@ void start_drain(signal_targets& to, std::string_view why) {
 }
 
 // SIGUSR2: a new process on the same sockets; this one drains once it serves.
-void upgrade(signal_targets& to, bool& draining) {
+void upgrade(signal_targets& to) {
   auto& host = to.host;
-  if (draining) return host.log->warn("SIGUSR2 ignored: the host is stopping");
+  if (host.draining) return host.log->warn("SIGUSR2 ignored: the host is stopping");
   if (to.upgrade.under_way()) return host.log->warn("SIGUSR2 ignored: an upgrade is already under way");
   to.upgrade.start(
       to.listeners,
-      [&to, &draining](pid_t successor) {
-        if (draining) return;  // a SIGTERM came first
-        draining = true;
+      [&to](pid_t successor) {
+        if (to.host.draining) return;  // a SIGTERM came first
         to.handed_over = true;
         to.service.main_pid(successor);
         start_drain(to, "SIGUSR2: process " + std::to_string(successor) + " serves on these sockets now");
@@ -166,7 +165,6 @@ void upgrade(signal_targets& to, bool& draining) {
 }
 
 awaitable<void> handle_signals(asio::signal_set& signals, signal_targets to) {
-  bool draining = false;
   while (true) {
     const int signal = co_await signals.async_wait(use_awaitable);
     if (signal == SIGHUP) {
@@ -174,10 +172,10 @@ awaitable<void> handle_signals(asio::signal_set& signals, signal_targets to) {
       continue;
     }
     if (signal == SIGUSR2) {
-      upgrade(to, draining);
+      upgrade(to);
       continue;
     }
-    if (draining) {
+    if (to.host.draining) {
       if (signal == SIGINT) {
         to.host.log->warn("second SIGINT: exiting now");
         to.host.log->flush();
@@ -185,7 +183,6 @@ awaitable<void> handle_signals(asio::signal_set& signals, signal_targets to) {
       }
       continue;
     }
-    draining = true;
     to.upgrade.cancel();
     start_drain(to, signal == SIGTERM ? "SIGTERM" : "SIGINT");
   }

@@ -43,12 +43,23 @@ void server::start() {
 void server::serve_connected(int fd, const std::string& description) {
   socket_type socket(asio::make_strand(io_));
   socket.assign(asio::generic::stream_protocol(AF_UNIX, 0), fd);
-  auto conn = std::make_shared<connection>(std::move(socket), host_, description, false);
+  run_connection(std::make_shared<connection>(std::move(socket), host_, description, false), description, false);
+}
+
+void server::run_connection(std::shared_ptr<connection> conn, const std::string& peer_name, bool status_only) {
   host_.connections.add(conn);
-  // The handler holds the connection until run() has begun (and holds it itself).
-  asio::co_spawn(conn->executor(), conn->run(), [log = host_.log, description, conn](std::exception_ptr failure) {
-    if (failure) log->error("{}: connection failed inside the host: {}", description, runners::exception_text(failure));
-  });
+  auto run = conn->run();
+  const auto executor = conn->executor();
+  // The handler holds the connection until run() has begun, which holds it
+  // itself: from an I/O thread the start runs inline, from start-up it waits.
+  asio::co_spawn(executor, std::move(run),
+                 [log = host_.log, peer_name, status_only, &count = status_connections_, conn = std::move(conn)](
+                     std::exception_ptr failure) {
+                   if (status_only) count--;
+                   if (failure)
+                     log->error("{}: connection failed inside the host: {}", peer_name,
+                                runners::exception_text(failure));
+                 });
 }
 
 // Every connection already waiting is taken at once, not one a turn of the
@@ -131,18 +142,10 @@ void server::admit(socket_type socket, const acceptor_type::endpoint_type& remot
     ++host_.metrics.connections_evicted;
   }
   if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  auto conn = std::make_shared<connection>(std::move(socket), host_, peer_name, where.status_only);
   host_.metrics.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-  host_.connections.add(conn);
   host_.log->debug("connection from {} on {}", peer_name, description);
-  asio::co_spawn(conn->executor(), conn->run(),
-                 [log = host_.log, peer_name, status_only = where.status_only, &count = status_connections_](
-                     std::exception_ptr failure) {
-                   if (status_only) count--;
-                   if (failure)
-                     log->error("{}: connection failed inside the host: {}", peer_name,
-                                runners::exception_text(failure));
-                 });
+  run_connection(std::make_shared<connection>(std::move(socket), host_, peer_name, where.status_only), peer_name,
+                 where.status_only);
 }
 
 std::shared_ptr<connection> server::longest_silent_connection() {

@@ -43,6 +43,8 @@ class server {
     bool status_only = false;  // --status-listen: the ping and status paths only
   };
   boost::asio::awaitable<void> accept_loop(listening& where);
+  // Registers and runs a connection until it ends.
+  void run_connection(std::shared_ptr<connection> conn, const std::string& peer_name, bool status_only);
   // Takes a new connection in, or refuses it.
   void admit(socket_type socket, const acceptor_type::endpoint_type& peer, const listening& where);
   // A status listener's connections are few and count in no limit of the

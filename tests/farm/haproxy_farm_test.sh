@@ -19,12 +19,7 @@ start_haproxy() {
   haproxy_pid=$!
   started+=("$haproxy_pid")
   url="http://127.0.0.1:$haproxy_port/fn/hello.greet?farm"
-  local tries=0
-  until [ "$(curl -s "$url" || true)" = "Hello, farm!" ]; do
-    tries=$((tries + 1))
-    [ "$tries" -le 200 ] || fail "HAProxy did not answer within 10 s"
-    sleep 0.05
-  done
+  wait_for_hello HAProxy
 }
 stop_haproxy() { kill "$haproxy_pid"; wait "$haproxy_pid" || true; }
 # Waits until HAProxy's health checks say host NAME is UP or DOWN (the COUNTth time).

@@ -13,6 +13,7 @@
 #   served NAME                     how many hellos host NAME has answered
 #   start_nginx TEMPLATE [SED...]   nginx from examples/nginx/TEMPLATE, more placeholders
 #                                   filled by the sed expressions; sets $url to its hello
+#   wait_for_hello SERVER           until $url answers hello (10 s at most)
 build=$(cd "$1" && pwd)
 source=$(cd "$2" && pwd)
 work=$(mktemp -d)
@@ -82,7 +83,7 @@ finish_load() {
 served() { count_in "$work/$1.log" '"GET /fn/hello.greet?farm" 200'; }
 
 start_nginx() {
-  local template=$1 tries=0 port
+  local template=$1 port
   shift
   port=$(free_port)
   mkdir -p "$work/nginx"
@@ -91,9 +92,15 @@ start_nginx() {
   nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2> "$work/nginx.log" &
   started+=("$!")
   url="http://127.0.0.1:$port/fn/hello.greet?farm"
+  wait_for_hello nginx
+}
+
+# Waits (10 s at most) until $url says hello through SERVER.
+wait_for_hello() {
+  local tries=0
   until [ "$(curl -s "$url" || true)" = "Hello, farm!" ]; do
     tries=$((tries + 1))
-    [ "$tries" -le 200 ] || fail "nginx did not answer within 10 s"
+    [ "$tries" -le 200 ] || fail "$1 did not answer within 10 s"
     sleep 0.05
   done
 }
