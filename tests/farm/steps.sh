@@ -75,7 +75,9 @@ finish_load() {
   rate=$(awk '/Requests\/sec/ { print int($2) }' "$work/wrk.out")
   local non_2xx socket_errors
   non_2xx=$(awk '/Non-2xx or 3xx responses/ { print $NF }' "$work/wrk.out")
-  socket_errors=$(awk -F'[ ,]+' '/Socket errors/ { print $4 + $6 + $8 + $10 }' "$work/wrk.out")
+  # "  Socket errors: connect A, read B, write C, timeout D": the sum of the numbers.
+  socket_errors=$(awk '/Socket errors/ { gsub(/[^0-9 ]/, " "); n = 0; for (i = 1; i <= NF; i++) n += $i; print n }' \
+                    "$work/wrk.out")
   failed=$(( ${non_2xx:-0} + ${socket_errors:-0} ))
   [ "${requests:-0}" -gt 0 ] || fail "wrk made no request: $(cat "$work/wrk.out")"
 }
