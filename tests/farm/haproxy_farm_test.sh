@@ -24,6 +24,8 @@ start_haproxy() {
 stop_haproxy() { kill "$haproxy_pid"; wait "$haproxy_pid" || true; }
 # Waits until HAProxy's health checks say host NAME is UP or DOWN (the COUNTth time).
 wait_for_state() { wait_for_log "$work/haproxy.log" "fcgi_hosts/$1 is $2" "${3:-1}"; }
+# The request lines crowd the states out of the log's tail.
+on_fail() { echo "--- HAProxy's health-check states"; grep -E "fcgi_hosts/host[0-9] is (UP|DOWN)" "$work/haproxy.log" || true; }
 expect_no_failures() {
   [ "$failed" -eq 0 ] || fail "$1: $failed of $requests requests failed"
   echo "$1: $requests requests, 0 failed ($rate req/s)"
@@ -71,12 +73,17 @@ finish_load
 [ "$(served host2)" -gt "$back_at" ] || fail "host2 answered nothing after it came back"
 echo "SIGKILL of one host: $requests requests, $failed failed; it came back and answered $(( $(served host2) - back_at ))"
 
-# A rolling restart: each in turn stopped (SIGTERM: it drains) and started again.
+# A rolling restart: each in turn stopped (SIGTERM: it drains), seen DOWN by
+# HAProxy, and started again. (A host that drains in less than the check
+# interval can be back before any check saw it gone: then no DOWN or UP is
+# logged, so the test waits for the DOWN first, as an operator would.)
 load 12 "$url"
 for i in 1 2 3; do
   sleep 1
   ups=$(count_in "$work/haproxy.log" "fcgi_hosts/host$i is UP")
+  downs=$(count_in "$work/haproxy.log" "fcgi_hosts/host$i is DOWN")
   stop_host host$i
+  wait_for_state host$i DOWN $((downs + 1))
   start_host host$i "tcp:127.0.0.1:${ports[i - 1]}"
   wait_for_state host$i UP $((ups + 1))
 done

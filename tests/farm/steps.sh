@@ -2,7 +2,8 @@
 # source folder: hosts on loopback behind a real load balancer, wrk through
 # it, and faults. Sets $build, $source and $work (a scratch folder removed at
 # exit with every process started here) and gives:
-#   fail MESSAGE                    print the logs, fail the test
+#   fail MESSAGE                    print the logs (and on_fail's output, if the test
+#                                   defines it), fail the test
 #   free_port                       a loopback port nothing listens on
 #   start_host NAME ADDRESS [ARGS]  an fcgi-host (its pid in pid_NAME, its log $work/NAME.log)
 #   stop_host NAME                  SIGTERM, and wait until it has exited
@@ -29,6 +30,8 @@ trap stop_all EXIT
 fail() {
   echo "FAIL: $*" >&2
   for log in "$work"/*.log "$work"/wrk.out; do [ -f "$log" ] && { echo "--- $log" >&2; tail -n 30 "$log" >&2; }; done
+  # A test may print more of what it knows (define on_fail).
+  if declare -F on_fail > /dev/null; then on_fail >&2; fi
   exit 1
 }
 
