@@ -1,5 +1,6 @@
 #include "cgi_mode.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,12 +13,17 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <climits>
 #include <charconv>
 #include <cstdlib>
 #include <optional>
 #include <string>
+
+#include <fmt/format.h>
 
 #include <client/connection.hpp>
 #include <fcgihost/protocol/response_status.hpp>
@@ -55,15 +61,25 @@ std::size_t body_length() {
   return length;
 }
 
-// Writes all of `bytes` to `fd` (stdout, stderr), whatever it is.
-bool write_all(int fd, std::string_view bytes) {
+enum class write_outcome { written, failed, stalled };
+
+// Writes all of `bytes` to `fd` (stdout, stderr), whatever it is, unless the
+// reader leaves or takes nothing for `stall_limit` (0: no limit). The fd is
+// the web server's and stays blocking: poll says when there is room, and a
+// write of PIPE_BUF bytes at most then never blocks, on a pipe or a socket.
+write_outcome write_all(int fd, std::string_view bytes, std::chrono::milliseconds stall_limit) {
   while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    pollfd room{fd, POLLOUT, 0};
+    const int ready = ::poll(&room, 1, stall_limit.count() > 0 ? static_cast<int>(stall_limit.count()) : -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) return write_outcome::stalled;
+    if (ready < 0) return write_outcome::failed;
+    const ssize_t n = ::write(fd, bytes.data(), std::min<std::size_t>(bytes.size(), PIPE_BUF));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n <= 0) return write_outcome::failed;
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
-  return true;
+  return write_outcome::written;
 }
 
 // Reads stdin, at most `length` bytes, into the request. A pipe or socket is
@@ -94,7 +110,11 @@ awaitable<void> send_body(client::exchange& request, std::size_t length) {
   co_await request.end_stdin();
 }
 
-awaitable<int> relay(int host_end) {
+awaitable<int> relay(int host_end, std::chrono::milliseconds stall_limit) {
+  bool stderr_stuck = false;  // a log that takes nothing loses lines, not the answer
+  const auto say = [&](const std::string& line) {
+    if (!stderr_stuck) write_all(STDERR_FILENO, "fcgi-host (CGI mode): " + line + "\n", stall_limit);
+  };
   auto conn = co_await client::connection::connect("fd:" + std::to_string(host_end));
   client::request_options options;
   options.params = params_from_environment();
@@ -108,19 +128,31 @@ awaitable<int> relay(int host_end) {
     while (true) {
       auto event = co_await request.next();
       if (event.type == client::output_event::kind::end) co_return 0;
-      const int fd = event.type == client::output_event::kind::out ? STDOUT_FILENO : STDERR_FILENO;
-      wrote_any = wrote_any || fd == STDOUT_FILENO;
-      if (!write_all(fd, event.bytes) && fd == STDOUT_FILENO) {
-        // The web server stopped reading (its client left): stop the handler
-        // now rather than at the drain's end.
-        co_await request.abort();
-        co_return 0;
+      if (event.type == client::output_event::kind::err) {
+        if (!stderr_stuck) stderr_stuck = write_all(STDERR_FILENO, event.bytes, stall_limit) != write_outcome::written;
+        continue;
       }
+      wrote_any = true;
+      const auto outcome = write_all(STDOUT_FILENO, event.bytes, stall_limit);
+      if (outcome == write_outcome::written) continue;
+      // The web server stopped reading (its client left), or holds stdout
+      // open and reads nothing: stop the handler now, and end this process,
+      // which would otherwise wait for ever.
+      if (outcome == write_outcome::stalled)
+        say(fmt::format("stdout took nothing for {:g} s (--timeout): the request is aborted",
+                        std::chrono::duration<double>(stall_limit).count()));
+      try {
+        co_await request.abort();
+      } catch (const std::exception&) {
+        // The host had given up on it first (its deadline): nothing to stop.
+      }
+      co_return outcome == write_outcome::stalled ? 1 : 0;
     }
   } catch (const std::exception& e) {
-    write_all(STDERR_FILENO, std::string("fcgi-host (CGI mode): the request was not answered: ") + e.what() + "\n");
+    say(std::string("the request was not answered: ") + e.what());
   }
-  if (!wrote_any) write_all(STDOUT_FILENO, protocol::cgi_response(502, "Bad Gateway", "The request was not answered.\n"));
+  if (!wrote_any)
+    write_all(STDOUT_FILENO, protocol::cgi_response(502, "Bad Gateway", "The request was not answered.\n"), stall_limit);
   co_return 1;
 }
 
@@ -128,10 +160,10 @@ awaitable<int> relay(int host_end) {
 
 bool started_as_cgi() { return std::getenv("GATEWAY_INTERFACE") != nullptr && !is_listening_socket(STDIN_FILENO); }
 
-int relay_cgi_request(int host_end) {
+int relay_cgi_request(int host_end, std::chrono::milliseconds stall_limit) {
   asio::io_context io;
   int status = 1;
-  asio::co_spawn(io, relay(host_end), [&](std::exception_ptr failure, int result) {
+  asio::co_spawn(io, relay(host_end, stall_limit), [&](std::exception_ptr failure, int result) {
     status = failure ? 1 : result;
     io.stop();  // the body may still be coming: the answer is out, so it is not wanted
   });

@@ -5,6 +5,8 @@
 // runners, timeout and 408 are those of FastCGI mode, byte for byte.
 #pragma once
 
+#include <chrono>
+
 namespace fcgihost::host {
 
 // GATEWAY_INTERFACE is set and fd 0 is not a listening socket.
@@ -13,9 +15,12 @@ bool started_as_cgi();
 // Sends the CGI request (environment as PARAMS, stdin as FCGI_STDIN, at most
 // CONTENT_LENGTH bytes) over `host_end`, the connected socket the host serves,
 // and copies FCGI_STDOUT to stdout and FCGI_STDERR to stderr as they come.
+// A web server that takes nothing from stdout for `stall_limit` (the host's
+// --timeout; 0: no limit) has the request aborted, as one that closed it.
 // Blocks (it runs on a thread of its own); returns the exit status: 0 once
-// the request ended, 1 if the host never ended it (a 502 was written then,
-// if nothing else had been).
-int relay_cgi_request(int host_end);
+// the request ended (or the web server closed stdout), 1 if the host never
+// ended it (a 502 was written then, if nothing else had been) or stdout took
+// nothing for that long.
+int relay_cgi_request(int host_end, std::chrono::milliseconds stall_limit);
 
 }  // namespace fcgihost::host

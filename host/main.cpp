@@ -437,8 +437,8 @@ int main(int argc, char** argv) {
       return startup_exit;
     }
     srv.serve_connected(ends[0], "cgi");
-    cgi_relay = std::thread([&cgi_status, relay_end = ends[1]] {
-      cgi_status = relay_cgi_request(relay_end);
+    cgi_relay = std::thread([&cgi_status, relay_end = ends[1], stall_limit = config->timeout] {
+      cgi_status = relay_cgi_request(relay_end, stall_limit);
       ::kill(::getpid(), SIGTERM);
     });
   }
