@@ -35,6 +35,23 @@ namespace {
 
 constexpr const char* ready_fd_variable = "FCGIHOST_UPGRADE_READY_FD";
 constexpr std::string_view serving_word = "serving\n";
+// What the child writes on the pipe when the exec itself fails, then errno.
+constexpr std::string_view exec_failed_word = "exec failed ";
+
+// In the forked child, where only async-signal-safe calls may be made: tells
+// the old process why the exec failed, as "exec failed ERRNO".
+void report_exec_failure(int pipe_fd, int error) {
+  char note[32];
+  std::size_t length = exec_failed_word.copy(note, exec_failed_word.size());
+  char digits[12];
+  std::size_t count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + error % 10);
+    error /= 10;
+  } while (error > 0 && count < sizeof digits);
+  while (count > 0) note[length++] = digits[--count];
+  [[maybe_unused]] const auto written = ::write(pipe_fd, note, length);
+}
 
 // The binary at this process's own path: after a new build was moved over
 // it, /proc/self/exe names the old one's path with " (deleted)" added.
@@ -154,6 +171,7 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
       for (int fd = 3; fd < most_descriptors; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     for (const int fd : handed_over) ::fcntl(fd, F_SETFD, 0);
     ::execve(argv[0], argv.data(), envp.data());
+    report_exec_failure(ready[1], errno);
     ::_exit(127);
   }
   ::close(ready[1]);
@@ -201,9 +219,13 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
           ended = reap(child);
         else
           ended = co_await reap_once_ended(child);
+        std::string why;
+        if (said.starts_with(exec_failed_word))
+          why = ": could not run " + executable_.string() + ": " +
+                std::strerror(std::atoi(said.c_str() + exec_failed_word.size()));
         failed(timed_out ? "process " + std::to_string(child) + " was not serving after " +
                                std::to_string(start_limit.count()) + " s, so it was killed"
-                         : "process " + std::to_string(child) + " " + ended + " before it served");
+                         : "process " + std::to_string(child) + " " + ended + " before it served" + why);
       },
       [log = log_](std::exception_ptr failure) {
         if (failure) log->error("SIGUSR2: waiting for the new process failed");

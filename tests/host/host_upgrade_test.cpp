@@ -158,6 +158,23 @@ TEST_F(Upgrade, ANewBinaryThatFailsLeavesTheOldOneServingAndALaterOneCanTakeOver
   EXPECT_TRUE(run_async([&] { return greet(host.address(), "new"); }).ends_with("Hello, new!\n"));
 }
 
+// No file at the path (removed, or a package upgrade half done), or one
+// that cannot be run: the exec fails, and the log says why.
+TEST_F(Upgrade, ABinaryThatCannotBeRunLeavesTheOldOneServingAndTheLogSaysWhy) {
+  host_process host(own_binary());
+  fs::remove(host.binary_path());
+  host.process().signal(SIGUSR2);
+  EXPECT_TRUE(host.wait_for_log("could not run " + host.binary_path().string() + ": No such file or directory"))
+      << host.log();
+  std::ofstream(host.binary_path()) << "not a program\n";
+  fs::permissions(host.binary_path(), fs::perms::owner_read | fs::perms::owner_write);
+  host.process().signal(SIGUSR2);
+  EXPECT_TRUE(host.wait_for_log("could not run " + host.binary_path().string() + ": Permission denied")) << host.log();
+  EXPECT_EQ(zombie_children(host.process().pid()), 0u);
+  EXPECT_TRUE(live_children(host.process().pid()).empty());
+  EXPECT_TRUE(run_async([&] { return greet(host.address(), "still"); }).ends_with("Hello, still!\n"));
+}
+
 TEST_F(Upgrade, ASigtermDuringAnUpgradeStopsTheNewProcessToo) {
   host_process host(own_binary());
   // A build that never comes up: it sleeps.
