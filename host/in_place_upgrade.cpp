@@ -16,6 +16,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <runners/signal_safe_text.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -35,23 +37,8 @@ namespace {
 
 constexpr const char* ready_fd_variable = "FCGIHOST_UPGRADE_READY_FD";
 constexpr std::string_view serving_word = "serving\n";
-// What the child writes on the pipe when the exec itself fails, then errno.
-constexpr std::string_view exec_failed_word = "exec failed ";
-
-// In the forked child, where only async-signal-safe calls may be made: tells
-// the old process why the exec failed, as "exec failed ERRNO".
-void report_exec_failure(int pipe_fd, int error) {
-  char note[32];
-  std::size_t length = exec_failed_word.copy(note, exec_failed_word.size());
-  char digits[12];
-  std::size_t count = 0;
-  do {
-    digits[count++] = static_cast<char>('0' + error % 10);
-    error /= 10;
-  } while (error > 0 && count < sizeof digits);
-  while (count > 0) note[length++] = digits[--count];
-  [[maybe_unused]] const auto written = ::write(pipe_fd, note, length);
-}
+// What the child writes on the pipe when the exec itself fails, with errno.
+constexpr const char* exec_failed_word = "exec failed";
 
 // The binary at this process's own path: after a new build was moved over
 // it, /proc/self/exe names the old one's path with " (deleted)" added.
@@ -171,7 +158,10 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
       for (int fd = 3; fd < most_descriptors; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     for (const int fd : handed_over) ::fcntl(fd, F_SETFD, 0);
     ::execve(argv[0], argv.data(), envp.data());
-    report_exec_failure(ready[1], errno);
+    // Tells the old process why, as "exec failed 0xERRNO": async-signal-safe text.
+    char note[32];
+    const std::size_t length = runners::format_hex_line(note, exec_failed_word, static_cast<std::uintptr_t>(errno));
+    [[maybe_unused]] const auto written = ::write(ready[1], note, length);
     ::_exit(127);
   }
   ::close(ready[1]);
@@ -188,7 +178,7 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
   waiting_ = state;
   asio::co_spawn(
       executor_,
-      [this, state, child, serving = std::move(serving), failed = std::move(failed)]() -> asio::awaitable<void> {
+      [this, state, child, serving = std::move(serving), failed = std::move(failed)]() -> awaitable<void> {
         using namespace asio::experimental::awaitable_operators;
         std::string said;
         std::array<char, 64> buffer{};
@@ -197,8 +187,8 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
         // Until it says "serving", closes the pipe (it exited, or exec'd
         // something that knows nothing of it and then ended), or the limit.
         while (said.size() < serving_word.size()) {
-          auto outcome = co_await (state->pipe.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable)) ||
-                                   state->limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+          auto outcome = co_await (state->pipe.async_read_some(asio::buffer(buffer), asio::as_tuple(use_awaitable)) ||
+                                   state->limit.async_wait(asio::as_tuple(use_awaitable)));
           if (state->cancelled) co_return;
           if (outcome.index() == 1) {
             timed_out = true;
@@ -220,9 +210,10 @@ void in_place_upgrade::start(const std::vector<listener>& listeners, std::functi
         else
           ended = co_await reap_once_ended(child);
         std::string why;
-        if (said.starts_with(exec_failed_word))
-          why = ": could not run " + executable_.string() + ": " +
-                std::strerror(std::atoi(said.c_str() + exec_failed_word.size()));
+        if (said.starts_with(exec_failed_word)) {
+          const long error = std::strtol(said.c_str() + std::strlen(exec_failed_word), nullptr, 16);
+          why = ": could not run " + executable_.string() + ": " + std::strerror(static_cast<int>(error));
+        }
         failed(timed_out ? "process " + std::to_string(child) + " was not serving after " +
                                std::to_string(start_limit.count()) + " s, so it was killed"
                          : "process " + std::to_string(child) + " " + ended + " before it served" + why);

@@ -17,10 +17,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <thread>
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include <runners/function_runner.hpp>
 #include <runners/plugin_unloader.hpp>

@@ -7,7 +7,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,8 +19,6 @@
 #include <vector>
 
 #include "../support/host_process.hpp"
-
-extern char** environ;
 
 namespace fcgihost::test {
 namespace {
@@ -53,43 +50,29 @@ struct pipe_ends {
   }
 };
 
-// fcgi-host started as a CGI server starts a program: a CGI environment and
-// nothing else, stdin and stdout as the test gives them, stderr to a file.
-// Orphans (plugin workers) come to this test, which reaps them.
+// fcgi-host started as a CGI server starts a program: a CGI environment,
+// stdin and stdout as the test gives them, stderr to a file. Orphans (plugin
+// workers) come to this test, which reaps them.
 class CgiRun : public ::testing::Test {
  protected:
   void SetUp() override { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
   void TearDown() override {
-    if (pid_ > 0 && !exit_code_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    process_.reset();
     for (const pid_t left : live_children(::getpid())) ::kill(left, SIGKILL);
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
   }
 
-  void start(const std::string& script_filename, std::vector<std::string> variables, int stdin_fd, int stdout_fd,
-             std::vector<std::string> arguments = {}) {
+  static fs::path path_of(int fd) { return "/dev/fd/" + std::to_string(fd); }
+
+  void start(const std::string& script_filename, std::vector<std::string> variables, const fs::path& stdin_path,
+             int stdout_fd, std::vector<std::string> arguments = {}) {
     std::vector<std::string> argv{FCGIHOST_HOST_BIN, "--plugins", FCGIHOST_PLUGIN_BUILD_DIR};
     argv.insert(argv.end(), arguments.begin(), arguments.end());
     variables.insert(variables.end(), {"GATEWAY_INTERFACE=CGI/1.1", "SERVER_PROTOCOL=HTTP/1.1",
-                                       "SCRIPT_FILENAME=" + script_filename, "PATH=/usr/bin:/bin"});
-    std::vector<char*> argv_pointers, environment;
-    for (auto& argument : argv) argv_pointers.push_back(argument.data());
-    argv_pointers.push_back(nullptr);
-    for (auto& variable : variables) environment.push_back(variable.data());
-    environment.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
-    posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
-    posix_spawn_file_actions_addopen(&actions, 2, (dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int spawned = ::posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, argv_pointers.data(),
-                                      environment.data());
-    posix_spawn_file_actions_destroy(&actions);
-    ASSERT_EQ(spawned, 0);
+                                       "SCRIPT_FILENAME=" + script_filename});
+    exit_code_.reset();
+    process_.emplace(std::move(argv), path_of(stdout_fd), dir_ / "stderr", stdin_path, std::move(variables));
     started_at_ = std::chrono::steady_clock::now();
   }
 
@@ -97,11 +80,12 @@ class CgiRun : public ::testing::Test {
   // is still running then.
   std::optional<int> exit_code(std::chrono::milliseconds limit = 10s) {
     if (exit_code_) return exit_code_;
-    if (!wait_until_gone(pid_, limit)) return std::nullopt;
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
+    try {
+      exit_code_ = process_->wait(limit);
+    } catch (const std::runtime_error&) {
+      return std::nullopt;
+    }
     ran_for_ = std::chrono::steady_clock::now() - started_at_;
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return exit_code_;
   }
 
@@ -121,9 +105,7 @@ class CgiRun : public ::testing::Test {
   std::string answer_of(const std::string& script_filename, std::vector<std::string> variables = {},
                         std::vector<std::string> arguments = {}) {
     pipe_ends out;
-    const int no_input = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    start(script_filename, std::move(variables), no_input, out.write, std::move(arguments));
-    ::close(no_input);
+    start(script_filename, std::move(variables), "/dev/null", out.write, std::move(arguments));
     out.close_write();
     return read_all(out.read);
   }
@@ -131,12 +113,9 @@ class CgiRun : public ::testing::Test {
   // echo.body of `size` bytes spooled to a file, as a server that buffers
   // uploads gives it, with --timeout `timeout`; its answer goes to `stdout_fd`.
   void echo_spooled_body(std::size_t size, int stdout_fd, const std::string& timeout) {
-    const fs::path body = dir_ / "body";
-    write_file(body, std::string(size, 'x'));
-    const int spooled = ::open(body.c_str(), O_RDONLY | O_CLOEXEC);
-    start("echo.body", {"REQUEST_METHOD=POST", "CONTENT_LENGTH=" + std::to_string(size)}, spooled, stdout_fd,
+    write_file(dir_ / "body", std::string(size, 'x'));
+    start("echo.body", {"REQUEST_METHOD=POST", "CONTENT_LENGTH=" + std::to_string(size)}, dir_ / "body", stdout_fd,
           {"--timeout", timeout});
-    ::close(spooled);
   }
 
   std::string stderr_text() const { return read_file(dir_ / "stderr"); }
@@ -146,7 +125,7 @@ class CgiRun : public ::testing::Test {
   }
 
   temp_dir dir_;
-  pid_t pid_ = -1;
+  std::optional<child_process> process_;
   std::optional<int> exit_code_;
   std::chrono::steady_clock::time_point started_at_;
   std::chrono::steady_clock::duration ran_for_{};
@@ -162,10 +141,8 @@ TEST_F(CgiRun, AnswersTheRequestInItsEnvironmentAndExits) {
 TEST_F(CgiRun, AnswersAsFastCgiModeDoesForErrorsAndTimeouts) {
   EXPECT_EQ(answer_of("nosuch.handler").rfind("Status: 404", 0), 0u);
   EXPECT_EQ(exit_code(), 0);
-  exit_code_.reset();
   EXPECT_EQ(answer_of("thrower.fail").rfind("Status: 500", 0), 0u);
   EXPECT_EQ(exit_code(), 0);
-  exit_code_.reset();
   EXPECT_EQ(answer_of("slow.polite", {"QUERY_STRING=30"}, {"--timeout", "1"}).rfind("Status: 408", 0), 0u);
   EXPECT_EQ(exit_code(), 0) << stderr_text();
   EXPECT_LT(ran_for_, 5s);
@@ -179,12 +156,11 @@ TEST_F(CgiRun, ContentLengthBoundsTheBodyAndAShortStdinEndsIt) {
     pipe_ends in, out;
     ASSERT_EQ(::write(in.write, sent, std::strlen(sent)), static_cast<ssize_t>(std::strlen(sent)));
     in.close_write();
-    start("echo.body", {"REQUEST_METHOD=POST", std::string("CONTENT_LENGTH=") + length}, in.read, out.write);
+    start("echo.body", {"REQUEST_METHOD=POST", std::string("CONTENT_LENGTH=") + length}, path_of(in.read), out.write);
     out.close_write();
     const std::string answer = read_all(out.read);
     EXPECT_EQ(answer.substr(answer.find("\r\n\r\n") + 4), expected) << answer;
     EXPECT_EQ(exit_code(), 0) << stderr_text();
-    exit_code_.reset();
   }
   expect_nothing_left();
 }
