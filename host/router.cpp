@@ -97,13 +97,23 @@ resolved_target resolve_target(const protocol::name_value_list& params, const ho
   return target;
 }
 
+std::size_t drop_host_params(protocol::name_value_list& params) {
+  return std::erase_if(params, [](const auto& pair) {
+    return pair.name.starts_with(runners::worker_protocol::host_param_prefix);
+  });
+}
+
 resolved_target resolve_worker_target(protocol::name_value_list& params, const std::string& plugin) {
   resolved_target target;
-  const auto named = std::find_if(params.begin(), params.end(), [](const auto& pair) {
-    return pair.name == runners::worker_protocol::handler_param;
-  });
+  const auto is_handler = [](const auto& pair) { return pair.name == runners::worker_protocol::handler_param; };
+  const auto named = std::find_if(params.begin(), params.end(), is_handler);
   if (named == params.end()) {
     target.reason = "the host named no handler";
+    return target;
+  }
+  // The host strips the name from what it receives and appends it once.
+  if (std::count_if(params.begin(), params.end(), is_handler) != 1) {
+    target.reason = "the request names its handler more than once";
     return target;
   }
   target.type = resolved_target::kind::function;

@@ -34,6 +34,11 @@ struct resolved_target {
 resolved_target resolve_target(const protocol::name_value_list& params, const host_config& config,
                                fcgi_role role = fcgi_role::responder);
 
+// In the host, as a request's PARAMS arrive: drops every param in the host's
+// own namespace (worker_protocol::host_param_prefix), which only the host may
+// send to a worker. Returns how many it dropped.
+std::size_t drop_host_params(protocol::name_value_list& params);
+
 // In a worker process: the handler of `plugin` the host named, taken out of
 // `params` so that the handler never sees it.
 resolved_target resolve_worker_target(protocol::name_value_list& params, const std::string& plugin);

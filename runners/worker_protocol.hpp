@@ -19,8 +19,14 @@ inline constexpr int plugin_fd = 5;       // the plugin's private copy, opened b
 // can read a process's arguments (ps) and settings hold passwords.
 inline constexpr int settings_fd = 6;
 
+// The host's own names on the worker hop. Every param a web server sends
+// with this prefix is dropped when the request arrives at the host, so only
+// the host can say these words to a worker.
+inline constexpr std::string_view host_param_prefix = "FCGIHOST_";
+
 // The param the host appends to say which handler runs; never seen by the handler.
 inline constexpr std::string_view handler_param = "FCGIHOST_WORKER_HANDLER";
+static_assert(handler_param.starts_with(host_param_prefix));
 
 // GET_VALUES names a worker answers once its plugin is loaded: the handlers
 // it exports (comma-separated), or why it cannot be loaded.
