@@ -1,33 +1,12 @@
 #include "json_text.hpp"
 
-#include <cstdint>
 #include <cstdio>
+
+#include "utf8.hpp"
 
 namespace fcgihost::host {
 
 namespace {
-
-// The length of the well-formed UTF-8 sequence at the start of `text`, or 0.
-std::size_t utf8_sequence_length(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(text[i]); };
-  const auto continuation = [&](std::size_t i) { return i < text.size() && (byte(i) & 0xC0) == 0x80; };
-  const std::uint8_t lead = byte(0);
-  if (lead < 0x80) return 1;
-  if (lead >= 0xC2 && lead <= 0xDF) return continuation(1) ? 2 : 0;
-  if (lead >= 0xE0 && lead <= 0xEF) {
-    if (!continuation(1) || !continuation(2)) return 0;
-    if (lead == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
-    if (lead == 0xED && byte(1) > 0x9F) return 0;  // a surrogate
-    return 3;
-  }
-  if (lead >= 0xF0 && lead <= 0xF4) {
-    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-    if (lead == 0xF0 && byte(1) < 0x90) return 0;  // overlong
-    if (lead == 0xF4 && byte(1) > 0x8F) return 0;  // past U+10FFFF
-    return 4;
-  }
-  return 0;
-}
 
 void append_escaped_code_point(std::string& out, unsigned value) {
   char escaped[8];
@@ -49,7 +28,9 @@ std::string json_quoted(std::string_view text) {
       text.remove_prefix(1);
       continue;
     }
-    if (length > 1) {
+    if (length == 2 && c == 0xC2 && static_cast<unsigned char>(text[1]) < 0xA0) {
+      append_escaped_code_point(out, static_cast<unsigned char>(text[1]));  // a C1 control, U+0080..U+009F
+    } else if (length > 1) {
       out.append(text.substr(0, length));
     } else if (c == '"' || c == '\\') {
       out += '\\';

@@ -9,7 +9,7 @@
 namespace fcgihost::host {
 
 // `text` quoted as a JSON string. Quotes, backslashes and control characters
-// are escaped; a byte that is not part of well-formed UTF-8 is written as
+// (C0, DEL and C1) are escaped, so the result is also safe log text; a byte that is not part of well-formed UTF-8 is written as
 // the code point of the same value (\u00XX), so nothing is lost.
 std::string json_quoted(std::string_view text);
 

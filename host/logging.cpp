@@ -4,15 +4,49 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "log_text.hpp"
+
 namespace fcgihost::host {
 
 namespace {
+
+// Escapes each message (log_text.hpp) before `inner` writes it: one call to
+// the logger is one line, whatever its arguments held.
+class escaping_sink final : public spdlog::sinks::sink {
+ public:
+  explicit escaping_sink(std::shared_ptr<spdlog::sinks::sink> inner) : inner_(std::move(inner)) {}
+
+  void log(const spdlog::details::log_msg& message) override {
+    const std::string_view payload(message.payload.data(), message.payload.size());
+    if (log_safe(payload)) {
+      inner_->log(message);
+      return;
+    }
+    const std::string escaped = log_escaped(payload);
+    spdlog::details::log_msg copy = message;
+    copy.payload = spdlog::string_view_t(escaped.data(), escaped.size());
+    inner_->log(copy);
+  }
+  void flush() override { inner_->flush(); }
+  void set_pattern(const std::string& pattern) override { inner_->set_pattern(pattern); }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    inner_->set_formatter(std::move(formatter));
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::sink> inner_;
+};
 // A formatter belongs to a sink: two patterns to one place take two sinks.
 // Each line goes out whole in one write (the file is appended to, stderr's
 // stdio lock is held per line), so the two never cut into each other's lines.
+// Every message is escaped (log_text.hpp): bytes from outside never make a line.
 std::shared_ptr<spdlog::sinks::sink> log_sink(const host_config& config) {
-  if (config.log_file.empty()) return std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  return std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.log_file);  // appends
+  std::shared_ptr<spdlog::sinks::sink> place;
+  if (config.log_file.empty())
+    place = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  else
+    place = std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.log_file);  // appends
+  return std::make_shared<escaping_sink>(std::move(place));
 }
 }  // namespace
 
