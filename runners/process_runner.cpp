@@ -27,11 +27,18 @@ script_location process_runner::locate(std::string_view requested) const {
 
 boost::asio::awaitable<run_result> process_runner::run(script_location script, std::shared_ptr<request_io> io,
                                                        std::stop_token stop, script_limits limits,
-                                                       std::vector<std::string> pass_env) {
+                                                       script_environment_names environment) {
   if (limits.open_files == 0) limits.open_files = default_open_files_;
+  auto made = cgi_environment(io->params(), script, environment, ::environ);
+  if (!made.dropped.empty() && log_->should_log(spdlog::level::debug)) {
+    std::string names;
+    for (const auto& name : made.dropped) names += (names.empty() ? "" : ", ") + name;
+    log_->debug("script {}: params left out of its environment (not CGI variables, nor in script-env): {}",
+                script.requested_file, names);
+  }
   launch_request request{.executable = script.real_file,
                          .working_directory = script.real_file.parent_path(),
-                         .environment = cgi_environment(io->params(), script, pass_env, ::environ),
+                         .environment = std::move(made.entries),
                          .limits = limits,
                          .identity = identity_};
   std::optional<launched_script> launched;

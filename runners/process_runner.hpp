@@ -18,6 +18,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cgi_environment.hpp"
 #include "request_io.hpp"
 #include "run_as.hpp"
 #include "script_limits.hpp"
@@ -49,7 +50,7 @@ class process_runner {
   // By value: the coroutine may start after the caller's locals are gone.
   boost::asio::awaitable<run_result> run(script_location script, std::shared_ptr<request_io> io,
                                          std::stop_token stop, script_limits limits,
-                                         std::vector<std::string> pass_env);
+                                         script_environment_names environment);
 
   // SIGKILL to the group of every script still running, each reaped; for
   // the host's exit. Returns how many there were.

@@ -16,18 +16,39 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <system_error>
 
 #include <fcgihost/protocol/name_value.hpp>
 
+#include "cgi_environment.hpp"
 #include "handler_stack_dump.hpp"
 #include "worker_protocol.hpp"
 
 extern char** environ;
 
 namespace fcgihost::runners {
+
+namespace {
+
+// Every worker alive, for stop_all.
+struct census {
+  std::mutex mutex;
+  std::set<worker_process*> alive;
+};
+
+census& workers_alive() {
+  static census instance;
+  return instance;
+}
+
+}  // namespace
+
 
 namespace asio = boost::asio;
 
@@ -130,7 +151,12 @@ worker_process::worker_process(const asio::any_io_executor& executor, const std:
   std::vector<char*> argv;
   for (auto& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
-  const int spawned = ::posix_spawn(&pid_, "/proc/self/exe", &actions, &attributes, argv.data(), environ);
+  // Never the request's variables (CGI mode) nor the host's hand-over ones.
+  std::vector<std::string> environment = worker_environment(environ);
+  std::vector<char*> envp;
+  for (auto& entry : environment) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  const int spawned = ::posix_spawn(&pid_, "/proc/self/exe", &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (spawned != 0) fail("posix_spawn", spawned);
@@ -146,9 +172,40 @@ worker_process::worker_process(const asio::any_io_executor& executor, const std:
   socket_.assign(asio::local::stream_protocol(), host_end.release());
   crash_pipe_ = crash_read.release();
   ::fcntl(crash_pipe_, F_SETFL, O_NONBLOCK);
+  auto& all = workers_alive();
+  std::lock_guard lock(all.mutex);
+  all.alive.insert(this);
+}
+
+std::vector<pid_t> worker_process::stop_all(std::chrono::milliseconds grace) {
+  auto& all = workers_alive();
+  std::lock_guard lock(all.mutex);
+  for (auto* worker : all.alive) worker->ask_to_leave();
+  const auto give_up = std::chrono::steady_clock::now() + grace;
+  const auto all_exited = [&] {
+    return std::all_of(all.alive.begin(), all.alive.end(), [](worker_process* worker) { return worker->exited(); });
+  };
+  while (!all_exited() && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::vector<pid_t> killed;
+  for (auto* worker : all.alive) {
+    if (worker->exited()) continue;
+    killed.push_back(worker->pid());
+    worker->kill();
+    int status = 0;
+    while (::waitpid(worker->pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    worker->note_status(status);
+  }
+  return killed;
 }
 
 worker_process::~worker_process() {
+  {
+    auto& all = workers_alive();
+    std::lock_guard lock(all.mutex);
+    all.alive.erase(this);
+  }
   if (!reaped_) {
     kill();
     int status = 0;
@@ -223,8 +280,17 @@ void worker_process::read_crash_pipe() {
   if (crash_pipe_ < 0) return;
   char buffer[4096];
   // A pipe holds 64 KiB: enough for the frames and a worker's memory map.
-  for (auto n = ::read(crash_pipe_, buffer, sizeof buffer); n > 0; n = ::read(crash_pipe_, buffer, sizeof buffer))
-    pipe_bytes_.append(buffer, static_cast<std::size_t>(n));
+  // What a worker (or a child it left holding the pipe) writes is untrusted:
+  // at most max_crash_pipe_bytes are kept, the rest is read and dropped, and
+  // a writer that never stops is read for one pipe's worth a call, no more.
+  constexpr std::size_t max_crash_pipe_bytes = 256 * 1024;
+  std::size_t this_call = 0;
+  for (auto n = ::read(crash_pipe_, buffer, sizeof buffer); n > 0; n = ::read(crash_pipe_, buffer, sizeof buffer)) {
+    const auto got = static_cast<std::size_t>(n);
+    if (pipe_bytes_.size() + got <= max_crash_pipe_bytes) pipe_bytes_.append(buffer, got);
+    this_call += got;
+    if (this_call >= max_crash_pipe_bytes) break;
+  }
 }
 
 void worker_process::ask_to_leave() {

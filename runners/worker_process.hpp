@@ -13,6 +13,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -24,6 +25,13 @@ namespace fcgihost::runners {
 
 class worker_process {
  public:
+  // Every worker process alive in this host, whatever holds it (an idle or
+  // busy slot, a pool being retired, one still loading its plugin): for the
+  // host's exit, when the I/O threads have stopped. Asks each to leave,
+  // waits up to `grace` for them to exit (their plugins' shutdowns run),
+  // then kills and reaps the rest. Returns the pids it had to kill.
+  static std::vector<pid_t> stop_all(std::chrono::milliseconds grace);
+
   using socket_type = boost::asio::local::stream_protocol::socket;
 
   // Throws std::system_error when it cannot be started.

@@ -15,6 +15,7 @@
 #include "plugin_library.hpp"
 #include "plugin_loading.hpp"
 #include "worker_exchange.hpp"
+#include "worker_process.hpp"
 
 namespace fcgihost::runners {
 
@@ -175,27 +176,17 @@ asio::awaitable<std::vector<std::string>> worker_runner::handler_stack(int pid, 
   co_return co_await std::move(asked);
 }
 
-void worker_runner::shut_down() {
-  std::vector<std::shared_ptr<worker_link>> leaving;
+void worker_runner::shut_down(std::chrono::milliseconds grace) {
   {
     std::lock_guard lock(mutex_);
-    for (auto& [name, pool] : pools_) {
-      auto some = pool->shut_down();
-      leaving.insert(leaving.end(), some.begin(), some.end());
-    }
+    for (auto& [name, pool] : pools_) pool->shut_down();
   }
-  // Idle workers exit on their own, their plugins' shutdowns run; those
-  // that take longer than a second are killed. The I/O threads are stopped
-  // here: this thread waits.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  for (const auto& link : leaving) {
-    while (!link->process().exited() && std::chrono::steady_clock::now() < give_up)
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    if (!link->process().exited()) {
-      supervision_->log->warn("worker {} did not leave within 1 s of the host stopping; it is killed", link->pid());
-      link->process().kill();
-    }
-  }
+  // Every worker, not only the idle ones: one still loading its plugin, one
+  // whose request the drain tore down, one of a replaced version.
+  const auto killed = worker_process::stop_all(grace);
+  for (const pid_t pid : killed)
+    supervision_->log->warn("worker {} did not leave within {} ms of the host stopping (shutdown-timeout): killed",
+                            pid, grace.count());
 }
 
 }  // namespace fcgihost::runners

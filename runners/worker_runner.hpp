@@ -52,8 +52,10 @@ class worker_runner {
                                          std::shared_ptr<request_io> io, std::stop_token stop,
                                          std::chrono::milliseconds kill_grace,
                                          std::chrono::steady_clock::time_point deadline, bool small_body);
-  // The host is stopping: idle workers are killed, waiting requests refused.
-  void shut_down();
+  // The host is stopping (its I/O threads have): waiting requests are
+  // refused, and every worker is asked to leave and given `grace` to exit
+  // (its plugin's shutdown runs); the rest are killed and reaped.
+  void shut_down(std::chrono::milliseconds grace = std::chrono::seconds(1));
 
   // For the status page: the workers of every pool now, and what they did.
   worker_census census();

@@ -2,7 +2,8 @@
 // SCRIPT_FILENAME path (confinement, PATH_INFO) and the params that become
 // the script's environment. Input: a path, a newline, then encoded params.
 // Nothing outside the scripts folder is ever runnable, nothing with "..",
-// and the environment is always well formed, with the host's PATH first.
+// and the environment is always well formed, with the host's PATH first and
+// no name that would run code (LD_*, BASH_FUNC_*, names not [A-Za-z0-9_]).
 #include <runners/cgi_environment.hpp>
 #include <runners/script_location.hpp>
 
@@ -69,15 +70,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   protocol::name_value_list params;
   std::error_code ec;
   protocol::decode_name_values(encoded, params, ec);
-  const char* host_environment[] = {"PATH=/usr/bin:/bin", "SECRET=x", nullptr};
-  const auto environment = runners::cgi_environment(params, where, {"SECRET"}, host_environment);
+  const char* host_environment[] = {"PATH=/usr/bin:/bin", "SECRET=x", "LD_PRELOAD=/x.so", nullptr};
+  const runners::script_environment_names names{.from_host = {"SECRET", "LD_PRELOAD"}, .from_request = {"EXTRA"}};
+  const auto environment = runners::cgi_environment(params, where, names, host_environment).entries;
   if (environment.empty() || environment.front() != "PATH=/usr/bin:/bin") std::abort();
-  std::set<std::string> names;
+  std::set<std::string> seen;
   for (const auto& entry : environment) {
     const auto equals = entry.find('=');
     if (equals == 0 || equals == std::string::npos || entry.find('\0') != std::string::npos) std::abort();
     const std::string name = entry.substr(0, equals);
-    if (name == "HTTP_PROXY" || !names.insert(name).second) std::abort();
+    if (name == "HTTP_PROXY" || !seen.insert(name).second) std::abort();
+    if (runners::never_in_script_environment(name) || name == "PERL5OPT") std::abort();
   }
   return 0;
 }
