@@ -103,12 +103,26 @@ runners::plugin_settings read_plugin_settings(int fd) {
   return settings;
 }
 
+// A worker is named fcgi-host too: `pkill -HUP fcgi-host` (a logrotate
+// hook) or a terminal's Ctrl-C reaches it with the host. The host stops its
+// workers by closing their connection or with SIGKILL, never these: a worker
+// that took them would die mid-request or while loading its plugin. A
+// handler, not SIG_IGN, so that what a plugin execs starts with the defaults.
+void ignore_signals_meant_for_the_host() {
+  struct sigaction ignore {};
+  ignore.sa_handler = [](int) {};
+  ignore.sa_flags = SA_RESTART;
+  sigemptyset(&ignore.sa_mask);
+  for (const int signal : {SIGHUP, SIGINT, SIGTERM, SIGUSR2}) ::sigaction(signal, &ignore, nullptr);
+}
+
 }  // namespace
 
 int serve_as_worker(const std::vector<std::string>& arguments) {
   namespace wire = runners::worker_protocol;
   // The host may die without closing us (SIGKILL): go with it.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ignore_signals_meant_for_the_host();
   runners::install_crash_dump_writer(wire::crash_report_fd);
   runners::install_handler_stack_dump(wire::crash_report_fd);
   std::string plugin_name;
@@ -149,6 +163,12 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
     // no longer be read.
     ::prctl(PR_SET_DUMPABLE, 1);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // cleared by the identity change
+  }
+  // setuid and setgid bits and file capabilities no longer raise what the
+  // plugin (or anything it runs) may do.
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    host.log->critical("cannot set no_new_privs: {}", std::strerror(errno));
+    return 1;
   }
 
   // The plugin's static initialisers run here: a crash in them is reported

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "alternate_signal_stack.hpp"
 #include "signal_safe_text.hpp"
 
 namespace fcgihost::runners {
@@ -63,9 +64,12 @@ void install_crash_dump_writer(int fd) {
   dump_fd = fd;
   struct sigaction action {};
   action.sa_sigaction = on_crash;
-  action.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+  // SA_ONSTACK: on the thread's alternate stack where it has one, so a
+  // stack overflow is reported too.
+  action.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
   for (const int signal : crash_signals) ::sigaction(signal, &action, nullptr);
+  use_alternate_signal_stack();
 }
 
 }  // namespace fcgihost::runners

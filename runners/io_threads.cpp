@@ -3,6 +3,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "alternate_signal_stack.hpp"
 #include "handler_speed.hpp"
 
 namespace fcgihost::runners {
@@ -69,6 +70,7 @@ void io_threads::spawn_locked() {
 void io_threads::serve(thread_slot& slot) {
   current_owner = this;
   current_slot = &slot;
+  use_alternate_signal_stack();  // handlers run here too (the fast path)
   try {
     io_.run();
   } catch (const leave_signal&) {

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "alternate_signal_stack.hpp"
+
 namespace fcgihost::runners {
 
 namespace {
@@ -43,6 +45,7 @@ owned_stack_thread::owned_stack_thread(std::function<void()> body) : body_(std::
 owned_stack_thread::~owned_stack_thread() { join(); }
 
 void* owned_stack_thread::start(void* self) {
+  use_alternate_signal_stack();  // a handler that overflows this stack still gets its crash reported
   static_cast<owned_stack_thread*>(self)->body_();
   return nullptr;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -71,6 +72,9 @@ class child_setup {
         !set_limit(RLIMIT_NOFILE, limits.open_files) || !set_limit(RLIMIT_NPROC, limits.processes))
       return last_error();
     if (request_.identity && !drop_privileges_of_this_thread(*request_.identity)) return last_error();
+    // setuid and setgid bits and file capabilities no longer raise what the
+    // script (or anything it runs) may do.
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return last_error();
     // exec keeps ignored signals ignored (the host ignores SIGPIPE): a script
     // starts with every signal at its default, and none blocked.
     struct sigaction by_default {};

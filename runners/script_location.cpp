@@ -79,6 +79,10 @@ script_location locate_script(const fs::path& scripts_root, std::string_view req
       return refuse(verdict::not_found, "no script '" + shown + "' in the scripts folder");
     }
     if (!S_ISREG(status.st_mode)) return refuse(verdict::forbidden, "'" + candidate + "' is not a regular file");
+    // As suEXEC does: a script never runs with its file's owner's rights
+    // (no_new_privs would ignore the bits anyway; refusing says so).
+    if ((status.st_mode & (S_ISUID | S_ISGID)) != 0)
+      return refuse(verdict::forbidden, "'" + candidate + "' is setuid or setgid: the host runs no such file");
     if (::faccessat(AT_FDCWD, real.c_str(), X_OK, AT_EACCESS) != 0)
       return refuse(verdict::forbidden, "'" + candidate + "' is not executable by the host");
     script_location where;
