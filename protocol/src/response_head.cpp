@@ -61,6 +61,13 @@ response_head_check::verdict response_head_check::check_line(std::string_view li
   while (name_end < line.size() && is_token_char(static_cast<unsigned char>(line[name_end]))) ++name_end;
   if (name_end == 0 || name_end == line.size() || line[name_end] != ':')
     return fail("the output does not start with a CGI header block (\"Name: value\" lines, then a blank line)");
+  // A web server may pass a value on as it is: a CR in it ends the header
+  // line for some browser or proxy (response splitting), a NUL cuts it.
+  const std::string_view value = line.substr(name_end + 1);
+  if (value.find('\r') != std::string_view::npos)
+    return fail("the value of header '" + escaped(line.substr(0, name_end)) + "' holds a bare CR");
+  if (value.find('\0') != std::string_view::npos)
+    return fail("the value of header '" + escaped(line.substr(0, name_end)) + "' holds a NUL byte");
   ++header_lines_;
   return verdict_;
 }

@@ -4,6 +4,7 @@
 // blank line within the limit.
 #include <fcgihost/protocol/response_head.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -23,5 +24,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       output.find("\n\r\n") == std::string_view::npos)
     std::abort();
   if (verdict == check::verdict::invalid && whole.reason().empty()) std::abort();
+  // A valid head holds no NUL, and a CR only at the end of a line.
+  if (verdict == check::verdict::valid) {
+    auto end = output.find("\n\n");
+    end = std::min(end, output.find("\n\r\n"));
+    const std::string_view head = output.substr(0, end + 1);
+    if (head.find('\0') != std::string_view::npos) std::abort();
+    for (std::size_t at = head.find('\r'); at != std::string_view::npos; at = head.find('\r', at + 1))
+      if (at + 1 >= output.size() || output[at + 1] != '\n') std::abort();
+  }
   return 0;
 }

@@ -42,6 +42,20 @@ TEST(ResponseHead, AnythingElseIsInvalid) {
   EXPECT_EQ(check_split_everywhere(""), verdict::invalid);
 }
 
+// A value with a CR (not the line's own CRLF) or a NUL would be passed on by a
+// web server as it is (lighttpd forwards a bare CR to the browser).
+TEST(ResponseHead, AValueWithABareCrOrANulIsInvalid) {
+  using namespace std::string_view_literals;
+  EXPECT_EQ(check_split_everywhere("X-A: one\rSet-Cookie: evil=1\r\n\r\n"), verdict::invalid);
+  EXPECT_EQ(check_split_everywhere("X-A: one\r\r\n\r\n"), verdict::invalid);
+  EXPECT_EQ(check_split_everywhere("Variable-USER: ada\rX: y\n\n"), verdict::invalid);
+  EXPECT_EQ(check_split_everywhere("X-A: a\0b\r\n\r\n"sv), verdict::invalid);
+  EXPECT_EQ(check_split_everywhere("Status: 200 OK\r\nX-A: fine\tvalue\r\n\r\nbody\r\0"sv), verdict::valid);
+  response_head_check check;
+  check.feed("X-Name: a\rb\r\n");
+  EXPECT_NE(check.reason().find("'X-Name'"), std::string::npos) << check.reason();
+}
+
 TEST(ResponseHead, TheVerdictComesAsSoonAsTheBytesDecideIt) {
   response_head_check check;
   EXPECT_EQ(check.feed("Content-Type: text/plain\r\n"), verdict::incomplete);

@@ -1,5 +1,7 @@
 // Checks that an app's output starts as a CGI response must (RFC 3875 6.2):
-// header lines "Name: value", then a blank line, before any body. A web
+// header lines "Name: value", then a blank line, before any body; no value
+// holds a CR or a NUL (a header a web server passes on as it is would split
+// the browser's response). A web
 // server given anything else answers a bare 502 and says only "upstream sent
 // invalid header"; the host checks first, so it can say which script or
 // handler printed what. Fed the stdout bytes as they come, in any split.
