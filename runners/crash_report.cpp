@@ -4,8 +4,16 @@
 #include <cxxabi.h>
 #include <link.h>
 
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 
@@ -28,15 +36,60 @@ std::string short_name(const std::string& path) {
 // libbacktrace states cannot be freed: one per file, a bounded number.
 constexpr std::size_t most_symbol_files = 64;
 
+// The objects this process has loaded, by real path: the same files a
+// worker (this binary) maps, except its plugin and what the plugin links.
+std::string real_path(const char* path) {
+  char real[PATH_MAX];
+  return ::realpath(path, real) ? std::string(real) : std::string();
+}
+
+std::set<std::string> own_objects() {
+  std::set<std::string> paths;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) {
+        if (info->dlpi_name && info->dlpi_name[0] == '/')
+          static_cast<std::set<std::string>*>(data)->insert(real_path(info->dlpi_name));
+        return 0;
+      },
+      &paths);
+  paths.insert(real_path("/proc/self/exe"));
+  paths.erase(std::string());
+  return paths;
+}
+
 struct symbol_files {
   std::mutex mutex;
   std::map<std::string, backtrace_state*> states;
+  std::deque<std::string> names;  // stable addresses
+  std::vector<std::string> trusted_folders;
 
+  bool trusted(const std::string& real) {
+    static const std::set<std::string> loaded = own_objects();
+    if (loaded.contains(real)) return true;
+    return std::any_of(trusted_folders.begin(), trusted_folders.end(), [&](const std::string& folder) {
+      return real.size() > folder.size() + 1 && real.starts_with(folder) && real[folder.size()] == '/';
+    });
+  }
+
+  // libbacktrace opens the file by name, blocking: it is given the name of
+  // a descriptor already open on a regular file (kept open with its state),
+  // so a FIFO or a device named in a dump is never waited on. It keeps the
+  // name's pointer, not a copy: the names live here as long as the states.
   backtrace_state* for_file(const std::string& path) {
     if (const auto found = states.find(path); found != states.end()) return found->second;
     if (states.size() >= most_symbol_files) return nullptr;
-    auto* state = backtrace_create_state(path.c_str(), 0, [](void*, const char*, int) {}, nullptr);
-    states.emplace(path, state);
+    backtrace_state* state = nullptr;
+    if (const std::string real = real_path(path.c_str()); !real.empty() && trusted(real)) {
+      const int fd = ::open(real.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+      struct stat info {};
+      if (fd >= 0 && ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+        const std::string& by_descriptor = names.emplace_back("/proc/self/fd/" + std::to_string(fd));
+        state = backtrace_create_state(by_descriptor.c_str(), 0, [](void*, const char*, int) {}, nullptr);
+      } else if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+    states.emplace(path, state);  // a refused file too: it is not tried again
     return state;
   }
 };
@@ -73,6 +126,12 @@ struct frame_info {
 };
 
 }  // namespace
+
+void trust_symbol_files_under(const std::string& folder) {
+  auto& cache = files();
+  std::lock_guard lock(cache.mutex);
+  cache.trusted_folders.push_back(folder);
+}
 
 std::vector<std::string> symbolised_frames(const crash_dump& dump, std::size_t max_frames) {
   std::vector<std::string> lines;

@@ -26,7 +26,14 @@ struct crash_dump {
 crash_dump parse_crash_dump(std::string_view text);
 
 // One line per frame, from the first frame past the signal handler;
-// frames without a file show as raw addresses.
+// frames without a file show as raw addresses. The dump's file names are a
+// worker's words: only files the host trusts are read for symbols (the
+// objects the host itself has loaded, and those under a folder it trusts),
+// each a regular file opened without blocking; any other frame shows as
+// its file's name and offset.
+// Files under `folder` (the host's own private copies of plugins) may be
+// read for symbols.
+void trust_symbol_files_under(const std::string& folder);
 std::vector<std::string> symbolised_frames(const crash_dump& dump, std::size_t max_frames = 32);
 
 }  // namespace fcgihost::runners

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "crash_report.hpp"
 #include "elf_check.hpp"
 #include "plugin_library.hpp"
 
@@ -89,6 +90,11 @@ plugin_catalog::plugin_catalog(fs::path plugins_dir, mode how)
       (fs::temp_directory_path() / (std::string(copies_prefix) + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a private folder for plugin copies");
   private_dir_ = pattern;  // mkdtemp makes it 0700
+  // A worker's crash dump names the copy it mapped: the one file of a plugin
+  // the host reads for symbols (crash_report.hpp), as mapped (real path).
+  std::error_code ec;
+  const auto real = fs::canonical(private_dir_, ec);
+  trust_symbol_files_under((ec ? private_dir_ : real).string());
 }
 
 plugin_catalog::~plugin_catalog() { remove_copies(); }
