@@ -1,10 +1,17 @@
 #include "config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <toml++/toml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
+#include "config_shape.hpp"
 #include "settings_table.hpp"
 
 namespace fcgihost::host {
@@ -100,12 +107,36 @@ void apply_setting(host_config& config, const std::string& key, const std::strin
 }
 
 void load_config_file(host_config& config, const std::filesystem::path& file) {
+  // Non-blocking and a regular file only: a FIFO named by mistake would hold
+  // the start (or a SIGHUP's reload) for ever, /dev/zero take its memory.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(file.string() + ": cannot be read: " + std::strerror(errno));
+  struct stat status {};
+  if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error(file.string() + ": not a regular file");
+  }
+  const config_shape_limits limits;
+  std::string text;
+  char buffer[65536];
+  ssize_t got = 0;
+  while (text.size() <= limits.max_bytes && (got = ::read(fd, buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(got));
+  const int read_error = got < 0 ? errno : 0;
+  ::close(fd);
+  if (read_error != 0) throw std::runtime_error(file.string() + ": cannot be read: " + std::strerror(read_error));
+  load_config_text(config, text, file.string());
+}
+
+void load_config_text(host_config& config, std::string_view text, const std::string& source) {
+  if (const auto problem = config_shape_problem(text); !problem.empty())
+    throw std::runtime_error(source + ": " + problem);
   toml::table table;
   try {
-    table = toml::parse_file(file.string());
+    table = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream why;
-    why << file.string() << ":" << e.source().begin.line << ": " << e.description();
+    why << source << ":" << e.source().begin.line << ": " << e.description();
     throw std::runtime_error(why.str());
   }
   for (const auto& [key, node] : table) {
@@ -113,7 +144,7 @@ void load_config_file(host_config& config, const std::filesystem::path& file) {
     const auto line = node.source().begin.line;
     try {
       if (name == "plugin") {
-        read_plugin_tables(node, file.string(), config);
+        read_plugin_tables(node, source, config);
       } else if (name == "route") {
         const auto* routes = node.as_array();
         if (!routes) throw std::invalid_argument("route must be an array of tables: [[route]]");
@@ -128,7 +159,7 @@ void load_config_file(host_config& config, const std::filesystem::path& file) {
         apply_setting(config, name, toml_scalar_text(node));
       }
     } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(file.string() + ":" + std::to_string(line) + ": " + e.what());
+      throw std::runtime_error(source + ":" + std::to_string(line) + ": " + e.what());
     }
   }
 }
