@@ -158,6 +158,46 @@ awaitable<int> relay(int host_end, std::chrono::milliseconds stall_limit) {
 
 }  // namespace
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decoded(std::string_view word) {
+  std::string out;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    if (word[i] == '%' && i + 2 < word.size() && hex_value(word[i + 1]) >= 0 && hex_value(word[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(word[i + 1]) * 16 + hex_value(word[i + 2]));
+      i += 2;
+    } else {
+      out += word[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> arguments_without_query_words(std::vector<std::string> arguments, std::string_view query) {
+  if (query.empty() || query.find('=') != std::string_view::npos) return arguments;
+  std::vector<std::string> words;
+  for (std::size_t start = 0;;) {
+    const auto plus = query.find('+', start);
+    words.push_back(percent_decoded(query.substr(start, plus == std::string_view::npos ? plus : plus - start)));
+    if (plus == std::string_view::npos) break;
+    start = plus + 1;
+  }
+  // The server appends them after its own arguments (a wrapper's, if any).
+  if (words.size() <= arguments.size() &&
+      std::equal(words.begin(), words.end(), arguments.end() - static_cast<std::ptrdiff_t>(words.size())))
+    arguments.resize(arguments.size() - words.size());
+  return arguments;
+}
+
 bool started_as_cgi() { return std::getenv("GATEWAY_INTERFACE") != nullptr && !is_listening_socket(STDIN_FILENO); }
 
 int relay_cgi_request(int host_end, std::chrono::milliseconds stall_limit) {

@@ -6,11 +6,20 @@
 #pragma once
 
 #include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace fcgihost::host {
 
 // GATEWAY_INTERFACE is set and fd 0 is not a listening socket.
 bool started_as_cgi();
+
+// RFC 3875 4.4: a query with no '=' is also given as command-line arguments,
+// its words split at '+' and decoded (Apache's mod_cgi does this). Those are
+// a client's words, never options: `arguments` without the query's words at
+// their end (CVE-2012-1823's class: "?-s" or "?--scripts+/elsewhere").
+std::vector<std::string> arguments_without_query_words(std::vector<std::string> arguments, std::string_view query);
 
 // Sends the CGI request (environment as PARAMS, stdin as FCGI_STDIN, at most
 // CONTENT_LENGTH bytes) over `host_end`, the connected socket the host serves,

@@ -125,6 +125,19 @@ listener open_tcp(const protocol::socket_address& where, const host_config& conf
   throw std::runtime_error("cannot listen on " + where.to_string() + ": " + last_error);
 }
 
+bool is_loopback(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    return (ntohl(v4.sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address).sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return true;  // unix sockets: their file mode decides
+}
+
 listener open_address(const std::string& text, const host_config& config) {
   std::string why;
   const auto where = protocol::parse_socket_address(text, why);
@@ -227,6 +240,17 @@ std::vector<listener> open_listeners(const host_config& config) {
     throw;
   }
   return opened;
+}
+
+std::string listener_open_to_the_network(const std::vector<listener>& listeners) {
+  for (const auto& one : listeners) {
+    if (one.family != AF_INET && one.family != AF_INET6) continue;
+    sockaddr_storage bound{};
+    socklen_t length = sizeof bound;
+    if (::getsockname(one.fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) continue;
+    if (!is_loopback(bound)) return one.description + " (" + describe_peer(bound) + ")";
+  }
+  return {};
 }
 
 void remove_socket_files(const std::vector<listener>& listeners) {

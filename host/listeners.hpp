@@ -33,6 +33,12 @@ std::string inherited_listeners_text(const std::vector<listener>& listeners);
 // spawn-fcgi; not a CGI program's pipes or connected sockets).
 bool is_listening_socket(int fd);
 
+// The first TCP listener bound to an address other machines can reach (not
+// loopback: 0.0.0.0 and [::] included), described for a log line; empty if
+// none. FastCGI has no authentication: a peer that reaches such a socket
+// runs any script or handler with the params it likes.
+std::string listener_open_to_the_network(const std::vector<listener>& listeners);
+
 // Removes the unix socket files the host created.
 void remove_socket_files(const std::vector<listener>& listeners);
 
