@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -50,11 +51,16 @@ struct route_rule {
 struct host_config {
   std::vector<std::string> listen;  // empty: fd 0, systemd, or tcp:127.0.0.1:9000
   int backlog = 1024;
+  // FastCGI has no authentication: a TCP listener that other machines reach
+  // needs FCGI_WEB_SERVER_ADDRS, or this said on purpose.
+  bool allow_any_peer = false;
   mode_t socket_mode = 0660;
   std::filesystem::path plugins_dir;
   std::filesystem::path scripts_dir;
-  // Names of the host's environment variables scripts also get (PATH always).
+  // What scripts get beyond the CGI allow-list: the host's own variables
+  // (pass-env; PATH always) and more params of the request (script-env).
   std::vector<std::string> pass_env;
+  std::vector<std::string> script_env;
   runners::script_limit_overrides script_limits;
   // Below nginx's 60 s fastcgi_read_timeout, so clients see our 408, not a 504.
   std::chrono::milliseconds timeout{30'000};
@@ -68,6 +74,9 @@ struct host_config {
   // A running request's wait for its body is bounded by its own deadline.
   std::chrono::milliseconds read_timeout{10'000};
   std::chrono::milliseconds drain_timeout{10'000};
+  // Then the workers' own exits: a plugin's shutdown (FCGIHOST_SHUTDOWN) may
+  // flush or close what it holds. Under systemd, keep it within TimeoutStopSec.
+  std::chrono::milliseconds shutdown_timeout{5'000};
   std::size_t max_connections = 1024;
   std::size_t max_requests = 1024;  // at once, over all connections
   std::size_t max_params_bytes = 1024 * 1024;
@@ -131,6 +140,8 @@ void apply_setting(host_config& config, const std::string& key, const std::strin
 // Reads a TOML file into `config`. Throws std::runtime_error with the file,
 // line and reason.
 void load_config_file(host_config& config, const std::filesystem::path& file);
+// The same from the file's text; `source` says where it came from in errors.
+void load_config_text(host_config& config, std::string_view text, const std::string& source);
 
 struct command_line {
   std::optional<std::filesystem::path> config_file;

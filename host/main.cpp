@@ -287,8 +287,16 @@ int main(int argc, char** argv) {
   auto previous_process = previous_process_link::from_environment();
   command_line line;
   std::shared_ptr<const host_config> config;
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  std::size_t query_words_dropped = 0;
+  if (cgi_mode) {
+    const char* query = std::getenv("QUERY_STRING");
+    const std::size_t given = arguments.size();
+    arguments = arguments_without_query_words(std::move(arguments), query ? query : "");
+    query_words_dropped = given - arguments.size();
+  }
   try {
-    line = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+    line = parse_command_line(arguments);
     if (line.help) {
       std::cout << usage_text();
       return 0;
@@ -315,6 +323,9 @@ int main(int argc, char** argv) {
   }
   host.log = make_logger(*config);
   host.access_log = make_access_logger(*config, host.log);
+  if (query_words_dropped > 0)
+    host.log->warn("CGI mode: {} argument(s) were the query's words (RFC 3875 4.4), not options: ignored",
+                   query_words_dropped);
   std::optional<runners::run_as> identity;
   try {
     identity = identity_of(*config);
@@ -354,6 +365,15 @@ int main(int argc, char** argv) {
       host.scripts = &*scripts;
     }
     if (!cgi_mode) listeners = open_listeners(*config);
+    if (const auto exposed = listener_open_to_the_network(listeners); !exposed.empty()) {
+      if (!host.peers.active() && !config->allow_any_peer)
+        throw std::runtime_error(
+            exposed + " accepts FastCGI from any machine that reaches it, and a FastCGI peer runs any script or "
+            "handler with the params it likes: set FCGI_WEB_SERVER_ADDRS to the web servers' addresses, listen on "
+            "loopback or a unix socket, or set allow-any-peer = true if a firewall already admits only them");
+      if (!host.peers.active())
+        host.log->warn("{} accepts FastCGI from any machine that reaches it (allow-any-peer = true)", exposed);
+    }
   } catch (const std::exception& e) {
     host.log->critical("cannot start: {}", e.what());
     return startup_exit;
@@ -446,7 +466,7 @@ int main(int argc, char** argv) {
   if (cgi_relay.joinable()) cgi_relay.join();
   // After a drain: handlers still running have had their stop tokens.
   const std::size_t stuck_io = threads.wait(std::chrono::seconds(1));
-  if (workers) workers->shut_down();  // idle workers now; busy ones as their requests are torn down
+  if (workers) workers->shut_down(host.settings()->shutdown_timeout);
   handlers.stop();
   const std::size_t stuck = stuck_io + handlers.wait(stuck_io > 0 ? std::chrono::milliseconds(0) : std::chrono::seconds(1));
 

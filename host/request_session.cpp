@@ -19,8 +19,8 @@
 
 #include <fcgihost/protocol/stream_framing.hpp>
 
+#include "access_line.hpp"
 #include "connection.hpp"
-#include "json_text.hpp"
 #include "status_page.hpp"
 #include "router.hpp"
 #include "utc_time.hpp"
@@ -76,9 +76,9 @@ awaitable<void> log_worker_handler_stack(runners::worker_runner& workers, std::s
               "ms, or other backtraces are being taken)", request, pid, answer_limit.count());
     co_return;
   }
-  std::string text;
-  for (const auto& frame : frames) text += "\n  " + frame;
-  log->warn("slow request: {}: the handler in worker {} is at:{}", request, pid, text);
+  // A line each: a message is one line (log_text.hpp).
+  log->warn("slow request: {}: the handler in worker {} is at:", request, pid);
+  for (const auto& frame : frames) log->warn("  {}", frame);
 }
 
 }  // namespace
@@ -174,6 +174,11 @@ void request_session::on_timer() {
 void request_session::start(protocol::name_value_list params) {
   started_ = true;
   params_ = std::move(params);
+  if (host_.worker_plugin.empty()) {
+    if (const auto dropped = drop_host_params(params_))
+      host_.log->debug("{}: request {}: dropped {} param(s) named {}*, which only the host may send", peer_,
+                       request_id_, dropped, runners::worker_protocol::host_param_prefix);
+  }
   if (lifecycle_.over()) return;  // ended (its deadline, an abort) before its PARAMS were complete
   const host_config* settings = settings_.get();
   // Answered by the host, before any limit: a load balancer's check gets
@@ -214,7 +219,7 @@ void request_session::start(protocol::name_value_list params) {
                                                              : &host_.metrics.nothing_ran();
   prepared_run prepared = std::monostate{};
   if (target.type == resolved_target::kind::script)
-    prepared = prepare_script(target, settings->pass_env);
+    prepared = prepare_script(target, {settings->pass_env, settings->script_env});
   else if (target.type == resolved_target::kind::function)
     prepared = prepare_function(target);
   else
@@ -395,7 +400,7 @@ awaitable<runners::run_result> request_session::load_then_run(std::string plugin
 }
 
 request_session::prepared_run request_session::prepare_script(const resolved_target& target,
-                                                              const std::vector<std::string>& pass_env) {
+                                                              runners::script_environment_names environment) {
   lifecycle_.name_target("script", script_);
   if (!host_.scripts) {
     refuse(404, "no scripts folder is configured (--scripts)", "no scripts folder is configured");
@@ -413,7 +418,7 @@ request_session::prepared_run request_session::prepare_script(const resolved_tar
   }
   script_ = script.requested_file;
   lifecycle_.name_target("script", script_);
-  return host_.scripts->run(std::move(script), shared_from_this(), stop_.get_token(), target.limits, pass_env);
+  return host_.scripts->run(std::move(script), shared_from_this(), stop_.get_token(), target.limits, std::move(environment));
 }
 
 void request_session::refuse(int status, std::string reason, std::string body, std::string host_stderr) {
@@ -688,40 +693,32 @@ void request_session::count_in_metrics(const request_ending& ending) {
                               lifecycle_.stdin_bytes(), lifecycle_.stdout_bytes());
 }
 
-// The text line's fields, named, plus the worker's pid (null when none) and
-// the end reason (done, timeout, aborted, peer-gone...).
-void request_session::log_access_json(int app_status, std::string_view outcome, end_reason reason,
-                                      double elapsed_ms) const {
-  const std::string time = utc_text(std::chrono::system_clock::now(), true);
-  const auto param = [this](std::string_view name) -> std::string {
-    const std::string* value = protocol::find_value(params_, name);
-    return value ? json_quoted(*value) : "null";
-  };
-  host_.access_log->info(
-      "{{\"time\":\"{}\",\"peer\":{},\"request_id\":{},\"method\":{},\"uri\":{},\"status\":{},\"bytes\":{},"
-      "\"elapsed_ms\":{:.1f},\"script\":{},\"runner\":{},\"worker_pid\":{},\"app_status\":{},\"outcome\":{},"
-      "\"end_reason\":{}}}",
-      time, json_quoted(peer_), request_id_, param("REQUEST_METHOD"), param("REQUEST_URI"), lifecycle_.logged_status(),
-      lifecycle_.stdout_bytes(), elapsed_ms, json_quoted(script_), json_quoted(lifecycle_.runner_name()),
-      worker_pid_ != 0 ? std::to_string(worker_pid_) : std::string("null"), app_status, json_quoted(outcome),
-      json_quoted(to_string(reason)));
-}
-
 void request_session::log_stderr(std::string_view bytes) {
   stderr_log_.feed(bytes, [this](std::string_view line) { host_.log->warn("{} {}: stderr: {}", peer_, script_, line); });
 }
 
+// One line per request, whatever it carried (access_line.hpp).
 void request_session::log_access(int app_status, std::string_view outcome, end_reason reason) {
-  const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began_).count();
-  if (host_.access_log && host_.access_log != host_.log) {
-    log_access_json(app_status, outcome, reason, elapsed);
-    return;
-  }
-  host_.log->info("{} \"{} {}\" {} {} {:.1f}ms script={} runner={}{} app_status={} {}", peer_,
-                  param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
-                  lifecycle_.logged_status(), lifecycle_.stdout_bytes(), elapsed, script_,
-                  lifecycle_.runner_name(), worker_pid_ != 0 ? fmt::format(" worker={}", worker_pid_) : "",
-                  app_status, outcome);
+  access_record record;
+  const std::string time = utc_text(std::chrono::system_clock::now(), true);
+  record.time = time;
+  record.peer = peer_;
+  record.request_id = request_id_;
+  record.method = protocol::find_value(params_, "REQUEST_METHOD");
+  record.uri = protocol::find_value(params_, "REQUEST_URI");
+  record.status = lifecycle_.logged_status();
+  record.bytes = lifecycle_.stdout_bytes();
+  record.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began_).count();
+  record.script = script_;
+  record.runner = lifecycle_.runner_name();
+  record.worker_pid = worker_pid_;
+  record.app_status = app_status;
+  record.outcome = outcome;
+  record.end_reason = to_string(reason);
+  if (host_.access_log && host_.access_log != host_.log)
+    host_.access_log->info("{}", access_line_json(record));
+  else
+    host_.log->info("{}", access_line_text(record));
 }
 
 }  // namespace fcgihost::host

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <fcgihost/protocol/name_value.hpp>
+#include <runners/cgi_environment.hpp>
 #include <runners/request_io.hpp>
 #include <runners/run_order.hpp>
 
@@ -89,7 +90,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   request_outcome outcome_of(const request_ending& ending) const;
   void count_in_metrics(const request_ending& ending);
   bool refuse_unless_found(const runners::lookup_result& found);
-  prepared_run prepare_script(const resolved_target& target, const std::vector<std::string>& pass_env);
+  prepared_run prepare_script(const resolved_target& target, runners::script_environment_names environment);
   void refuse(int status, std::string reason, std::string body, std::string host_stderr = {});
   boost::asio::awaitable<void> run(boost::asio::awaitable<runners::run_result> work);
 
@@ -108,7 +109,6 @@ class request_session final : public runners::request_io, public std::enable_sha
   // --slow-threshold: armed when it starts running; logs it if still running.
   void arm_slow_timer(std::chrono::milliseconds threshold);
   void log_slow_request();
-  void log_access_json(int app_status, std::string_view outcome, end_reason reason, double elapsed_ms) const;
 
   std::weak_ptr<request_sink> sink_;
   const boost::asio::any_io_executor executor_;

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <fcgihost/protocol/byte_size.hpp>
+#include <runners/cgi_environment.hpp>
 
 namespace fcgihost::host {
 
@@ -131,6 +132,11 @@ std::vector<setting_spec> make_table() {
                             "default: fd 0 when it is a listening socket, else systemd's LISTEN_FDS, else "
                             "tcp:127.0.0.1:9000",
                             at_start, &host_config::listen));
+  rows.push_back(field("allow-any-peer", "BOOL",
+                       "start on a TCP address other machines reach (not loopback) without FCGI_WEB_SERVER_ADDRS: "
+                       "say so only when a firewall lets in just the web servers",
+                       at_start, &host_config::allow_any_peer, parse_bool,
+                       [](bool on) { return std::string(on ? "true" : "false"); }));
   rows.push_back(field("backlog", "N", "listen backlog", at_start, &host_config::backlog,
                        [](const std::string& key, const std::string& value) {
                          return static_cast<int>(parse_count(key, value, 1, 65535));
@@ -154,13 +160,18 @@ std::vector<setting_spec> make_table() {
   rows.push_back(field("plugins", "DIR", "the plugins folder", at_start, &host_config::plugins_dir, path, show_path));
   rows.push_back(field("scripts", "DIR", "the scripts folder: an absolute SCRIPT_FILENAME inside it runs as a CGI script",
                        at_start, &host_config::scripts_dir, path, show_path));
+  const auto environment_name = [](bool value_from_request) {
+    return [value_from_request](const std::string& value) {
+      if (const auto why = runners::refused_environment_name(value, value_from_request); !why.empty())
+        throw std::invalid_argument(std::string(value_from_request ? "script-env" : "pass-env") + ": " + why);
+    };
+  };
   rows.push_back(list_field("pass-env", "NAME",
                             "a variable of the host's environment that scripts get too (repeatable; PATH always)",
-                            each_request, &host_config::pass_env, [](const std::string& value) {
-                              if (value.empty() || value.find('=') != std::string::npos)
-                                throw std::invalid_argument("pass-env takes the name of an environment variable, not '" +
-                                                            value + "'");
-                            }));
+                            each_request, &host_config::pass_env, environment_name(false)));
+  rows.push_back(list_field("script-env", "NAME",
+                            "a param that scripts get too, beyond the CGI variables and HTTP_* (repeatable)",
+                            each_request, &host_config::script_env, environment_name(true)));
   rows.push_back(script_limit("kill-grace", "SECONDS",
                               "from SIGTERM to SIGKILL for a script being stopped, and from ABORT_REQUEST to SIGKILL "
                               "for a worker whose handler does not return",
@@ -193,6 +204,10 @@ std::vector<setting_spec> make_table() {
                        each_request, &host_config::read_timeout, parse_seconds, show_seconds));
   rows.push_back(field("drain-timeout", "SECONDS", "how long SIGTERM waits for requests in flight", each_request,
                        &host_config::drain_timeout, parse_seconds, show_seconds));
+  rows.push_back(field("shutdown-timeout", "SECONDS",
+                       "after the drain, how long the host waits for its workers to leave (their plugins' shutdown "
+                       "runs) before it kills them",
+                       each_request, &host_config::shutdown_timeout, parse_seconds, show_seconds));
   rows.push_back(field("max-connections", "N",
                        "connections at once, FCGI_MAX_CONNS; past it the longest silent one is closed",
                        each_request, &host_config::max_connections, count_in(1, big), show_number));

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -27,6 +28,30 @@ int ok(fcgihost::request& r) {
 }
 
 int segfault(fcgihost::request&) { return write_through_null(nullptr); }
+
+// Recurses until its stack runs out: the crash is reported from the
+// worker's alternate signal stack. Named, not inlined, not a tail call.
+[[gnu::noinline]] int recurse_deeply(volatile char* previous) {
+  if (previous && previous[0] == 0x7F) return 0;  // never: each frame holds 1
+  volatile char frame[512];
+  frame[0] = previous ? previous[0] : 1;
+  return recurse_deeply(frame) + frame[1];
+}
+
+int overflow(fcgihost::request&) { return recurse_deeply(nullptr); }
+
+// Dies with a crash report of its own making, whose only frames lie in the
+// file the query names (a FIFO, say): what a hostile plugin can write to
+// the report pipe (descriptor 4) for the host to read.
+int forged_report(fcgihost::request& r) {
+  const std::string named(r.param("QUERY_STRING"));
+  const std::string report = "signal b\nframe 1100\nframe 1100\nframe 1100\nframe 1100\nmaps\n"
+                             "1000-2000 r-xp 00000000 00:00 0 " + named + "\n";
+  if (::write(4, report.data(), report.size()) < 0) return 1;
+  ::signal(SIGSEGV, SIG_DFL);  // no real report after it
+  ::raise(SIGSEGV);
+  return 0;
+}
 
 int do_abort(fcgihost::request&) { std::abort(); }
 
@@ -104,6 +129,8 @@ int probe(fcgihost::request& r) {
 FCGIHOST_HANDLER(ok)
 FCGIHOST_HANDLER(probe)
 FCGIHOST_HANDLER(segfault)
+FCGIHOST_HANDLER(overflow)
+FCGIHOST_HANDLER_AS(forged_report, "forged-report")
 FCGIHOST_HANDLER_AS(do_abort, "abort")
 FCGIHOST_HANDLER(terminate)
 FCGIHOST_HANDLER(exit3)

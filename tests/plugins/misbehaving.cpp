@@ -3,6 +3,7 @@
 #include <fcgihost/plugin.hpp>
 
 #include <charconv>
+#include <cstdlib>
 #include <string>
 
 namespace {
@@ -28,8 +29,26 @@ int flood(fcgihost::request& r) {
   return 0;
 }
 
+// A header value with a bare CR in it: a web server that passed it on would
+// let the plugin (or whoever chose the value) add a header of its own.
+int split_header(fcgihost::request& r) {
+  r.out() << "Content-Type: text/plain\r\nX-Note: one\rSet-Cookie: evil=1\r\n\r\nbody\n";
+  return 0;
+}
+
+// Prints the value of the environment variable the query names ("(unset)"
+// if there is none): what a plugin's getenv sees (httpoxy: HTTP_PROXY).
+int environment(fcgihost::request& r) {
+  const std::string name(r.param("QUERY_STRING"));
+  const char* value = std::getenv(name.c_str());
+  r.out() << "Content-Type: text/plain\r\n\r\n" << (value ? value : "(unset)");
+  return 0;
+}
+
 }  // namespace
 
 FCGIHOST_HANDLER_AS(no_head, "no-head")
 FCGIHOST_HANDLER(nothing)
 FCGIHOST_HANDLER(flood)
+FCGIHOST_HANDLER_AS(split_header, "split-header")
+FCGIHOST_HANDLER(environment)

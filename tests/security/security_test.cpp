@@ -1,0 +1,480 @@
+// The trust boundaries, attacked from outside (label "security"): nothing a
+// web server's client, a script or a plugin sends changes what the host does
+// beyond its own request. Each test names the class of attack it covers
+// (docs/security.md lists them with the CVEs they come from).
+#include <boost/json/src.hpp>
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <fcgihost/protocol/record.hpp>
+
+#include "../support/host_process.hpp"
+#include "../support/run_async.hpp"
+
+namespace fcgihost::test {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using client::connection;
+using namespace std::chrono_literals;
+
+// One request with the params given (and a body), on a new connection.
+awaitable<client::response> ask(std::string address, protocol::name_value_list params, std::string body = {}) {
+  auto conn = co_await connection::connect(address);
+  client::request_options options;
+  options.params = std::move(params);
+  co_return co_await conn.send(std::move(options), body);
+}
+
+host_options with_config(const temp_dir& dir, const std::string& toml, std::vector<std::string> more = {}) {
+  write_file(dir / "host.toml", toml);
+  host_options options = with_arguments({"--config", (dir / "host.toml").string()});
+  options.arguments.insert(options.arguments.end(), more.begin(), more.end());
+  return options;
+}
+
+// The pid a crashing.ok response names.
+pid_t pid_in(const std::string& out) {
+  const auto at = out.find("ok from ");
+  return at == std::string::npos ? 0 : static_cast<pid_t>(std::stol(out.substr(at + 8)));
+}
+
+std::string status_line_of(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with(field + ":")) return line;
+  return {};
+}
+
+// --- The worker hop is the host's (a client picked a worker's handler) ---
+
+// A route to echo.body, and a param that names another handler in the
+// host's words for its workers: the route's handler runs, and no handler
+// ever sees a param of the host's namespace.
+TEST(WorkerHop, AClientCannotNameTheHandlerNorSpeakTheHostsWords) {
+  for (const char* isolation : {"process", "none"}) {
+    temp_dir dir;
+    host_process host(with_config(dir, std::string("isolation = \"") + isolation +
+                                           "\"\n[[route]]\nprefix = \"/public\"\nfunction = \"echo.body\"\n"));
+    run_async([&]() -> awaitable<void> {
+      auto params = request_params("/public/page", "", "POST");
+      params.push_back({"FCGIHOST_WORKER_HANDLER", "params"});
+      const auto routed = co_await ask(host.address(), params, "the body");
+      EXPECT_EQ(routed.app_status, 0u) << isolation;
+      EXPECT_TRUE(routed.out.ends_with("\r\n\r\nthe body")) << isolation << ": " << routed.out;
+
+      // The same words first, then last, with others of the namespace.
+      auto listed = request_params("echo.params");
+      listed.insert(listed.begin(), {"FCGIHOST_WORKER_HANDLER", "body"});
+      listed.push_back({"FCGIHOST_WORKER_HANDLER", "body"});
+      listed.push_back({"FCGIHOST_HANDLERS", "x"});
+      listed.push_back({"FCGIHOST_RUN_US", "1 1"});
+      const auto params_seen = co_await ask(host.address(), listed);
+      EXPECT_EQ(params_seen.app_status, 0u) << isolation;
+      EXPECT_NE(params_seen.out.find("SCRIPT_FILENAME"), std::string::npos) << params_seen.out;
+      EXPECT_EQ(params_seen.out.find("FCGIHOST_"), std::string::npos) << isolation << ": " << params_seen.out;
+    });
+  }
+}
+
+// --- Log lines (CVE-2024-9026's class) ---
+
+const std::regex text_line_start(R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [a-z]+ )");
+
+// Requests whose method, URI and script name carry line breaks, a CR, an
+// escape sequence, a C1 control and bytes that are not UTF-8; stderr_writer
+// writes its REQUEST_URI to FCGI_STDERR, which the host logs too.
+std::size_t send_hostile_requests(const host_process& host) {
+  const std::string forged_text = "\n2026-01-01 00:00:00.000 info forged line";
+  const std::string forged_json = "\n{\"time\":\"2026-01-01T00:00:00Z\",\"forged\":true}";
+  std::size_t sent = 0;
+  run_async([&]() -> awaitable<void> {
+    for (const std::string& hostile : {forged_text, forged_json, std::string("\r\x1b[2J\x07\xc2\x9b\xff\xfe\x7f"),
+                                       std::string("a\0b", 3)}) {
+      for (const char* handler : {"hello.greet", "stderr_writer.warn"}) {
+        auto found = request_params(handler);
+        found[3].value = "/fn/x?" + hostile;  // REQUEST_URI
+        found[2].value = "GET" + hostile;     // REQUEST_METHOD
+        co_await ask(host.address(), found);
+      }
+      auto missing = request_params("/nowhere/x" + hostile + ".sh");
+      missing[3].value = "/cgi/missing" + hostile;
+      co_await ask(host.address(), missing);
+      co_await ask(host.address(), request_params("nosuch" + hostile + ".handler"));
+      sent += 4;
+    }
+  });
+  return sent;
+}
+
+// Every line of the text log starts with the logger's own timestamp, and no
+// control byte but the line breaks is in it.
+void expect_only_host_made_lines(const std::string& log, bool json_too, std::size_t& json_lines) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    for (const char c : line) {
+      const auto byte = static_cast<unsigned char>(c);
+      EXPECT_FALSE(byte < 0x20 || byte == 0x7F) << "a raw control byte " << int(byte) << " in: " << line;
+    }
+    EXPECT_EQ(line.find("\xc2\x9b"), std::string::npos) << line;
+    if (json_too && line.starts_with("{")) {
+      boost::system::error_code ec;
+      const auto value = boost::json::parse(line, ec);
+      EXPECT_FALSE(ec) << line;
+      if (!ec) {
+        EXPECT_TRUE(value.is_object() && value.as_object().contains("end_reason")) << line;
+        EXPECT_FALSE(value.as_object().contains("forged")) << line;
+      }
+      ++json_lines;
+      continue;
+    }
+    // The workers' lines and the host's, all made by the logger.
+    EXPECT_TRUE(std::regex_search(line, text_line_start)) << "a line the host did not start: " << line;
+  }
+}
+
+// The host's own access lines (a worker logs the requests it runs too).
+std::size_t host_access_lines(const std::string& log) {
+  static const std::regex access(R"(^\S+ \S+ info (?!worker \d+ \().* app_status=)");
+  std::size_t count = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) count += std::regex_search(line, access) ? 1 : 0;
+  return count;
+}
+
+TEST(LogLines, NothingFromOutsideMakesALineOfItsOwnInTheTextLog) {
+  host_process host;
+  const std::size_t sent = send_hostile_requests(host);
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (host_access_lines(host.log()) < sent && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(20ms);
+  std::size_t json_lines = 0;
+  const std::string log = host.log();
+  expect_only_host_made_lines(log, false, json_lines);
+  // Escaped, not dropped: what came in can still be read.
+  EXPECT_NE(log.find("/cgi/missing\\x0a2026-01-01 00:00:00.000 info forged line"), std::string::npos) << log;
+  EXPECT_NE(log.find("\\x0d\\x1b[2J\\x07\\xc2\\x9b\\xff\\xfe\\x7f"), std::string::npos) << log;
+  EXPECT_EQ(host_access_lines(log), sent) << "one access line per request:\n" << log;
+}
+
+TEST(LogLines, EachRequestIsOneJsonObjectOnALineOfItsOwn) {
+  host_process host(with_arguments({"--access-log-format", "json"}));
+  const std::size_t sent = send_hostile_requests(host);
+  ASSERT_EQ(host.wait_for_log_count("\"end_reason\":", sent), sent) << host.log();
+  std::size_t json_lines = 0;
+  expect_only_host_made_lines(host.log(), true, json_lines);
+  EXPECT_EQ(json_lines, sent) << host.log();
+}
+
+// --- Scripts' environment (CVE-2016-5385 httpoxy; LD_PRELOAD, BASH_ENV) ---
+
+std::set<std::string> names_in(const std::string& env_output) {
+  std::set<std::string> names;
+  std::istringstream lines(env_output.substr(env_output.find("\r\n\r\n") + 4));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.starts_with("#") && line.find('=') != std::string::npos) names.insert(line.substr(0, line.find('=')));
+  return names;
+}
+
+TEST(ScriptEnvironment, OnlyCgiVariablesHeadersAndConfiguredNamesReachAScript) {
+  temp_dir dir;
+  auto options = with_config(dir, "script-env = [\"API_CLIENT\"]\npass-env = [\"SITE_NAME\"]\n");
+  options.scripts = true;
+  options.environment = {"SITE_NAME=example", "OTHER_HOST_VARIABLE=x"};
+  host_process host(options);
+  // The environment exactly as the script got it (env.py's interpreter, a
+  // pyenv shim on some machines, would add its own).
+  write_file(host.scripts_dir() / "printenv.sh",
+             "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec /usr/bin/env\n");
+  ::chmod(host.script("printenv.sh").c_str(), 0755);
+  run_async([&]() -> awaitable<void> {
+    auto params = request_params(host.script("printenv.sh"), "a=b");
+    for (const char* name : {"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "BASH_ENV", "ENV", "BASH_FUNC_env%%",
+                             "BASH_FUNC_x()", "HTTP_PROXY", "PERL5OPT", "PYTHONSTARTUP", "NODE_OPTIONS", "SHELLOPTS",
+                             "IFS", "FOO", "BAD-NAME", "OTHER_HOST_VARIABLE", "FCGIHOST_WORKER_HANDLER"})
+      params.push_back({name, "/tmp/evil"});
+    params.push_back({"API_CLIENT", "ok"});
+    params.push_back({"HTTP_X_TOKEN", "t"});
+    params.push_back({"HTTPS", "on"});
+    params.push_back({"SERVER_NAME", "example.org"});
+    const auto answer = co_await ask(host.address(), params);
+    EXPECT_EQ(answer.app_status, 0u) << answer.err;
+    const auto names = names_in(answer.out);
+    for (const char* present : {"PATH", "SITE_NAME", "API_CLIENT", "HTTP_X_TOKEN", "HTTPS", "SERVER_NAME",
+                                "QUERY_STRING", "REQUEST_METHOD", "SCRIPT_FILENAME", "GATEWAY_INTERFACE"})
+      EXPECT_TRUE(names.contains(present)) << present << " missing from:\n" << answer.out;
+    for (const auto& name : names) {
+      const bool expected = name == "PATH" || name == "SITE_NAME" || name == "API_CLIENT" || name.starts_with("HTTP_") ||
+                            name == "HTTPS" || name == "SERVER_NAME" || name == "QUERY_STRING" ||
+                            name == "REQUEST_METHOD" || name == "REQUEST_URI" || name == "SCRIPT_FILENAME" ||
+                            name == "GATEWAY_INTERFACE" || name == "PWD" || name == "OLDPWD" || name == "SHLVL" ||
+                            name == "_";  // the last four: the shell's own
+      EXPECT_TRUE(expected) << name << " reached the script:\n" << answer.out;
+      EXPECT_NE(name, "HTTP_PROXY");
+    }
+  });
+}
+
+// Names that would run code are refused in the config, with the reason.
+TEST(ScriptEnvironment, TheConfigCannotPassNamesThatRunCode) {
+  for (const std::string setting : {"pass-env = [\"LD_PRELOAD\"]", "pass-env = [\"BASH_FUNC_x%%\"]",
+                                     "pass-env = [\"BASH_ENV\"]", "script-env = [\"PERL5OPT\"]",
+                                     "script-env = [\"BAD-NAME\"]", "script-env = [\"HTTP_PROXY\"]",
+                                     "script-env = [\"LD_LIBRARY_PATH\"]"}) {
+    temp_dir dir;
+    write_file(dir / "host.toml", setting + "\n");
+    const auto result = run_program({FCGIHOST_HOST_BIN, "--config", (dir / "host.toml").string(), "--listen",
+                                     "unix:" + (dir / "s.sock").string()});
+    EXPECT_NE(result.exit_code, 0) << setting;
+    EXPECT_NE(result.err.find(setting.substr(0, setting.find(' '))), std::string::npos) << setting << ": " << result.err;
+  }
+}
+
+// --- setuid in the scripts folder; no_new_privs ---
+
+TEST(Privileges, SetuidFilesAreRefusedAndScriptsAndWorkersRunWithNoNewPrivs) {
+  host_options options;
+  options.scripts = true;
+  options.plugins = {"crashing"};
+  host_process host(options);
+  std::filesystem::copy_file("/usr/bin/id", host.scripts_dir() / "id-setuid");
+  ::chmod(host.script("id-setuid").c_str(), 04755);
+  std::filesystem::copy_file("/usr/bin/id", host.scripts_dir() / "id-setgid");
+  ::chmod(host.script("id-setgid").c_str(), 02755);
+  write_file(host.scripts_dir() / "nnp.sh",
+             "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ngrep NoNewPrivs /proc/self/status\n");
+  ::chmod(host.script("nnp.sh").c_str(), 0755);
+  run_async([&]() -> awaitable<void> {
+    for (const char* name : {"id-setuid", "id-setgid"}) {
+      const auto refused = co_await ask(host.address(), request_params(host.script(name)));
+      EXPECT_EQ(refused.app_status, 403u) << name << ": " << refused.out;
+      EXPECT_TRUE(refused.out.starts_with("Status: 403")) << refused.out;
+    }
+    const auto script = co_await ask(host.address(), request_params(host.script("nnp.sh")));
+    EXPECT_NE(script.out.find("NoNewPrivs:\t1"), std::string::npos) << script.out;
+    const auto worker = co_await ask(host.address(), request_params("crashing.ok"));
+    const pid_t pid = pid_in(worker.out);
+    EXPECT_NE(pid, 0) << worker.out;
+    if (pid != 0) {
+      EXPECT_EQ(status_line_of(pid, "NoNewPrivs"), "NoNewPrivs:\t1");
+    }
+  });
+  EXPECT_TRUE(host.wait_for_log("is setuid or setgid")) << host.log();
+}
+
+// --- Header values (response splitting) ---
+
+TEST(HeaderValues, ABareCrInAValueIsA502FromAScriptAndAHandler) {
+  temp_dir dir;
+  auto options = with_config(dir, "[[route]]\nprefix = \"/private\"\nscript = \"split_header.sh\"\n"
+                                  "role = \"authorizer\"\n");
+  options.scripts = true;
+  options.plugins = {"misbehaving"};
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    for (const std::string& target : {host.script("split_header.sh"), std::string("misbehaving.split-header")}) {
+      const auto answer = co_await ask(host.address(), request_params(target));
+      EXPECT_EQ(answer.app_status, 502u) << target << ": " << answer.out;
+      EXPECT_TRUE(answer.out.starts_with("Status: 502 Bad Gateway\r\n")) << answer.out;
+      EXPECT_EQ(answer.out.find("evil"), std::string::npos) << answer.out;
+      EXPECT_NE(answer.err.find("bare CR"), std::string::npos) << answer.err;
+    }
+    // An Authorizer's answer is headers only: the same check.
+    auto conn = co_await connection::connect(host.address());
+    client::request_options authorizer;
+    authorizer.role = static_cast<std::uint16_t>(protocol::role::authorizer);
+    authorizer.params = {{"REQUEST_URI", "/private/x"}, {"REQUEST_METHOD", "GET"}};
+    const auto denied = co_await conn.send(std::move(authorizer));
+    EXPECT_EQ(denied.app_status, 502u) << denied.out;
+    EXPECT_EQ(denied.out.find("evil"), std::string::npos) << denied.out;
+  });
+}
+
+// --- Exposure: port 9000 open to the world ---
+
+// The host started with these, on a TCP port other machines could reach:
+// whether it serves (logs that it listens) or exits, and its log.
+struct exposure_outcome {
+  bool serves = false;
+  int exit_code = -1;
+  std::string log;
+};
+
+exposure_outcome start_exposed(const std::string& address, std::vector<std::string> more,
+                               std::vector<std::string> environment = {}) {
+  temp_dir dir;
+  std::vector<std::string> argv{FCGIHOST_HOST_BIN, "--listen", address};
+  argv.insert(argv.end(), more.begin(), more.end());
+  child_process host(argv, dir / "stdout", dir / "stderr", "/dev/null", std::move(environment));
+  exposure_outcome outcome;
+  const auto give_up = std::chrono::steady_clock::now() + 15s;
+  while (std::chrono::steady_clock::now() < give_up) {
+    outcome.log = read_file(dir / "stderr");
+    if (outcome.log.find("fcgi-host listening on") != std::string::npos) {
+      outcome.serves = true;
+      return outcome;
+    }
+    if (!host.running()) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  outcome.exit_code = host.wait(5s);
+  outcome.log = read_file(dir / "stderr");
+  return outcome;
+}
+
+TEST(Exposure, ANonLoopbackListenerNeedsTheWebServersAddressesOrAnExplicitYes) {
+  for (const char* address : {"tcp:0.0.0.0:0", "tcp:[::]:0"}) {
+    const auto refused = start_exposed(address, {});
+    EXPECT_FALSE(refused.serves) << address << ": " << refused.log;
+    EXPECT_EQ(refused.exit_code, 1) << refused.log;
+    EXPECT_NE(refused.log.find("FCGI_WEB_SERVER_ADDRS"), std::string::npos) << refused.log;
+    EXPECT_NE(refused.log.find("allow-any-peer"), std::string::npos) << refused.log;
+  }
+  const auto listed = start_exposed("tcp:0.0.0.0:0", {}, {"FCGI_WEB_SERVER_ADDRS=127.0.0.1"});
+  EXPECT_TRUE(listed.serves) << listed.log;
+  const auto meant = start_exposed("tcp:0.0.0.0:0", {"--allow-any-peer", "true"});
+  EXPECT_TRUE(meant.serves) << meant.log;
+  EXPECT_NE(meant.log.find("accepts FastCGI from any machine"), std::string::npos) << meant.log;
+  const auto loopback = start_exposed("tcp:127.0.0.1:0", {});
+  EXPECT_TRUE(loopback.serves) << loopback.log;
+  EXPECT_EQ(loopback.log.find("any machine"), std::string::npos) << loopback.log;
+}
+
+// --- CGI mode (CVE-2012-1823's class; httpoxy in plugins) ---
+
+// fcgi-host run as a CGI program with `arguments` after its own and the
+// request in `variables`: what it wrote on stdout.
+std::string run_as_cgi(const temp_dir& dir, std::vector<std::string> arguments, std::vector<std::string> variables) {
+  std::vector<std::string> argv{FCGIHOST_HOST_BIN, "--plugins", (dir / "plugins").string()};
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  variables.insert(variables.end(), {"GATEWAY_INTERFACE=CGI/1.1", "SERVER_PROTOCOL=HTTP/1.1", "REQUEST_METHOD=GET"});
+  child_process cgi(argv, dir / "stdout", dir / "stderr", "/dev/null", std::move(variables));
+  EXPECT_EQ(cgi.wait(20s), 0) << read_file(dir / "stderr");
+  return read_file(dir / "stdout");
+}
+
+TEST(CgiMode, TheQuerysWordsAreNeverOptions) {
+  temp_dir dir;
+  std::filesystem::create_directories(dir / "plugins");
+  std::filesystem::create_directories(dir / "elsewhere");
+  const auto marker = dir / "ran";
+  write_file(dir / "elsewhere" / "run.sh",
+             "#!/bin/sh\ntouch " + marker.string() + "\nprintf 'Content-Type: text/plain\\r\\n\\r\\nran\\n'\n");
+  ::chmod((dir / "elsewhere" / "run.sh").c_str(), 0755);
+  const std::string elsewhere = (dir / "elsewhere").string();
+  // Apache's mod_cgi: "?--scripts+DIR" becomes the arguments "--scripts" "DIR".
+  const auto out = run_as_cgi(dir, {"--scripts", elsewhere},
+                              {"QUERY_STRING=--scripts+" + elsewhere, "SCRIPT_FILENAME=" + elsewhere + "/run.sh"});
+  EXPECT_FALSE(std::filesystem::exists(marker)) << out;
+  EXPECT_TRUE(out.starts_with("Status: 404")) << out;
+  EXPECT_NE(read_file(dir / "stderr").find("the query's words"), std::string::npos) << read_file(dir / "stderr");
+}
+
+TEST(CgiMode, WorkersNeverSeeTheRequestsVariablesInAnyMode) {
+  temp_dir dir;
+  std::filesystem::create_directories(dir / "plugins");
+  std::filesystem::copy_file(std::filesystem::path(FCGIHOST_PLUGIN_BUILD_DIR) / "libmisbehaving.so",
+                             dir / "plugins" / "libmisbehaving.so");
+  // httpoxy: a client's "Proxy:" header is HTTP_PROXY in a CGI program's environment.
+  const auto out = run_as_cgi(dir, {}, {"HTTP_PROXY=http://evil.example:8080", "QUERY_STRING=HTTP_PROXY",
+                                        "SCRIPT_FILENAME=misbehaving.environment"});
+  EXPECT_TRUE(out.ends_with("\r\n\r\n(unset)")) << out;
+
+  host_options options;
+  options.plugins = {"misbehaving"};
+  options.environment = {"HTTP_PROXY=http://evil.example:8080", "KEPT_FOR_PLUGINS=yes"};
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    const auto proxy = co_await ask(host.address(), request_params("misbehaving.environment", "HTTP_PROXY"));
+    EXPECT_TRUE(proxy.out.ends_with("\r\n\r\n(unset)")) << proxy.out;
+    // The operator's own variables still reach plugins (LD_LIBRARY_PATH, TZ...).
+    const auto kept = co_await ask(host.address(), request_params("misbehaving.environment", "KEPT_FOR_PLUGINS"));
+    EXPECT_TRUE(kept.out.ends_with("\r\n\r\nyes")) << kept.out;
+  });
+}
+
+// --- Signals meant for the host (pkill -HUP fcgi-host) ---
+
+TEST(Workers, SignalsMeantForTheHostLeaveWorkersServing) {
+  host_options options;
+  options.plugins = {"crashing", "slow_init"};
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    const pid_t worker = pid_in((co_await ask(host.address(), request_params("crashing.ok"))).out);
+    EXPECT_NE(worker, 0);
+    if (worker == 0) co_return;
+    for (const int signal : {SIGHUP, SIGTERM, SIGINT, SIGUSR2}) EXPECT_EQ(::kill(worker, signal), 0);
+    const auto again = co_await ask(host.address(), request_params("crashing.ok"));
+    EXPECT_EQ(pid_in(again.out), worker) << again.out << host.log();
+  });
+  // A worker loading its plugin (2 s of static initialisers) gets a HUP: the
+  // plugin loads and serves, and is not marked as one that cannot load.
+  std::thread hangup([&] {
+    static const std::regex started("worker ([0-9]+) started for plugin slow_init");
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    std::smatch found;
+    std::string log;
+    while (std::chrono::steady_clock::now() < give_up && !std::regex_search(log = host.log(), found, started))
+      std::this_thread::sleep_for(10ms);
+    if (!found.empty()) ::kill(static_cast<pid_t>(std::stol(found[1].str())), SIGHUP);
+  });
+  run_async([&]() -> awaitable<void> {
+    const auto ready = co_await ask(host.address(), request_params("slow_init.ready"));
+    EXPECT_EQ(ready.app_status, 0u) << ready.out << ready.err;
+    EXPECT_NE(ready.out.find("ready"), std::string::npos) << ready.out;
+  });
+  hangup.join();
+}
+
+// --- Worker reports are untrusted (CVE-2021-21703's class) ---
+
+// A worker's crash report names a FIFO as the file its frames lie in: the
+// host never opens it (it would block for ever), the crash is a 502, the
+// next crash still gets its backtrace, and the host stops when told.
+TEST(WorkerReports, AForgedCrashReportCannotWedgeTheHost) {
+  temp_dir dir;
+  const auto fifo = dir / "symbols.so";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+  host_options options = with_arguments({"--timeout", "5"});
+  options.plugins = {"crashing"};
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    for (const auto& named : {fifo.string(), std::string("/dev/zero"), std::string("/etc/shadow")}) {
+      const auto forged = co_await ask(host.address(), request_params("crashing.forged-report", named));
+      EXPECT_EQ(forged.app_status, 502u) << named << ": " << forged.out;
+    }
+    const auto real = co_await ask(host.address(), request_params("crashing.segfault"));
+    EXPECT_EQ(real.app_status, 502u) << real.out;
+    EXPECT_NE(real.err.find("write_through_null"), std::string::npos) << real.err;
+  });
+  host.process().signal(SIGTERM);
+  EXPECT_EQ(host.process().wait(10s), 0) << host.log();
+}
+
+// --- A handler that overflows its stack: reported with its backtrace ---
+
+TEST(Crashes, AStackOverflowIsA502WithTheBacktrace) {
+  host_options options;
+  options.plugins = {"crashing"};
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    const auto crashed = co_await ask(host.address(), request_params("crashing.overflow"));
+    EXPECT_EQ(crashed.app_status, 502u) << crashed.out;
+    EXPECT_NE(crashed.err.find("SIGSEGV"), std::string::npos) << crashed.err;
+    EXPECT_NE(crashed.err.find("recurse_deeply"), std::string::npos) << crashed.err;
+  });
+}
+
+}  // namespace
+}  // namespace fcgihost::test
