@@ -25,6 +25,7 @@
 #include <runners/function_runner.hpp>
 #include <runners/plugin_unloader.hpp>
 #include <runners/run_as.hpp>
+#include <runners/stray_children.hpp>
 #include <runners/worker_protocol.hpp>
 #include <runners/worker_runner.hpp>
 
@@ -281,6 +282,8 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     return serve_as_worker(std::vector<std::string>(argv + 1, argv + argc));
   }
+  // Orphans of workers and scripts come to the host, not to init (see stray_children).
+  runners::stray_children::become_subreaper();
   // Run by a web server as a CGI program: one request, then exit.
   const bool cgi_mode = started_as_cgi();
   // Set when this process replaces another (SIGUSR2 there): told once this one serves.
@@ -421,6 +424,11 @@ int main(int argc, char** argv) {
     if (failure) host.log->error("the idle memory trim stopped");
   });
   service_notifier service(host.log);
+  // What handlers and scripts leave running when they end comes to the
+  // host (a subreaper since the start), which ends it within a second.
+  runners::stray_children::periodic_sweep strays(std::chrono::seconds(1), [log = host.log](std::size_t killed) {
+    log->warn("killed {} process(es) left running by a handler or script whose parent had ended", killed);
+  });
   auto plugin_settings_changed = [&](const std::string& plugin) {
     if (catalog) catalog->settings_changed(plugin);
     if (workers) workers->plugin_settings_changed(plugin);
@@ -475,6 +483,8 @@ int main(int argc, char** argv) {
     if (const std::size_t killed = scripts->kill_all(); killed > 0)
       host.log->warn("{} script(s) still running at exit: killed with their process groups, and reaped", killed);
   }
+  if (const std::size_t killed = runners::stray_children::sweep(true); killed > 0)
+    host.log->warn("{} process(es) left by handlers or scripts still running at exit: killed, and reaped", killed);
   if (stuck > 0) {
     // Unloading a plugin under a running handler would crash: leave without it.
     host.log->warn("{} handler(s) ignored the stop request; exiting without waiting for them", stuck);

@@ -10,6 +10,7 @@
 #include "cgi_environment.hpp"
 #include "script_launch.hpp"
 #include "script_process.hpp"
+#include "stray_children.hpp"
 
 namespace fcgihost::runners {
 
@@ -67,6 +68,7 @@ boost::asio::awaitable<run_result> process_runner::run(script_location script, s
 }
 
 void process_runner::forget(pid_t pid) {
+  stray_children::disown(pid);
   std::lock_guard lock(mutex_);
   running_.erase(pid);
 }
@@ -81,6 +83,7 @@ std::size_t process_runner::kill_all() {
     ::kill(-pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
+    stray_children::disown(pid);
   }
   return left.size();
 }

@@ -17,6 +17,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "stray_children.hpp"
+
 namespace fcgihost::runners {
 
 namespace asio = boost::asio;
@@ -132,6 +134,8 @@ launched_script launch_script(const asio::any_io_executor& executor, const launc
   error_code ec;
   child_setup setup(request);
   const std::vector<std::string> no_arguments;
+  // Owned before any sweep can see it (stray_children).
+  const auto starting = stray_children::starting();
   // process_stdio made inline: it closes the child's pipe ends when the call ends.
   auto process = launcher(launch_context.get_executor(), ec, boost::filesystem::path(request.executable.native()),
                           no_arguments,
@@ -145,12 +149,14 @@ launched_script launch_script(const asio::any_io_executor& executor, const launc
   for (const int fd : {child.stdin_pipe.native_handle(), child.stdout_pipe.native_handle()})
     ::fcntl(fd, F_SETPIPE_SZ, pipe_capacity);
   child.pid = process.id();
+  stray_children::own(child.pid);  // disowned by process_runner once reaped
   process.detach();  // the caller waits for it, through the pidfd below
   child.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child.pid, 0));
   if (child.pidfd < 0) {
     const int error = errno;
     ::kill(-child.pid, SIGKILL);
     ::waitpid(child.pid, nullptr, 0);
+    stray_children::disown(child.pid);
     throw std::system_error(error, std::system_category(), "cannot watch " + request.executable.string());
   }
   return child;

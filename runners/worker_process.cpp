@@ -28,6 +28,7 @@
 
 #include "cgi_environment.hpp"
 #include "handler_stack_dump.hpp"
+#include "stray_children.hpp"
 #include "worker_protocol.hpp"
 
 extern char** environ;
@@ -156,7 +157,12 @@ worker_process::worker_process(const asio::any_io_executor& executor, const std:
   std::vector<char*> envp;
   for (auto& entry : environment) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  const int spawned = ::posix_spawn(&pid_, "/proc/self/exe", &actions, &attributes, argv.data(), envp.data());
+  int spawned = 0;
+  {
+    const auto starting = stray_children::starting();
+    spawned = ::posix_spawn(&pid_, "/proc/self/exe", &actions, &attributes, argv.data(), envp.data());
+    if (spawned == 0) stray_children::own(pid_);
+  }
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (spawned != 0) fail("posix_spawn", spawned);
@@ -241,6 +247,10 @@ void worker_process::demote() {
 
 void worker_process::note_status(int status) {
   reaped_ = true;
+  stray_children::disown(pid_);
+  // What its handlers forked and left in its group (a `sleep 600`) goes with
+  // it; what left the group is the host's stray to end (stray_children).
+  ::kill(-pid_, SIGKILL);
   if (WIFSIGNALED(status)) {
     died_of_signal_ = true;
     exit_description_ = "killed by " + signal_text(WTERMSIG(status));

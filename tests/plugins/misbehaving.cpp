@@ -2,6 +2,9 @@
 // careless plugin author would: the host must answer for them and stay well.
 #include <fcgihost/plugin.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <string>
@@ -45,6 +48,35 @@ int environment(fcgihost::request& r) {
   return 0;
 }
 
+// Leaves a `sleep 600` running and prints its pid: forked into the
+// worker's process group ("fork"), or a daemon in a session of its own whose
+// parent has gone ("daemon": fork, setsid, fork again).
+int leave_child(fcgihost::request& r) {
+  const bool daemon = r.param("QUERY_STRING") == "daemon";
+  int pids[2];
+  if (::pipe(pids) != 0) return 1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (daemon) {
+      ::setsid();
+      if (::fork() != 0) ::_exit(0);
+    }
+    const pid_t self = ::getpid();
+    [[maybe_unused]] const auto told = ::write(pids[1], &self, sizeof self);
+    ::close(pids[0]);
+    ::close(pids[1]);
+    ::execl("/bin/sleep", "sleep", "600", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(pids[1]);
+  pid_t left = 0;
+  [[maybe_unused]] const auto heard = ::read(pids[0], &left, sizeof left);
+  ::close(pids[0]);
+  if (daemon) ::waitpid(child, nullptr, 0);  // the intermediate one
+  r.out() << "Content-Type: text/plain\r\n\r\n" << left;
+  return 0;
+}
+
 }  // namespace
 
 FCGIHOST_HANDLER_AS(no_head, "no-head")
@@ -52,3 +84,4 @@ FCGIHOST_HANDLER(nothing)
 FCGIHOST_HANDLER(flood)
 FCGIHOST_HANDLER_AS(split_header, "split-header")
 FCGIHOST_HANDLER(environment)
+FCGIHOST_HANDLER_AS(leave_child, "leave-child")

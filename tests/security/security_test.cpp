@@ -462,6 +462,46 @@ TEST(WorkerReports, AForgedCrashReportCannotWedgeTheHost) {
   EXPECT_EQ(host.process().wait(10s), 0) << host.log();
 }
 
+// --- Nothing outlives its worker or its host ---
+
+pid_t pid_answered(const client::response& answer) {
+  const auto body = answer.out.find("\r\n\r\n");
+  return body == std::string::npos ? 0 : static_cast<pid_t>(std::atol(answer.out.c_str() + body + 4));
+}
+
+// A handler's forked child and its daemon (setsid, its parent gone) end
+// when their worker does (here: killed), and when the host stops.
+TEST(LeftBehind, AHandlersChildrenEndWithTheirWorkerAndWithTheHost) {
+  for (const bool kill_the_worker : {true, false}) {
+    host_options options;
+    options.plugins = {"misbehaving"};
+    host_process host(options);
+    pid_t forked = 0, daemon = 0, worker = 0;
+    run_async([&]() -> awaitable<void> {
+      const auto first = co_await ask(host.address(), request_params("misbehaving.leave-child", "fork"));
+      forked = pid_answered(first);
+      daemon = pid_answered(co_await ask(host.address(), request_params("misbehaving.leave-child", "daemon")));
+    });
+    ASSERT_GT(forked, 0);
+    ASSERT_GT(daemon, 0);
+    worker = std::atoi(status_line_of(forked, "PPid").substr(5).c_str());  // the forked child's parent
+    ASSERT_GT(worker, 0);
+    EXPECT_FALSE(process_gone(forked));
+    if (kill_the_worker) {
+      ::kill(worker, SIGKILL);
+      EXPECT_TRUE(wait_until_gone(forked, 5000ms)) << "the forked child outlived its worker";
+      EXPECT_TRUE(wait_until_gone(daemon, 5000ms)) << "the daemon outlived its worker";
+    } else {
+      host.process().signal(SIGTERM);
+      EXPECT_EQ(host.process().wait(15s), 0) << host.log();
+      EXPECT_TRUE(wait_until_gone(forked, 2000ms)) << "the forked child outlived the host";
+      EXPECT_TRUE(wait_until_gone(daemon, 2000ms)) << "the daemon outlived the host";
+    }
+    ::kill(forked, SIGKILL);  // whatever happened, nothing is left for the next test
+    ::kill(daemon, SIGKILL);
+  }
+}
+
 // --- A handler that overflows its stack: reported with its backtrace ---
 
 TEST(Crashes, AStackOverflowIsA502WithTheBacktrace) {
