@@ -57,11 +57,15 @@ connection::~connection() {
   if (!status_only_) --host_.open_connections;
 }
 
-awaitable<std::vector<request_view>> connection::requests_now() {
-  std::vector<request_view> views;
+awaitable<requests_seen> connection::requests_now(std::size_t most) {
+  requests_seen seen;
+  seen.in_all = requests_.size();
   const auto now = std::chrono::steady_clock::now();
-  for (const auto& [id, session] : requests_) views.push_back(session->describe(now));
-  co_return views;
+  for (const auto& [id, session] : requests_) {
+    if (seen.views.size() >= most) break;
+    seen.views.push_back(session->describe(now));
+  }
+  co_return seen;
 }
 
 void connection::release_writer() { write_lock_.try_receive([](error_code) {}); }

@@ -55,8 +55,9 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   // Chosen to be evicted: false if another accept chose it first.
   bool try_mark_evicting() { return !evicting_.exchange(true); }
   bool status_only() const { return status_only_; }
-  // Its requests now, for the status page: run it on the connection's strand.
-  boost::asio::awaitable<std::vector<request_view>> requests_now();
+  // Its requests now, for the status page (at most `most` described): run
+  // it on the connection's strand.
+  boost::asio::awaitable<requests_seen> requests_now(std::size_t most);
 
   // request_sink
   boost::asio::awaitable<write_guard> acquire_writer() override;

@@ -284,6 +284,7 @@ int main(int argc, char** argv) {
   }
   // Orphans of workers and scripts come to the host, not to init (see stray_children).
   runners::stray_children::become_subreaper();
+  runners::stray_children::block_child_signal();  // before any thread: only the sweeper takes it
   // Run by a web server as a CGI program: one request, then exit.
   const bool cgi_mode = started_as_cgi();
   // Set when this process replaces another (SIGUSR2 there): told once this one serves.
@@ -425,7 +426,8 @@ int main(int argc, char** argv) {
   });
   service_notifier service(host.log);
   // What handlers and scripts leave running when they end comes to the
-  // host (a subreaper since the start), which ends it within a second.
+  // host (a subreaper since the start), which reaps it as it dies and ends
+  // it within a second.
   runners::stray_children::periodic_sweep strays(std::chrono::seconds(1), [log = host.log](std::size_t killed) {
     log->warn("killed {} process(es) left running by a handler or script whose parent had ended", killed);
   });

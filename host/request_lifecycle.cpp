@@ -69,7 +69,16 @@ final_records final_disposition(const request_ending& ending, output_state outpu
 final_records compose_final_records(std::uint16_t request_id, const request_ending& ending, output_state output,
                                     bool alone_on_connection) {
   final_records result = final_disposition(ending, output, alone_on_connection);
-  if (!result.write || result.close_connection) return result;
+  if (!result.write) return result;
+  if (result.close_connection) {
+    // A record header of FastCGI version 0 before the close: nginx with
+    // fastcgi_keep_conn off takes a bare close as the response's end, and
+    // ends the client's response as if it were whole; an invalid record is an
+    // upstream error there, as for Apache, lighttpd and HAProxy.
+    result.bytes.assign({'\0', static_cast<char>(protocol::record_type::std_out), static_cast<char>(request_id >> 8),
+                         static_cast<char>(request_id & 0xFF), '\0', '\0', '\0', '\0'});
+    return result;
+  }
   std::string& records = result.bytes;
   if (ending.protocol_status != protocol::protocol_status::request_complete) {
     protocol::append_end_request(records, request_id, 0, ending.protocol_status);

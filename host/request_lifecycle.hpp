@@ -69,7 +69,8 @@ struct request_ending {
 struct final_records {
   std::string bytes;
   // Close the connection without END_REQUEST: the response is incomplete
-  // and must not look whole (nginx: "upstream prematurely closed").
+  // and must not look whole (nginx: "upstream prematurely closed"). `bytes`
+  // then hold an invalid record to write first (see compose_final_records).
   bool close_connection = false;
   bool write = true;  // false: the connection is gone, nothing to write
 };

@@ -279,11 +279,13 @@ awaitable<runners::run_result> request_session::full_status_page(std::string que
   full_status full;
   full.workers = host_.workers ? host_.workers->describe() : std::vector<runners::worker_view>{};
   for (auto& conn : host_.connections.live()) {
+    const std::size_t room = most_requests_on_a_page - full.requests.size();
     // The cancellation of this request's run must not reach into another strand's coroutine.
-    auto views = co_await asio::co_spawn(conn->executor(), conn->requests_now(),
-                                         asio::bind_cancellation_slot(asio::cancellation_slot(), use_awaitable));
-    full.requests.insert(full.requests.end(), std::make_move_iterator(views.begin()),
-                         std::make_move_iterator(views.end()));
+    auto seen = co_await asio::co_spawn(conn->executor(), conn->requests_now(room),
+                                        asio::bind_cancellation_slot(asio::cancellation_slot(), use_awaitable));
+    full.requests_not_listed += seen.in_all - seen.views.size();
+    full.requests.insert(full.requests.end(), std::make_move_iterator(seen.views.begin()),
+                         std::make_move_iterator(seen.views.end()));
   }
   runners::run_result page;
   page.last_stdout = status_response(host_, query, &full);
@@ -295,12 +297,12 @@ request_view request_session::describe(std::chrono::steady_clock::time_point now
   view.id = request_id_;
   view.peer = peer_;
   if (started_) {
-    view.method = param_or_dash(params_, "REQUEST_METHOD");
-    view.uri = param_or_dash(params_, "REQUEST_URI");
+    view.method = cut_for_page(param_or_dash(params_, "REQUEST_METHOD"));
+    view.uri = cut_for_page(param_or_dash(params_, "REQUEST_URI"));
   }
   if (route_) view.route = route_->name();
   view.runner = lifecycle_.runner_name();
-  view.target = script_;
+  view.target = cut_for_page(script_);
   view.pid = worker_pid_ ? worker_pid_ : script_pid_;
   switch (lifecycle_.current_phase()) {
     case request_lifecycle::phase::receiving_params: view.state = "reading params"; break;
@@ -610,19 +612,23 @@ awaitable<void> request_session::conclude() {
   const bool alone = sink && sink->alone(request_id_);
   if (sink) sink->release_request(request_id_);
   const auto disposition = final_disposition(ending, lifecycle_.output(), alone);
-  if (sink && disposition.write && !disposition.close_connection) {
+  // A cut's marker waits for no write that is stuck: a peer that does not
+  // read sees the close at once, with or without it.
+  const bool skip_cut_marker = disposition.close_connection && lifecycle_.writes_in_flight();
+  if (sink && disposition.write && !skip_cut_marker) {
     // Bounded by the deadline timer, still armed: the last records get until
     // the deadline, and at least a short grace from now.
     const auto grace_end = std::chrono::steady_clock::now() + last_write_grace;
     if (lifecycle_.deadline() < grace_end) arm_timer(grace_end);
     try {
       auto guard = co_await sink->acquire_writer();
-      co_await send_held_output(*sink);
       final_records last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
-      if (handler_ran_) last.bytes.insert(0, run_time_record());
-      if (last.close_connection) {
-        sink->tear_down("a response was cut");
-      } else {
+      if (!last.close_connection) {
+        co_await send_held_output(*sink);
+        if (handler_ran_) last.bytes.insert(0, run_time_record());
+      }
+      // A cut from a worker reaches the host as the worker's own failure.
+      if (!last.close_connection || host_.worker_plugin.empty()) {
         const std::vector<asio::const_buffer> buffers(1, asio::buffer(last.bytes));
         co_await sink->write_now(buffers);
       }

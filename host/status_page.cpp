@@ -190,6 +190,8 @@ std::string as_text(const figures& now) {
       page += fmt::format("{:<6} {:<10.3f} {:<15} {:<8} {:<20} {:<9} {:<7} {:<20} {}\n", request.id,
                           request.elapsed_seconds, request.state, request.pid, request.route, request.runner,
                           request.method, request.peer, printable(request.uri));
+    if (now.full->requests_not_listed > 0)
+      page += fmt::format("(and {} more, not listed)\n", now.full->requests_not_listed);
     page += "\nworkers\npid      state          served     rss KiB    started               plugin\n";
     for (const auto& worker : now.full->workers)
       page += fmt::format("{:<8} {:<14} {:<10} {:<10} {:<21} {} (version {})\n", worker.pid, worker.state,
@@ -255,7 +257,8 @@ std::string as_json(const figures& now) {
                                  workers_now.empty() ? "" : ",", worker.pid, json_quoted(worker.plugin),
                                  worker.version, worker.state, worker.served, worker.rss_bytes,
                                  unix_seconds(worker.started));
-    full = fmt::format(",\"requests_in_flight\":[{}],\"worker_processes\":[{}]", requests, workers_now);
+    full = fmt::format(",\"requests_in_flight\":[{}],\"requests_not_listed\":{},\"worker_processes\":[{}]",
+                       requests, now.full->requests_not_listed, workers_now);
   }
   return fmt::format(
       "{{\"start_time\":{:.3f},\"start_time_utc\":\"{}\",\"uptime_seconds\":{:.3f},\"state\":\"{}\","

@@ -18,7 +18,8 @@ struct host_context;
 // What `full` adds: each request in flight and each worker, gathered by the
 // caller (requests are read on their connections' strands).
 struct full_status {
-  std::vector<request_view> requests;
+  std::vector<request_view> requests;  // most_requests_on_a_page at most
+  std::size_t requests_not_listed = 0;
   std::vector<runners::worker_view> workers;
 };
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <set>
 #include <vector>
 
@@ -123,19 +125,37 @@ std::size_t sweep(bool wait) {
   return killed;
 }
 
+void block_child_signal() {
+  sigset_t child;
+  ::sigemptyset(&child);
+  ::sigaddset(&child, SIGCHLD);
+  ::pthread_sigmask(SIG_BLOCK, &child, nullptr);
+}
+
 periodic_sweep::periodic_sweep(std::chrono::milliseconds period, std::function<void(std::size_t)> killed)
-    : thread_([this, period, killed = std::move(killed)](std::stop_token stop) {
-        std::unique_lock lock(mutex_);
-        while (!wake_.wait_for(lock, stop, period, [] { return false; })) {
+    : thread_([period, killed = std::move(killed)](std::stop_token stop) {
+        sigset_t child;
+        ::sigemptyset(&child);
+        ::sigaddset(&child, SIGCHLD);
+        const timespec every{static_cast<time_t>(period.count() / 1000),
+                             static_cast<long>(period.count() % 1000) * 1'000'000};
+        // Children exit in bursts (a script's group): gather them into one sweep.
+        const timespec gather{0, 20'000'000};
+        const timespec no_wait{};
+        while (!stop.stop_requested()) {
+          if (::sigtimedwait(&child, nullptr, &every) == SIGCHLD && !stop.stop_requested()) {
+            ::nanosleep(&gather, nullptr);
+            while (::sigtimedwait(&child, nullptr, &no_wait) == SIGCHLD) {
+            }
+          }
           if (stop.stop_requested()) return;
-          lock.unlock();
           if (const std::size_t count = sweep(false); count > 0 && killed) killed(count);
-          lock.lock();
         }
       }) {}
 
 periodic_sweep::~periodic_sweep() {
   thread_.request_stop();
+  ::pthread_kill(thread_.native_handle(), SIGCHLD);  // out of its wait now
   thread_.join();
 }
 

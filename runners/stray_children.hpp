@@ -11,7 +11,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <mutex>
@@ -35,9 +34,15 @@ void disown(pid_t pid);
 // /proc: a few hundred small reads. Returns how many it killed.
 std::size_t sweep(bool wait);
 
-// Sweeps (without waiting) every `period` on a thread of its own, until
-// destroyed: a stray lives at most about that long. `killed(n)` is called
-// on that thread after a sweep that killed some.
+// Blocks SIGCHLD in the calling thread and every thread it starts later:
+// call it before any thread exists. SIGCHLD then only wakes periodic_sweep.
+void block_child_signal();
+
+// Sweeps (without waiting) on a thread of its own, until destroyed: soon
+// after each SIGCHLD (a stray that died is reaped, not left a zombie; several
+// at once are one sweep), and every `period` (a stray that still runs is
+// ended). Needs block_child_signal(). `killed(n)` is called on that thread
+// after a sweep that killed some.
 class periodic_sweep {
  public:
   periodic_sweep(std::chrono::milliseconds period, std::function<void(std::size_t)> killed);
@@ -46,8 +51,6 @@ class periodic_sweep {
   periodic_sweep& operator=(const periodic_sweep&) = delete;
 
  private:
-  std::mutex mutex_;
-  std::condition_variable_any wake_;
   std::jthread thread_;
 };
 

@@ -77,6 +77,16 @@ TEST_F(BehindApache, TimeoutsAre408AndStderrReachesTheErrorLog) {
 // FastCGI Authorizer: one call for authentication and authorization); the
 // script, an X-Api-Key header (as an Apache authenticator, check_user_id).
 // What they pass on reaches the handler behind them.
+// A response cut by the timeout after output started ends the client's
+// transfer as incomplete under mod_proxy_fcgi's defaults too.
+TEST_F(BehindApache, ACutResponseNeverLooksComplete) {
+  const auto curl = run_program({FCGIHOST_CURL, "-sS", "--max-time", "20",
+                                 "http://127.0.0.1:" + std::to_string(apache_->port()) + "/fn/slow.stream?30"});
+  EXPECT_NE(curl.exit_code, 0) << "curl took the cut response for a whole one:\n" << curl.out;
+  EXPECT_TRUE(curl.out.empty() || curl.out.starts_with("line 0\n")) << curl.out;
+  EXPECT_EQ(get("/fn/hello.greet?again").status, 200);
+}
+
 TEST_F(BehindApache, FastCgiAuthorizersFromAPluginAndAScript) {
   const auto with = [&](const std::string& target, const std::map<std::string, std::string>& headers) {
     return http_request(apache_->port(), "GET", target, {}, headers);

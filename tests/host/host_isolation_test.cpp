@@ -60,12 +60,7 @@ std::size_t peak_rss_kib_of(pid_t pid) {
 
 // Workers that left are reaped as they exit (a killed one takes a moment to die).
 bool no_zombies_within(host_process& host, std::chrono::milliseconds limit) {
-  const auto deadline = clock_type::now() + limit;
-  while (zombie_children(host.process().pid()) > 0) {
-    if (clock_type::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
+  return no_zombie_children_within(host.process().pid(), limit);
 }
 
 // The pid a crashing.ok response names.

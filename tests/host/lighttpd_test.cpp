@@ -25,6 +25,7 @@ std::string routes_under(const std::filesystem::path& docroot) {
   };
   return route("hello", "function = \"hello.greet\"") + route("echo", "function = \"echo.body\"") +
          route("slow", "function = \"slow.polite\"") + route("stderr", "function = \"stderr_writer.warn\"") +
+         route("stream", "function = \"slow.stream\"") +
          route("env", "script = \"env.py\"");
 }
 
@@ -90,6 +91,17 @@ TEST_F(BehindLighttpd, TimeoutsAre408AndStderrReachesTheErrorLog) {
 // "mode" => "authorizer": the authorizer plugin (a bearer token) and script
 // (an X-Api-Key) let requests through to what lighttpd serves itself, a file
 // and a CGI program, which gets the authorizer's Variable- values.
+// A response cut by the timeout after output started ends the client's
+// transfer as incomplete (the host's invalid record before its close is an
+// upstream error for lighttpd), never as a short, whole-looking body.
+TEST_F(BehindLighttpd, ACutResponseNeverLooksComplete) {
+  const auto curl = run_program({FCGIHOST_CURL, "-sS", "--max-time", "20", "--unix-socket",
+                                 lighttpd_->http_socket().string(), "http://localhost/fn/stream?30"});
+  EXPECT_NE(curl.exit_code, 0) << "curl took the cut response for a whole one:\n" << curl.out;
+  EXPECT_TRUE(curl.out.empty() || curl.out.starts_with("line 0\n")) << curl.out;
+  EXPECT_EQ(get("/fn/hello?again").status, 200);
+}
+
 TEST_F(BehindLighttpd, FastCgiAuthorizersFromAPluginAndAScript) {
   for (const char* area : {"bearer", "apikey"}) {
     std::filesystem::create_directories(docroot_ / "private" / area);

@@ -2,6 +2,8 @@
 // web server's client, a script or a plugin sends changes what the host does
 // beyond its own request. Each test names the class of attack it covers
 // (docs/security.md lists them with the CVEs they come from).
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/src.hpp>
 
 #include <gtest/gtest.h>
@@ -19,6 +21,7 @@
 #include <fcgihost/protocol/record.hpp>
 
 #include "../support/host_process.hpp"
+#include "../support/nginx_process.hpp"
 #include "../support/run_async.hpp"
 
 namespace fcgihost::test {
@@ -500,6 +503,99 @@ TEST(LeftBehind, AHandlersChildrenEndWithTheirWorkerAndWithTheHost) {
     ::kill(forked, SIGKILL);  // whatever happened, nothing is left for the next test
     ::kill(daemon, SIGKILL);
   }
+}
+
+// --- Amplification: status pages while huge requests are in flight ---
+
+// 300 requests with 200 KB URIs in flight (60 MB of params), and 16 full
+// JSON status pages asked at once: each page lists 256 requests at most,
+// each URI cut to 512 bytes, and the host's memory stays near what the
+// requests themselves hold (the pages took gigabytes when they copied
+// every URI whole).
+TEST(StatusPages, HaveAMemoryBoundWhateverIsInFlight) {
+  if (!memory_is_measurable()) GTEST_SKIP() << "RSS is meaningless under AddressSanitizer";
+  host_process host(with_arguments({"--status-path", "/status", "--isolation", "none", "--timeout", "60"}));
+  constexpr std::size_t in_flight = 300, connections = 10, pages = 16;
+  const std::string huge_uri = "/slow?" + std::string(200 * 1024, 'u');
+  std::vector<std::string> bodies;
+  const protocol::name_value_list status_params{{"SCRIPT_NAME", "/status"}, {"QUERY_STRING", "json"}};
+  const protocol::name_value_list full_page_params{{"SCRIPT_NAME", "/status"}, {"SCRIPT_FILENAME", "/status"},
+                                                   {"QUERY_STRING", "json&full"}, {"REQUEST_METHOD", "GET"}};
+  run_async([&]() -> awaitable<void> {
+    std::vector<connection> held;
+    std::vector<client::exchange> requests;
+    for (std::size_t c = 0; c < connections; ++c) {
+      held.push_back(co_await connection::connect(host.address()));
+      held.back().set_max_in_flight(in_flight / connections);
+      for (std::size_t i = 0; i < in_flight / connections; ++i) {
+        client::request_options slow;
+        slow.params = request_params("slow.polite", "60");
+        slow.params[3].value = huge_uri;
+        requests.push_back(co_await held.back().begin(std::move(slow)));
+        co_await requests.back().end_stdin();
+      }
+    }
+    // Every one has started (its params are whole) before the pages are asked.
+    const auto running_now = [&]() -> awaitable<std::int64_t> {
+      const auto page = co_await ask(host.address(), status_params);
+      boost::system::error_code ec;
+      const auto value = boost::json::parse(page.out.substr(page.out.find("\r\n\r\n") + 4), ec);
+      co_return ec ? 0 : value.at("requests").at("in_flight").as_int64();
+    };
+    for (int tries = 0; tries < 1000 && co_await running_now() < static_cast<std::int64_t>(in_flight); ++tries)
+      co_await asio::steady_timer(co_await asio::this_coro::executor, 10ms).async_wait(asio::use_awaitable);
+    auto pages_conn = co_await connection::connect(host.address());
+    pages_conn.set_max_in_flight(pages);
+    std::vector<client::exchange> asked;
+    for (std::size_t i = 0; i < pages; ++i) {
+      client::request_options page;
+      page.params = full_page_params;
+      asked.push_back(co_await pages_conn.begin(std::move(page)));
+      co_await asked.back().end_stdin();
+    }
+    for (auto& page : asked) {
+      std::uint32_t status = 0;
+      bodies.push_back(co_await read_to_end(page, status));
+    }
+  });
+  ASSERT_EQ(bodies.size(), pages);
+  for (const auto& page : bodies) {
+    boost::system::error_code ec;
+    const auto value = boost::json::parse(page.substr(page.find("\r\n\r\n") + 4), ec);
+    ASSERT_FALSE(ec) << page.substr(0, 300);
+    const auto& listed = value.at("requests_in_flight").as_array();
+    EXPECT_LE(listed.size(), 256u);
+    EXPECT_GE(listed.size() + value.at("requests_not_listed").as_int64(), in_flight);
+    for (const auto& request : listed) EXPECT_LE(request.at("uri").as_string().size(), 515u);
+  }
+  // The requests' own params are 60 MB; the pages must not multiply them.
+  EXPECT_LT(host.peak_rss_kib(), 300u * 1024) << "peak RSS " << host.peak_rss_kib() << " KiB";
+}
+
+// --- A cut response never looks whole, under nginx's defaults too ---
+
+// nginx with fastcgi_keep_conn off (its default) takes the host closing its
+// connection as the normal end of a response: a timeout after output had
+// started reached curl as a whole, short body (exit 0). The host writes an
+// invalid record before it closes, which nginx takes as an upstream error.
+TEST(CutResponses, AreIncompleteForTheClientBehindNginxDefaults) {
+  host_process host(with_arguments({"--timeout", "1"}));
+  nginx_process nginx(host.socket_path(), "/nonexistent", 0, FCGIHOST_NGINX_MINIMAL_TEMPLATE);
+  // nginx buffers the body (fastcgi_buffering on): the client gets the
+  // headers and what was buffered, or nothing, then an error, never an end.
+  for (const char* http : {"--http1.1", "--http1.0"}) {
+    const auto curl = run_program({FCGIHOST_CURL, "-sS", http, "--max-time", "20", "--unix-socket",
+                                   nginx.http_socket().string(), "http://localhost/fn/slow.stream?30"});
+    EXPECT_NE(curl.exit_code, 0) << http << ": curl took the cut response for a whole one:\n" << curl.out;
+    EXPECT_TRUE(curl.out.empty() || curl.out.starts_with("line 0\n")) << http << ": " << curl.out;
+  }
+  EXPECT_NE(nginx.error_log().find("upstream sent unsupported FastCGI protocol version: 0"), std::string::npos)
+      << nginx.error_log();
+  // A response that was whole is still whole.
+  const auto whole = run_program({FCGIHOST_CURL, "-sS", "--unix-socket", nginx.http_socket().string(),
+                                  "http://localhost/fn/hello.greet?again"});
+  EXPECT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_EQ(whole.out, "Hello, again!\n");
 }
 
 // --- A handler that overflows its stack: reported with its backtrace ---

@@ -194,6 +194,15 @@ bool process_gone(pid_t pid) {
   return !read_stat(std::to_string(pid), state, parent) || state == 'Z' || state == 'X';
 }
 
+bool no_zombie_children_within(pid_t parent, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (zombie_children(parent) > 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (!process_gone(pid)) {

@@ -115,6 +115,9 @@ boost::asio::awaitable<std::string> read_to_end(client::exchange& request, std::
 // Descriptors the process has open, and its children that are zombies.
 std::size_t open_fd_count(pid_t pid);
 std::size_t zombie_children(pid_t parent);
+// Waits (bounded) until `parent` has no zombie child: a host reaps what it
+// adopted as it dies (stray_children), a moment after the death.
+bool no_zombie_children_within(pid_t parent, std::chrono::milliseconds limit);
 // Children of `parent` not yet exited.
 std::vector<pid_t> live_children(pid_t parent);
 // True once `pid` has exited: gone from /proc, or a zombie (the children a

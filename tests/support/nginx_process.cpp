@@ -27,11 +27,12 @@ std::string fill_template(std::string text, const std::map<std::string, std::str
   return text;
 }
 
-nginx_process::nginx_process(const fs::path& host_socket, const fs::path& scripts_dir, std::uint16_t tcp_port) {
+nginx_process::nginx_process(const fs::path& host_socket, const fs::path& scripts_dir, std::uint16_t tcp_port,
+                             const fs::path& config_template) {
   // The template has one listen line: a second address goes in after it.
   std::string listen = "unix:" + http_socket().string();
   if (tcp_port != 0) listen += ";\n    listen 127.0.0.1:" + std::to_string(tcp_port);
-  const std::string config = fill_template(read_file(FCGIHOST_NGINX_TEMPLATE),
+  const std::string config = fill_template(read_file(config_template),
                                            {{"PREFIX", dir_.path().string()},
                                             {"SOCKET", host_socket.string()},
                                             {"SCRIPTS", scripts_dir.string()},

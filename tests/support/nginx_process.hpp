@@ -19,8 +19,10 @@ class nginx_process {
   // `scripts_dir`: where /cgi/NAME scripts are (the host's --scripts).
   // `tcp_port`: also listen on 127.0.0.1:PORT (for clients that speak only
   // TCP, such as Prometheus).
+  // `config_template`: another of examples/nginx (default: fcgi-host.conf.in).
   explicit nginx_process(const std::filesystem::path& host_socket,
-                         const std::filesystem::path& scripts_dir = "/nonexistent", std::uint16_t tcp_port = 0);
+                         const std::filesystem::path& scripts_dir = "/nonexistent", std::uint16_t tcp_port = 0,
+                         const std::filesystem::path& config_template = FCGIHOST_NGINX_TEMPLATE);
   // Where nginx listens for HTTP (curl: --unix-socket PATH http://localhost/...).
   std::filesystem::path http_socket() const { return dir_ / "http.sock"; }
   std::string error_log() const { return read_file(dir_ / "error.log"); }
