@@ -94,14 +94,23 @@ void disown(pid_t pid) {
   all.owned.erase(pid);
 }
 
+namespace {
+
+std::set<pid_t> owned_now() {
+  auto& all = children();
+  std::lock_guard lock(all.mutex);
+  return all.owned;
+}
+
+}  // namespace
+
 std::size_t sweep(bool wait) {
   auto& all = children();
+  // Most sweeps find nothing: look first without holding up the runners
+  // that are starting children (a child seen then may be one not yet owned).
+  if (!wait && unowned_children(owned_now()).empty()) return 0;
   std::unique_lock no_one_starting(all.starting);
-  std::set<pid_t> owned;
-  {
-    std::lock_guard lock(all.mutex);
-    owned = all.owned;
-  }
+  const std::set<pid_t> owned = owned_now();
   std::size_t killed = 0;
   // A stray's own children come to the host when it dies: a few rounds.
   for (int round = 0; round < 8; ++round) {
@@ -139,8 +148,9 @@ periodic_sweep::periodic_sweep(std::chrono::milliseconds period, std::function<v
         ::sigaddset(&child, SIGCHLD);
         const timespec every{static_cast<time_t>(period.count() / 1000),
                              static_cast<long>(period.count() % 1000) * 1'000'000};
-        // Children exit in bursts (a script's group): gather them into one sweep.
-        const timespec gather{0, 20'000'000};
+        // Children exit in bursts (a script's group): gather them into one
+        // sweep, and a script-heavy load into a few sweeps a second.
+        const timespec gather{0, 50'000'000};
         const timespec no_wait{};
         while (!stop.stop_requested()) {
           if (::sigtimedwait(&child, nullptr, &every) == SIGCHLD && !stop.stop_requested()) {
