@@ -317,7 +317,7 @@ void request_lifecycle::end_run(runners::run_result result) {
   status_.feed(result.last_stdout);
   end(request_ending{.reason = end_reason::done,
                      .app_status = result.app_status,
-                     .outcome = "done",
+                     .outcome = result.runs_on ? "answered" : "done",
                      .runner_stderr = std::move(result.last_stderr),
                      .last_stdout = std::move(result.last_stdout)});
 }

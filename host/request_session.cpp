@@ -115,6 +115,11 @@ bool request_session::small_body() const {
   return failed == std::errc() && end == declared->data() + declared->size() && length <= small;
 }
 
+std::shared_ptr<void> request_session::keep_slot() {
+  if (!slot_.held()) return nullptr;
+  return std::make_shared<request_slot>(std::move(slot_));
+}
+
 std::string request_session::run_time_record() const {
   std::string record;
   const protocol::name_value told{std::string(runners::worker_protocol::run_time_value),

@@ -68,6 +68,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::any_io_executor executor() const override { return executor_; }
   void note_worker(int pid) override { worker_pid_ = pid; }
   void note_script(int pid) override { script_pid_ = pid; }
+  std::shared_ptr<void> keep_slot() override;
+  std::chrono::steady_clock::time_point deadline() const override { return lifecycle_.deadline(); }
 
  private:
   using prepared_run = std::variant<boost::asio::awaitable<runners::run_result>, std::monostate>;

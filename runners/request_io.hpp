@@ -7,6 +7,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,6 +38,14 @@ class request_io {
   virtual void note_worker(int pid) { (void)pid; }
   // The script process the request runs (the leader of its process group).
   virtual void note_script(int pid) { (void)pid; }
+  // A script that answered (closed its stdout) and runs on keeps what its
+  // request held of the host (a --max-requests slot) until it ends: the
+  // returned object holds it. Null when there is nothing to keep.
+  virtual std::shared_ptr<void> keep_slot() { return nullptr; }
+  // The request's deadline; time_point::max() when it has none.
+  virtual std::chrono::steady_clock::time_point deadline() const {
+    return std::chrono::steady_clock::time_point::max();
+  }
   // Whether a handler's flush waits until its output has left the process
   // (in a worker: output flushed before a crash must reach the host).
   virtual bool flush_waits() const { return false; }

@@ -17,6 +17,9 @@ struct run_result {
   // END_REQUEST in one write (for a small response, the whole of it).
   std::string last_stdout;
   std::string last_stderr;
+  // A script closed its stdout and runs on: its response is whole, and the
+  // process ends later (at its exit, or killed at the request's deadline).
+  bool runs_on = false;
 };
 
 }  // namespace fcgihost::runners

@@ -59,7 +59,8 @@ script_process::script_process(launched_script child, std::shared_ptr<request_io
       exit_watch_(io_->executor(), child_.pidfd),
       grace_(io_->executor()),
       exit_poll_(io_->executor()),
-      done_(io_->executor(), 1) {
+      done_(io_->executor(), 1),
+      deadline_after_answer_(io_->executor()) {
   child_.pidfd = -1;  // exit_watch_ owns it now
   io_->note_script(child_.pid);
   if (options_.counts) options_.counts->started.fetch_add(1, std::memory_order_relaxed);
@@ -78,7 +79,8 @@ awaitable<run_result> script_process::run(std::stop_token stop) {
   auto self = shared_from_this();
   on_stop_.emplace(stop, [weak = weak_from_this(), executor = io_->executor()] {
     asio::post(executor, [weak] {
-      if (auto process = weak.lock()) process->begin_stop(stop_cause::request_over);
+      // One that answered runs on to its exit or its deadline.
+      if (auto process = weak.lock(); process && !process->answered_) process->begin_stop(stop_cause::request_over);
     });
   });
   spawn(feed_stdin(), "feeding stdin");
@@ -109,17 +111,69 @@ awaitable<void> script_process::relay(asio::readable_pipe& pipe, output_stream s
     auto [ec, count] = co_await pipe.async_read_some(asio::buffer(buffer.get(), size), as_tuple_awaitable);
     if (ec) break;  // end of file (no writer left), or closed by escalate()
     if (stream == output_stream::out) stdout_bytes_ += count;
+    if (answered_) {
+      log_late_stderr(std::string_view(buffer.get(), count));
+      continue;
+    }
     if (!discarding_ && !co_await io_->write(stream, std::string_view(buffer.get(), count))) discarding_ = true;
     if (count == size && stream == output_stream::out && size < stdout_buffer_size) {
       size = stdout_buffer_size;
       buffer = std::make_unique_for_overwrite<char[]>(size);
     }
   }
+  if (stream == output_stream::out) co_await stdout_ended();
   --open_outputs_;
   // Both outputs at their end usually means the script has exited: no need
   // to wait for the exit watch to notice.
   if (open_outputs_ == 0 && has_exited()) note_exit();
   finish_if_done();
+}
+
+awaitable<void> script_process::stdout_ended() {
+  // Stopping, or gone: the usual end (finish_if_done) answers.
+  if (stop_cause_ != stop_cause::none || exited_ || reaped_) co_return;
+  // A script's stdout also ends as it exits, a moment before the exit shows:
+  // give the exit that moment before taking the script as running on.
+  constexpr auto exit_window = std::chrono::milliseconds(50);
+  const auto give_up = std::chrono::steady_clock::now() + exit_window;
+  asio::steady_timer pause(io_->executor());
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (has_exited() || stop_cause_ != stop_cause::none) co_return;
+    pause.expires_after(std::chrono::milliseconds(1));
+    co_await pause.async_wait(as_tuple_awaitable);
+  }
+  if (has_exited() || stop_cause_ != stop_cause::none) co_return;
+  answered_ = true;
+  answered_at_ = std::chrono::steady_clock::now();
+  kept_slot_ = io_->keep_slot();
+  const auto deadline = io_->deadline();
+  options_.log->info("script {} (pid {}) closed its stdout and runs on: its response is whole; it keeps its request's "
+                     "slot until it exits{}", options_.name, child_.pid,
+                     deadline == std::chrono::steady_clock::time_point::max() ? "" : " or its request's deadline");
+  run_result answer;
+  if (stdout_bytes_ == 0) answer.failure = "closed its stdout without writing a response";
+  answer.runs_on = true;
+  done_.try_send(error_code{}, std::move(answer));
+  if (deadline == std::chrono::steady_clock::time_point::max()) co_return;
+  deadline_after_answer_.expires_at(deadline);
+  deadline_after_answer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec && !self->reaped_) self->begin_stop(stop_cause::deadline_after_answer);
+  });
+}
+
+void script_process::log_late_stderr(std::string_view bytes) {
+  constexpr std::size_t most_lines = 100;
+  while (!bytes.empty() && late_stderr_lines_ <= most_lines) {
+    const auto newline = bytes.find('\n');
+    const auto line = bytes.substr(0, newline);
+    bytes.remove_prefix(newline == std::string_view::npos ? bytes.size() : newline + 1);
+    if (line.empty()) continue;
+    if (++late_stderr_lines_ > most_lines) {
+      options_.log->warn("script {} (pid {}): more stderr after its answer, not logged", options_.name, child_.pid);
+      break;
+    }
+    options_.log->warn("script {} (pid {}) after its answer: stderr: {}", options_.name, child_.pid, line);
+  }
 }
 
 bool script_process::has_exited() const {
@@ -203,6 +257,18 @@ void script_process::finish_if_done() {
   child_.stdin_pipe.close(ignored);
   exit_watch_.close(ignored);
   count_end(status);
+  if (answered_) {
+    deadline_after_answer_.cancel();
+    kept_slot_.reset();
+    const double after = seconds_since(answered_at_);
+    if (stop_cause_ == stop_cause::deadline_after_answer)
+      options_.log->warn("script {} (pid {}) ran on past its request's deadline, {:.3f} s after its answer: stopped "
+                         "with its process group ({})", options_.name, child_.pid, after, describe_status(status));
+    else
+      options_.log->info("script {} (pid {}) ended {:.3f} s after its answer: {}", options_.name, child_.pid, after,
+                         describe_status(status));
+    return;
+  }
   if (stop_cause_ == stop_cause::request_over) {
     options_.log->info("script {} (pid {}) stopped: {}, {:.3f} s after SIGTERM to its process group", options_.name,
                        child_.pid, describe_status(status), seconds_since(stop_began_));
@@ -215,7 +281,7 @@ void script_process::finish_if_done() {
 void script_process::count_end(int wait_status) {
   if (!options_.counts) return;
   constexpr auto relaxed = std::memory_order_relaxed;
-  if (stop_cause_ == stop_cause::request_over) {
+  if (stop_cause_ == stop_cause::request_over || stop_cause_ == stop_cause::deadline_after_answer) {
     if (!escalated_) options_.counts->stopped_by_term.fetch_add(1, relaxed);
   } else if (WIFEXITED(wait_status)) {
     options_.counts->exit_codes[static_cast<std::size_t>(WEXITSTATUS(wait_status)) & 0xFF].fetch_add(1, relaxed);

@@ -57,11 +57,20 @@ class script_process final : public std::enable_shared_from_this<script_process>
   boost::asio::awaitable<run_result> run(std::stop_token stop);
 
  private:
-  enum class stop_cause { none, request_over, script_exited };
+  // request_over: its request ended first (timeout, abort); script_exited:
+  // what it left in its group goes with it; deadline_after_answer: it
+  // answered, ran on, and met its request's deadline.
+  enum class stop_cause { none, request_over, script_exited, deadline_after_answer };
 
   boost::asio::awaitable<void> feed_stdin();
   boost::asio::awaitable<void> relay(boost::asio::readable_pipe& pipe, output_stream stream);
   boost::asio::awaitable<void> watch_exit();
+  // stdout has ended: once the script has exited, as usual; if it runs on
+  // (a CGI idiom: answer, close stdout, go on working), its response is
+  // whole now. It keeps its request's slot until it ends, and is stopped at
+  // the request's deadline.
+  boost::asio::awaitable<void> stdout_ended();
+  void log_late_stderr(std::string_view bytes);
   bool has_exited() const;
   void note_exit();
   void begin_stop(stop_cause cause);
@@ -87,6 +96,11 @@ class script_process final : public std::enable_shared_from_this<script_process>
   bool reaped_ = false;
   bool escalated_ = false;  // SIGKILL went to its group after the grace
   bool discarding_ = false;  // the request is over: output is read and dropped
+  bool answered_ = false;    // stdout ended while it ran on (see stdout_ended)
+  std::chrono::steady_clock::time_point answered_at_;
+  std::shared_ptr<void> kept_slot_;  // its request's slot, while it runs on
+  boost::asio::steady_timer deadline_after_answer_;
+  std::size_t late_stderr_lines_ = 0;
   std::uint64_t stdout_bytes_ = 0;
 };
 

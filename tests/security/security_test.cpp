@@ -598,6 +598,67 @@ TEST(CutResponses, AreIncompleteForTheClientBehindNginxDefaults) {
   EXPECT_EQ(whole.out, "Hello, again!\n");
 }
 
+// --- A script that closes its stdout has answered ---
+
+// The CGI idiom "answer, close stdout, go on working": the response ends at
+// stdout's end (END_REQUEST, app status 0, outcome "answered"), the script
+// keeps its request's slot while it runs on, its stderr goes to the log, and
+// it ends at its own exit or, past the deadline, with its process group.
+TEST(AnsweredScripts, EndTheResponseAtStdoutsEndAndRunOnWithinTheDeadline) {
+  host_options options = with_arguments({"--timeout", "3", "--kill-grace", "1", "--access-log-format", "json"});
+  options.scripts = true;
+  host_process host(options);
+  const auto write_script = [&](const std::string& name, const std::string& then) {
+    write_file(host.scripts_dir() / name, "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nanswered\\n'\n"
+                                          "exec 1>&-\necho \"pid $$\" >&2\n" + then);
+    ::chmod(host.script(name).c_str(), 0755);
+  };
+  write_script("answer_then_work.sh", "sleep 1\necho 'late news' >&2\nexit 3\n");
+  write_script("answer_then_hang.sh", "exec sleep 600\n");
+  const protocol::name_value_list status_params{{"SCRIPT_NAME", "/status"}, {"QUERY_STRING", "json"}};
+  run_async([&]() -> awaitable<void> {
+    for (const char* name : {"answer_then_work.sh", "answer_then_hang.sh"}) {
+      const auto start = std::chrono::steady_clock::now();
+      const auto answer = co_await ask(host.address(), request_params(host.script(name)));
+      const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      EXPECT_EQ(answer.out, "Content-Type: text/plain\r\n\r\nanswered\n") << name;
+      EXPECT_EQ(answer.app_status, 0u) << name;
+      EXPECT_LT(took, 0.9) << name << ": the answer waited for the script's exit";
+    }
+  });
+  // One answer per request, as the access line says it: answered, not done.
+  ASSERT_EQ(host.wait_for_log_count("\"outcome\":\"answered\"", 2), 2u) << host.log();
+  // The one that works on ends by itself (exit 3), its late stderr in the log.
+  EXPECT_TRUE(host.wait_for_log("after its answer: stderr: late news")) << host.log();
+  EXPECT_TRUE(host.wait_for_log("after its answer: exited with status 3")) << host.log();
+  // The one that hangs is stopped with its group at the deadline (3 s).
+  EXPECT_TRUE(host.wait_for_log("ran on past its request's deadline")) << host.log();
+  EXPECT_TRUE(no_zombie_children_within(host.process().pid(), 5000ms));
+  EXPECT_TRUE(live_children(host.process().pid()).empty());
+}
+
+// While it runs on, an answered script holds its request's slot: with
+// max-requests 1, the next request is refused until it ends.
+TEST(AnsweredScripts, KeepTheirSlotUntilTheyEnd) {
+  host_options options = with_arguments({"--timeout", "2", "--max-requests", "1"});
+  options.scripts = true;
+  host_process host(options);
+  write_file(host.scripts_dir() / "answer_then_sleep.sh",
+             "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nanswered\\n'\nexec 1>&-\nsleep 1\n");
+  ::chmod(host.script("answer_then_sleep.sh").c_str(), 0755);
+  run_async([&]() -> awaitable<void> {
+    const auto answer = co_await ask(host.address(), request_params(host.script("answer_then_sleep.sh")));
+    EXPECT_EQ(answer.app_status, 0u);
+    const auto refused = co_await ask(host.address(), request_params("hello.greet"));
+    EXPECT_EQ(refused.protocol_status, static_cast<std::uint8_t>(protocol::protocol_status::overloaded));
+  });
+  EXPECT_TRUE(host.wait_for_log("after its answer: exited with status 0")) << host.log();
+  run_async([&]() -> awaitable<void> {
+    const auto served = co_await ask(host.address(), request_params("hello.greet"));
+    EXPECT_EQ(served.app_status, 0u) << served.out;
+  });
+}
+
 // --- A handler that overflows its stack: reported with its backtrace ---
 
 TEST(Crashes, AStackOverflowIsA502WithTheBacktrace) {
