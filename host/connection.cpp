@@ -48,6 +48,7 @@ connection::connection(socket_type socket, host_context& host, std::string peer,
       decoder_(limits_from(*host.settings())),
       write_lock_(socket_.get_executor(), 1),
       linger_(socket_.get_executor()),
+      first_request_wait_(socket_.get_executor()),
       resume_reading_(socket_.get_executor()),
       activity_check_(socket_.get_executor()) {
   if (!status_only_) ++host_.open_connections;  // a status listener's count in no limit
@@ -128,6 +129,7 @@ void connection::close_socket() {
 void connection::tear_down(std::string_view why) {
   if (state_ == state::closed) return;
   state_ = state::closed;
+  first_request_wait_.cancel();
   if (!requests_.empty()) host_.log->debug("{}: ending {} request(s): {}", peer_, requests_.size(), why);
   // abort() ends a session, which then leaves the map: work on a copy.
   auto sessions = requests_;
@@ -155,8 +157,26 @@ void connection::close_gracefully() {
 void connection::drain() {
   asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
     self->closing_ = true;
-    if (self->requests_.empty()) self->close_gracefully();
+    self->close_when_idle();
   });
+}
+
+void connection::close_when_idle() {
+  // A request released but still writing its last records would lose them.
+  if (!requests_.empty() || last_records_pending_ > 0 || state_ != state::reading) return;
+  error_code ec;
+  if (socket_.available(ec) > 0 && !ec) return;  // a request is arriving: request_done() comes back here
+  if (!received_any_) {
+    // Just opened: its first request may be on its way.
+    constexpr auto first_request_grace = std::chrono::seconds(1);
+    first_request_wait_.expires_after(first_request_grace);
+    first_request_wait_.async_wait([weak = weak_from_this()](error_code waited) {
+      if (waited) return;
+      if (auto self = weak.lock(); self && self->requests_.empty()) self->close_gracefully();
+    });
+    return;
+  }
+  close_gracefully();
 }
 
 void connection::shut_down() {
@@ -184,14 +204,20 @@ void connection::release_request(std::uint16_t request_id) {
     started_requests_.fetch_sub(1, std::memory_order_relaxed);
   }
   requests_.erase(found);
+  ++last_records_pending_;  // until request_done
   decoder_.forget(request_id);
   last_activity_ = clock::now();
   resume_reading();  // late input for it is read and dropped
 }
 
 void connection::request_done(bool keep_conn) {
-  if (!keep_conn) closing_ = true;
-  if (closing_ && requests_.empty()) close_gracefully();
+  if (last_records_pending_ > 0) --last_records_pending_;
+  after_last_records(keep_conn);
+}
+
+void connection::after_last_records(bool keep_conn) {
+  if (!keep_conn) closing_ = true;  // the web server closes it after this request (FCGI_KEEP_CONN unset)
+  if (closing_) close_when_idle();
 }
 
 void connection::resume_reading() {
@@ -221,6 +247,8 @@ awaitable<void> connection::pause_reading() {
 }
 
 void connection::note_input() {
+  received_any_ = true;
+  first_request_wait_.cancel();
   last_activity_ = clock::now();
   last_input_.store(last_activity_.time_since_epoch().count(), std::memory_order_relaxed);
 }
@@ -282,6 +310,12 @@ void connection::note_read_limit() {
 awaitable<void> connection::run() {
   auto self = shared_from_this();
   check_activity();
+  // Accepted while the host drains (its acceptor closes soon after): served
+  // like the others, then closed.
+  if (host_.draining) {
+    closing_ = true;
+    close_when_idle();
+  }
   std::string why = "the connection ended";
   try {
     co_await serve();
@@ -378,8 +412,10 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     decoder_.forget(begin.request_id);
     std::string reply;
     protocol::append_end_request(reply, begin.request_id, 0, status);
+    ++last_records_pending_;
     co_await write_bytes(std::move(reply));
-    if (!begin.keep_conn) request_done(false);
+    --last_records_pending_;
+    after_last_records(begin.keep_conn);
   };
   if (requests_.contains(begin.request_id)) {
     host_.log->warn("{}: closing the connection: request id {} began twice", peer_, begin.request_id);

@@ -98,6 +98,12 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   // The read and idle timeouts: see connection.cpp.
   void arm_activity_check(clock::time_point at);
   void check_activity();
+  // A closing connection with no request left closes (gracefully) unless its
+  // peer may have sent a request it has not read yet: one that arrived is
+  // served first, and one just opened gets a moment for its first request
+  // (a web server connects, then writes; closing then loses that request).
+  void close_when_idle();
+  void after_last_records(bool keep_conn);
   void note_read_limit();
 
   socket_type socket_;
@@ -113,7 +119,12 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   state state_ = state::reading;
   bool sent_end_of_output_ = false;  // shut for sending (a lingering close)
   bool closing_ = false;  // close once no request is left
+  bool received_any_ = false;  // a byte has come: not a connection just opened
+  // Requests released (their ids free) whose last records are still being
+  // written: the connection is not idle until they are out.
+  std::size_t last_records_pending_ = 0;
   boost::asio::steady_timer linger_;
+  boost::asio::steady_timer first_request_wait_;  // see close_when_idle
   bool reading_paused_ = false;
   boost::asio::steady_timer resume_reading_;  // cancelled to resume
   boost::asio::steady_timer activity_check_;

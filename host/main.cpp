@@ -75,16 +75,25 @@ awaitable<void> wait_for_requests(asio::steady_timer& poll, host_context& host,
   }
 }
 
-// Waits for the requests in flight to end (bounded); aborts what is left, so
-// handlers see their stop tokens; then stops everything.
+// Waits for the requests in flight to end and then for the connections to
+// close (bounded): a connection still open may carry a request the web
+// server has sent and this process has not read yet (each connection closes
+// itself once idle, see connection::close_when_idle). Aborts what is left at
+// the limit, so handlers see their stop tokens; then stops everything.
 awaitable<void> drain(asio::io_context& io, runners::io_threads& threads, host_context& host, server& srv,
                       std::chrono::milliseconds limit) {
   asio::steady_timer poll(io);
-  co_await wait_for_requests(poll, host, std::chrono::steady_clock::now() + limit);
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  while ((host.active_requests > 0 || host.open_connections > 0) && std::chrono::steady_clock::now() < give_up) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    co_await poll.async_wait(asio::as_tuple(use_awaitable));
+  }
   if (host.active_requests > 0) {
     host.log->warn("drain timeout: stopping with {} request(s) still running", host.active_requests.load());
     srv.shut_down_connections();
     co_await wait_for_requests(poll, host, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  } else if (host.open_connections > 0) {
+    host.log->info("all requests finished; {} idle connection(s) still open are closed", host.open_connections.load());
   } else {
     host.log->info("all requests finished");
   }
