@@ -71,12 +71,14 @@ final_records compose_final_records(std::uint16_t request_id, const request_endi
   final_records result = final_disposition(ending, output, alone_on_connection);
   if (!result.write) return result;
   if (result.close_connection) {
-    // A record header of FastCGI version 0 before the close: nginx with
-    // fastcgi_keep_conn off takes a bare close as the response's end, and
-    // ends the client's response as if it were whole; an invalid record is an
-    // upstream error there, as for Apache, lighttpd and HAProxy.
-    result.bytes.assign({'\0', static_cast<char>(protocol::record_type::std_out), static_cast<char>(request_id >> 8),
-                         static_cast<char>(request_id & 0xFF), '\0', '\0', '\0', '\0'});
+    // A record header of FastCGI version 0 and type 0 before the close:
+    // nginx with fastcgi_keep_conn off takes a bare close as the response's
+    // end, and a record of another version as an upstream error. Type 0 is
+    // no record type at all: HAProxy, which does not look at the version,
+    // skips it and takes the close as the error it is (an empty STDOUT
+    // there would have ended the response as whole).
+    result.bytes.assign({'\0', '\0', static_cast<char>(request_id >> 8), static_cast<char>(request_id & 0xFF), '\0',
+                         '\0', '\0', '\0'});
     return result;
   }
   std::string& records = result.bytes;
