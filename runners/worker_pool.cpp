@@ -246,6 +246,7 @@ asio::awaitable<void> worker_pool::start_worker() {
   std::unique_ptr<worker_process> process;
   std::string failure;  // why it did not start, with the plugin to blame or not
   bool plugin_to_blame = false;
+  bool killed_from_outside = false;
   bool still_needed = true;
   // The spawn runs on the spawner thread itself, not merely after a turn
   // there: a worker inherits its spawning thread's nice value, and its
@@ -290,6 +291,10 @@ asio::awaitable<void> worker_pool::start_worker() {
       // or in the loader (a truncated file dies of SIGBUS in dlopen).
       co_await process->wait_for_exit(std::chrono::milliseconds(1000));
       failure = "its worker was " + process->exit_description() + " while loading it";
+      // Killed from outside (the OOM killer, `kill -9`): not the plugin's
+      // fault, so not a reason to refuse it until its file changes.
+      killed_from_outside = process->killed_from_outside();
+      plugin_to_blame = !killed_from_outside;
       const auto frames = symbolised_frames(parse_crash_dump(process->take_crash_dump()), 12);
       for (const auto& frame : frames) failure += "\n  " + frame;
     }
@@ -318,6 +323,11 @@ asio::awaitable<void> worker_pool::start_worker() {
     supervision_->log->error("plugin {} cannot be loaded (no worker starts for it until its file changes): {}",
                              plugin_, failure);
     refuse_waiters_locked(500, "plugin " + plugin_ + " cannot be loaded: " + failure);
+  } else if (killed_from_outside) {
+    // Another starts for whoever waits, after the crash backoff if this repeats.
+    recent_crashes_.push_back(clock::now());
+    supervision_->log->warn("plugin {}: {} (a signal the host did not send): another worker starts", plugin_, failure);
+    if (!waiters_.empty()) start_workers_locked(1);
   } else {
     supervision_->log->error("plugin {}: cannot start a worker: {}", plugin_, failure);
     if (starting_ == 0 && live_ == 0) refuse_waiters_locked(503, "no worker can be started: " + failure);

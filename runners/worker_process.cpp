@@ -253,10 +253,18 @@ void worker_process::note_status(int status) {
   ::kill(-pid_, SIGKILL);
   if (WIFSIGNALED(status)) {
     died_of_signal_ = true;
+    signal_ = WTERMSIG(status);
     exit_description_ = "killed by " + signal_text(WTERMSIG(status));
   } else {
     exit_description_ = "exited with status " + std::to_string(WEXITSTATUS(status));
   }
+}
+
+bool worker_process::killed_from_outside() const {
+  if (!crashed()) return false;
+  for (const int fault : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGSYS, SIGTRAP})
+    if (signal_ == fault) return false;
+  return true;
 }
 
 bool worker_process::exited() {

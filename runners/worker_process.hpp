@@ -61,6 +61,10 @@ class worker_process {
   const std::string& exit_description() const { return exit_description_; }
   // Died of a signal the host did not send.
   bool crashed() const { return died_of_signal_ && !killed_; }
+  // Died of a signal the host did not send that is not a fault of its own
+  // (SIGKILL from the OOM killer or an operator, SIGTERM...), not SIGSEGV,
+  // SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGSYS or SIGTRAP.
+  bool killed_from_outside() const;
   // What it wrote to the crash-report pipe before dying (empty if nothing).
   std::string take_crash_dump();
   // Asks it for its handler thread's raw stack (see handler_stack_dump).
@@ -77,6 +81,7 @@ class worker_process {
   pid_t pid_ = -1;
   bool reaped_ = false;
   bool died_of_signal_ = false;
+  int signal_ = 0;  // the one it died of
   bool killed_ = false;
   std::string exit_description_;
   socket_type socket_;

@@ -659,6 +659,38 @@ TEST(AnsweredScripts, KeepTheirSlotUntilTheyEnd) {
   });
 }
 
+// A worker killed from outside while it loads its plugin (the OOM killer,
+// `kill -9`) is not the plugin's fault: another worker starts, the request
+// is served, and the plugin is not refused until its file changes.
+TEST(Workers, OneKilledFromOutsideWhileLoadingDoesNotMakeThePluginUnloadable) {
+  host_options options;
+  options.plugins = {"slow_init"};
+  host_process host(options);
+  std::thread killer([&] {
+    static const std::regex started("worker ([0-9]+) started for plugin slow_init");
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    // The first worker is the one loading: its pid is the host's child.
+    while (std::chrono::steady_clock::now() < give_up) {
+      const auto children = live_children(host.process().pid());
+      if (!children.empty()) {
+        ::kill(children.front(), SIGKILL);
+        return;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  run_async([&]() -> awaitable<void> {
+    const auto ready = co_await ask(host.address(), request_params("slow_init.ready"));
+    EXPECT_EQ(ready.app_status, 0u) << ready.out << ready.err;
+    EXPECT_NE(ready.out.find("ready"), std::string::npos) << ready.out;
+    const auto again = co_await ask(host.address(), request_params("slow_init.ready"));
+    EXPECT_EQ(again.app_status, 0u) << again.out << again.err;
+  });
+  killer.join();
+  EXPECT_TRUE(host.wait_for_log("while loading it (a signal the host did not send)")) << host.log();
+  EXPECT_EQ(host.log().find("cannot be loaded"), std::string::npos) << host.log();
+}
+
 // --- A handler that overflows its stack: reported with its backtrace ---
 
 TEST(Crashes, AStackOverflowIsA502WithTheBacktrace) {
