@@ -1,8 +1,8 @@
 // Fuzzes the config loader (what SIGHUP reads again while the host serves):
 // any text is either a config or an error naming why, never a crash or a
 // hang, and a text the shape check lets through is one toml++ can take.
-#include <host/config.hpp>
-#include <host/config_shape.hpp>
+#include <host/config/config.hpp>
+#include <host/config/config_shape.hpp>
 
 #include <cstdint>
 #include <exception>

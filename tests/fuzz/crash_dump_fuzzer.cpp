@@ -1,7 +1,7 @@
 // Fuzzes the reader of a crashed worker's dump: it comes from a dying
 // process that ran a plugin, so any bytes at all must parse safely, within
 // bounds, and give only well-formed mappings.
-#include <runners/crash_report.hpp>
+#include <runners/worker/crash_report.hpp>
 
 #include <cstdint>
 #include <cstdlib>

@@ -2,7 +2,7 @@
 // first bytes and its size come from whatever is in the plugins folder. No
 // crash, no read out of bounds, and a file is only ever "whole" when its
 // header says it is a 64-bit shared library that fits in it.
-#include <runners/elf_check.hpp>
+#include <runners/function/elf_check.hpp>
 
 #include <elf.h>
 

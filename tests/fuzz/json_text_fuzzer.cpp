@@ -3,7 +3,7 @@
 // were well-formed UTF-8 come back as they were.
 #include <boost/json/src.hpp>
 
-#include <host/json_text.hpp>
+#include <host/common/json_text.hpp>
 
 #include <cstdint>
 #include <cstdlib>

@@ -4,8 +4,8 @@
 // fields hold the bytes that came in.
 #include <boost/json/src.hpp>
 
-#include <host/access_line.hpp>
-#include <host/log_text.hpp>
+#include <host/request/access_line.hpp>
+#include <host/common/log_text.hpp>
 
 #include <cstdint>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // Fuzzes the read of a plugin file's export records before it is loaded
 // (the file is whatever is in the plugins folder): no crash, no read out of
 // bounds, and a file is only ever accepted when it is a 64-bit ELF file.
-#include <runners/plugin_abi_check.hpp>
+#include <runners/function/plugin_abi_check.hpp>
 
 #include <elf.h>
 

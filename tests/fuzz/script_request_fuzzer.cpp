@@ -4,8 +4,8 @@
 // Nothing outside the scripts folder is ever runnable, nothing with "..",
 // and the environment is always well formed, with the host's PATH first and
 // no name that would run code (LD_*, BASH_FUNC_*, names not [A-Za-z0-9_]).
-#include <runners/cgi_environment.hpp>
-#include <runners/script_location.hpp>
+#include <runners/script/cgi_environment.hpp>
+#include <runners/script/script_location.hpp>
 
 #include <unistd.h>
 

@@ -118,7 +118,7 @@ TEST(HostFunctions, RouteTimeoutOverridesTheDefault) {
 
 TEST(HostFunctions, AHandlerIgnoringStopCostsOneThreadNotTheService) {
   // In process: the handler pool's threads are what a stubborn handler holds.
-  host_process host(with_arguments({"--isolation", "none", "--timeout", "1", "--io-threads", "1", "--max-workers", "4"}));
+  host_process host(with_arguments({"--isolation", "none", "--timeout", "1", "--io-threads", "1", "--handler-threads", "4"}));
   run_async([&]() -> awaitable<void> {
     // Two stubborn handlers hold their threads for 5 s after their 408s...
     auto first = co_await fetch(host.address(), "slow.stubborn", "5");

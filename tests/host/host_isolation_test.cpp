@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/src.hpp>
 
 #include <gtest/gtest.h>
 
@@ -22,6 +23,7 @@
 
 #include "../support/host_process.hpp"
 #include "../support/run_async.hpp"
+#include "../support/status_probe.hpp"
 #include "../support/stream_echo.hpp"
 
 namespace fcgihost::test {
@@ -521,14 +523,18 @@ TEST(HostIsolation, ARouteMayRunItsHandlerInProcess) {
   EXPECT_TRUE(host.wait_for_log("script=hello.greet runner=function worker=")) << host.log();
 }
 
-// A static pool starts all its workers at once and keeps them.
+// A static pool starts all its workers at once and keeps them: however many
+// requests it serves after, it never starts another.
 TEST(HostIsolation, AStaticPoolStartsEveryWorkerAtOnce) {
-  host_process host(isolation_options({"--workers-policy", "static", "--workers", "3"}));
+  host_process host(isolation_options({"--workers-policy", "static", "--workers", "3", "--status-path", "/status"}));
   const auto first = run_async([&] { return fetch(host.address(), "crashing.ok"); });
   EXPECT_EQ(first.app_status, 0u);
-  EXPECT_EQ(host.wait_for_log_count("started for plugin crashing", 3), 3u);
-  std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(count_occurrences(host.log(), "started for plugin crashing"), 3u) << "no more than the pool's size";
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (worker_figure(host, "idle") < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(worker_figure(host, "idle"), 3) << "every worker of the pool started, none asked for";
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(run_async([&] { return fetch(host.address(), "crashing.ok"); }).app_status, 0u);
+  EXPECT_EQ(worker_figure(host, "spawned"), 3) << "no more than the pool's size";
 }
 
 // Past workers-queue, a request is refused: OVERLOADED, or 503 when asked.
@@ -595,12 +601,12 @@ TEST(HostIsolation, ACrashLoopBacksOff) {
   EXPECT_TRUE(host.wait_for_log("workers crashed in the last minute; the next starts in")) << host.log();
 }
 
-// At most max-workers workers wait out their kill grace at once: past that,
+// At most handler-threads workers wait out their kill grace at once: past that,
 // a stuck worker keeps its place in its pool, so stuck handlers cannot make
 // the host start processes without end.
 TEST(HostIsolation, CondemnedWorkersAreCapped) {
-  host_process host(isolation_options({"--max-workers", "2", "--workers", "4", "--timeout", "0.5",
-                                       "--kill-grace", "30"}));
+  host_process host(isolation_options({"--handler-threads", "2", "--workers", "4", "--timeout", "0.5",
+                                       "--kill-grace", "30", "--status-path", "/status"}));
   run_async([&]() -> awaitable<void> {
     std::vector<connection> conns;
     std::vector<client::exchange> spinners;
@@ -620,10 +626,9 @@ TEST(HostIsolation, CondemnedWorkersAreCapped) {
   EXPECT_EQ(host.wait_for_log_count("keeps its place in the pool until it is gone", 2), 2u) << host.log();
   // Two condemned left the count and were replaced; two keep their places:
   // the pool of 4 serves with the 2 replacements, and nothing more starts.
-  const auto served = run_async([&] { return fetch(host.address(), "crashing.ok"); });
-  EXPECT_EQ(served.app_status, 0u);
-  std::this_thread::sleep_for(300ms);
-  EXPECT_LE(count_occurrences(host.log(), "started for plugin crashing"), 6u) << host.log();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(run_async([&] { return fetch(host.address(), "crashing.ok"); }).app_status, 0u);
+  EXPECT_LE(worker_figure(host, "spawned"), 6) << host.log();
+  EXPECT_EQ(worker_figure(host, "condemned"), 2) << host.log();
 }
 
 // Requests of a proven-quick handler go to a busy worker and wait there

@@ -21,6 +21,7 @@
 #include "../support/host_process.hpp"
 #include "../support/raw_peer.hpp"
 #include "../support/run_async.hpp"
+#include "../support/status_probe.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -28,18 +29,6 @@ namespace {
 namespace asio = boost::asio;
 using asio::awaitable;
 using client::connection;
-
-// A request as nginx sends one for `uri`: SCRIPT_NAME is the path, and
-// SCRIPT_FILENAME names no plugin or script.
-client::request_options request_for_path(const std::string& uri) {
-  client::request_options options;
-  options.params = {{"SCRIPT_NAME", uri},
-                    {"SCRIPT_FILENAME", "/var/www" + uri},
-                    {"REQUEST_METHOD", "GET"},
-                    {"REQUEST_URI", uri},
-                    {"QUERY_STRING", ""}};
-  return options;
-}
 
 host_options ping_options(std::vector<std::string> more = {}) {
   std::vector<std::string> arguments{"--ping-path", "/ping"};
@@ -250,24 +239,6 @@ host_options status_options(std::vector<std::string> more = {}) {
   host_options options = with_arguments(std::move(arguments));
   options.plugins.push_back("crashing");
   return options;
-}
-
-awaitable<std::string> status_body(const std::string& address, std::string query) {
-  auto conn = co_await connection::connect(address);
-  auto options = request_for_path("/status");
-  for (auto& [name, value] : options.params)
-    if (name == "QUERY_STRING") value = query;
-  const auto response = co_await conn.send(std::move(options));
-  const auto body = response.out.find("\r\n\r\n");
-  co_return body == std::string::npos ? response.out : response.out.substr(body + 4);
-}
-
-boost::json::object status_json(const host_process& host) {
-  const auto body = run_async([&] { return status_body(host.address(), "json"); });
-  boost::system::error_code ec;
-  auto value = boost::json::parse(body, ec);
-  EXPECT_FALSE(ec) << body;
-  return ec || !value.is_object() ? boost::json::object() : value.as_object();
 }
 
 std::int64_t route_outcome(const boost::json::object& status, std::string_view route, std::string_view outcome) {

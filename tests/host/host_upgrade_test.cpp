@@ -185,7 +185,7 @@ TEST_F(Upgrade, ASigtermDuringAnUpgradeStopsTheNewProcessToo) {
   EXPECT_FALSE(starting.empty());
   host.process().signal(SIGTERM);
   EXPECT_EQ(host.process().wait(std::chrono::seconds(10)), 0);
-  EXPECT_TRUE(host.wait_for_log("was killed by KILL (this one is stopping)")) << host.log();
+  EXPECT_TRUE(host.wait_for_log("killed by SIGKILL (Killed) (this one is stopping)")) << host.log();
   for (const pid_t child : starting) EXPECT_NE(::kill(child, 0), 0) << "process " << child << " outlived the host";
   EXPECT_FALSE(fs::exists(host.socket_path()));
 }

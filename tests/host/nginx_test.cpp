@@ -127,7 +127,7 @@ TEST_F(BehindNginx, StatusPageAndPingInEveryFormat) {
 }
 
 // Debian's Prometheus 2.42 scrapes the status page through nginx (the
-// example config's location, the README's scrape config) and its query API
+// example config's location, docs/operating.md's scrape config) and its query API
 // answers with the count of requests the host served.
 TEST(PrometheusThroughNginx, ScrapesTheStatusPageAndAnswersAQuery) {
   host_process host(with_arguments({"--status-path", "/fcgi-status"}));

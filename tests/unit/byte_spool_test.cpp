@@ -1,6 +1,6 @@
 // The spool keeps order across memory and its temporary file, whatever the
 // sizes of what goes in and comes out.
-#include <host/byte_spool.hpp>
+#include <host/request/byte_spool.hpp>
 
 #include <gtest/gtest.h>
 

@@ -15,9 +15,9 @@
 #include <future>
 #include <thread>
 
-#include <runners/handler_pool.hpp>
-#include <runners/handler_speed.hpp>
-#include <runners/io_threads.hpp>
+#include <runners/function/handler_pool.hpp>
+#include <runners/function/handler_speed.hpp>
+#include <runners/function/io_threads.hpp>
 
 namespace fcgihost::runners {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include <host/json_text.hpp>
+#include <host/common/json_text.hpp>
 
 namespace fcgihost::host {
 namespace {

@@ -1,4 +1,4 @@
-#include <host/log_throttle.hpp>
+#include <host/common/log_throttle.hpp>
 
 #include <gtest/gtest.h>
 

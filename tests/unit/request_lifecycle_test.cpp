@@ -1,7 +1,7 @@
 // The request lifecycle as event sequences, with no socket: every race
 // between its ends, the deadline from BEGIN_REQUEST, held output, the CGI
 // head check, and the last records it composes.
-#include <host/request_lifecycle.hpp>
+#include <host/request/request_lifecycle.hpp>
 
 #include <fcgihost/protocol/encoder.hpp>
 

@@ -1,11 +1,13 @@
 // The one table of settings: the usage text, flag and TOML parsing and the
 // reload diff all come from it.
-#include <host/config.hpp>
-#include <host/settings_table.hpp>
+#include <host/config/config.hpp>
+#include <host/config/settings_table.hpp>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <iterator>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -32,6 +34,15 @@ TEST(SettingsTable, TheUsageNamesEveryKeyWithItsDefault) {
   EXPECT_NE(usage.find("per-request timeout from BEGIN_REQUEST, 0 for none (default: 30)"), std::string::npos) << usage;
   EXPECT_NE(usage.find("(default: 90)"), std::string::npos) << "the idle timeout's default, from host_config";
   EXPECT_NE(usage.find("(default: 0660) [restart]"), std::string::npos) << usage;
+}
+
+TEST(SettingsTable, AnOldNameSetsTheRenamedSetting) {
+  host_config config;
+  apply_setting(config, "max-workers", "7");
+  EXPECT_EQ(config.handler_threads, 7u);
+  ASSERT_NE(find_setting("max-workers"), nullptr);
+  EXPECT_EQ(find_setting("max-workers")->key, "handler-threads");
+  EXPECT_NE(usage_text().find("(also --max-workers)"), std::string::npos);
 }
 
 TEST(SettingsTable, EveryKeyParsesWhatItShowsForItsDefault) {
@@ -144,4 +155,32 @@ TEST(SettingsTable, AStatusListenerNeedsAPingOrStatusPath) {
   EXPECT_EQ(build_config(with_ping).status_listen, std::vector<std::string>{"unix:/tmp/status.sock"});
 }
 
+}  // namespace fcgihost::host
+
+namespace fcgihost::host {
+namespace {
+
+// docs/settings.md is the table's page: a changed row without a regenerated
+// page fails here. FCGIHOST_WRITE_DOCS=1 writes the page instead.
+TEST(SettingsReference, TheDocsPageIsTheTablesPage) {
+  const std::filesystem::path page = std::filesystem::path(FCGIHOST_SOURCE_DIR) / "docs" / "settings.md";
+  const std::string generated = settings_reference();
+  if (const char* write = std::getenv("FCGIHOST_WRITE_DOCS"); write && std::string(write) == "1") {
+    std::ofstream(page, std::ios::binary | std::ios::trunc) << generated;
+    GTEST_SKIP() << "wrote " << page;
+  }
+  std::ifstream in(page, std::ios::binary);
+  ASSERT_TRUE(in) << page << " is missing: run with FCGIHOST_WRITE_DOCS=1";
+  const std::string on_disk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(on_disk, generated) << page << " differs from the settings table: run "
+                                << "FCGIHOST_WRITE_DOCS=1 build/tests/host_unit_test --gtest_filter='SettingsReference.*'";
+}
+
+TEST(SettingsReference, EverySettingHasItsRow) {
+  const std::string page = settings_reference();
+  for (const auto& row : settings_table())
+    EXPECT_NE(page.find("\n| `" + std::string(row.key) + "`"), std::string::npos) << row.key;
+}
+
+}  // namespace
 }  // namespace fcgihost::host

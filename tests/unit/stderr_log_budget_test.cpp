@@ -1,5 +1,5 @@
 // A request's stderr reaches the log as lines, within a budget.
-#include <host/stderr_log_budget.hpp>
+#include <host/request/stderr_log_budget.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,730 @@
+#include "request_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include <fcgihost/protocol/encoder.hpp>
+#include <fcgihost/protocol/response_status.hpp>
+
+#include <runners/common/exception_text.hpp>
+#include <runners/common/process_group.hpp>
+#include <runners/worker/worker_protocol.hpp>
+
+#include <fcgihost/protocol/stream_framing.hpp>
+
+#include <host/request/access_line.hpp>
+#include <host/status/status_page.hpp>
+#include <host/request/router.hpp>
+#include <host/common/utc_time.hpp>
+
+namespace fcgihost::host {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using error_code = boost::system::error_code;
+
+namespace {
+
+// The most a runner gets from one read_stdin(), and the largest piece of
+// held output sent in one write.
+constexpr std::size_t chunk_size = 256 * 1024;
+
+// How long the last records of a request may take to go out after its
+// deadline (or after now, if that is later): a web server that does not read
+// them has its connection closed, so no request outlives its deadline by
+// more than this.
+constexpr auto last_write_grace = std::chrono::milliseconds(50);
+
+std::string_view param_or_dash(const protocol::name_value_list& params, std::string_view name) {
+  const auto* value = protocol::find_value(params, name);
+  return value && !value->empty() ? std::string_view(*value) : std::string_view("-");
+}
+
+lifecycle_settings lifecycle_settings_for(const host_config& config, std::uint16_t request_id) {
+  lifecycle_settings settings;
+  settings.request_id = request_id;
+  settings.max_body_bytes = config.max_body_bytes;
+  settings.full_duplex = config.full_duplex;
+  settings.timeout_status = config.timeout_status;
+  return settings;
+}
+
+template <typename Coroutine>
+void spawn_logged(const asio::any_io_executor& executor, Coroutine coroutine, std::shared_ptr<spdlog::logger> log,
+                  std::string what) {
+  asio::co_spawn(executor, std::move(coroutine), [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
+    if (e) log->error("{} failed inside the host: {}", what, runners::exception_text(e));
+  });
+}
+
+// The slow log's second line for a request in a worker: where its handler is now.
+awaitable<void> log_worker_handler_stack(runners::worker_runner& workers, std::shared_ptr<spdlog::logger> log,
+                                         int pid, std::string request) {
+  constexpr auto answer_limit = std::chrono::milliseconds(500);
+  const auto frames = co_await workers.handler_stack(pid, answer_limit);
+  if (frames.empty()) {
+    log->info("slow request: {}: no backtrace of worker {}'s handler (it runs none now, did not answer within {} "
+              "ms, or other backtraces are being taken)", request, pid, answer_limit.count());
+    co_return;
+  }
+  // A line each: a message is one line (log_text.hpp).
+  log->warn("slow request: {}: the handler in worker {} is at:", request, pid);
+  for (const auto& frame : frames) log->warn("  {}", frame);
+}
+
+}  // namespace
+
+request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_executor executor,
+                                 request_context& host, std::shared_ptr<const host_config> settings, std::string peer,
+                                 std::uint16_t request_id, bool keep_conn, bool status_only, fcgi_role role)
+    : sink_(std::move(sink)),
+      executor_(std::move(executor)),
+      host_(host),
+      settings_(std::move(settings)),
+      peer_(std::move(peer)),
+      request_id_(request_id),
+      keep_conn_(keep_conn),
+      role_(role),
+      status_only_(status_only),
+      lifecycle_(lifecycle_settings_for(*settings_, request_id), began_, settings_->timeout),
+      timer_(executor_),
+      slow_timer_(executor_),
+      stdin_arrived_(executor_, 1),
+      stop_waiting_(executor_, 1) {
+  if (host_.run_order) run_ticket_ = host_.run_order->take();
+}
+
+request_session::~request_session() { release_run_ticket(); }
+
+bool request_session::small_body() const {
+  constexpr std::uint64_t small = runners::worker_protocol::small_body_bytes;
+  if (stdin_complete() || lifecycle_.stdin_bytes() > small) return lifecycle_.stdin_bytes() <= small;
+  const std::string* declared = protocol::find_value(params_, "CONTENT_LENGTH");
+  if (!declared || declared->empty()) return true;  // a GET's: none
+  std::uint64_t length = 0;
+  const auto [end, failed] = std::from_chars(declared->data(), declared->data() + declared->size(), length);
+  return failed == std::errc() && end == declared->data() + declared->size() && length <= small;
+}
+
+std::shared_ptr<void> request_session::keep_slot() {
+  if (!slot_.held()) return nullptr;
+  return std::make_shared<request_slot>(std::move(slot_));
+}
+
+std::string request_session::run_time_record() const {
+  std::string record;
+  const protocol::name_value told{std::string(runners::worker_protocol::run_time_value),
+                                  std::to_string(request_id_) + " " + std::to_string(handler_ran_->count())};
+  protocol::append_get_values_result(record, std::span(&told, 1));
+  return record;
+}
+
+void request_session::release_run_ticket() {
+  if (!run_ticket_) return;
+  const auto ticket = *run_ticket_;
+  run_ticket_.reset();
+  host_.run_order->release(ticket);
+}
+
+awaitable<void> request_session::wait_for_run_turn() {
+  auto turn = std::make_shared<asio::experimental::channel<void(error_code)>>(executor_, 1);
+  if (host_.run_order->when_turn(*run_ticket_, [turn, executor = executor_] {
+        asio::post(executor, [turn] { turn->try_send(error_code{}); });
+      }))
+    co_return;
+  co_await turn->async_receive(asio::as_tuple(use_awaitable));
+}
+
+void request_session::begin() { arm_timer(lifecycle_.deadline()); }
+
+void request_session::arm_timer(std::chrono::steady_clock::time_point at) {
+  if (at == std::chrono::steady_clock::time_point::max()) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(at);
+  timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->on_timer();
+  });
+}
+
+void request_session::on_timer() {
+  if (lifecycle_.current_phase() == request_lifecycle::phase::ended) return;
+  if (lifecycle_.current_phase() == request_lifecycle::phase::ending) {
+    // The last records did not go out in time: the web server is not reading.
+    host_.log->warn("{} request {} {}: the web server does not read the end of the response; closing the "
+                    "connection", peer_, request_id_, script_);
+    if (auto sink = sink_.lock()) sink->tear_down("a response's end was not read in time");
+    return;
+  }
+  if (lifecycle_.over()) return;
+  lifecycle_.deadline_reached(std::chrono::steady_clock::now());
+  if (!lifecycle_.over()) {
+    arm_timer(lifecycle_.deadline());  // woken early (the deadline moved)
+    return;
+  }
+  check_end();
+}
+
+void request_session::start(protocol::name_value_list params) {
+  started_ = true;
+  params_ = std::move(params);
+  if (host_.worker_plugin.empty()) {
+    if (const auto dropped = drop_host_params(params_))
+      host_.log->debug("{}: request {}: dropped {} param(s) named {}*, which only the host may send", peer_,
+                       request_id_, dropped, runners::worker_protocol::host_param_prefix);
+  }
+  if (lifecycle_.over()) return;  // ended (its deadline, an abort) before its PARAMS were complete
+  const host_config* settings = settings_.get();
+  // Answered by the host, before any limit: a load balancer's check gets
+  // through when every request slot is taken, and sees the drain.
+  if (role_ == fcgi_role::responder && host_.worker_plugin.empty() && answer_by_host(*settings)) {
+    check_end();
+    return;
+  }
+  if (status_only_) {
+    route_ = &host_.metrics.nothing_ran();
+    refuse(404, "this listener (--status-listen) serves only the ping and status paths",
+           "This listener serves only the ping and status paths.");
+    check_end();
+    return;
+  }
+  slot_ = request_slot(host_.active_requests, settings->max_requests);
+  if (slot_.held()) host_.metrics.note_in_flight(host_.active_requests.load(std::memory_order_relaxed));
+  if (!slot_.held()) {
+    if (std::string more; host_.refused_requests_log.allow(more))
+      host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running{}", peer_, request_id_,
+                      settings->max_requests, more);
+    lifecycle_.refuse_overloaded();
+    check_end();
+    return;
+  }
+  if (role_ == fcgi_role::authorizer) {
+    name_the_authorizer_role();
+    // An Authorizer gets no body: Apache's mod_authnz_fcgi sends no FCGI_STDIN
+    // at all, lighttpd an empty one (dropped as late input).
+    push_stdin({});
+  }
+  const resolved_target target = host_.worker_plugin.empty() ? resolve_target(params_, *settings, role_)
+                                                             : resolve_worker_target(params_, host_.worker_plugin);
+  if (!target.script_filename.empty()) script_ = target.script_filename;
+  route_ = target.metrics                                           ? target.metrics
+           : target.type == resolved_target::kind::function ? &host_.metrics.plugins()
+           : target.type == resolved_target::kind::script   ? &host_.metrics.scripts()
+                                                             : &host_.metrics.nothing_ran();
+  prepared_run prepared = std::monostate{};
+  if (target.type == resolved_target::kind::script)
+    prepared = prepare_script(target, {settings->pass_env, settings->script_env});
+  else if (target.type == resolved_target::kind::function)
+    prepared = prepare_function(target);
+  else
+    refuse(role_ == fcgi_role::authorizer ? 403 : 404, target.reason, target.reason);  // an authorizer denies
+  if (auto* work = std::get_if<0>(&prepared)) {
+    if (settings->slow_threshold.count() > 0 && host_.worker_plugin.empty()) arm_slow_timer(settings->slow_threshold);
+    const auto deadline_until_now = lifecycle_.deadline();
+    lifecycle_.start_running(target.timeout);
+    if (lifecycle_.deadline() != deadline_until_now) arm_timer(lifecycle_.deadline());  // a route's own timeout
+    spawn_logged(executor_, run(std::move(*work)), host_.log, fmt::format("request {}", request_id_));
+  }
+  check_end();
+}
+
+// An authorizer learns its role from FCGI_ROLE, as libfcgi's programs do
+// (which set it from BEGIN_REQUEST whatever the server sent).
+void request_session::name_the_authorizer_role() {
+  std::erase_if(params_, [](const auto& pair) { return pair.name == "FCGI_ROLE"; });
+  params_.push_back({"FCGI_ROLE", "AUTHORIZER"});
+}
+
+// The host's own answers: its ping and status paths, matched against SCRIPT_NAME.
+bool request_session::answer_by_host(const host_config& settings) {
+  const std::string* name = protocol::find_value(params_, "SCRIPT_NAME");
+  if (!name || name->empty()) return false;
+  const bool ping = *name == settings.ping_path;
+  if (!ping && *name != settings.status_path) return false;
+  script_ = *name;
+  lifecycle_.name_target("host", script_);
+  route_ = &host_.metrics.host_answered();
+  host_answer_slot_ = request_slot(host_.host_answers, request_context::host_answers_at_once);
+  if (!host_answer_slot_.held()) {
+    if (std::string more; host_.refused_requests_log.allow(more))
+      host_.log->warn("{}: request {} for {} refused (OVERLOADED): {} of the host's own answers are already being "
+                      "written{}", peer_, request_id_, script_, request_context::host_answers_at_once, more);
+    lifecycle_.refuse_overloaded();
+  } else if (!ping) {
+    const std::string* found = protocol::find_value(params_, "QUERY_STRING");
+    std::string query = found ? *found : std::string();
+    if (status_wants_full(query)) {
+      // Each connection's requests are read on its own strand: a run of its own.
+      lifecycle_.start_running(settings.timeout);
+      spawn_logged(executor_, run(full_status_page(std::move(query))), host_.log,
+                   fmt::format("request {}", request_id_));
+    } else {
+      lifecycle_.answer_from_host(200, status_response(host_, query), "done");
+    }
+  } else if (host_.draining) {
+    lifecycle_.answer_from_host(503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining");
+  } else {
+    lifecycle_.answer_from_host(200, protocol::cgi_response(200, "OK", "pong\n"), "done");
+  }
+  return true;
+}
+
+awaitable<runners::run_result> request_session::full_status_page(std::string query) {
+  full_status full;
+  full.workers = host_.workers ? host_.workers->describe() : std::vector<runners::worker_view>{};
+  if (host_.census) {
+    auto seen = co_await host_.census->requests_in_flight(most_requests_on_a_page);
+    full.requests_not_listed = seen.in_all - seen.views.size();
+    full.requests = std::move(seen.views);
+  }
+  runners::run_result page;
+  page.last_stdout = status_response(host_, query, &full);
+  co_return page;
+}
+
+request_view request_session::describe(std::chrono::steady_clock::time_point now) const {
+  request_view view;
+  view.id = request_id_;
+  view.peer = peer_;
+  if (started_) {
+    view.method = cut_for_page(param_or_dash(params_, "REQUEST_METHOD"));
+    view.uri = cut_for_page(param_or_dash(params_, "REQUEST_URI"));
+  }
+  if (route_) view.route = route_->name();
+  view.runner = lifecycle_.runner_name();
+  view.target = cut_for_page(script_);
+  view.pid = worker_pid_ ? worker_pid_ : script_pid_;
+  switch (lifecycle_.current_phase()) {
+    case request_lifecycle::phase::receiving_params: view.state = "reading params"; break;
+    case request_lifecycle::phase::running: view.state = lifecycle_.over() ? "ending" : "running"; break;
+    case request_lifecycle::phase::settling: view.state = "settling"; break;
+    case request_lifecycle::phase::ending:
+    case request_lifecycle::phase::ended: view.state = "ending"; break;
+  }
+  view.elapsed_seconds = std::chrono::duration<double>(now - began_).count();
+  return view;
+}
+
+request_session::prepared_run request_session::prepare_function(const resolved_target& target) {
+  lifecycle_.name_target("function", script_);
+  if (target.isolation == isolation_mode::process && host_.workers)
+    return run_isolated(host_.workers->find_loaded(target.plugin, target.handler), target.plugin, target.handler,
+                        target.when_overloaded, target.limits.kill_grace);
+  if (!host_.functions) {
+    refuse(404, "no plugins folder is configured (--plugins)", "no plugins folder is configured");
+    return std::monostate{};
+  }
+  auto found = host_.functions->find_loaded(target.plugin, target.handler);
+  if (found.result == runners::lookup_result::outcome::needs_loading) {
+    // Loaded off the I/O threads; the run starts once it is (its deadline runs meanwhile).
+    return load_then_run(target.plugin, target.handler);
+  }
+  return run_found(std::move(found));
+}
+
+bool request_session::refuse_unless_found(const runners::lookup_result& found) {
+  if (found.result == runners::lookup_result::outcome::not_found) {
+    refuse(404, found.reason, found.reason);
+    return true;
+  }
+  if (found.result == runners::lookup_result::outcome::broken) {
+    refuse(500, found.reason, "The plugin cannot be loaded.", "fcgi-host: " + found.reason + "\n");
+    return true;
+  }
+  return false;
+}
+
+awaitable<runners::run_result> request_session::run_isolated(runners::lookup_result found, std::string plugin,
+                                                             std::string handler, overload_answer when_overloaded,
+                                                             std::chrono::milliseconds kill_grace) {
+  if (found.result == runners::lookup_result::outcome::needs_loading)
+    found = co_await host_.workers->load_and_find(plugin, handler);  // a private copy, off the I/O threads
+  if (lifecycle_.over()) co_return runners::run_result{};
+  if (refuse_unless_found(found)) {
+    check_end();
+    co_return runners::run_result{};
+  }
+  // A small body is here whole before a worker is taken (see worker_job): a
+  // client slow to send it holds no worker meanwhile.
+  bool small = small_body();
+  while (small && !stdin_complete() && !lifecycle_.over()) {
+    auto [ec] = co_await stdin_arrived_.async_receive(asio::as_tuple(use_awaitable));
+    if (ec) break;
+    small = small_body();
+  }
+  if (lifecycle_.over()) co_return runners::run_result{};
+  auto leased = co_await host_.workers->acquire(found.handler, lifecycle_.deadline(), small);
+  if (lifecycle_.over()) {
+    if (leased.lease) leased.lease->unused();
+    co_return runners::run_result{};
+  }
+  if (!leased.lease) {
+    if (leased.refusal_status == 0 && when_overloaded == overload_answer::overloaded) {
+      if (std::string more; host_.refused_requests_log.allow(more))
+        host_.log->warn("{}: request {} refused (OVERLOADED): {}{}", peer_, request_id_, leased.reason, more);
+      lifecycle_.refuse_overloaded();
+    } else if (leased.refusal_status == 0) {
+      lifecycle_.refuse(503, "overloaded", "The plugin is busy; try again.\n", {}, "503: " + leased.reason);
+    } else {
+      const int status = leased.refusal_status;
+      refuse(status, leased.reason, status == 404 ? leased.reason : "The plugin cannot be run.",
+             status >= 500 ? "fcgi-host: " + leased.reason + "\n" : std::string());
+    }
+    check_end();
+    co_return runners::run_result{};
+  }
+  co_return co_await host_.workers->run(std::move(*leased.lease), found.handler, shared_from_this(),
+                                        stop_.get_token(), kill_grace, lifecycle_.deadline(), small);
+}
+
+request_session::prepared_run request_session::run_found(runners::lookup_result found) {
+  if (refuse_unless_found(found)) return std::monostate{};
+  return host_.functions->run(std::move(found.handler), shared_from_this(), stop_.get_token());
+}
+
+awaitable<runners::run_result> request_session::load_then_run(std::string plugin, std::string handler) {
+  auto found = co_await host_.functions->load_and_find(std::move(plugin), std::move(handler));
+  if (lifecycle_.over()) co_return runners::run_result{};  // ended meanwhile: run() no longer waits
+  auto prepared = run_found(std::move(found));
+  if (auto* work = std::get_if<0>(&prepared)) co_return co_await std::move(*work);
+  check_end();  // refused: the lifecycle has ended, and run() is told to stop waiting
+  co_return runners::run_result{};
+}
+
+request_session::prepared_run request_session::prepare_script(const resolved_target& target,
+                                                              runners::script_environment_names environment) {
+  lifecycle_.name_target("script", script_);
+  if (!host_.scripts) {
+    refuse(404, "no scripts folder is configured (--scripts)", "no scripts folder is configured");
+    return std::monostate{};
+  }
+  auto script = host_.scripts->locate(target.script);
+  using verdict = runners::script_location::verdict;
+  if (script.result == verdict::not_found) {
+    refuse(404, script.reason, "no such script");
+    return std::monostate{};
+  }
+  if (script.result == verdict::forbidden) {
+    refuse(403, script.reason, "this script may not be run");
+    return std::monostate{};
+  }
+  script_ = script.requested_file;
+  lifecycle_.name_target("script", script_);
+  return host_.scripts->run(std::move(script), shared_from_this(), stop_.get_token(), target.limits, std::move(environment));
+}
+
+void request_session::refuse(int status, std::string reason, std::string body, std::string host_stderr) {
+  std::string text = status == 404   ? "Not found: " + body + "\n"
+                     : status == 403 ? "Forbidden: " + body + "\n"
+                                     : body + "\n";
+  const char* outcome = status == 403 ? "forbidden" : status >= 500 ? "failed" : "not-found";
+  lifecycle_.refuse(status, outcome, std::move(text), std::move(host_stderr),
+                    fmt::format("{}: {}", status, reason));
+}
+
+// A runner that throws ends its run as a failure (500). It must not throw
+// into the race in run(): operator|| waits for the first branch to *succeed*,
+// so a thrown exception would leave the request waiting for its deadline.
+namespace {
+awaitable<runners::run_result> failure_as_result(awaitable<runners::run_result> work) {
+  try {
+    co_return co_await std::move(work);
+  } catch (const std::exception& e) {
+    runners::run_result failed;
+    failed.failure = e.what();
+    co_return failed;
+  }
+}
+}  // namespace
+
+awaitable<void> request_session::run(awaitable<runners::run_result> work) {
+  auto self = shared_from_this();
+  using namespace asio::experimental::awaitable_operators;
+  if (run_ticket_) co_await wait_for_run_turn();  // in a worker only
+  const auto began = std::chrono::steady_clock::now();
+  auto guarded = failure_as_result(std::move(work));
+  auto outcome = co_await (std::move(guarded) || stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));
+  if (outcome.index() != 0) co_return;  // the request ended without the runner
+  if (run_ticket_)
+    handler_ran_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
+  release_run_ticket();
+  auto& result = std::get<0>(outcome);
+  lifecycle_.runner_done(std::move(result));
+  if (lifecycle_.ending_ready()) co_await conclude();
+}
+
+void request_session::check_end() {
+  if (lifecycle_.ending_ready() && !concluding_)
+    spawn_logged(executor_, conclude(), host_.log, fmt::format("ending request {}", request_id_));
+}
+
+void request_session::push_stdin(std::string_view bytes) {
+  const bool release = lifecycle_.stdin_arrived(bytes);
+  if (!stdin_on_disk_logged_ && lifecycle_.stdin_on_disk()) {
+    stdin_on_disk_logged_ = true;
+    host_.log->debug("{} request {}: the body arrives faster than the {} reads it: the rest waits in a temporary "
+                     "file", peer_, request_id_, lifecycle_.runner_name());
+  }
+  stdin_arrived_.try_send(error_code{});
+  if (release) spawn_logged(executor_, release_held_output(), host_.log, "sending held output");
+  check_end();
+}
+
+void request_session::abort(bool connection_lost) {
+  if (lifecycle_.over()) return;
+  if (!connection_lost && !host_.worker_plugin.empty() && started_) {
+    // In a worker, the host's ABORT_REQUEST stops the handler (its stop
+    // token fires, its writes fail), and its END_REQUEST tells the host when
+    // the handler has returned: the host kills the worker if it does not
+    // within the kill grace.
+    host_.log->debug("request {} stopped by the host", request_id_);
+    lifecycle_.discard_output();
+    stop_.request_stop();
+    return;
+  }
+  if (connection_lost) {
+    lifecycle_.peer_gone();
+  } else {
+    host_.log->info("{}: request {} aborted by the web server", peer_, request_id_);
+    lifecycle_.abort_requested();
+  }
+  check_end();
+}
+
+awaitable<std::string> request_session::read_stdin() {
+  while (!lifecycle_.over()) {
+    std::string chunk = lifecycle_.take_stdin(chunk_size);
+    if (!chunk.empty()) {
+      if (!lifecycle_.stdin_backlogged())
+        if (auto sink = sink_.lock()) sink->resume_reading();  // the runner has caught up
+      co_return chunk;
+    }
+    if (lifecycle_.stdin_ended()) break;
+    auto [ec] = co_await stdin_arrived_.async_receive(asio::as_tuple(use_awaitable));
+    if (ec) break;
+  }
+  co_return std::string();
+}
+
+awaitable<void> request_session::send_held_output(request_sink& sink) {
+  for (std::string chunk = lifecycle_.take_held_output(chunk_size); !chunk.empty();
+       chunk = lifecycle_.take_held_output(chunk_size)) {
+    const std::vector<asio::const_buffer> buffers(1, asio::buffer(chunk));
+    co_await sink.write_now(buffers);
+  }
+}
+
+awaitable<void> request_session::release_held_output() {
+  auto self = shared_from_this();
+  auto sink = sink_.lock();
+  if (!sink) co_return;
+  lifecycle_.write_started();
+  bool ok = true;
+  try {
+    auto guard = co_await sink->acquire_writer();
+    if (!lifecycle_.over()) co_await send_held_output(*sink);
+  } catch (const std::exception&) {
+    ok = false;
+  }
+  lifecycle_.write_finished(ok);
+  check_end();
+}
+
+awaitable<bool> request_session::write(runners::output_stream stream, std::string_view bytes) {
+  const auto action = lifecycle_.output(stream, bytes);
+  if (action != request_lifecycle::output_action::drop && stream == runners::output_stream::err) log_stderr(bytes);
+  if (action == request_lifecycle::output_action::drop) {
+    check_end();
+    co_return false;
+  }
+  if (action == request_lifecycle::output_action::hold) {
+    if (!held_output_on_disk_logged_ && lifecycle_.held_output_on_disk()) {
+      held_output_on_disk_logged_ = true;
+      host_.log->debug("{} request {}: output held until the body has arrived now waits in a temporary file", peer_,
+                       request_id_);
+    }
+    co_return true;
+  }
+  if (bytes.empty()) co_return true;
+  auto self = shared_from_this();  // a runner may outlive its request
+  auto sink = sink_.lock();
+  if (!sink) co_return false;
+  // Gathered: record headers around the caller's own bytes, no copy.
+  const auto type =
+      stream == runners::output_stream::out ? protocol::record_type::std_out : protocol::record_type::std_err;
+  const protocol::gathered_records records(type, request_id_, bytes);
+  std::vector<asio::const_buffer> buffers;
+  for (const auto piece : records.pieces()) buffers.push_back(asio::buffer(piece));
+  lifecycle_.write_started();
+  bool ok = true;
+  bool sent = false;
+  try {
+    auto guard = co_await sink->acquire_writer();
+    if (!lifecycle_.over()) {  // else it ended while we waited: nothing after its end
+      co_await send_held_output(*sink);
+      if (stream == runners::output_stream::out)
+        lifecycle_.stdout_sending();
+      else
+        lifecycle_.stderr_sending();
+      co_await sink->write_now(buffers);
+      sent = true;
+    }
+  } catch (const std::exception&) {
+    ok = false;  // the connection is broken: the lifecycle ends the request
+  }
+  lifecycle_.write_finished(ok);
+  check_end();
+  co_return sent;
+}
+
+awaitable<void> request_session::conclude() {
+  if (!lifecycle_.ending_ready() || concluding_) co_return;
+  concluding_ = true;
+  auto self = shared_from_this();
+  request_ending ending = lifecycle_.take_ending();
+  // Everything the request holds goes now, whatever the last write does.
+  slow_timer_.cancel();
+  stop_.request_stop();
+  stop_waiting_.try_send(error_code{});
+  stdin_arrived_.cancel();
+  stdin_arrived_.close();
+  slot_.release();
+  if (lifecycle_.writes_in_flight() && ending.reason == end_reason::timeout)
+    host_.log->warn("{} request {} {}: stopped while writing to a client that does not read", peer_, request_id_,
+                    script_);
+  if (!ending.log_message.empty())
+    host_.log->log(ending.log_as_error ? spdlog::level::err : spdlog::level::warn, "{} request {} {}: {}", peer_,
+                   request_id_, script_, ending.log_message);
+  if (!ending.runner_stderr.empty()) log_stderr(ending.runner_stderr);
+  stderr_log_.finish([this](std::string_view line) { host_.log->warn("{} {}: stderr: {}", peer_, script_, line); });
+
+  auto sink = sink_.lock();
+  const bool alone = sink && sink->alone(request_id_);
+  if (sink) sink->release_request(request_id_);
+  const auto disposition = final_disposition(ending, lifecycle_.output(), alone);
+  // A cut's marker waits for no write that is stuck: a peer that does not
+  // read sees the close at once, with or without it.
+  const bool skip_cut_marker = disposition.close_connection && lifecycle_.writes_in_flight();
+  if (sink && disposition.write && !skip_cut_marker) {
+    // Bounded by the deadline timer, still armed: the last records get until
+    // the deadline, and at least a short grace from now.
+    const auto grace_end = std::chrono::steady_clock::now() + last_write_grace;
+    if (lifecycle_.deadline() < grace_end) arm_timer(grace_end);
+    try {
+      auto guard = co_await sink->acquire_writer();
+      final_records last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
+      if (!last.close_connection) {
+        co_await send_held_output(*sink);
+        if (handler_ran_) last.bytes.insert(0, run_time_record());
+      }
+      // A cut from a worker reaches the host as the worker's own failure.
+      if (!last.close_connection || host_.worker_plugin.empty()) {
+        const std::vector<asio::const_buffer> buffers(1, asio::buffer(last.bytes));
+        co_await sink->write_now(buffers);
+      }
+    } catch (const std::exception& e) {
+      host_.log->debug("{} request {}: END_REQUEST not sent: {}", peer_, request_id_, e.what());
+    }
+  }
+  if (sink && disposition.close_connection) {
+    if (ending.reason != end_reason::write_failed)
+      host_.log->warn("{} request {} {}: closing the connection without END_REQUEST, so the web server sees the "
+                      "response is incomplete", peer_, request_id_, script_);
+    sink->tear_down(ending.reason == end_reason::write_failed ? "a write failed" : "a response was cut");
+  }
+  lifecycle_.finished();  // a timer still armed finds it ended
+  host_answer_slot_.release();  // only now: its answer has been written (or its connection closed)
+  log_access(ending.app_status, ending.outcome, ending.reason);
+  count_in_metrics(ending);
+  if (sink) sink->request_done(keep_conn_);
+}
+
+void request_session::arm_slow_timer(std::chrono::milliseconds threshold) {
+  slow_timer_.expires_at(began_ + threshold);
+  slow_timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock(); self && !self->lifecycle_.over()) self->log_slow_request();
+  });
+}
+
+
+void request_session::log_slow_request() {
+  host_.metrics.slow_requests.fetch_add(1, std::memory_order_relaxed);
+  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began_).count();
+  std::string where;
+  if (worker_pid_ != 0) where = fmt::format("; worker pid {}", worker_pid_);
+  if (script_pid_ != 0) where = fmt::format("; script pid {}, its process group: {}", script_pid_,
+                                            runners::describe_process_group(script_pid_));
+  host_.log->warn("slow request: {} request {} \"{} {}\" route={} runner={} script={} still running after {:.3f} s{}",
+                  peer_, request_id_, param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
+                  route_ ? route_->name() : std::string("(none)"), lifecycle_.runner_name(), script_, elapsed, where);
+  if (worker_pid_ != 0 && host_.workers)
+    spawn_logged(executor_, log_worker_handler_stack(*host_.workers, host_.log, worker_pid_,
+                                                     fmt::format("{} request {}", peer_, request_id_)),
+                 host_.log, "the slow request log");
+}
+
+request_outcome request_session::outcome_of(const request_ending& ending) const {
+  if (ending.protocol_status == protocol::protocol_status::overloaded) return request_outcome::overloaded;
+  switch (ending.reason) {
+    case end_reason::timeout: return request_outcome::timeout;
+    case end_reason::aborted: return request_outcome::abort;
+    case end_reason::peer_gone:
+    case end_reason::write_failed: return request_outcome::peer_gone;
+    case end_reason::body_too_large: return request_outcome::body_too_large;
+    default: break;
+  }
+  if (ending.runner_crashed) return request_outcome::crash;
+  const int status = lifecycle_.logged_status() != 0 ? lifecycle_.logged_status() : ending.app_status;
+  if (status >= 500) return request_outcome::server_error;
+  if (status >= 400) return request_outcome::client_error;
+  return request_outcome::done;
+}
+
+void request_session::count_in_metrics(const request_ending& ending) {
+  if (!host_.worker_plugin.empty()) return;  // a worker's requests are the host's, counted there
+  host_.metrics.request_ended(route_ ? *route_ : host_.metrics.nothing_ran(), outcome_of(ending),
+                              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                                    began_),
+                              lifecycle_.stdin_bytes(), lifecycle_.stdout_bytes());
+}
+
+void request_session::log_stderr(std::string_view bytes) {
+  stderr_log_.feed(bytes, [this](std::string_view line) { host_.log->warn("{} {}: stderr: {}", peer_, script_, line); });
+}
+
+// One line per request, whatever it carried (access_line.hpp).
+void request_session::log_access(int app_status, std::string_view outcome, end_reason reason) {
+  access_record record;
+  const std::string time = utc_text(std::chrono::system_clock::now(), true);
+  record.time = time;
+  record.peer = peer_;
+  record.request_id = request_id_;
+  record.method = protocol::find_value(params_, "REQUEST_METHOD");
+  record.uri = protocol::find_value(params_, "REQUEST_URI");
+  record.status = lifecycle_.logged_status();
+  record.bytes = lifecycle_.stdout_bytes();
+  record.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began_).count();
+  record.script = script_;
+  record.runner = lifecycle_.runner_name();
+  record.worker_pid = worker_pid_;
+  record.app_status = app_status;
+  record.outcome = outcome;
+  record.end_reason = to_string(reason);
+  if (host_.access_log && host_.access_log != host_.log)
+    host_.access_log->info("{}", access_line_json(record));
+  else
+    host_.log->info("{}", access_line_text(record));
+}
+
+}  // namespace fcgihost::host

@@ -1,0 +1,137 @@
+// One connection from a web server: a thin loop that reads records, starts
+// and feeds requests (several at once when the server multiplexes), answers
+// management records and serialises the records every request writes.
+// Everything here runs on the connection's strand. However the connection
+// ends (EOF, reset, a failed write, bad input, an exception, a timeout, the
+// host stopping), it ends through tear_down(): every request on it ends and
+// the descriptor is closed.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fcgihost/protocol/message_decoder.hpp>
+
+#include <host/transport/host_context.hpp>
+#include <host/request/request_sink.hpp>
+#include <host/status/request_view.hpp>
+
+namespace fcgihost::host {
+
+class request_session;
+
+class connection final : public request_sink, public std::enable_shared_from_this<connection> {
+ public:
+  using socket_type = boost::asio::generic::stream_protocol::socket;
+  using clock = std::chrono::steady_clock;
+
+  // `status_only`: from a --status-listen listener (see request_session).
+  connection(socket_type socket, host_context& host, std::string peer, bool status_only = false);
+  ~connection() override;
+
+  // Serves the connection until it ends, however it ends.
+  boost::asio::awaitable<void> run();
+
+  // From any thread: close now if idle, else once the requests in flight end.
+  void drain();
+  // From any thread: end every request (their stop tokens fire) and close.
+  void shut_down();
+  // From any thread: closed to make room for a new connection (see server).
+  void evict();
+  // From any thread: whether a request runs on it, and when it last sent a byte.
+  bool serving() const { return started_requests_.load(std::memory_order_relaxed) > 0; }
+  clock::time_point last_input() const { return clock::time_point(clock::duration(last_input_.load())); }
+  bool evicting() const { return evicting_.load(); }
+  // Chosen to be evicted: false if another accept chose it first.
+  bool try_mark_evicting() { return !evicting_.exchange(true); }
+  bool status_only() const { return status_only_; }
+  // Its requests now, for the status page (at most `most` described): run
+  // it on the connection's strand.
+  boost::asio::awaitable<requests_seen> requests_now(std::size_t most);
+
+  // request_sink
+  boost::asio::awaitable<write_guard> acquire_writer() override;
+  boost::asio::awaitable<void> write_now(const std::vector<boost::asio::const_buffer>& buffers) override;
+  bool alone(std::uint16_t request_id) const override;
+  void release_request(std::uint16_t request_id) override;
+  void request_done(bool keep_conn) override;
+  void resume_reading() override;
+  void tear_down(std::string_view why) override;
+
+  boost::asio::any_io_executor executor() { return socket_.get_executor(); }
+  const std::string& peer() const { return peer_; }
+
+ protected:
+  void release_writer() override;
+
+ private:
+  // The connection's own small state machine.
+  enum class state {
+    reading,    // serving
+    lingering,  // our side is shut down after the last response; input is read and dropped
+    closed,     // torn down
+  };
+
+  boost::asio::awaitable<void> serve();
+  boost::asio::awaitable<void> handle(protocol::decoded_message& message);
+  boost::asio::awaitable<void> begin_request(const protocol::message::begin_request& begin);
+  boost::asio::awaitable<void> answer_get_values(const protocol::message::get_values& query);
+  boost::asio::awaitable<void> write_bytes(std::string bytes);
+  boost::asio::awaitable<bool> write_locked(const std::string& bytes);
+  void close_socket();
+  // Ends the connection after a response: see connection.cpp.
+  void close_gracefully();
+  // Whether to stop reading until the only request's runner catches up.
+  bool input_backlogged() const;
+  boost::asio::awaitable<void> pause_reading();
+  void note_input();
+  // The read and idle timeouts: see connection.cpp.
+  void arm_activity_check(clock::time_point at);
+  void check_activity();
+  // A closing connection with no request left closes (gracefully) unless its
+  // peer may have sent a request it has not read yet: one that arrived is
+  // served first, and one just opened gets a moment for its first request
+  // (a web server connects, then writes; closing then loses that request).
+  void close_when_idle();
+  void after_last_records(bool keep_conn);
+  void note_read_limit();
+
+  socket_type socket_;
+  host_context& host_;
+  std::string peer_;
+  const bool status_only_;
+  protocol::message_decoder decoder_;
+  boost::asio::experimental::channel<void(boost::system::error_code)> write_lock_;
+  std::map<std::uint16_t, std::shared_ptr<request_session>> requests_;
+  // Of requests_, those whose PARAMS are complete. Changed on the strand only;
+  // atomic because the server reads it from another thread (serving()).
+  std::atomic<std::size_t> started_requests_{0};
+  state state_ = state::reading;
+  bool sent_end_of_output_ = false;  // shut for sending (a lingering close)
+  bool closing_ = false;  // close once no request is left
+  bool received_any_ = false;  // a byte has come: not a connection just opened
+  // Requests released (their ids free) whose last records are still being
+  // written: the connection is not idle until they are out.
+  std::size_t last_records_pending_ = 0;
+  boost::asio::steady_timer linger_;
+  boost::asio::steady_timer first_request_wait_;  // see close_when_idle
+  bool reading_paused_ = false;
+  boost::asio::steady_timer resume_reading_;  // cancelled to resume
+  boost::asio::steady_timer activity_check_;
+  clock::time_point check_at_ = clock::time_point::max();  // when activity_check_ fires
+  clock::time_point last_activity_ = clock::now();  // the last input, or the last request's end
+  std::atomic<clock::rep> last_input_{clock::now().time_since_epoch().count()};
+  std::atomic<bool> evicting_{false};
+};
+
+}  // namespace fcgihost::host
