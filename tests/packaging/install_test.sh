@@ -15,7 +15,7 @@ for file in bin/fcgi-host bin/fcgi-client bin/fcgi-bench include/fcgihost/plugin
             lib/cmake/fcgihost/fcgihostConfigVersion.cmake lib/cmake/fcgihost/FcgihostPlugin.cmake \
             lib/pkgconfig/fcgihost.pc share/fcgi-host/examples/fcgi-host.toml \
             share/fcgi-host/examples/plugin-template/CMakeLists.txt lib/fcgi-host/example-plugins/libhello.so \
-            etc/fcgi-host/fcgi-host.toml share/doc/fcgi-host/README.md lib/systemd/system/fcgi-host.service \
+            etc/fcgi-host/fcgi-host.toml share/doc/fcgi-host/README.md share/doc/fcgi-host/docs/settings.md lib/systemd/system/fcgi-host.service \
             lib/systemd/system/fcgi-host.socket lib/systemd/system/fcgi-host@.service lib/systemd/system/fcgi-host@.socket; do
   [ -e "$prefix/$file" ] || fail "cmake --install put no $file in place"
 done
