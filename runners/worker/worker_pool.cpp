@@ -34,30 +34,31 @@ namespace {
 // A worker gets this long to load its plugin (static initialisers included).
 constexpr auto start_limit = std::chrono::seconds(60);
 constexpr auto sweep_interval = std::chrono::seconds(1);
-// Crashes within this window count toward the backoff.
-constexpr auto crash_window = std::chrono::seconds(60);
-constexpr std::size_t crashes_before_backoff = 3;
-constexpr auto most_start_delay = std::chrono::milliseconds(5000);
-// A dynamic pool grows for requests that have waited this long: quick
-// handlers are served by a few busy workers (as many as the cores keep busy)
-// instead of one process per request in flight, each idle most of the time;
-// slow ones get a worker each within a few milliseconds.
-constexpr auto grow_after = std::chrono::milliseconds(3);
+// A dynamic pool grows for requests that have waited handler_timings::
+// grow_after: quick handlers are served by a few busy workers (as many as the
+// cores keep busy) instead of one process per request in flight, each idle
+// most of the time; slow ones get a worker each within a few milliseconds.
 constexpr auto grow_check = std::chrono::milliseconds(1);
-constexpr auto long_hold = std::chrono::milliseconds(200);
-// A handler is quick, and its requests may be sent to a busy worker, once
-// this many of its runs took under `quick_run` on average.
-// (Run times as the worker measures them: see worker_protocol::run_time_value.)
-constexpr std::size_t proven_after_runs = 4;
-constexpr auto quick_run = std::chrono::milliseconds(2);
-// Nothing is sent to a worker whose current request has run this long.
-constexpr auto pipeline_behind_at_most = std::chrono::milliseconds(20);
 
 // Enough workers to keep every core busy with quick handlers.
 // (Asked once: glibc reads /sys for it each time.)
 std::size_t quick_pool_size() {
   static const std::size_t size = std::max(2u, std::thread::hardware_concurrency()) + 1;
   return size;
+}
+
+pool_limits limits_of(const worker_pool_settings& settings) {
+  pool_limits limits;
+  limits.fixed_size = settings.fixed_size;
+  limits.max_workers = settings.max_workers;
+  limits.min_idle = settings.min_idle;
+  limits.idle_timeout = settings.idle_timeout;
+  limits.max_queue = settings.max_queue;
+  limits.pipeline = settings.pipeline;
+  limits.max_requests_per_worker = settings.max_requests_per_worker;
+  limits.max_memory_per_worker = settings.max_memory_per_worker;
+  limits.quick_pool_size = quick_pool_size();
+  return limits;
 }
 
 std::vector<std::string> split_names(std::string_view text) {
@@ -155,20 +156,19 @@ worker_pool::worker_pool(asio::any_io_executor io, asio::any_io_executor spawner
       keep_copy_(std::move(keep_copy)),
       plugin_copy_(std::move(plugin_copy)),
       settings_(std::move(settings)),
-      supervision_(std::move(supervision)) {}
+      supervision_(std::move(supervision)),
+      policy_(limits_of(settings_)) {}
 
 worker_pool::~worker_pool() = default;
 
 void worker_pool::open() {
   std::lock_guard lock(mutex_);
-  start_workers_locked(settings_.fixed_size ? settings_.max_workers : std::max<std::size_t>(settings_.min_idle, 1));
+  start_workers_locked(policy_.at_open());
 }
 
-void worker_pool::start_workers_locked(std::size_t wanted) {
+void worker_pool::start_workers_locked(std::size_t target) {
   if (broken_ || retired_) return;
-  while (starting_ < wanted && live_ < settings_.max_workers) {
-    ++starting_;
-    ++live_;
+  for (std::size_t begun = policy_.begin_starts(target); begun > 0; --begun) {
     // Posted, never dispatched: called under the mutex, which they take.
     asio::post(executor_, [self = shared_from_this()] {
       asio::co_spawn(self->executor_, self->start_worker(), [log = self->supervision_->log](std::exception_ptr failure) {
@@ -185,20 +185,10 @@ void worker_pool::start_workers_locked(std::size_t wanted) {
 }
 
 bool worker_pool::start_still_needed_locked() const {
-  if (settings_.fixed_size || retired_) return true;
-  // A worker takes a few milliseconds to be ready, more on a busy machine.
-  const auto ready_by = clock::now() + std::chrono::milliseconds(50);
+  const auto ready_by = pool_policy::ready_by(clock::now());
   const bool waited_for = std::any_of(waiters_.begin(), waiters_.end(),
                                       [&](const auto& who) { return !who->left && who->deadline > ready_by; });
-  return waited_for || idle_.size() + starting_ - 1 < settings_.min_idle;
-}
-
-std::chrono::milliseconds worker_pool::start_delay_locked() {
-  const auto now = clock::now();
-  while (!recent_crashes_.empty() && now - recent_crashes_.front() > crash_window) recent_crashes_.pop_front();
-  if (recent_crashes_.size() < crashes_before_backoff) return std::chrono::milliseconds(0);
-  const auto doublings = std::min<std::size_t>(recent_crashes_.size() - crashes_before_backoff, 6);
-  return std::min(most_start_delay, std::chrono::milliseconds(100 << doublings));
+  return policy_.start_still_needed(waited_for, idle_.size(), retired_);
 }
 
 asio::awaitable<worker_pool::handshake_result> worker_pool::handshake(worker_process& process) {
@@ -234,8 +224,8 @@ asio::awaitable<void> worker_pool::start_worker() {
   auto self = shared_from_this();
   {
     std::unique_lock lock(mutex_);
-    if (const auto delay = start_delay_locked(); delay.count() > 0) {
-      const auto crashes = recent_crashes_.size();
+    if (const auto delay = backoff_.delay(clock::now()); delay.count() > 0) {
+      const auto crashes = backoff_.recent(clock::now());
       lock.unlock();
       supervision_->log->warn("plugin {}: {} workers crashed in the last minute; the next starts in {} ms", plugin_,
                              crashes, delay.count());
@@ -258,8 +248,7 @@ asio::awaitable<void> worker_pool::start_worker() {
       // a burst of them does): a worker nobody needs any more is not started.
       std::lock_guard lock(mutex_);
       if (!start_still_needed_locked()) {
-        --starting_;
-        --live_;
+        policy_.start_ended(false);
         still_needed = false;
         co_return;
       }
@@ -300,7 +289,7 @@ asio::awaitable<void> worker_pool::start_worker() {
     }
   }
   std::lock_guard lock(mutex_);
-  --starting_;
+  policy_.start_ended(failure.empty());
   if (failure.empty()) {
     handlers_.emplace();
     for (auto& name : split_names(answer.handlers)) handlers_->insert(std::move(name));
@@ -315,7 +304,6 @@ asio::awaitable<void> worker_pool::start_worker() {
     hand_over_locked(std::move(slot));
     co_return;
   }
-  --live_;
   if (plugin_to_blame) {
     // Until its file changes (a new version, a new pool), no worker is started for it again.
     broken_ = failure;
@@ -325,12 +313,12 @@ asio::awaitable<void> worker_pool::start_worker() {
     refuse_waiters_locked(500, "plugin " + plugin_ + " cannot be loaded: " + failure);
   } else if (killed_from_outside) {
     // Another starts for whoever waits, after the crash backoff if this repeats.
-    recent_crashes_.push_back(clock::now());
+    backoff_.crashed(clock::now());
     supervision_->log->warn("plugin {}: {} (a signal the host did not send): another worker starts", plugin_, failure);
     if (!waiters_.empty()) start_workers_locked(1);
   } else {
     supervision_->log->error("plugin {}: cannot start a worker: {}", plugin_, failure);
-    if (starting_ == 0 && live_ == 0) refuse_waiters_locked(503, "no worker can be started: " + failure);
+    if (policy_.starting() == 0 && policy_.live() == 0) refuse_waiters_locked(503, "no worker can be started: " + failure);
   }
   if (process) {
     std::shared_ptr<worker_process> dying(std::move(process));
@@ -353,7 +341,7 @@ void worker_pool::hand_over_locked(std::shared_ptr<worker_slot> slot) {
   }
   if (retired_) {  // nobody waits for this version any more
     slot->gone = true;
-    --live_;
+    policy_.left_count();
     stop_replaced_worker(slot);
     return;
   }
@@ -361,14 +349,13 @@ void worker_pool::hand_over_locked(std::shared_ptr<worker_slot> slot) {
   idle_.push_back(std::move(slot));
 }
 
+worker_load worker_pool::load_of(const worker_slot& slot) const {
+  return {slot.served, slot.in_flight, slot.slow_in_flight, slot.front_since,
+          !slot.gone && !slot.condemned && slot.leaving.empty() && !slot.link->dead()};
+}
+
 bool worker_pool::takes_more_locked(const worker_slot& slot) const {
-  // Behind quick requests only, and not behind one that has run for long:
-  // a request sent to a worker waits for the ones before it there.
-  // Nor past what it may serve before it is recycled.
-  if (settings_.max_requests_per_worker > 0 && slot.served + slot.in_flight >= settings_.max_requests_per_worker)
-    return false;
-  return !slot.gone && !slot.condemned && slot.leaving.empty() && slot.in_flight < settings_.pipeline &&
-         slot.slow_in_flight == 0 && !slot.link->dead() && clock::now() - slot.front_since < pipeline_behind_at_most;
+  return policy_.takes_more(load_of(slot), clock::now());
 }
 
 void worker_pool::fill_locked(const std::shared_ptr<worker_slot>& slot) {
@@ -422,14 +409,6 @@ void worker_pool::leave_queue(const std::shared_ptr<waiter>& who) {
   std::erase(waiters_, who);
 }
 
-bool worker_pool::quick_locked(std::string_view handler) const {
-  // Never a handler not yet seen: a burst of requests for a slow one would
-  // queue in one worker instead of running side by side.
-  const auto found = timings_.find(handler);
-  return found != timings_.end() && found->second.runs >= proven_after_runs &&
-         found->second.average_us < std::chrono::duration_cast<std::chrono::microseconds>(quick_run).count();
-}
-
 asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::time_point deadline, bool pipelinable) {
   auto self = shared_from_this();
   lease_result result;
@@ -447,7 +426,7 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
       result.reason = "plugin '" + plugin_ + "' has no handler '" + handler + "'";
       co_return result;
     }
-    const bool quick = quick_locked(handler);
+    const bool quick = timings_.quick(handler);
     if (pipelinable && quick) {
       // The busy worker with the most requests sent to it that takes more,
       // before an idle one: each wakeup of a worker then serves as many as
@@ -460,8 +439,7 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
         supervision_->log->debug("a request for {} goes to busy worker {} of plugin {} ({} in its line)", handler,
                                  best->link->pid(), plugin_, best->in_flight);
         // Quick requests are served by about as many workers as there are cores.
-        if (!settings_.fixed_size && starting_ == 0 && live_ < std::min(settings_.max_workers, quick_pool_size()))
-          start_workers_locked(1);
+        if (const auto more = policy_.after_pipelined(); more > 0) start_workers_locked(more);
         result.lease.emplace(self, std::move(best), std::move(handler), false);
         co_return result;
       }
@@ -471,7 +449,7 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
       idle_.pop_back();
       if (slot->link->dead()) {  // died while idle
         slot->gone = true;
-        --live_;
+        policy_.left_count();
         if (slot->link->process().crashed()) supervision_->counts.crashed.fetch_add(1, std::memory_order_relaxed);
         supervision_->log->warn("worker {} of plugin {} {} while idle; it is replaced", slot->link->pid(), plugin_,
                                 slot->link->process().exit_description());
@@ -479,15 +457,13 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
       }
       // A spare replaces it; for quick handlers, only up to a worker per core
       // (more would take turns: busy ones take more requests instead).
-      if (!settings_.fixed_size && idle_.size() + starting_ < settings_.min_idle &&
-          (!pipelinable || !quick || live_ < std::min(settings_.max_workers, quick_pool_size())))
-        start_workers_locked(settings_.min_idle - idle_.size());
+      if (const auto spares = policy_.after_idle_lent(idle_.size(), pipelinable, quick); spares > 0)
+        start_workers_locked(spares);
       lend_locked(slot, quick);
       result.lease.emplace(self, std::move(slot), std::move(handler), !quick);
       co_return result;
     }
-    if (waiters_.size() >= settings_.max_queue ||
-        (supervision_->condemned >= supervision_->max_condemned && live_ >= settings_.max_workers)) {
+    if (policy_.overloaded(waiters_.size(), supervision_->condemned >= supervision_->max_condemned)) {
       result.reason = "every worker of plugin " + plugin_ + " is busy and " + std::to_string(waiters_.size()) +
                       " requests wait";
       co_return result;  // OVERLOADED
@@ -498,8 +474,8 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
     waiting->pipelinable = pipelinable;
     waiting->quick = quick;
     waiters_.push_back(waiting);
-    if (settings_.fixed_size || live_ == 0) {
-      start_workers_locked(std::min(waiters_.size(), settings_.max_workers));
+    if (const auto target = policy_.for_new_waiter(waiters_.size())) {
+      start_workers_locked(*target);
     } else if (!growing_) {
       growing_ = true;
       asio::post(executor_, [self] { asio::co_spawn(self->executor_, self->grow_while_waiting(), asio::detached); });
@@ -531,21 +507,9 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
 
 void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::string& handler, bool counted_slow,
                               lease_end how, std::int64_t run_us) {
-  std::string recycle;
-  std::atomic<std::uint64_t>* recycle_counter = nullptr;
-  if (how == lease_end::finished && !slot->condemned) {
-    if (settings_.max_requests_per_worker > 0 && slot->served + 1 >= settings_.max_requests_per_worker) {
-      recycle = "it served " + std::to_string(slot->served + 1) + " requests (worker-max-requests)";
-      recycle_counter = &supervision_->counts.recycled_max_requests;
-    } else if (settings_.max_memory_per_worker > 0) {
-      const auto rss = slot->link->process().rss_bytes();
-      if (rss > settings_.max_memory_per_worker) {
-        recycle = "it uses " + std::to_string(rss / 1024) + " KiB (worker-max-memory is " +
-                  std::to_string(settings_.max_memory_per_worker / 1024) + " KiB)";
-        recycle_counter = &supervision_->counts.recycled_max_memory;
-      }
-    }
-  }
+  std::optional<recycling> recycle;
+  if (how == lease_end::finished && !slot->condemned)
+    recycle = policy_.recycle_after(slot->served + 1, [&] { return slot->link->process().rss_bytes(); });
   std::lock_guard lock(mutex_);
   const auto now = clock::now();
   --slot->in_flight;
@@ -556,12 +520,7 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
     // line (which counts the worker's waits for a CPU too).
     const auto held = run_us >= 0 ? run_us
                                   : std::chrono::duration_cast<std::chrono::microseconds>(now - slot->front_since).count();
-    average_hold_us_ += (held - average_hold_us_) / 16;
-    auto& timing = timings_[handler];
-    // The mean of its first runs, then a moving average over about the last
-    // 16: a cold first run (page faults, lazy binding) is soon outweighed.
-    ++timing.runs;
-    timing.average_us += (held - timing.average_us) / static_cast<std::int64_t>(std::min<std::size_t>(timing.runs, 16));
+    timings_.ran(handler, held);
   }
   if (counted_slow) --slot->slow_in_flight;
   slot->front_since = now;  // the next in its line begins
@@ -569,7 +528,7 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
     slot->gone = true;
     erase_busy_locked(slot.get());
     if (slot->link->dead() && slot->link->process().crashed()) {
-      recent_crashes_.push_back(now);
+      backoff_.crashed(now);
       supervision_->counts.crashed.fetch_add(1, std::memory_order_relaxed);
     }
     slot->link->kill("its request's exchange broke off");
@@ -587,9 +546,10 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
     leave_count_locked(*slot);
     return;
   }
-  if (!recycle.empty()) {
-    slot->leaving = recycle;
-    slot->leaving_counter = recycle_counter;
+  if (recycle) {
+    slot->leaving = recycle->text;
+    slot->leaving_counter = recycle->why == recycling::cause::max_requests ? &supervision_->counts.recycled_max_requests
+                                                                          : &supervision_->counts.recycled_max_memory;
   }
   if (!slot->leaving.empty()) {
     if (slot->in_flight > 0) return;
@@ -597,10 +557,9 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
     if (slot->leaving_counter) slot->leaving_counter->fetch_add(1, std::memory_order_relaxed);
     erase_busy_locked(slot.get());
     stop_worker(slot, "recycled: " + slot->leaving);
-    --live_;
+    policy_.left_count();
     // Its replacement starts now if anyone waits, or to keep the spares.
-    start_workers_locked(settings_.fixed_size ? settings_.max_workers - live_ + starting_
-                                              : std::max(waiters_.size(), settings_.min_idle));
+    start_workers_locked(policy_.after_recycled(waiters_.size()));
     return;
   }
   if (slot->in_flight == 0) {
@@ -617,18 +576,13 @@ void worker_pool::leave_count_locked(worker_slot& slot) {
     supervision_->condemned--;
     return;
   }
-  --live_;
+  policy_.left_count();
   replace_worker_locked();
 }
 
 void worker_pool::replace_worker_locked() {
-  // For quick handlers, no more than a worker per core (see grow_while_waiting).
-  const std::size_t most =
-      handlers_quick_locked() ? std::min(settings_.max_workers, quick_pool_size()) : settings_.max_workers;
-  if (!waiters_.empty() && live_ < most)
-    start_workers_locked(std::min(waiters_.size(), most - live_ + starting_));
-  else if (settings_.fixed_size)
-    start_workers_locked(settings_.max_workers);
+  if (const auto target = policy_.to_replace(waiters_.size(), handlers_quick_locked()); target > 0)
+    start_workers_locked(target);
 }
 
 void worker_pool::lease_condemned(const std::shared_ptr<worker_slot>& slot) {
@@ -651,7 +605,7 @@ void worker_pool::lease_condemned(const std::shared_ptr<worker_slot>& slot) {
     return;
   }
   slot->out_of_count = true;
-  --live_;
+  policy_.left_count();
   replace_worker_locked();  // a fresh worker takes its place
 }
 
@@ -695,7 +649,7 @@ std::shared_ptr<worker_link> worker_pool::busy_link(int pid) {
 worker_census worker_pool::census() {
   std::lock_guard lock(mutex_);
   worker_census now;
-  now.starting = starting_;
+  now.starting = policy_.starting();
   now.idle = idle_.size();
   now.busy = busy_.size();
   now.queued = waiters_.size();
@@ -720,13 +674,13 @@ asio::awaitable<void> worker_pool::sweep_idle() {
     for (auto it = idle_.begin(); it != idle_.end();) {
       auto& slot = *it;
       const bool dead = slot->link->dead();
-      const bool surplus = retired_ || (idle_.size() > settings_.min_idle && now - slot->idle_since >= settings_.idle_timeout);
+      const bool surplus = retired_ || policy_.idle_surplus(idle_.size(), now - slot->idle_since);
       if (!dead && !surplus) {
         ++it;
         continue;
       }
       slot->gone = true;
-      --live_;
+      policy_.left_count();
       if (dead) {
         supervision_->log->warn("worker {} of plugin {} {} while idle", slot->link->pid(), plugin_,
                                 slot->link->process().exit_description());
@@ -739,22 +693,19 @@ asio::awaitable<void> worker_pool::sweep_idle() {
       }
       it = idle_.erase(it);
     }
-    if (retired_ && live_ == 0 && starting_ == 0) break;
-    if (idle_.empty() && live_ == 0 && starting_ == 0 && waiters_.empty()) break;
+    const bool none = policy_.live() == 0 && policy_.starting() == 0;
+    if (retired_ && none) break;
+    if (idle_.empty() && none && waiters_.empty()) break;
   }
   std::lock_guard lock(mutex_);
   sweeping_ = false;
 }
 
 bool worker_pool::handlers_quick_locked() const {
-  if (average_hold_us_ >= std::chrono::duration_cast<std::chrono::microseconds>(grow_after).count()) return false;
-  // A worker held for long right now (a slow handler, one that blocks or
-  // never returns) means the handlers are not quick, whatever the average of
-  // those that did return says. Long: beyond what a quick handler's run takes
-  // when the CPUs are merely busy.
   const auto now = clock::now();
-  return std::none_of(busy_.begin(), busy_.end(),
-                      [&](const auto& slot) { return now - slot->front_since >= long_hold; });
+  clock::duration longest_hold{0};
+  for (const auto& slot : busy_) longest_hold = std::max(longest_hold, now - slot->front_since);
+  return timings_.all_quick(longest_hold);
 }
 
 asio::awaitable<void> worker_pool::grow_while_waiting() {
@@ -766,13 +717,12 @@ asio::awaitable<void> worker_pool::grow_while_waiting() {
     std::lock_guard lock(mutex_);
     const auto now = clock::now();
     const auto long_waiting = static_cast<std::size_t>(std::count_if(
-        waiters_.begin(), waiters_.end(), [&](const auto& who) { return !who->left && now - who->since >= grow_after; }));
+        waiters_.begin(), waiters_.end(),
+        [&](const auto& who) { return !who->left && now - who->since >= handler_timings::grow_after; }));
     // Requests that hold a worker only briefly wait because the CPUs are
-    // busy, not the workers: more processes than cores would only take turns
-    // (hello at 64 in flight: 12k requests/s with 2 workers, 5k with 39).
-    const bool quick = handlers_quick_locked();
-    const std::size_t most = quick ? std::min(settings_.max_workers, quick_pool_size()) : settings_.max_workers;
-    if (long_waiting > 0 && live_ < most) start_workers_locked(std::min(long_waiting, most - live_ + starting_));
+    // busy, not the workers: for them the pool grows only to quick_pool_size.
+    if (const auto target = policy_.grow_by(long_waiting, handlers_quick_locked()); target > 0)
+      start_workers_locked(target);
     if (waiters_.empty() || retired_ || broken_) {
       growing_ = false;
       co_return;
@@ -785,7 +735,7 @@ void worker_pool::retire() {
   retired_ = true;
   for (auto& slot : idle_) {
     slot->gone = true;
-    --live_;
+    policy_.left_count();
     stop_replaced_worker(slot);
   }
   idle_.clear();

@@ -36,8 +36,9 @@
 #include <string>
 #include <vector>
 
-#include <runners/worker/worker_link.hpp>
 #include <runners/function/plugin_settings.hpp>
+#include <runners/worker/pool_policy.hpp>
+#include <runners/worker/worker_link.hpp>
 #include <runners/worker/worker_view.hpp>
 
 namespace fcgihost::runners {
@@ -172,13 +173,10 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
  private:
   friend class worker_lease;
   struct waiter;
-  struct handler_timing {
-    std::int64_t average_us = 0;  // the mean of the first 16 runs, then a moving average
-    std::size_t runs = 0;
-  };
   enum class lease_end { finished, unused, broken };
 
-  void start_workers_locked(std::size_t wanted);
+  // Starts workers until `target` are starting (see pool_policy::begin_starts).
+  void start_workers_locked(std::size_t target);
   // A worker left the count: one starts for whoever waits, or to keep a static pool full.
   void replace_worker_locked();
   // Whether a worker about to start is still wanted: by a request that will
@@ -197,7 +195,6 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   void hand_over_locked(std::shared_ptr<worker_slot> slot);
   // A busy worker: more waiting requests, while they may be pipelined to it.
   void fill_locked(const std::shared_ptr<worker_slot>& slot);
-  bool takes_more_locked(const worker_slot& slot) const;
   void lend_locked(const std::shared_ptr<worker_slot>& slot, bool quick);
   void deliver(std::shared_ptr<waiter> to, std::shared_ptr<worker_slot> slot);
   void refuse_waiters_locked(int status, const std::string& reason);
@@ -216,10 +213,11 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   // The worker leaves the pool: it leaves the count (or the condemned one).
   void leave_count_locked(worker_slot& slot);
   void erase_busy_locked(const worker_slot* slot);
-  // Crashes in the last minute delay the next start (a crash loop backs off).
-  std::chrono::milliseconds start_delay_locked();
-  // A handler proven quick: its requests may wait in a busy worker.
-  bool quick_locked(std::string_view handler) const;
+  // What pool_policy reads of a worker.
+  worker_load load_of(const worker_slot& slot) const;
+  bool takes_more_locked(const worker_slot& slot) const;
+  // Whether the handlers hold their workers only briefly (see handler_timings).
+  bool handlers_quick_locked() const;
 
   const boost::asio::any_io_executor io_;
   const boost::asio::any_io_executor executor_;  // a strand of io_
@@ -231,25 +229,19 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   const worker_pool_settings settings_;
   const std::shared_ptr<worker_supervision> supervision_;
 
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards what follows
+  pool_policy policy_;  // the count of live and starting workers, and every decision
+  handler_timings timings_;
+  crash_backoff backoff_;
   std::vector<std::shared_ptr<worker_slot>> idle_;
   std::vector<std::shared_ptr<worker_slot>> busy_;  // running requests, not condemned
   std::vector<std::weak_ptr<worker_slot>> condemned_;  // until gone, for describe()
-  std::size_t live_ = 0;      // starting, idle and busy (not condemned)
-  std::size_t starting_ = 0;
   std::deque<std::shared_ptr<waiter>> waiters_;
   std::optional<std::set<std::string, std::less<>>> handlers_;
-  std::map<std::string, handler_timing, std::less<>> timings_;
   std::optional<std::string> broken_;  // the plugin cannot be loaded: why
-  std::deque<std::chrono::steady_clock::time_point> recent_crashes_;
   bool retired_ = false;
   bool sweeping_ = false;
   bool growing_ = false;
-  // Microseconds a handler ran, on average (see lease_ended), to tell
-  // quick handlers from slow ones.
-  std::int64_t average_hold_us_ = 0;
-  // Whether the handlers hold their workers only briefly (under the mutex).
-  bool handlers_quick_locked() const;
 };
 
 }  // namespace fcgihost::runners
