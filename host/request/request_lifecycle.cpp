@@ -113,6 +113,100 @@ request_lifecycle::request_lifecycle(lifecycle_settings settings, clock::time_po
       stdin_(settings.stdin_memory_limit),
       held_output_(settings.held_output_memory_limit) {}
 
+namespace {
+template <typename... Handlers>
+struct overloaded_handlers : Handlers... {
+  using Handlers::operator()...;
+};
+template <typename... Handlers>
+overloaded_handlers(Handlers...) -> overloaded_handlers<Handlers...>;
+}  // namespace
+
+lifecycle_action request_lifecycle::after(lifecycle_action::kind otherwise) {
+  if (ending_ && phase_ < phase::ending) {
+    if (finalize_told_) return {lifecycle_action::kind::none};
+    finalize_told_ = true;
+    return {lifecycle_action::kind::finalize};
+  }
+  return {otherwise};
+}
+
+lifecycle_action request_lifecycle::resume(lifecycle_event_type event) {
+  namespace ev = lifecycle_event;
+  using kind = lifecycle_action::kind;
+  return std::visit(
+      overloaded_handlers{
+          [&](ev::params_complete& e) {
+            const auto before = deadline_;
+            start_running(e.timeout);
+            return after(deadline_ != before ? kind::rearm_timer : kind::none);
+          },
+          [&](ev::refused& e) {
+            refuse(e.status, std::move(e.outcome), std::move(e.body), std::move(e.host_stderr), std::move(e.why));
+            return after(kind::none);
+          },
+          [&](ev::overloaded&) {
+            refuse_overloaded();
+            return after(kind::none);
+          },
+          [&](ev::answered_by_host& e) {
+            answer_from_host(e.status, std::move(e.response), std::move(e.outcome));
+            return after(kind::none);
+          },
+          [&](ev::stdin_chunk& e) {
+            const bool release = stdin_arrived(e.bytes);
+            return after(release ? kind::release_held_output : kind::none);
+          },
+          [&](ev::runner_output& e) {
+            const auto where = output(e.stream, e.bytes);
+            const kind otherwise = where == output_action::send ? kind::send
+                                   : where == output_action::hold ? kind::hold
+                                                                  : kind::drop;
+            // Finalize (this output ended the request: a bad head) drops it
+            // too; after an earlier finalize it is dropped.
+            const auto next = after(otherwise);
+            return next.what == kind::none ? lifecycle_action{kind::drop} : next;
+          },
+          [&](ev::write_started&) {
+            ++writes_in_flight_;
+            return after(kind::none);
+          },
+          [&](ev::output_sending& e) {
+            (e.stream == runners::output_stream::out ? stdout_started_ : stderr_started_) = true;
+            return after(kind::none);
+          },
+          [&](ev::write_finished& e) {
+            write_finished(e.ok);
+            return after(kind::none);
+          },
+          [&](ev::runner_done& e) {
+            runner_done(std::move(e.result));
+            return after(kind::none);
+          },
+          [&](ev::timer_fired& e) {
+            deadline_reached(e.now);
+            return after(over() || deadline_ == clock::time_point::max() ? kind::none : kind::rearm_timer);
+          },
+          [&](ev::aborted&) {
+            abort_requested();
+            return after(kind::none);
+          },
+          [&](ev::output_discarded&) {
+            output_discarded_ = true;
+            return after(kind::none);
+          },
+          [&](ev::peer_gone&) {
+            peer_gone();
+            return after(kind::none);
+          },
+          [&](ev::host_failed& e) {
+            host_failure(std::move(e.why));
+            return after(kind::none);
+          },
+      },
+      event);
+}
+
 void request_lifecycle::name_target(std::string runner_name, std::string target_name) {
   runner_name_ = std::move(runner_name);
   target_name_ = std::move(target_name);
@@ -355,6 +449,7 @@ void request_lifecycle::host_failure(std::string why) {
 }
 
 request_ending request_lifecycle::take_ending() {
+  // Only after finalize: the driver has nothing else to take.
   request_ending ending = std::move(*ending_);
   ending_.reset();
   phase_ = phase::ending;

@@ -1,12 +1,13 @@
 // One request's lifecycle, without any I/O: the phase it is in, its
 // deadline, its FCGI_STDIN queue with backpressure, the output held back
 // while the body arrives, the check of the CGI header block, and the one way
-// it ends. Events go in (params complete, stdin, output, the runner's end, the
-// deadline, an abort, the peer gone, a write's end); the driver
-// (request_session) asks what to do: where a write goes, whether the request
-// has ended and how. In the style of Boost.Redis's reader_fsm/exec_fsm, so
-// every race between those events is tested without a socket
-// (tests/unit/request_lifecycle_test.cpp).
+// it ends. The driver (request_session) hands it each event (params
+// complete, stdin, output, the runner's end, the timer, an abort, the peer
+// gone, a write's start and end) with resume(), and does the action it
+// returns: send, hold or drop an output, release the held output, re-arm the
+// timer, or finalize: the request has ended, and finalize is returned once.
+// In the style of Boost.Redis's reader_fsm/exec_fsm, so every race between
+// those events is tested without a socket (tests/unit/request_lifecycle_test.cpp).
 #pragma once
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <fcgihost/protocol/record.hpp>
 #include <fcgihost/protocol/response_head.hpp>
@@ -91,6 +93,85 @@ final_records compose_final_records(std::uint16_t request_id, const request_endi
 // What compose_final_records() will decide, without composing the bytes.
 final_records final_disposition(const request_ending& ending, output_state output, bool alone_on_connection);
 
+// What happens to a request, as the driver tells it.
+namespace lifecycle_event {
+// PARAMS are complete and a runner starts: the route's timeout (zero: none)
+// replaces the default one, still from BEGIN_REQUEST.
+struct params_complete {
+  std::chrono::milliseconds timeout;
+};
+// Nothing runs: our own answer, `body` under the status line for `status`.
+struct refused {
+  int status;
+  std::string outcome, body, host_stderr, why;
+};
+// No request slot is free: END_REQUEST with FCGI_OVERLOADED.
+struct overloaded {};
+// The host answers the request itself (ping, status): `response` is a whole
+// CGI response, and the access log says `outcome`.
+struct answered_by_host {
+  int status;
+  std::string response, outcome;
+};
+// A chunk of FCGI_STDIN from the web server; empty: the end of the stream.
+struct stdin_chunk {
+  std::string_view bytes;
+};
+// The runner's bytes.
+struct runner_output {
+  runners::output_stream stream;
+  std::string_view bytes;
+};
+struct write_started {};
+// A write of this stream is going to the socket now (it has started).
+struct output_sending {
+  runners::output_stream stream;
+};
+struct write_finished {
+  bool ok;
+};
+struct runner_done {
+  runners::run_result result;
+};
+// The timer armed for deadline() fired (or a wake-up at `now`).
+struct timer_fired {
+  std::chrono::steady_clock::time_point now;
+};
+// ABORT_REQUEST from the web server.
+struct aborted {};
+// From now on the runner's output goes nowhere (its writes fail), but the
+// request ends only when the runner does: a worker's host stopped it.
+struct output_discarded {};
+// The connection is gone.
+struct peer_gone {};
+// Something inside the host failed for this request (a spool file).
+struct host_failed {
+  std::string why;
+};
+}  // namespace lifecycle_event
+
+using lifecycle_event_type =
+    std::variant<lifecycle_event::params_complete, lifecycle_event::refused, lifecycle_event::overloaded,
+                 lifecycle_event::answered_by_host, lifecycle_event::stdin_chunk, lifecycle_event::runner_output,
+                 lifecycle_event::write_started, lifecycle_event::output_sending, lifecycle_event::write_finished,
+                 lifecycle_event::runner_done, lifecycle_event::timer_fired, lifecycle_event::aborted,
+                 lifecycle_event::output_discarded, lifecycle_event::peer_gone, lifecycle_event::host_failed>;
+
+// What the driver does after an event.
+struct [[nodiscard]] lifecycle_action {
+  enum class kind {
+    none,
+    send,                 // runner_output: write it now, after the held output
+    hold,                 // runner_output: it waits here (the body or the CGI head is not complete)
+    drop,                 // runner_output: the request is over, it goes nowhere
+    release_held_output,  // the held output may go out now
+    rearm_timer,          // the deadline has not come yet (it moved): wake at deadline()
+    finalize,             // the request has ended: take_ending() and write its last records (once)
+  };
+  kind what = kind::none;
+  bool operator==(kind other) const { return what == other; }
+};
+
 class request_lifecycle {
  public:
   using clock = std::chrono::steady_clock;
@@ -105,24 +186,14 @@ class request_lifecycle {
   clock::time_point deadline() const { return deadline_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
 
+  // The one way in: what the driver must do after `event`.
+  lifecycle_action resume(lifecycle_event_type event);
+
   // What serves the request, for the log and the messages ("function" or
   // "script", and the name asked for).
   void name_target(std::string runner_name, std::string target_name);
-  // PARAMS are complete and a runner starts: the route's timeout replaces
-  // the default one, still from BEGIN_REQUEST.
-  void start_running(std::chrono::milliseconds timeout);
-  // Nothing runs: our own answer, `body` under the status line for `status`.
-  void refuse(int status, std::string outcome, std::string body, std::string host_stderr, std::string why);
-  // No request slot is free: END_REQUEST with FCGI_OVERLOADED.
-  void refuse_overloaded();
-  // The host answers the request itself (its ping path): `response` is a
-  // whole CGI response, and the access log says `outcome`.
-  void answer_from_host(int status, std::string response, std::string outcome);
 
   // --- FCGI_STDIN ---
-  // A chunk from the web server; empty: the end of the stream. May end the
-  // request (413). Returns true when the held output may go out now.
-  bool stdin_arrived(std::string_view bytes);
   // Up to `max` bytes for the runner; empty when nothing is waiting.
   std::string take_stdin(std::size_t max);
   bool stdin_ended() const { return stdin_ended_; }
@@ -134,36 +205,16 @@ class request_lifecycle {
   void stop_backpressure() { backpressure_ = false; }
 
   // --- output ---
-  // Where the runner's bytes go: dropped (the request is over), held (here,
-  // until the body has ended and the CGI head is checked), or sent now,
-  // after the held output.
-  output_action output(runners::output_stream stream, std::string_view bytes);
   bool output_releasable() const;
   bool has_held_output() const { return !held_output_.empty(); }
   bool held_output_on_disk() const { return held_output_.spooled_bytes() > 0; }
   // Held records to send, up to `max` bytes (only while output_releasable()).
   std::string take_held_output(std::size_t max);
-  // A write of stdout is going to the socket now.
-  void stdout_sending() { stdout_started_ = true; }
-  void stderr_sending() { stderr_started_ = true; }
-  void write_started() { ++writes_in_flight_; }
-  void write_finished(bool ok);
   bool writes_in_flight() const { return writes_in_flight_ > 0; }
 
-  // --- ends ---
-  void runner_done(runners::run_result result);
-  // `now` past the deadline ends the request (else nothing happens).
-  void deadline_reached(clock::time_point now);
-  void abort_requested();
-  // From now on the runner's output goes nowhere (its writes fail), but the
-  // request ends only when the runner does: a worker's host stopped it.
-  void discard_output() { output_discarded_ = true; }
-  void peer_gone();
-  // Something inside the host failed for this request (a spool file).
-  void host_failure(std::string why);
-
-  bool ending_ready() const { return ending_.has_value() && phase_ < phase::ending; }
-  // The ending, once: held output is dropped when our own answer replaces it.
+  // --- the end ---
+  // After finalize: the ending, once. Held output is dropped when our own
+  // answer replaces it.
   request_ending take_ending();
   void finished() { phase_ = phase::ended; }
 
@@ -176,6 +227,23 @@ class request_lifecycle {
   const std::string& target_name() const { return target_name_; }
 
  private:
+  // The events, one verb each (see lifecycle_event).
+  void start_running(std::chrono::milliseconds timeout);
+  void refuse(int status, std::string outcome, std::string body, std::string host_stderr, std::string why);
+  void refuse_overloaded();
+  void answer_from_host(int status, std::string response, std::string outcome);
+  // True when the held output may go out now.
+  bool stdin_arrived(std::string_view bytes);
+  output_action output(runners::output_stream stream, std::string_view bytes);
+  void write_finished(bool ok);
+  void runner_done(runners::run_result result);
+  void deadline_reached(clock::time_point now);
+  void abort_requested();
+  void peer_gone();
+  void host_failure(std::string why);
+  // The action after an event that was not an output, and `otherwise` when
+  // it did not end the request; finalize only once.
+  lifecycle_action after(lifecycle_action::kind otherwise);
   void end(request_ending ending);
   void end_run(runners::run_result result);
   void end_with_answer(end_reason reason, int status, std::string body, std::string outcome);
@@ -187,6 +255,7 @@ class request_lifecycle {
   clock::time_point deadline_;
   phase phase_ = phase::receiving_params;
   std::optional<request_ending> ending_;
+  bool finalize_told_ = false;  // the driver was told to finalize
   std::optional<runners::run_result> settled_result_;  // the runner's end, waiting for its writes
   std::string runner_name_ = "-";
   std::string target_name_ = "-";

@@ -166,13 +166,27 @@ void request_session::on_timer() {
     if (auto sink = sink_.lock()) sink->tear_down("a response's end was not read in time");
     return;
   }
-  if (lifecycle_.over()) return;
-  lifecycle_.deadline_reached(std::chrono::steady_clock::now());
-  if (!lifecycle_.over()) {
-    arm_timer(lifecycle_.deadline());  // woken early (the deadline moved)
-    return;
+  perform(lifecycle_.resume(lifecycle_event::timer_fired{std::chrono::steady_clock::now()}));
+}
+
+void request_session::perform(lifecycle_action action) {
+  using kind = lifecycle_action::kind;
+  switch (action.what) {
+    case kind::finalize:
+      spawn_logged(executor_, finalize(), host_.log, fmt::format("ending request {}", request_id_));
+      break;
+    case kind::release_held_output:
+      spawn_logged(executor_, release_held_output(), host_.log, "sending held output");
+      break;
+    case kind::rearm_timer:
+      arm_timer(lifecycle_.deadline());  // woken early, or the deadline moved
+      break;
+    case kind::none:
+    case kind::send:
+    case kind::hold:
+    case kind::drop:
+      break;
   }
-  check_end();
 }
 
 void request_session::start(protocol::name_value_list params) {
@@ -187,15 +201,11 @@ void request_session::start(protocol::name_value_list params) {
   const host_config* settings = settings_.get();
   // Answered by the host, before any limit: a load balancer's check gets
   // through when every request slot is taken, and sees the drain.
-  if (role_ == fcgi_role::responder && host_.worker_plugin.empty() && answer_by_host(*settings)) {
-    check_end();
-    return;
-  }
+  if (role_ == fcgi_role::responder && host_.worker_plugin.empty() && answer_by_host(*settings)) return;
   if (status_only_) {
     route_ = &host_.metrics.nothing_ran();
     refuse(404, "this listener (--status-listen) serves only the ping and status paths",
            "This listener serves only the ping and status paths.");
-    check_end();
     return;
   }
   slot_ = request_slot(host_.active_requests, settings->max_requests);
@@ -204,8 +214,7 @@ void request_session::start(protocol::name_value_list params) {
     if (std::string more; host_.refused_requests_log.allow(more))
       host_.log->warn("{}: request {} refused (OVERLOADED): {} requests already running{}", peer_, request_id_,
                       settings->max_requests, more);
-    lifecycle_.refuse_overloaded();
-    check_end();
+    perform(lifecycle_.resume(lifecycle_event::overloaded{}));
     return;
   }
   if (role_ == fcgi_role::authorizer) {
@@ -230,12 +239,9 @@ void request_session::start(protocol::name_value_list params) {
     refuse(role_ == fcgi_role::authorizer ? 403 : 404, target.reason, target.reason);  // an authorizer denies
   if (auto* work = std::get_if<0>(&prepared)) {
     if (settings->slow_threshold.count() > 0 && host_.worker_plugin.empty()) arm_slow_timer(settings->slow_threshold);
-    const auto deadline_until_now = lifecycle_.deadline();
-    lifecycle_.start_running(target.timeout);
-    if (lifecycle_.deadline() != deadline_until_now) arm_timer(lifecycle_.deadline());  // a route's own timeout
+    perform(lifecycle_.resume(lifecycle_event::params_complete{target.timeout}));  // a route's own timeout
     spawn_logged(executor_, run(std::move(*work)), host_.log, fmt::format("request {}", request_id_));
   }
-  check_end();
 }
 
 // An authorizer learns its role from FCGI_ROLE, as libfcgi's programs do
@@ -259,22 +265,24 @@ bool request_session::answer_by_host(const host_config& settings) {
     if (std::string more; host_.refused_requests_log.allow(more))
       host_.log->warn("{}: request {} for {} refused (OVERLOADED): {} of the host's own answers are already being "
                       "written{}", peer_, request_id_, script_, request_context::host_answers_at_once, more);
-    lifecycle_.refuse_overloaded();
+    perform(lifecycle_.resume(lifecycle_event::overloaded{}));
   } else if (!ping) {
     const std::string* found = protocol::find_value(params_, "QUERY_STRING");
     std::string query = found ? *found : std::string();
     if (status_wants_full(query)) {
       // Each connection's requests are read on its own strand: a run of its own.
-      lifecycle_.start_running(settings.timeout);
+      perform(lifecycle_.resume(lifecycle_event::params_complete{settings.timeout}));
       spawn_logged(executor_, run(full_status_page(std::move(query))), host_.log,
                    fmt::format("request {}", request_id_));
     } else {
-      lifecycle_.answer_from_host(200, status_response(host_, query), "done");
+      perform(lifecycle_.resume(lifecycle_event::answered_by_host{200, status_response(host_, query), "done"}));
     }
   } else if (host_.draining) {
-    lifecycle_.answer_from_host(503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining");
+    perform(lifecycle_.resume(lifecycle_event::answered_by_host{
+        503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining"}));
   } else {
-    lifecycle_.answer_from_host(200, protocol::cgi_response(200, "OK", "pong\n"), "done");
+    perform(lifecycle_.resume(
+        lifecycle_event::answered_by_host{200, protocol::cgi_response(200, "OK", "pong\n"), "done"}));
   }
   return true;
 }
@@ -350,10 +358,7 @@ awaitable<runners::run_result> request_session::run_isolated(runners::lookup_res
   if (found.result == runners::lookup_result::outcome::needs_loading)
     found = co_await host_.workers->load_and_find(plugin, handler);  // a private copy, off the I/O threads
   if (lifecycle_.over()) co_return runners::run_result{};
-  if (refuse_unless_found(found)) {
-    check_end();
-    co_return runners::run_result{};
-  }
+  if (refuse_unless_found(found)) co_return runners::run_result{};
   // A small body is here whole before a worker is taken (see worker_job): a
   // client slow to send it holds no worker meanwhile.
   bool small = small_body();
@@ -372,15 +377,15 @@ awaitable<runners::run_result> request_session::run_isolated(runners::lookup_res
     if (leased.refusal_status == 0 && when_overloaded == overload_answer::overloaded) {
       if (std::string more; host_.refused_requests_log.allow(more))
         host_.log->warn("{}: request {} refused (OVERLOADED): {}{}", peer_, request_id_, leased.reason, more);
-      lifecycle_.refuse_overloaded();
+      perform(lifecycle_.resume(lifecycle_event::overloaded{}));
     } else if (leased.refusal_status == 0) {
-      lifecycle_.refuse(503, "overloaded", "The plugin is busy; try again.\n", {}, "503: " + leased.reason);
+      perform(lifecycle_.resume(
+          lifecycle_event::refused{503, "overloaded", "The plugin is busy; try again.\n", {}, "503: " + leased.reason}));
     } else {
       const int status = leased.refusal_status;
       refuse(status, leased.reason, status == 404 ? leased.reason : "The plugin cannot be run.",
              status >= 500 ? "fcgi-host: " + leased.reason + "\n" : std::string());
     }
-    check_end();
     co_return runners::run_result{};
   }
   co_return co_await host_.workers->run(std::move(*leased.lease), found.handler, shared_from_this(),
@@ -397,8 +402,7 @@ awaitable<runners::run_result> request_session::load_then_run(std::string plugin
   if (lifecycle_.over()) co_return runners::run_result{};  // ended meanwhile: run() no longer waits
   auto prepared = run_found(std::move(found));
   if (auto* work = std::get_if<0>(&prepared)) co_return co_await std::move(*work);
-  check_end();  // refused: the lifecycle has ended, and run() is told to stop waiting
-  co_return runners::run_result{};
+  co_return runners::run_result{};  // refused: its finalize tells run() to stop waiting
 }
 
 request_session::prepared_run request_session::prepare_script(const resolved_target& target,
@@ -428,8 +432,8 @@ void request_session::refuse(int status, std::string reason, std::string body, s
                      : status == 403 ? "Forbidden: " + body + "\n"
                                      : body + "\n";
   const char* outcome = status == 403 ? "forbidden" : status >= 500 ? "failed" : "not-found";
-  lifecycle_.refuse(status, outcome, std::move(text), std::move(host_stderr),
-                    fmt::format("{}: {}", status, reason));
+  perform(lifecycle_.resume(lifecycle_event::refused{status, outcome, std::move(text), std::move(host_stderr),
+                                                     fmt::format("{}: {}", status, reason)}));
 }
 
 // A runner that throws ends its run as a failure (500). It must not throw
@@ -459,25 +463,22 @@ awaitable<void> request_session::run(awaitable<runners::run_result> work) {
     handler_ran_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
   release_run_ticket();
   auto& result = std::get<0>(outcome);
-  lifecycle_.runner_done(std::move(result));
-  if (lifecycle_.ending_ready()) co_await conclude();
-}
-
-void request_session::check_end() {
-  if (lifecycle_.ending_ready() && !concluding_)
-    spawn_logged(executor_, conclude(), host_.log, fmt::format("ending request {}", request_id_));
+  const auto next = lifecycle_.resume(lifecycle_event::runner_done{std::move(result)});
+  if (next == lifecycle_action::kind::finalize)
+    co_await finalize();  // in this coroutine: the runner's end is the request's
+  else
+    perform(next);
 }
 
 void request_session::push_stdin(std::string_view bytes) {
-  const bool release = lifecycle_.stdin_arrived(bytes);
+  const auto next = lifecycle_.resume(lifecycle_event::stdin_chunk{bytes});
   if (!stdin_on_disk_logged_ && lifecycle_.stdin_on_disk()) {
     stdin_on_disk_logged_ = true;
     host_.log->debug("{} request {}: the body arrives faster than the {} reads it: the rest waits in a temporary "
                      "file", peer_, request_id_, lifecycle_.runner_name());
   }
   stdin_arrived_.try_send(error_code{});
-  if (release) spawn_logged(executor_, release_held_output(), host_.log, "sending held output");
-  check_end();
+  perform(next);
 }
 
 void request_session::abort(bool connection_lost) {
@@ -488,17 +489,16 @@ void request_session::abort(bool connection_lost) {
     // the handler has returned: the host kills the worker if it does not
     // within the kill grace.
     host_.log->debug("request {} stopped by the host", request_id_);
-    lifecycle_.discard_output();
+    perform(lifecycle_.resume(lifecycle_event::output_discarded{}));
     stop_.request_stop();
     return;
   }
   if (connection_lost) {
-    lifecycle_.peer_gone();
+    perform(lifecycle_.resume(lifecycle_event::peer_gone{}));
   } else {
     host_.log->info("{}: request {} aborted by the web server", peer_, request_id_);
-    lifecycle_.abort_requested();
+    perform(lifecycle_.resume(lifecycle_event::aborted{}));
   }
-  check_end();
 }
 
 awaitable<std::string> request_session::read_stdin() {
@@ -528,7 +528,7 @@ awaitable<void> request_session::release_held_output() {
   auto self = shared_from_this();
   auto sink = sink_.lock();
   if (!sink) co_return;
-  lifecycle_.write_started();
+  perform(lifecycle_.resume(lifecycle_event::write_started{}));
   bool ok = true;
   try {
     auto guard = co_await sink->acquire_writer();
@@ -536,18 +536,18 @@ awaitable<void> request_session::release_held_output() {
   } catch (const std::exception&) {
     ok = false;
   }
-  lifecycle_.write_finished(ok);
-  check_end();
+  perform(lifecycle_.resume(lifecycle_event::write_finished{ok}));
 }
 
 awaitable<bool> request_session::write(runners::output_stream stream, std::string_view bytes) {
-  const auto action = lifecycle_.output(stream, bytes);
-  if (action != request_lifecycle::output_action::drop && stream == runners::output_stream::err) log_stderr(bytes);
-  if (action == request_lifecycle::output_action::drop) {
-    check_end();
+  using kind = lifecycle_action::kind;
+  const auto action = lifecycle_.resume(lifecycle_event::runner_output{stream, bytes});
+  if ((action == kind::send || action == kind::hold) && stream == runners::output_stream::err) log_stderr(bytes);
+  if (action != kind::send && action != kind::hold) {  // dropped (and maybe the request's end)
+    perform(action);
     co_return false;
   }
-  if (action == request_lifecycle::output_action::hold) {
+  if (action == kind::hold) {
     if (!held_output_on_disk_logged_ && lifecycle_.held_output_on_disk()) {
       held_output_on_disk_logged_ = true;
       host_.log->debug("{} request {}: output held until the body has arrived now waits in a temporary file", peer_,
@@ -565,31 +565,27 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
   const protocol::gathered_records records(type, request_id_, bytes);
   std::vector<asio::const_buffer> buffers;
   for (const auto piece : records.pieces()) buffers.push_back(asio::buffer(piece));
-  lifecycle_.write_started();
+  perform(lifecycle_.resume(lifecycle_event::write_started{}));
   bool ok = true;
   bool sent = false;
   try {
     auto guard = co_await sink->acquire_writer();
     if (!lifecycle_.over()) {  // else it ended while we waited: nothing after its end
       co_await send_held_output(*sink);
-      if (stream == runners::output_stream::out)
-        lifecycle_.stdout_sending();
-      else
-        lifecycle_.stderr_sending();
+      perform(lifecycle_.resume(lifecycle_event::output_sending{stream}));
       co_await sink->write_now(buffers);
       sent = true;
     }
   } catch (const std::exception&) {
     ok = false;  // the connection is broken: the lifecycle ends the request
   }
-  lifecycle_.write_finished(ok);
-  check_end();
+  perform(lifecycle_.resume(lifecycle_event::write_finished{ok}));
   co_return sent;
 }
 
-awaitable<void> request_session::conclude() {
-  if (!lifecycle_.ending_ready() || concluding_) co_return;
-  concluding_ = true;
+awaitable<void> request_session::finalize() {
+  if (finalizing_) co_return;  // idempotent: the lifecycle says finalize once
+  finalizing_ = true;
   auto self = shared_from_this();
   request_ending ending = lifecycle_.take_ending();
   // Everything the request holds goes now, whatever the last write does.
@@ -611,32 +607,9 @@ awaitable<void> request_session::conclude() {
   auto sink = sink_.lock();
   const bool alone = sink && sink->alone(request_id_);
   if (sink) sink->release_request(request_id_);
-  const auto disposition = final_disposition(ending, lifecycle_.output(), alone);
-  // A cut's marker waits for no write that is stuck: a peer that does not
-  // read sees the close at once, with or without it.
-  const bool skip_cut_marker = disposition.close_connection && lifecycle_.writes_in_flight();
-  if (sink && disposition.write && !skip_cut_marker) {
-    // Bounded by the deadline timer, still armed: the last records get until
-    // the deadline, and at least a short grace from now.
-    const auto grace_end = std::chrono::steady_clock::now() + last_write_grace;
-    if (lifecycle_.deadline() < grace_end) arm_timer(grace_end);
-    try {
-      auto guard = co_await sink->acquire_writer();
-      final_records last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
-      if (!last.close_connection) {
-        co_await send_held_output(*sink);
-        if (handler_ran_) last.bytes.insert(0, run_time_record());
-      }
-      // A cut from a worker reaches the host as the worker's own failure.
-      if (!last.close_connection || host_.worker_plugin.empty()) {
-        const std::vector<asio::const_buffer> buffers(1, asio::buffer(last.bytes));
-        co_await sink->write_now(buffers);
-      }
-    } catch (const std::exception& e) {
-      host_.log->debug("{} request {}: END_REQUEST not sent: {}", peer_, request_id_, e.what());
-    }
-  }
-  if (sink && disposition.close_connection) {
+  final_records last;
+  if (sink) last = co_await write_last_records(*sink, ending, alone);
+  if (sink && last.close_connection) {
     if (ending.reason != end_reason::write_failed)
       host_.log->warn("{} request {} {}: closing the connection without END_REQUEST, so the web server sees the "
                       "response is incomplete", peer_, request_id_, script_);
@@ -647,6 +620,37 @@ awaitable<void> request_session::conclude() {
   log_access(ending.app_status, ending.outcome, ending.reason);
   count_in_metrics(ending);
   if (sink) sink->request_done(keep_conn_);
+}
+
+// The one decision of how the response ends (final_disposition) is made
+// when its last records are composed, with the writer held: no write of the
+// request is in flight then, so what went out is final. Before that, only
+// whether to wait for the writer at all: a cut waits for no write that is
+// stuck, since a peer that does not read sees the close at once.
+awaitable<final_records> request_session::write_last_records(request_sink& sink, const request_ending& ending,
+                                                              bool alone) {
+  final_records last = final_disposition(ending, lifecycle_.output(), alone);
+  if (!last.write || (last.close_connection && lifecycle_.writes_in_flight())) co_return last;
+  // Bounded by the deadline timer, still armed: the last records get until
+  // the deadline, and at least a short grace from now.
+  const auto grace_end = std::chrono::steady_clock::now() + last_write_grace;
+  if (lifecycle_.deadline() < grace_end) arm_timer(grace_end);
+  try {
+    auto guard = co_await sink.acquire_writer();
+    last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
+    if (!last.close_connection) {
+      co_await send_held_output(sink);
+      if (handler_ran_) last.bytes.insert(0, run_time_record());
+    }
+    // A cut from a worker reaches the host as the worker's own failure.
+    if (!last.close_connection || host_.worker_plugin.empty()) {
+      const std::vector<asio::const_buffer> buffers(1, asio::buffer(last.bytes));
+      co_await sink.write_now(buffers);
+    }
+  } catch (const std::exception& e) {
+    host_.log->debug("{} request {}: END_REQUEST not sent: {}", peer_, request_id_, e.what());
+  }
+  co_return last;
 }
 
 void request_session::arm_slow_timer(std::chrono::milliseconds threshold) {

@@ -1,7 +1,7 @@
 // Drives one request's lifecycle (request_lifecycle) with real I/O: its
 // deadline timer, the runner it starts, the FCGI_STDIN it hands over, the
 // writes it makes through its connection (a request_sink, held weakly), and
-// the one way it ends (conclude()). Lives from BEGIN_REQUEST to the end of its
+// the one way it ends (finalize()). Lives from BEGIN_REQUEST to the end of its
 // last write; everything runs on the connection's strand.
 #pragma once
 
@@ -98,11 +98,15 @@ class request_session final : public runners::request_io, public std::enable_sha
 
   void arm_timer(std::chrono::steady_clock::time_point at);
   void on_timer();
-  // If the lifecycle has ended, conclude (in a coroutine of its own).
-  void check_end();
-  // The one way a request ends: stop the runner, release what it holds,
-  // write the last records (or close the connection), log the access line.
-  boost::asio::awaitable<void> conclude();
+  // Does what the lifecycle says after an event (see lifecycle_action).
+  void perform(lifecycle_action action);
+  // The one way a request ends, when the lifecycle says finalize: stop the
+  // runner, release what it holds, write the last records (or close the
+  // connection), log the access line. Idempotent.
+  boost::asio::awaitable<void> finalize();
+  // The last records, and whether the connection must close instead.
+  boost::asio::awaitable<final_records> write_last_records(request_sink& sink, const request_ending& ending,
+                                                           bool alone);
   boost::asio::awaitable<void> release_held_output();
   // Only while holding the write guard.
   boost::asio::awaitable<void> send_held_output(request_sink& sink);
@@ -130,7 +134,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   bool started_ = false;
   bool stdin_on_disk_logged_ = false;
   bool held_output_on_disk_logged_ = false;
-  bool concluding_ = false;
+  bool finalizing_ = false;
   // The deadline, then (while the last records go out) the grace for them.
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer slow_timer_;  // --slow-threshold: fires once while it still runs

@@ -1,6 +1,7 @@
 // The request lifecycle as event sequences, with no socket: every race
 // between its ends, the deadline from BEGIN_REQUEST, held output, the CGI
-// head check, and the last records it composes.
+// head check, the actions it returns (finalize exactly once), and the last
+// records it composes.
 #include <host/request/request_lifecycle.hpp>
 
 #include <fcgihost/protocol/encoder.hpp>
@@ -18,7 +19,8 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 using runners::output_stream;
-using action = request_lifecycle::output_action;
+using action = lifecycle_action::kind;
+namespace ev = lifecycle_event;
 
 const clock_type::time_point t0 = clock_type::time_point(std::chrono::hours(1));
 
@@ -29,9 +31,62 @@ lifecycle_settings settings_for_test() {
   return settings;
 }
 
+// A lifecycle driven as the session drives it: each event through resume(),
+// each action noted. Its ending may be taken only after it said finalize,
+// and it says finalize once.
+class driven {
+ public:
+  driven(lifecycle_settings settings, clock_type::time_point began, std::chrono::milliseconds timeout)
+      : life_(settings, began, timeout) {}
+
+  action resume(lifecycle_event_type event) {
+    const action next = life_.resume(std::move(event)).what;
+    if (next == action::finalize) ++finalizes_;
+    EXPECT_LE(finalizes_, 1) << "finalize said twice";
+    return next;
+  }
+  // The events by name, as the tests read best.
+  void start_running(std::chrono::milliseconds timeout) { resume(ev::params_complete{timeout}); }
+  void refuse_overloaded() { resume(ev::overloaded{}); }
+  bool stdin_arrived(std::string_view bytes) { return resume(ev::stdin_chunk{bytes}) == action::release_held_output; }
+  action output(output_stream stream, std::string_view bytes) { return resume(ev::runner_output{stream, bytes}); }
+  void stdout_sending() { resume(ev::output_sending{output_stream::out}); }
+  void write_started() { resume(ev::write_started{}); }
+  void write_finished(bool ok) { resume(ev::write_finished{ok}); }
+  void runner_done(runners::run_result result) { resume(ev::runner_done{std::move(result)}); }
+  void deadline_reached(clock_type::time_point now) { resume(ev::timer_fired{now}); }
+  void abort_requested() { resume(ev::aborted{}); }
+  void peer_gone() { resume(ev::peer_gone{}); }
+
+  // The ending was decided and finalize said, and the driver has not taken it yet.
+  bool ending_ready() const { return finalizes_ == 1 && life_.current_phase() < request_lifecycle::phase::ending; }
+  int finalizes() const { return finalizes_; }
+  request_ending take_ending() {
+    EXPECT_TRUE(ending_ready()) << "an ending taken without finalize";
+    return life_.take_ending();
+  }
+
+  void name_target(std::string runner, std::string target) { life_.name_target(std::move(runner), std::move(target)); }
+  request_lifecycle::phase current_phase() const { return life_.current_phase(); }
+  clock_type::time_point deadline() const { return life_.deadline(); }
+  output_state output() const { return life_.output(); }
+  bool output_releasable() const { return life_.output_releasable(); }
+  bool has_held_output() const { return life_.has_held_output(); }
+  std::string take_held_output(std::size_t max) { return life_.take_held_output(max); }
+  int logged_status() const { return life_.logged_status(); }
+  bool stdin_backlogged() const { return life_.stdin_backlogged(); }
+  bool stdin_waiting() const { return life_.stdin_waiting(); }
+  std::string take_stdin(std::size_t max) { return life_.take_stdin(max); }
+  void stop_backpressure() { life_.stop_backpressure(); }
+
+ private:
+  request_lifecycle life_;
+  int finalizes_ = 0;
+};
+
 // A lifecycle whose PARAMS arrived and whose runner (a function) started.
-request_lifecycle running(lifecycle_settings settings = settings_for_test(), std::chrono::milliseconds timeout = 2s) {
-  request_lifecycle life(settings, t0, 30s);
+driven running(lifecycle_settings settings = settings_for_test(), std::chrono::milliseconds timeout = 2s) {
+  driven life(settings, t0, 30s);
   life.name_target("function", "demo.run");
   life.start_running(timeout);
   return life;
@@ -50,7 +105,7 @@ std::vector<std::string> transcript_of(const final_records& records) {
 }
 
 TEST(RequestLifecycle, ADeadlineRunsFromBeginRequestWhilePramsAreAwaited) {
-  request_lifecycle life(settings_for_test(), t0, 5s);
+  driven life(settings_for_test(), t0, 5s);
   EXPECT_EQ(life.deadline(), t0 + 5s);
   life.deadline_reached(t0 + 4999ms);
   EXPECT_FALSE(life.ending_ready());
@@ -69,15 +124,15 @@ TEST(RequestLifecycle, ADeadlineRunsFromBeginRequestWhilePramsAreAwaited) {
 }
 
 TEST(RequestLifecycle, TheRouteTimeoutStillCountsFromBeginRequest) {
-  request_lifecycle life(settings_for_test(), t0, 30s);
+  driven life(settings_for_test(), t0, 30s);
   life.start_running(500ms);
   EXPECT_EQ(life.deadline(), t0 + 500ms);
-  request_lifecycle none(settings_for_test(), t0, 0ms);
+  driven none(settings_for_test(), t0, 0ms);
   EXPECT_EQ(none.deadline(), clock_type::time_point::max());
 }
 
 TEST(RequestLifecycle, ParamsArrivingAfterTheEndStartNothing) {
-  request_lifecycle life(settings_for_test(), t0, 1s);
+  driven life(settings_for_test(), t0, 1s);
   life.deadline_reached(t0 + 1s);
   life.start_running(30s);
   EXPECT_EQ(life.current_phase(), request_lifecycle::phase::receiving_params);
@@ -128,7 +183,7 @@ TEST(RequestLifecycle, FullDuplexSendsOnceTheHeadIsValid) {
 
 TEST(RequestLifecycle, AHeadThatIsNotCgiIs502AndNothingGoesOut) {
   auto life = running();
-  EXPECT_EQ(life.output(output_stream::out, "<html>hello</html>\n"), action::drop);
+  EXPECT_EQ(life.output(output_stream::out, "<html>hello</html>\n"), action::finalize) << "dropped, and the end";
   ASSERT_TRUE(life.ending_ready());
   const auto ending = life.take_ending();
   EXPECT_EQ(ending.reason, end_reason::bad_response);
@@ -284,7 +339,7 @@ TEST(RequestLifecycle, AFailedWriteClosesTheConnection) {
 }
 
 TEST(RequestLifecycle, OverloadedIsEndRequestAlone) {
-  request_lifecycle life(settings_for_test(), t0, 30s);
+  driven life(settings_for_test(), t0, 30s);
   life.refuse_overloaded();
   const auto last = compose_final_records(3, life.take_ending(), life.output(), true);
   EXPECT_EQ(transcript_of(last), (std::vector<std::string>{"END_REQUEST 3 app 0 protocol 2"}));
@@ -310,23 +365,23 @@ TEST(RequestLifecycle, StdinBacklogPausesReadingUntilBackpressureStops) {
 TEST(RequestLifecycle, TheFirstEndWinsInEveryOrder) {
   struct event {
     const char* name;
-    std::function<void(request_lifecycle&)> apply;
+    std::function<void(driven&)> apply;
     end_reason reason;
   };
   const std::vector<event> events{
-      {"deadline", [](request_lifecycle& l) { l.deadline_reached(t0 + 2s); }, end_reason::timeout},
-      {"abort", [](request_lifecycle& l) { l.abort_requested(); }, end_reason::aborted},
-      {"body too large", [](request_lifecycle& l) { l.stdin_arrived(std::string(1001, 'a')); },
+      {"deadline", [](driven& l) { l.deadline_reached(t0 + 2s); }, end_reason::timeout},
+      {"abort", [](driven& l) { l.abort_requested(); }, end_reason::aborted},
+      {"body too large", [](driven& l) { l.stdin_arrived(std::string(1001, 'a')); },
        end_reason::body_too_large},
-      {"runner done", [](request_lifecycle& l) { l.runner_done(finished_with("Status: 200 OK\r\n\r\n")); },
+      {"runner done", [](driven& l) { l.runner_done(finished_with("Status: 200 OK\r\n\r\n")); },
        end_reason::done},
       {"write failed",
-       [](request_lifecycle& l) {
+       [](driven& l) {
          l.write_started();
          l.write_finished(false);
        },
        end_reason::write_failed},
-      {"peer gone", [](request_lifecycle& l) { l.peer_gone(); }, end_reason::peer_gone},
+      {"peer gone", [](driven& l) { l.peer_gone(); }, end_reason::peer_gone},
   };
   std::vector<std::size_t> order(events.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -341,9 +396,58 @@ TEST(RequestLifecycle, TheFirstEndWinsInEveryOrder) {
     life.deadline_reached(t0 + 10s);
     life.abort_requested();
     EXPECT_FALSE(life.ending_ready()) << "ended again after its end";
+    EXPECT_EQ(life.finalizes(), 1);
     ++orders;
   } while (std::next_permutation(order.begin(), order.end()));
   EXPECT_EQ(orders, 720);
+}
+
+// The actions besides finalize: a timer that fires before the deadline (it
+// moved) is re-armed; a route's own timeout re-arms it; the end of the body
+// releases held output; the request's end is said once, and an output after
+// it is dropped.
+TEST(LifecycleActions, TheTimerIsReArmedUntilTheDeadline) {
+  driven life(settings_for_test(), t0, 1s);
+  EXPECT_EQ(life.resume(ev::params_complete{5s}), action::rearm_timer) << "the route's own timeout";
+  EXPECT_EQ(life.deadline(), t0 + 5s);
+  EXPECT_EQ(life.resume(ev::timer_fired{t0 + 1s}), action::rearm_timer) << "woken for the old deadline";
+  EXPECT_EQ(life.resume(ev::timer_fired{t0 + 5s}), action::finalize);
+  EXPECT_EQ(life.resume(ev::timer_fired{t0 + 6s}), action::none);
+  driven same(settings_for_test(), t0, 5s);
+  EXPECT_EQ(same.resume(ev::params_complete{5s}), action::none) << "the deadline did not move";
+}
+
+TEST(LifecycleActions, TheEndOfTheBodyReleasesHeldOutput) {
+  auto life = running();
+  EXPECT_EQ(life.output(output_stream::out, "Content-Type: text/plain\r\n\r\nx"), action::hold);
+  EXPECT_EQ(life.resume(ev::stdin_chunk{"abc"}), action::none);
+  EXPECT_EQ(life.resume(ev::stdin_chunk{""}), action::release_held_output);
+  EXPECT_EQ(life.output(output_stream::out, "y"), action::send);
+}
+
+TEST(LifecycleActions, FinalizeIsSaidOnceAndLaterOutputIsDropped) {
+  auto life = running();
+  life.stdin_arrived("");
+  life.write_started();
+  EXPECT_EQ(life.resume(ev::runner_done{finished_with("Status: 200 OK\r\n\r\n")}), action::none)
+      << "its last write is still going out";
+  EXPECT_EQ(life.resume(ev::aborted{}), action::finalize) << "the abort came first";
+  EXPECT_EQ(life.resume(ev::write_finished{true}), action::none);
+  EXPECT_EQ(life.output(output_stream::out, "late"), action::drop);
+  EXPECT_EQ(life.resume(ev::peer_gone{}), action::none);
+  EXPECT_EQ(life.take_ending().reason, end_reason::aborted);
+  EXPECT_EQ(life.finalizes(), 1);
+}
+
+TEST(LifecycleActions, EveryEndBeforeParamsSaysFinalize) {
+  for (int which = 0; which < 4; ++which) {
+    driven life(settings_for_test(), t0, 1s);
+    const action next = which == 0   ? life.resume(ev::overloaded{})
+                        : which == 1 ? life.resume(ev::refused{404, "not-found", "Not found\n", "", "404: none"})
+                        : which == 2 ? life.resume(ev::answered_by_host{200, "Status: 200\r\n\r\npong\n", "done"})
+                                     : life.resume(ev::host_failed{"a spool file"});
+    EXPECT_EQ(next, action::finalize) << which;
+  }
 }
 
 }  // namespace
