@@ -1,28 +1,21 @@
 #include "request_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-
-#include <fcgihost/protocol/encoder.hpp>
-#include <fcgihost/protocol/response_status.hpp>
-
-#include <runners/common/exception_text.hpp>
-#include <runners/common/process_group.hpp>
-#include <runners/worker/worker_protocol.hpp>
-
 #include <fcgihost/protocol/stream_framing.hpp>
 
-#include <host/request/access_line.hpp>
-#include <host/status/status_page.hpp>
+#include <runners/common/exception_text.hpp>
+#include <runners/worker/worker_protocol.hpp>
+
+#include <host/request/host_answers.hpp>
+#include <host/request/request_report.hpp>
 #include <host/request/router.hpp>
-#include <host/common/utc_time.hpp>
+#include <host/request/slow_request_log.hpp>
 
 namespace fcgihost::host {
 
@@ -65,21 +58,6 @@ void spawn_logged(const asio::any_io_executor& executor, Coroutine coroutine, st
   });
 }
 
-// The slow log's second line for a request in a worker: where its handler is now.
-awaitable<void> log_worker_handler_stack(runners::worker_runner& workers, std::shared_ptr<spdlog::logger> log,
-                                         int pid, std::string request) {
-  constexpr auto answer_limit = std::chrono::milliseconds(500);
-  const auto frames = co_await workers.handler_stack(pid, answer_limit);
-  if (frames.empty()) {
-    log->info("slow request: {}: no backtrace of worker {}'s handler (it runs none now, did not answer within {} "
-              "ms, or other backtraces are being taken)", request, pid, answer_limit.count());
-    co_return;
-  }
-  // A line each: a message is one line (log_text.hpp).
-  log->warn("slow request: {}: the handler in worker {} is at:", request, pid);
-  for (const auto& frame : frames) log->warn("  {}", frame);
-}
-
 }  // namespace
 
 request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_executor executor,
@@ -104,43 +82,9 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
 
 request_session::~request_session() { release_run_ticket(); }
 
-bool request_session::small_body() const {
-  constexpr std::uint64_t small = runners::worker_protocol::small_body_bytes;
-  if (stdin_complete() || lifecycle_.stdin_bytes() > small) return lifecycle_.stdin_bytes() <= small;
-  const std::string* declared = protocol::find_value(params_, "CONTENT_LENGTH");
-  if (!declared || declared->empty()) return true;  // a GET's: none
-  std::uint64_t length = 0;
-  const auto [end, failed] = std::from_chars(declared->data(), declared->data() + declared->size(), length);
-  return failed == std::errc() && end == declared->data() + declared->size() && length <= small;
-}
-
 std::shared_ptr<void> request_session::keep_slot() {
   if (!slot_.held()) return nullptr;
   return std::make_shared<request_slot>(std::move(slot_));
-}
-
-std::string request_session::run_time_record() const {
-  std::string record;
-  const protocol::name_value told{std::string(runners::worker_protocol::run_time_value),
-                                  std::to_string(request_id_) + " " + std::to_string(handler_ran_->count())};
-  protocol::append_get_values_result(record, std::span(&told, 1));
-  return record;
-}
-
-void request_session::release_run_ticket() {
-  if (!run_ticket_) return;
-  const auto ticket = *run_ticket_;
-  run_ticket_.reset();
-  host_.run_order->release(ticket);
-}
-
-awaitable<void> request_session::wait_for_run_turn() {
-  auto turn = std::make_shared<asio::experimental::channel<void(error_code)>>(executor_, 1);
-  if (host_.run_order->when_turn(*run_ticket_, [turn, executor = executor_] {
-        asio::post(executor, [turn] { turn->try_send(error_code{}); });
-      }))
-    co_return;
-  co_await turn->async_receive(asio::as_tuple(use_awaitable));
 }
 
 void request_session::begin() { arm_timer(lifecycle_.deadline()); }
@@ -253,11 +197,9 @@ void request_session::name_the_authorizer_role() {
 
 // The host's own answers: its ping and status paths, matched against SCRIPT_NAME.
 bool request_session::answer_by_host(const host_config& settings) {
-  const std::string* name = protocol::find_value(params_, "SCRIPT_NAME");
-  if (!name || name->empty()) return false;
-  const bool ping = *name == settings.ping_path;
-  if (!ping && *name != settings.status_path) return false;
-  script_ = *name;
+  const auto kind = host_answer_for(params_, settings);
+  if (kind == host_answer_kind::none) return false;
+  script_ = *protocol::find_value(params_, "SCRIPT_NAME");
   lifecycle_.name_target("host", script_);
   route_ = &host_.metrics.host_answered();
   host_answer_slot_ = request_slot(host_.host_answers, request_context::host_answers_at_once);
@@ -266,38 +208,14 @@ bool request_session::answer_by_host(const host_config& settings) {
       host_.log->warn("{}: request {} for {} refused (OVERLOADED): {} of the host's own answers are already being "
                       "written{}", peer_, request_id_, script_, request_context::host_answers_at_once, more);
     perform(lifecycle_.resume(lifecycle_event::overloaded{}));
-  } else if (!ping) {
-    const std::string* found = protocol::find_value(params_, "QUERY_STRING");
-    std::string query = found ? *found : std::string();
-    if (status_wants_full(query)) {
-      // Each connection's requests are read on its own strand: a run of its own.
-      perform(lifecycle_.resume(lifecycle_event::params_complete{settings.timeout}));
-      spawn_logged(executor_, run(full_status_page(std::move(query))), host_.log,
-                   fmt::format("request {}", request_id_));
-    } else {
-      perform(lifecycle_.resume(lifecycle_event::answered_by_host{200, status_response(host_, query), "done"}));
-    }
-  } else if (host_.draining) {
-    perform(lifecycle_.resume(lifecycle_event::answered_by_host{
-        503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining"}));
+  } else if (kind == host_answer_kind::full_status) {
+    // Each connection's requests are read on its own strand: a run of its own.
+    perform(lifecycle_.resume(lifecycle_event::params_complete{settings.timeout}));
+    spawn_logged(executor_, run(full_status_page(host_, params_)), host_.log, fmt::format("request {}", request_id_));
   } else {
-    perform(lifecycle_.resume(
-        lifecycle_event::answered_by_host{200, protocol::cgi_response(200, "OK", "pong\n"), "done"}));
+    perform(lifecycle_.resume(kind == host_answer_kind::ping ? ping_answer(host_) : status_answer(host_, params_)));
   }
   return true;
-}
-
-awaitable<runners::run_result> request_session::full_status_page(std::string query) {
-  full_status full;
-  full.workers = host_.workers ? host_.workers->describe() : std::vector<runners::worker_view>{};
-  if (host_.census) {
-    auto seen = co_await host_.census->requests_in_flight(most_requests_on_a_page);
-    full.requests_not_listed = seen.in_all - seen.views.size();
-    full.requests = std::move(seen.views);
-  }
-  runners::run_result page;
-  page.last_stdout = status_response(host_, query, &full);
-  co_return page;
 }
 
 request_view request_session::describe(std::chrono::steady_clock::time_point now) const {
@@ -321,119 +239,6 @@ request_view request_session::describe(std::chrono::steady_clock::time_point now
   }
   view.elapsed_seconds = std::chrono::duration<double>(now - began_).count();
   return view;
-}
-
-request_session::prepared_run request_session::prepare_function(const resolved_target& target) {
-  lifecycle_.name_target("function", script_);
-  if (target.isolation == isolation_mode::process && host_.workers)
-    return run_isolated(host_.workers->find_loaded(target.plugin, target.handler), target.plugin, target.handler,
-                        target.when_overloaded, target.limits.kill_grace);
-  if (!host_.functions) {
-    refuse(404, "no plugins folder is configured (--plugins)", "no plugins folder is configured");
-    return std::monostate{};
-  }
-  auto found = host_.functions->find_loaded(target.plugin, target.handler);
-  if (found.result == runners::lookup_result::outcome::needs_loading) {
-    // Loaded off the I/O threads; the run starts once it is (its deadline runs meanwhile).
-    return load_then_run(target.plugin, target.handler);
-  }
-  return run_found(std::move(found));
-}
-
-bool request_session::refuse_unless_found(const runners::lookup_result& found) {
-  if (found.result == runners::lookup_result::outcome::not_found) {
-    refuse(404, found.reason, found.reason);
-    return true;
-  }
-  if (found.result == runners::lookup_result::outcome::broken) {
-    refuse(500, found.reason, "The plugin cannot be loaded.", "fcgi-host: " + found.reason + "\n");
-    return true;
-  }
-  return false;
-}
-
-awaitable<runners::run_result> request_session::run_isolated(runners::lookup_result found, std::string plugin,
-                                                             std::string handler, overload_answer when_overloaded,
-                                                             std::chrono::milliseconds kill_grace) {
-  if (found.result == runners::lookup_result::outcome::needs_loading)
-    found = co_await host_.workers->load_and_find(plugin, handler);  // a private copy, off the I/O threads
-  if (lifecycle_.over()) co_return runners::run_result{};
-  if (refuse_unless_found(found)) co_return runners::run_result{};
-  // A small body is here whole before a worker is taken (see worker_job): a
-  // client slow to send it holds no worker meanwhile.
-  bool small = small_body();
-  while (small && !stdin_complete() && !lifecycle_.over()) {
-    auto [ec] = co_await stdin_arrived_.async_receive(asio::as_tuple(use_awaitable));
-    if (ec) break;
-    small = small_body();
-  }
-  if (lifecycle_.over()) co_return runners::run_result{};
-  auto leased = co_await host_.workers->acquire(found.handler, lifecycle_.deadline(), small);
-  if (lifecycle_.over()) {
-    if (leased.lease) leased.lease->unused();
-    co_return runners::run_result{};
-  }
-  if (!leased.lease) {
-    if (leased.refusal_status == 0 && when_overloaded == overload_answer::overloaded) {
-      if (std::string more; host_.refused_requests_log.allow(more))
-        host_.log->warn("{}: request {} refused (OVERLOADED): {}{}", peer_, request_id_, leased.reason, more);
-      perform(lifecycle_.resume(lifecycle_event::overloaded{}));
-    } else if (leased.refusal_status == 0) {
-      perform(lifecycle_.resume(
-          lifecycle_event::refused{503, "overloaded", "The plugin is busy; try again.\n", {}, "503: " + leased.reason}));
-    } else {
-      const int status = leased.refusal_status;
-      refuse(status, leased.reason, status == 404 ? leased.reason : "The plugin cannot be run.",
-             status >= 500 ? "fcgi-host: " + leased.reason + "\n" : std::string());
-    }
-    co_return runners::run_result{};
-  }
-  co_return co_await host_.workers->run(std::move(*leased.lease), found.handler, shared_from_this(),
-                                        stop_.get_token(), kill_grace, lifecycle_.deadline(), small);
-}
-
-request_session::prepared_run request_session::run_found(runners::lookup_result found) {
-  if (refuse_unless_found(found)) return std::monostate{};
-  return host_.functions->run(std::move(found.handler), shared_from_this(), stop_.get_token());
-}
-
-awaitable<runners::run_result> request_session::load_then_run(std::string plugin, std::string handler) {
-  auto found = co_await host_.functions->load_and_find(std::move(plugin), std::move(handler));
-  if (lifecycle_.over()) co_return runners::run_result{};  // ended meanwhile: run() no longer waits
-  auto prepared = run_found(std::move(found));
-  if (auto* work = std::get_if<0>(&prepared)) co_return co_await std::move(*work);
-  co_return runners::run_result{};  // refused: its finalize tells run() to stop waiting
-}
-
-request_session::prepared_run request_session::prepare_script(const resolved_target& target,
-                                                              runners::script_environment_names environment) {
-  lifecycle_.name_target("script", script_);
-  if (!host_.scripts) {
-    refuse(404, "no scripts folder is configured (--scripts)", "no scripts folder is configured");
-    return std::monostate{};
-  }
-  auto script = host_.scripts->locate(target.script);
-  using verdict = runners::script_location::verdict;
-  if (script.result == verdict::not_found) {
-    refuse(404, script.reason, "no such script");
-    return std::monostate{};
-  }
-  if (script.result == verdict::forbidden) {
-    refuse(403, script.reason, "this script may not be run");
-    return std::monostate{};
-  }
-  script_ = script.requested_file;
-  lifecycle_.name_target("script", script_);
-  return host_.scripts->run(std::move(script), shared_from_this(), stop_.get_token(), target.limits, std::move(environment));
-}
-
-void request_session::refuse(int status, std::string reason, std::string body, std::string host_stderr) {
-  std::string text = status == 404   ? "Not found: " + body + "\n"
-                     : status == 403 ? "Forbidden: " + body + "\n"
-                                     : body + "\n";
-  const char* outcome = status == 403 ? "forbidden" : status >= 500 ? "failed" : "not-found";
-  perform(lifecycle_.resume(lifecycle_event::refused{status, outcome, std::move(text), std::move(host_stderr),
-                                                     fmt::format("{}: {}", status, reason)}));
 }
 
 // A runner that throws ends its run as a failure (500). It must not throw
@@ -617,8 +422,7 @@ awaitable<void> request_session::finalize() {
   }
   lifecycle_.finished();  // a timer still armed finds it ended
   host_answer_slot_.release();  // only now: its answer has been written (or its connection closed)
-  log_access(ending.app_status, ending.outcome, ending.reason);
-  count_in_metrics(ending);
+  report_request_end(host_, report(), ending);
   if (sink) sink->request_done(keep_conn_);
 }
 
@@ -657,78 +461,31 @@ void request_session::arm_slow_timer(std::chrono::milliseconds threshold) {
   slow_timer_.expires_at(began_ + threshold);
   slow_timer_.async_wait([weak = weak_from_this()](error_code ec) {
     if (ec) return;
-    if (auto self = weak.lock(); self && !self->lifecycle_.over()) self->log_slow_request();
+    if (auto self = weak.lock(); self && !self->lifecycle_.over()) log_slow_request(self->host_, self->report(), self->executor_);
   });
 }
 
 
-void request_session::log_slow_request() {
-  host_.metrics.slow_requests.fetch_add(1, std::memory_order_relaxed);
-  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began_).count();
-  std::string where;
-  if (worker_pid_ != 0) where = fmt::format("; worker pid {}", worker_pid_);
-  if (script_pid_ != 0) where = fmt::format("; script pid {}, its process group: {}", script_pid_,
-                                            runners::describe_process_group(script_pid_));
-  host_.log->warn("slow request: {} request {} \"{} {}\" route={} runner={} script={} still running after {:.3f} s{}",
-                  peer_, request_id_, param_or_dash(params_, "REQUEST_METHOD"), param_or_dash(params_, "REQUEST_URI"),
-                  route_ ? route_->name() : std::string("(none)"), lifecycle_.runner_name(), script_, elapsed, where);
-  if (worker_pid_ != 0 && host_.workers)
-    spawn_logged(executor_, log_worker_handler_stack(*host_.workers, host_.log, worker_pid_,
-                                                     fmt::format("{} request {}", peer_, request_id_)),
-                 host_.log, "the slow request log");
-}
-
-request_outcome request_session::outcome_of(const request_ending& ending) const {
-  if (ending.protocol_status == protocol::protocol_status::overloaded) return request_outcome::overloaded;
-  switch (ending.reason) {
-    case end_reason::timeout: return request_outcome::timeout;
-    case end_reason::aborted: return request_outcome::abort;
-    case end_reason::peer_gone:
-    case end_reason::write_failed: return request_outcome::peer_gone;
-    case end_reason::body_too_large: return request_outcome::body_too_large;
-    default: break;
-  }
-  if (ending.runner_crashed) return request_outcome::crash;
-  const int status = lifecycle_.logged_status() != 0 ? lifecycle_.logged_status() : ending.app_status;
-  if (status >= 500) return request_outcome::server_error;
-  if (status >= 400) return request_outcome::client_error;
-  return request_outcome::done;
-}
-
-void request_session::count_in_metrics(const request_ending& ending) {
-  if (!host_.worker_plugin.empty()) return;  // a worker's requests are the host's, counted there
-  host_.metrics.request_ended(route_ ? *route_ : host_.metrics.nothing_ran(), outcome_of(ending),
-                              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                                    began_),
-                              lifecycle_.stdin_bytes(), lifecycle_.stdout_bytes());
+request_report request_session::report() const {
+  request_report report;
+  report.peer = peer_;
+  report.request_id = request_id_;
+  report.params = &params_;
+  report.began = began_;
+  report.script = script_;
+  report.runner = lifecycle_.runner_name();
+  report.worker_pid = worker_pid_;
+  report.script_pid = script_pid_;
+  report.logged_status = lifecycle_.logged_status();
+  report.stdin_bytes = lifecycle_.stdin_bytes();
+  report.stdout_bytes = lifecycle_.stdout_bytes();
+  report.route = route_;
+  report.in_worker = !host_.worker_plugin.empty();
+  return report;
 }
 
 void request_session::log_stderr(std::string_view bytes) {
   stderr_log_.feed(bytes, [this](std::string_view line) { host_.log->warn("{} {}: stderr: {}", peer_, script_, line); });
-}
-
-// One line per request, whatever it carried (access_line.hpp).
-void request_session::log_access(int app_status, std::string_view outcome, end_reason reason) {
-  access_record record;
-  const std::string time = utc_text(std::chrono::system_clock::now(), true);
-  record.time = time;
-  record.peer = peer_;
-  record.request_id = request_id_;
-  record.method = protocol::find_value(params_, "REQUEST_METHOD");
-  record.uri = protocol::find_value(params_, "REQUEST_URI");
-  record.status = lifecycle_.logged_status();
-  record.bytes = lifecycle_.stdout_bytes();
-  record.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began_).count();
-  record.script = script_;
-  record.runner = lifecycle_.runner_name();
-  record.worker_pid = worker_pid_;
-  record.app_status = app_status;
-  record.outcome = outcome;
-  record.end_reason = to_string(reason);
-  if (host_.access_log && host_.access_log != host_.log)
-    host_.access_log->info("{}", access_line_json(record));
-  else
-    host_.log->info("{}", access_line_text(record));
 }
 
 }  // namespace fcgihost::host

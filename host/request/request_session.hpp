@@ -24,6 +24,7 @@
 
 #include <host/request/request_context.hpp>
 #include <host/request/request_lifecycle.hpp>
+#include <host/request/request_report.hpp>
 #include <host/request/request_sink.hpp>
 #include <host/status/request_view.hpp>
 #include <host/request/request_slot.hpp>
@@ -86,11 +87,6 @@ class request_session final : public runners::request_io, public std::enable_sha
   // The host's own answers (ping and status page), when SCRIPT_NAME is their path.
   bool answer_by_host(const host_config& settings);
   void name_the_authorizer_role();
-  // The status page with each request in flight and each worker: gathered
-  // from every connection's strand, so it is a run of its own.
-  boost::asio::awaitable<runners::run_result> full_status_page(std::string query);
-  request_outcome outcome_of(const request_ending& ending) const;
-  void count_in_metrics(const request_ending& ending);
   bool refuse_unless_found(const runners::lookup_result& found);
   prepared_run prepare_script(const resolved_target& target, runners::script_environment_names environment);
   void refuse(int status, std::string reason, std::string body, std::string host_stderr = {});
@@ -111,10 +107,10 @@ class request_session final : public runners::request_io, public std::enable_sha
   // Only while holding the write guard.
   boost::asio::awaitable<void> send_held_output(request_sink& sink);
   void log_stderr(std::string_view bytes);
-  void log_access(int app_status, std::string_view outcome, end_reason reason);
   // --slow-threshold: armed when it starts running; logs it if still running.
   void arm_slow_timer(std::chrono::milliseconds threshold);
-  void log_slow_request();
+  // What its end (or the slow log) reports of it now.
+  request_report report() const;
 
   std::weak_ptr<request_sink> sink_;
   const boost::asio::any_io_executor executor_;
