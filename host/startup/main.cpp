@@ -269,14 +269,14 @@ std::optional<runners::run_as> identity_of(const host_config& config) {
 runners::worker_pool_settings worker_pool_settings_of(const host_config& config,
                                                       const std::optional<runners::run_as>& identity) {
   runners::worker_pool_settings settings;
-  settings.fixed_size = config.workers_static;
-  settings.max_workers = config.workers;
-  settings.min_idle = std::min(config.workers_min_idle, config.workers);
-  settings.idle_timeout = config.workers_idle_timeout;
-  settings.max_queue = config.workers_queue != 0 ? config.workers_queue : config.max_requests;
-  settings.pipeline = config.worker_pipeline;
-  settings.max_requests_per_worker = config.worker_max_requests;
-  settings.max_memory_per_worker = config.worker_max_memory;
+  settings.limits.fixed_size = config.workers_static;
+  settings.limits.max_workers = config.workers;
+  settings.limits.min_idle = std::min(config.workers_min_idle, config.workers);
+  settings.limits.idle_timeout = config.workers_idle_timeout;
+  settings.limits.max_queue = config.workers_queue != 0 ? config.workers_queue : config.max_requests;
+  settings.limits.pipeline = config.worker_pipeline;
+  settings.limits.max_requests_per_worker = config.worker_max_requests;
+  settings.limits.max_memory_per_worker = config.worker_max_memory;
   runners::script_limits limits;
   config.script_limits.apply_to(limits);
   settings.kill_grace = limits.kill_grace;

@@ -35,15 +35,7 @@ std::size_t quick_pool_size() {
 }
 
 pool_limits limits_of(const worker_pool_settings& settings) {
-  pool_limits limits;
-  limits.fixed_size = settings.fixed_size;
-  limits.max_workers = settings.max_workers;
-  limits.min_idle = settings.min_idle;
-  limits.idle_timeout = settings.idle_timeout;
-  limits.max_queue = settings.max_queue;
-  limits.pipeline = settings.pipeline;
-  limits.max_requests_per_worker = settings.max_requests_per_worker;
-  limits.max_memory_per_worker = settings.max_memory_per_worker;
+  pool_limits limits = settings.limits;
   limits.quick_pool_size = quick_pool_size();
   return limits;
 }

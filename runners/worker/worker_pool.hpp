@@ -44,14 +44,7 @@
 namespace fcgihost::runners {
 
 struct worker_pool_settings {
-  bool fixed_size = false;  // "static": max_workers started at once and kept
-  std::size_t max_workers = 64;
-  std::size_t min_idle = 1;
-  std::chrono::milliseconds idle_timeout{10'000};
-  std::size_t max_queue = 1024;
-  std::size_t pipeline = 8;  // requests sent to one worker at once; 1: one at a time
-  std::size_t max_requests_per_worker = 0;  // 0: no limit
-  std::uint64_t max_memory_per_worker = 0;  // RSS after a request, bytes; 0: no limit
+  pool_limits limits;  // its size, queue, pipelining and recycling (quick_pool_size: set by the pool)
   std::chrono::milliseconds kill_grace{3000};
   std::vector<std::string> worker_arguments;  // passed on to `fcgi-host --worker`
   plugin_settings plugin_own_settings;        // [plugin.NAME], for its init in each worker

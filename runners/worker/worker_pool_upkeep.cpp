@@ -95,7 +95,7 @@ asio::awaitable<void> worker_pool::sweep_idle() {
         stop_replaced_worker(slot);
       } else {
         supervision_->counts.left_idle.fetch_add(1, std::memory_order_relaxed);
-        stop_worker(slot, "idle for " + std::to_string(settings_.idle_timeout.count() / 1000) + " s");
+        stop_worker(slot, "idle for " + std::to_string(settings_.limits.idle_timeout.count() / 1000) + " s");
       }
       it = idle_.erase(it);
     }

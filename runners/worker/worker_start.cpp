@@ -58,7 +58,7 @@ void worker_pool::start_workers_locked(std::size_t target) {
       });
     });
   }
-  if (!sweeping_ && !settings_.fixed_size) {
+  if (!sweeping_ && !settings_.limits.fixed_size) {
     sweeping_ = true;
     asio::post(executor_, [self = shared_from_this()] {
       asio::co_spawn(self->executor_, self->sweep_idle(), asio::detached);
