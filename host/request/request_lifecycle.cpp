@@ -158,10 +158,7 @@ lifecycle_action request_lifecycle::resume(lifecycle_event_type event) {
             return after(release ? kind::release_held_output : kind::none);
           },
           [&](ev::runner_output& e) {
-            const auto where = output(e.stream, e.bytes);
-            const kind otherwise = where == output_action::send ? kind::send
-                                   : where == output_action::hold ? kind::hold
-                                                                  : kind::drop;
+            const kind otherwise = output(e.stream, e.bytes);
             // Finalize (this output ended the request: a bad head) drops it
             // too; after an earlier finalize it is dropped.
             const auto next = after(otherwise);
@@ -299,9 +296,9 @@ bool request_lifecycle::output_releasable() const {
   return (stdin_ended_ || settings_.full_duplex) && !head_blocks_output();
 }
 
-request_lifecycle::output_action request_lifecycle::output(runners::output_stream stream, std::string_view bytes) {
-  if (over() || phase_ == phase::receiving_params || output_discarded_) return output_action::drop;
-  if (bytes.empty()) return output_action::send;
+lifecycle_action::kind request_lifecycle::output(runners::output_stream stream, std::string_view bytes) {
+  if (over() || phase_ == phase::receiving_params || output_discarded_) return lifecycle_action::kind::drop;
+  if (bytes.empty()) return lifecycle_action::kind::send;
   const bool is_stdout = stream == runners::output_stream::out;
   bool head_incomplete = false;
   if (is_stdout) {
@@ -315,11 +312,11 @@ request_lifecycle::output_action request_lifecycle::output(runners::output_strea
                              " sent no valid CGI response: " + head_.reason();
       ending_->log_as_error = true;
       ending_->host_stderr = "fcgi-host: " + target_name_ + ": " + head_.reason() + "\n";
-      return output_action::drop;
+      return lifecycle_action::kind::drop;
     }
     head_incomplete = head_.current() == verdict::incomplete;
   }
-  if (!head_incomplete && output_releasable()) return output_action::send;
+  if (!head_incomplete && output_releasable()) return lifecycle_action::kind::send;
   std::string records;
   protocol::append_stream(records, is_stdout ? protocol::record_type::std_out : protocol::record_type::std_err,
                           settings_.request_id, bytes);
@@ -327,10 +324,10 @@ request_lifecycle::output_action request_lifecycle::output(runners::output_strea
     held_output_.append(records);
   } catch (const std::exception& e) {
     host_failure(e.what());
-    return output_action::drop;
+    return lifecycle_action::kind::drop;
   }
   (is_stdout ? held_stdout_ : held_stderr_) = true;
-  return output_action::hold;
+  return lifecycle_action::kind::hold;
 }
 
 std::string request_lifecycle::take_held_output(std::size_t max) {

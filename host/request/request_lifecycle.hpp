@@ -176,7 +176,6 @@ class request_lifecycle {
  public:
   using clock = std::chrono::steady_clock;
   enum class phase { receiving_params, running, settling, ending, ended };
-  enum class output_action { drop, hold, send };
 
   // `timeout` (zero: none) runs from `began`, the BEGIN_REQUEST.
   request_lifecycle(lifecycle_settings settings, clock::time_point began, std::chrono::milliseconds timeout);
@@ -234,7 +233,8 @@ class request_lifecycle {
   void answer_from_host(int status, std::string response, std::string outcome);
   // True when the held output may go out now.
   bool stdin_arrived(std::string_view bytes);
-  output_action output(runners::output_stream stream, std::string_view bytes);
+  // send, hold or drop.
+  lifecycle_action::kind output(runners::output_stream stream, std::string_view bytes);
   void write_finished(bool ok);
   void runner_done(runners::run_result result);
   void deadline_reached(clock::time_point now);

@@ -34,6 +34,11 @@ void log_access(request_context& host, const request_report& report, const reque
 
 }  // namespace
 
+std::string_view param_or_dash(const protocol::name_value_list* params, std::string_view name) {
+  const auto* value = params ? protocol::find_value(*params, name) : nullptr;
+  return value && !value->empty() ? std::string_view(*value) : std::string_view("-");
+}
+
 request_outcome outcome_of(const request_ending& ending, int logged_status) {
   if (ending.protocol_status == protocol::protocol_status::overloaded) return request_outcome::overloaded;
   switch (ending.reason) {

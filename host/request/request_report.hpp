@@ -30,6 +30,9 @@ struct request_report {
   bool in_worker = false;          // a worker's requests are counted by its host
 };
 
+// A param as a log line shows it: "-" when absent or empty (`params` may be null).
+std::string_view param_or_dash(const protocol::name_value_list* params, std::string_view name);
+
 // How the metrics count an ending (a pure function).
 request_outcome outcome_of(const request_ending& ending, int logged_status);
 

@@ -36,10 +36,6 @@ constexpr std::size_t chunk_size = 256 * 1024;
 // more than this.
 constexpr auto last_write_grace = std::chrono::milliseconds(50);
 
-std::string_view param_or_dash(const protocol::name_value_list& params, std::string_view name) {
-  const auto* value = protocol::find_value(params, name);
-  return value && !value->empty() ? std::string_view(*value) : std::string_view("-");
-}
 
 lifecycle_settings lifecycle_settings_for(const host_config& config, std::uint16_t request_id) {
   lifecycle_settings settings;
@@ -223,8 +219,8 @@ request_view request_session::describe(std::chrono::steady_clock::time_point now
   view.id = request_id_;
   view.peer = peer_;
   if (started_) {
-    view.method = cut_for_page(param_or_dash(params_, "REQUEST_METHOD"));
-    view.uri = cut_for_page(param_or_dash(params_, "REQUEST_URI"));
+    view.method = cut_for_page(param_or_dash(&params_, "REQUEST_METHOD"));
+    view.uri = cut_for_page(param_or_dash(&params_, "REQUEST_URI"));
   }
   if (route_) view.route = route_->name();
   view.runner = lifecycle_.runner_name();

@@ -11,11 +11,6 @@ namespace fcgihost::host {
 
 namespace {
 
-std::string_view param_or_dash(const protocol::name_value_list* params, std::string_view name) {
-  const auto* value = params ? protocol::find_value(*params, name) : nullptr;
-  return value && !value->empty() ? std::string_view(*value) : std::string_view("-");
-}
-
 // The second line for a request in a worker: where its handler is now.
 boost::asio::awaitable<void> log_worker_handler_stack(runners::worker_runner& workers,
                                                       std::shared_ptr<spdlog::logger> log, int pid,

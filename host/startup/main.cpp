@@ -67,9 +67,10 @@ std::string describe(const std::vector<listener>& listeners) {
   return text;
 }
 
-awaitable<void> wait_for_requests(asio::steady_timer& poll, host_context& host,
-                                  std::chrono::steady_clock::time_point deadline) {
-  while (host.active_requests > 0 && std::chrono::steady_clock::now() < deadline) {
+// Looks every 20 ms until `done()` or the deadline.
+template <typename Done>
+awaitable<void> poll_until(asio::steady_timer& poll, std::chrono::steady_clock::time_point deadline, Done done) {
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
     poll.expires_after(std::chrono::milliseconds(20));
     co_await poll.async_wait(asio::as_tuple(use_awaitable));
   }
@@ -83,15 +84,13 @@ awaitable<void> wait_for_requests(asio::steady_timer& poll, host_context& host,
 awaitable<void> drain(asio::io_context& io, runners::io_threads& threads, host_context& host, server& srv,
                       std::chrono::milliseconds limit) {
   asio::steady_timer poll(io);
-  const auto give_up = std::chrono::steady_clock::now() + limit;
-  while ((host.active_requests > 0 || host.open_connections > 0) && std::chrono::steady_clock::now() < give_up) {
-    poll.expires_after(std::chrono::milliseconds(20));
-    co_await poll.async_wait(asio::as_tuple(use_awaitable));
-  }
+  co_await poll_until(poll, std::chrono::steady_clock::now() + limit,
+                      [&] { return host.active_requests == 0 && host.open_connections == 0; });
   if (host.active_requests > 0) {
     host.log->warn("drain timeout: stopping with {} request(s) still running", host.active_requests.load());
     srv.shut_down_connections();
-    co_await wait_for_requests(poll, host, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    co_await poll_until(poll, std::chrono::steady_clock::now() + std::chrono::seconds(1),
+                        [&] { return host.active_requests == 0; });
   } else if (host.open_connections > 0) {
     host.log->info("all requests finished; {} idle connection(s) still open are closed", host.open_connections.load());
   } else {

@@ -5,10 +5,15 @@
 
 namespace fcgihost::runners {
 
+namespace {
+
+// "SIGKILL", or "signal 70" for one without a name.
 std::string signal_name(int signal) {
   const char* abbreviation = ::sigabbrev_np(signal);
   return abbreviation ? std::string("SIG") + abbreviation : "signal " + std::to_string(signal);
 }
+
+}  // namespace
 
 std::string describe_exit(int wait_status) {
   if (WIFSIGNALED(wait_status)) {

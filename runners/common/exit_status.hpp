@@ -14,8 +14,6 @@ namespace fcgihost::runners {
 // a process killed by another signal was killed from outside.
 inline constexpr std::array<int, 7> fault_signals{SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
 
-// "SIGKILL", or "signal 70" for one without a name.
-std::string signal_name(int signal);
 // A wait status as waitpid gives it.
 std::string describe_exit(int wait_status);
 

@@ -32,8 +32,10 @@ bool handler_timings::quick(std::string_view handler) const {
          found->second.average_us < microseconds(quick_run);
 }
 
+bool handler_timings::holds_short() const { return average_hold_us_ < microseconds(grow_after); }
+
 bool handler_timings::all_quick(pool_clock::duration longest_hold) const {
-  return average_hold_us_ < microseconds(grow_after) && longest_hold < long_hold;
+  return holds_short() && longest_hold < long_hold;
 }
 
 // --- crash_backoff -----------------------------------------------------------

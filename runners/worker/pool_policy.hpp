@@ -63,6 +63,8 @@ class handler_timings {
   bool quick(std::string_view handler) const;
   // `longest_hold`: how long the longest-held busy worker has been held now.
   bool all_quick(pool_clock::duration longest_hold) const;
+  // The average hold alone is short (else all_quick is false whatever the busy workers).
+  bool holds_short() const;
 
  private:
   struct timing {

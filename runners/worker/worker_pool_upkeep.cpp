@@ -108,6 +108,7 @@ asio::awaitable<void> worker_pool::sweep_idle() {
 }
 
 bool worker_pool::handlers_quick_locked() const {
+  if (!timings_.holds_short()) return false;  // the busy workers need no look
   const auto now = clock::now();
   clock::duration longest_hold{0};
   for (const auto& slot : busy_) longest_hold = std::max(longest_hold, now - slot->front_since);
