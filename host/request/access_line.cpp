@@ -28,12 +28,10 @@ std::string access_line_text(const access_record& r) {
 std::string access_line_json(const access_record& r) {
   return fmt::format(
       "{{\"time\":{},\"peer\":{},\"request_id\":{},\"method\":{},\"uri\":{},\"status\":{},\"bytes\":{},"
-      "\"elapsed_ms\":{:.1f},\"script\":{},\"runner\":{},\"worker_pid\":{},\"app_status\":{},\"outcome\":{},"
-      "\"end_reason\":{}}}",
+      "\"elapsed_ms\":{:.1f},\"script\":{},\"runner\":{},\"worker_pid\":{},\"app_status\":{},\"outcome\":{}}}",
       json_quoted(r.time), json_quoted(r.peer), r.request_id, json_or_null(r.method), json_or_null(r.uri), r.status,
       r.bytes, r.elapsed_ms, json_quoted(r.script), json_quoted(r.runner),
-      r.worker_pid != 0 ? std::to_string(r.worker_pid) : std::string("null"), r.app_status, json_quoted(r.outcome),
-      json_quoted(r.end_reason));
+      r.worker_pid != 0 ? std::to_string(r.worker_pid) : std::string("null"), r.app_status, json_quoted(r.outcome));
 }
 
 }  // namespace fcgihost::host

@@ -22,13 +22,12 @@ struct access_record {
   std::string_view runner;
   int worker_pid = 0;  // 0: none
   int app_status = 0;
-  std::string_view outcome;
-  std::string_view end_reason;
+  std::string_view outcome;  // see request_outcome.hpp
 };
 
 // `PEER "METHOD URI" STATUS BYTES ELAPSEDms script=... runner=... [worker=PID] app_status=N OUTCOME`
 std::string access_line_text(const access_record& record);
-// {"time":...,"peer":...,...,"end_reason":...}: the text line's fields, named.
+// {"time":...,"peer":...,...,"outcome":...}: the text line's fields, named.
 std::string access_line_json(const access_record& record);
 
 }  // namespace fcgihost::host

@@ -24,12 +24,12 @@ host_answer_kind host_answer_for(const protocol::name_value_list& params, const 
 }
 
 lifecycle_event::answered_by_host ping_answer(const host_state& host) {
-  if (host.draining) return {503, protocol::cgi_response(503, "Service Unavailable", "draining\n"), "draining"};
-  return {200, protocol::cgi_response(200, "OK", "pong\n"), "done"};
+  if (host.draining) return {503, protocol::cgi_response(503, "Service Unavailable", "draining\n")};
+  return {200, protocol::cgi_response(200, "OK", "pong\n")};
 }
 
 lifecycle_event::answered_by_host status_answer(const host_state& host, const protocol::name_value_list& params) {
-  return {200, status_response(host, query_of(params)), "done"};
+  return {200, status_response(host, query_of(params))};
 }
 
 boost::asio::awaitable<runners::run_result> full_status_page(const request_context& host,

@@ -36,10 +36,14 @@ bool request_session::small_body() const {
   return failed == std::errc() && end == declared->data() + declared->size() && length <= small;
 }
 
-std::string request_session::run_time_record() const {
+// In a worker: how long the handler ran (-1: it had not returned), and the
+// outcome, which the host logs in its own access line.
+std::string request_session::run_time_record(request_outcome outcome) const {
   std::string record;
-  const protocol::name_value told{std::string(runners::worker_protocol::run_time_value),
-                                  std::to_string(request_id_) + " " + std::to_string(handler_ran_->count())};
+  const protocol::name_value told{
+      std::string(runners::worker_protocol::run_time_value),
+      std::to_string(request_id_) + " " + std::to_string(handler_ran_ ? handler_ran_->count() : -1) + " " +
+          std::string(to_string(outcome))};
   protocol::append_get_values_result(record, std::span(&told, 1));
   return record;
 }
@@ -117,7 +121,7 @@ awaitable<runners::run_result> request_session::run_isolated(runners::lookup_res
       perform(lifecycle_.resume(lifecycle_event::overloaded{}));
     } else if (leased.refusal_status == 0) {
       perform(lifecycle_.resume(
-          lifecycle_event::refused{503, "overloaded", "The plugin is busy; try again.\n", {}, "503: " + leased.reason}));
+          lifecycle_event::refused{503, request_outcome::overloaded, "The plugin is busy; try again.\n", {}, "503: " + leased.reason}));
     } else {
       const int status = leased.refusal_status;
       refuse(status, leased.reason, status == 404 ? leased.reason : "The plugin cannot be run.",
@@ -168,7 +172,9 @@ void request_session::refuse(int status, std::string reason, std::string body, s
   std::string text = status == 404   ? "Not found: " + body + "\n"
                      : status == 403 ? "Forbidden: " + body + "\n"
                                      : body + "\n";
-  const char* outcome = status == 403 ? "forbidden" : status >= 500 ? "failed" : "not-found";
+  const auto outcome = status == 403  ? request_outcome::forbidden
+                      : status >= 500 ? request_outcome::failed
+                                      : request_outcome::not_found;
   perform(lifecycle_.resume(lifecycle_event::refused{status, outcome, std::move(text), std::move(host_stderr),
                                                      fmt::format("{}: {}", status, reason)}));
 }

@@ -27,40 +27,36 @@ std::string_view title_of(int status) {
   }
 }
 
-bool leaves_response_unfinished(end_reason reason) {
-  switch (reason) {
-    case end_reason::timeout:
-    case end_reason::failed:
-    case end_reason::write_failed:
-    case end_reason::bad_response:
-    case end_reason::body_too_large: return true;
+// A run that ended on its own in a worker may carry the worker's verdict on
+// its handler (it threw, it printed no CGI headers), which the worker answered
+// itself: the host's access line and metrics say the same. Only those two
+// words are taken from a worker; whatever else it says, the run was done.
+request_outcome told_outcome(const runners::run_result& result) {
+  const auto told = outcome_named(result.told_outcome);
+  if (told == request_outcome::failed || told == request_outcome::bad_response) return *told;
+  return request_outcome::done;
+}
+
+bool leaves_response_unfinished(request_outcome outcome) {
+  switch (outcome) {
+    case request_outcome::timeout:
+    case request_outcome::failed:
+    case request_outcome::crashed:
+    case request_outcome::write_failed:
+    case request_outcome::bad_response:
+    case request_outcome::body_too_large: return true;
     default: return false;
   }
 }
 
 }  // namespace
 
-std::string_view to_string(end_reason reason) {
-  switch (reason) {
-    case end_reason::done: return "done";
-    case end_reason::failed: return "failed";
-    case end_reason::refused: return "refused";
-    case end_reason::timeout: return "timeout";
-    case end_reason::aborted: return "aborted";
-    case end_reason::peer_gone: return "connection-lost";
-    case end_reason::body_too_large: return "body-too-large";
-    case end_reason::bad_response: return "bad-response";
-    case end_reason::write_failed: return "write-failed";
-  }
-  return "unknown";
-}
-
 final_records final_disposition(const request_ending& ending, output_state output, bool alone_on_connection) {
   final_records result;
-  if (ending.reason == end_reason::peer_gone || ending.reason == end_reason::write_failed) {
+  if (ending.outcome == request_outcome::connection_lost || ending.outcome == request_outcome::write_failed) {
     result.write = false;
-    result.close_connection = ending.reason == end_reason::write_failed;
-  } else if (output.stdout_started && leaves_response_unfinished(ending.reason) && alone_on_connection) {
+    result.close_connection = ending.outcome == request_outcome::write_failed;
+  } else if (output.stdout_started && leaves_response_unfinished(ending.outcome) && alone_on_connection) {
     result.close_connection = true;
   }
   return result;
@@ -142,7 +138,7 @@ lifecycle_action request_lifecycle::resume(lifecycle_event_type event) {
             return after(deadline_ != before ? kind::rearm_timer : kind::none);
           },
           [&](ev::refused& e) {
-            refuse(e.status, std::move(e.outcome), std::move(e.body), std::move(e.host_stderr), std::move(e.why));
+            refuse(e.status, e.outcome, std::move(e.body), std::move(e.host_stderr), std::move(e.why));
             return after(kind::none);
           },
           [&](ev::overloaded&) {
@@ -150,7 +146,7 @@ lifecycle_action request_lifecycle::resume(lifecycle_event_type event) {
             return after(kind::none);
           },
           [&](ev::answered_by_host& e) {
-            answer_from_host(e.status, std::move(e.response), std::move(e.outcome));
+            answer_from_host(e.status, std::move(e.response));
             return after(kind::none);
           },
           [&](ev::stdin_chunk& e) {
@@ -217,24 +213,21 @@ void request_lifecycle::start_running(std::chrono::milliseconds timeout) {
 }
 
 void request_lifecycle::refuse_overloaded() {
-  end(request_ending{.reason = end_reason::refused,
+  end(request_ending{.outcome = request_outcome::overloaded,
                      .app_status = 0,
-                     .outcome = "overloaded",
                      .protocol_status = protocol::protocol_status::overloaded});
 }
 
-void request_lifecycle::answer_from_host(int status, std::string response, std::string outcome) {
-  end(request_ending{.reason = end_reason::done,
+void request_lifecycle::answer_from_host(int status, std::string response) {
+  end(request_ending{.outcome = request_outcome::done,
                      .app_status = status == 200 ? 0 : status,
-                     .outcome = std::move(outcome),
                      .response_if_silent = std::move(response)});
 }
 
-void request_lifecycle::refuse(int status, std::string outcome, std::string body, std::string host_stderr,
+void request_lifecycle::refuse(int status, request_outcome outcome, std::string body, std::string host_stderr,
                                std::string why) {
-  end(request_ending{.reason = end_reason::refused,
+  end(request_ending{.outcome = outcome,
                      .app_status = status,
-                     .outcome = std::move(outcome),
                      .response_if_silent = protocol::cgi_response(status, title_of(status), body),
                      .host_stderr = std::move(host_stderr),
                      .log_message = std::move(why),
@@ -246,10 +239,9 @@ void request_lifecycle::end(request_ending ending) {
   ending_ = std::move(ending);
 }
 
-void request_lifecycle::end_with_answer(end_reason reason, int status, std::string body, std::string outcome) {
-  end(request_ending{.reason = reason,
+void request_lifecycle::end_with_answer(request_outcome outcome, int status, std::string body) {
+  end(request_ending{.outcome = outcome,
                      .app_status = status,
-                     .outcome = std::move(outcome),
                      .response_if_silent = protocol::cgi_response(status, title_of(status), body)});
 }
 
@@ -259,8 +251,7 @@ bool request_lifecycle::stdin_arrived(std::string_view bytes) {
   if (settings_.max_body_bytes > 0 && stdin_bytes_ > settings_.max_body_bytes) {
     stdin_ended_ = true;  // the rest is dropped
     stdin_.clear();
-    end_with_answer(end_reason::body_too_large, 413,
-                    "The request body is larger than this server accepts.\n", "body-too-large");
+    end_with_answer(request_outcome::body_too_large, 413, "The request body is larger than this server accepts.\n");
     ending_->log_message = fmt::format("the body is over {} bytes (max-body-bytes): 413", settings_.max_body_bytes);
     return false;
   }
@@ -306,8 +297,7 @@ lifecycle_action::kind request_lifecycle::output(runners::output_stream stream, 
     status_.feed(bytes);
     using verdict = protocol::response_head_check::verdict;
     if (head_.feed(bytes) == verdict::invalid && !stdout_started_) {
-      end_with_answer(end_reason::bad_response, 502, std::string(invalid_response_body),
-                      "bad-response");
+      end_with_answer(request_outcome::bad_response, 502, std::string(invalid_response_body));
       ending_->log_message = "the " + std::string(runner_name_ == "script" ? "script" : "handler") +
                              " sent no valid CGI response: " + head_.reason();
       ending_->log_as_error = true;
@@ -344,7 +334,7 @@ std::string request_lifecycle::take_held_output(std::size_t max) {
 void request_lifecycle::write_finished(bool ok) {
   if (writes_in_flight_ > 0) --writes_in_flight_;
   if (!ok) {
-    end(request_ending{.reason = end_reason::write_failed, .app_status = 0, .outcome = "write-failed"});
+    end(request_ending{.outcome = request_outcome::write_failed, .app_status = 0});
     return;
   }
   if (phase_ == phase::settling && writes_in_flight_ == 0 && settled_result_) {
@@ -370,7 +360,7 @@ void request_lifecycle::end_run(runners::run_result result) {
   if (output_discarded_) {
     // Stopped by the host (in a worker): whatever the handler did, or did
     // not get to do, nobody reads it. It ends quietly.
-    end(request_ending{.reason = end_reason::aborted, .app_status = result.app_status, .outcome = "stopped"});
+    end(request_ending{.outcome = request_outcome::stopped, .app_status = result.app_status});
     return;
   }
   if (!result.failure.empty()) {
@@ -378,9 +368,8 @@ void request_lifecycle::end_run(runners::run_result result) {
     // A worker process that died is a bad gateway, as nginx says of a dead upstream.
     const int status = result.crashed ? 502 : 500;
     const std::string body = result.crashed ? "The process running the handler died.\n" : "The " + what + " failed.\n";
-    end(request_ending{.reason = end_reason::failed,
+    end(request_ending{.outcome = result.crashed ? request_outcome::crashed : request_outcome::failed,
                        .app_status = result.app_status != 0 ? result.app_status : status,
-                       .outcome = result.crashed ? "crashed" : "failed",
                        .response_if_silent = protocol::cgi_response(status, title_of(status), body),
                        .runner_stderr = std::move(result.last_stderr),
                        .host_stderr = "fcgi-host: " + target_name_ + ": " + result.failure + "\n",
@@ -394,9 +383,8 @@ void request_lifecycle::end_run(runners::run_result result) {
     if (!result.last_stdout.empty()) head_.feed(result.last_stdout);
     if (head_.finish() == verdict::invalid) {
       end(request_ending{
-          .reason = end_reason::bad_response,
+          .outcome = request_outcome::bad_response,
           .app_status = 502,
-          .outcome = "bad-response",
           .response_if_silent =
               protocol::cgi_response(502, title_of(502), invalid_response_body),
           .runner_stderr = std::move(result.last_stderr),
@@ -408,9 +396,8 @@ void request_lifecycle::end_run(runners::run_result result) {
   }
   stdout_bytes_ += result.last_stdout.size();
   status_.feed(result.last_stdout);
-  end(request_ending{.reason = end_reason::done,
+  end(request_ending{.outcome = result.runs_on ? request_outcome::answered : told_outcome(result),
                      .app_status = result.app_status,
-                     .outcome = result.runs_on ? "answered" : "done",
                      .runner_stderr = std::move(result.last_stderr),
                      .last_stdout = std::move(result.last_stdout)});
 }
@@ -422,24 +409,23 @@ void request_lifecycle::deadline_reached(clock::time_point now) {
   const char* phase_name = phase_ == phase::receiving_params ? "; its PARAMS had not all arrived"
                            : !stdin_ended_                   ? "; its body had not all arrived"
                                                              : "";
-  end_with_answer(end_reason::timeout, status,
-                  fmt::format("The request did not finish within {:g} s.\n", seconds), "timeout");
+  end_with_answer(request_outcome::timeout, status,
+                  fmt::format("The request did not finish within {:g} s.\n", seconds));
   ending_->log_message = fmt::format("timed out after {:g} s{}{}", seconds, phase_name,
                                      stdout_started_ ? "; output had started, so the response is cut" : "");
 }
 
 void request_lifecycle::abort_requested() {
-  end(request_ending{.reason = end_reason::aborted, .app_status = aborted_app_status, .outcome = "aborted"});
+  end(request_ending{.outcome = request_outcome::aborted, .app_status = aborted_app_status});
 }
 
 void request_lifecycle::peer_gone() {
-  end(request_ending{.reason = end_reason::peer_gone, .app_status = 0, .outcome = "connection-lost"});
+  end(request_ending{.outcome = request_outcome::connection_lost, .app_status = 0});
 }
 
 void request_lifecycle::host_failure(std::string why) {
-  end(request_ending{.reason = end_reason::failed,
+  end(request_ending{.outcome = request_outcome::failed,
                      .app_status = 500,
-                     .outcome = "failed",
                      .response_if_silent = protocol::cgi_response(500, title_of(500), "The host failed.\n"),
                      .log_message = std::move(why),
                      .log_as_error = true});
@@ -454,7 +440,7 @@ request_ending request_lifecycle::take_ending() {
   stdin_.clear();
   stdin_ended_ = true;
   const bool our_answer = !ending.response_if_silent.empty() && !stdout_started_;
-  if (ending.reason != end_reason::done) {
+  if (ending.outcome != request_outcome::done && ending.outcome != request_outcome::answered) {
     held_output_.clear();  // never reached the client, and nobody wants it now
     held_stdout_ = held_stderr_ = false;
   }

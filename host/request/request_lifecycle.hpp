@@ -22,24 +22,10 @@
 #include <fcgihost/protocol/response_status.hpp>
 #include <runners/common/run_result.hpp>
 
+#include <host/common/request_outcome.hpp>
 #include <host/request/byte_spool.hpp>
 
 namespace fcgihost::host {
-
-// Why a request ended: one reason, decided once.
-enum class end_reason {
-  done,            // the runner ended on its own
-  failed,          // the runner failed (exception, launch error), or the host could not go on
-  refused,         // nothing ran: 404, 403, a plugin that cannot load
-  timeout,         // the deadline passed, in whatever phase
-  aborted,         // ABORT_REQUEST from the web server
-  peer_gone,       // the connection is gone: nothing more is written
-  body_too_large,  // FCGI_STDIN over max-body-bytes: 413
-  bad_response,    // the output did not start with a CGI header block: 502
-  write_failed,    // the connection broke while writing
-};
-
-std::string_view to_string(end_reason reason);
 
 struct lifecycle_settings {
   std::uint16_t request_id = 1;
@@ -53,9 +39,8 @@ struct lifecycle_settings {
 
 // How the request ends; decided once, taken by the driver once.
 struct request_ending {
-  end_reason reason = end_reason::done;
+  request_outcome outcome = request_outcome::done;
   int app_status = 0;
-  std::string outcome = {};             // for the access line
   std::string response_if_silent = {};  // our own answer, sent when no stdout went out yet
   std::string runner_stderr = {};       // the runner's last stderr (logged like all its stderr)
   std::string host_stderr = {};         // our own note for the web server's error log
@@ -103,15 +88,16 @@ struct params_complete {
 // Nothing runs: our own answer, `body` under the status line for `status`.
 struct refused {
   int status;
-  std::string outcome, body, host_stderr, why;
+  request_outcome outcome;
+  std::string body, host_stderr, why;
 };
 // No request slot is free: END_REQUEST with FCGI_OVERLOADED.
 struct overloaded {};
 // The host answers the request itself (ping, status): `response` is a whole
-// CGI response, and the access log says `outcome`.
+// CGI response.
 struct answered_by_host {
   int status;
-  std::string response, outcome;
+  std::string response;
 };
 // A chunk of FCGI_STDIN from the web server; empty: the end of the stream.
 struct stdin_chunk {
@@ -228,9 +214,9 @@ class request_lifecycle {
  private:
   // The events, one verb each (see lifecycle_event).
   void start_running(std::chrono::milliseconds timeout);
-  void refuse(int status, std::string outcome, std::string body, std::string host_stderr, std::string why);
+  void refuse(int status, request_outcome outcome, std::string body, std::string host_stderr, std::string why);
   void refuse_overloaded();
-  void answer_from_host(int status, std::string response, std::string outcome);
+  void answer_from_host(int status, std::string response);
   // True when the held output may go out now.
   bool stdin_arrived(std::string_view bytes);
   // send, hold or drop.
@@ -246,7 +232,7 @@ class request_lifecycle {
   lifecycle_action after(lifecycle_action::kind otherwise);
   void end(request_ending ending);
   void end_run(runners::run_result result);
-  void end_with_answer(end_reason reason, int status, std::string body, std::string outcome);
+  void end_with_answer(request_outcome outcome, int status, std::string body);
   bool head_blocks_output() const;
 
   const lifecycle_settings settings_;

@@ -24,8 +24,7 @@ void log_access(request_context& host, const request_report& report, const reque
   record.runner = report.runner;
   record.worker_pid = report.worker_pid;
   record.app_status = ending.app_status;
-  record.outcome = ending.outcome;
-  record.end_reason = to_string(ending.reason);
+  record.outcome = to_string(ending.outcome);
   if (host.access_log && host.access_log != host.log)
     host.access_log->info("{}", access_line_json(record));
   else
@@ -39,29 +38,12 @@ std::string_view param_or_dash(const protocol::name_value_list* params, std::str
   return value && !value->empty() ? std::string_view(*value) : std::string_view("-");
 }
 
-request_outcome outcome_of(const request_ending& ending, int logged_status) {
-  if (ending.protocol_status == protocol::protocol_status::overloaded) return request_outcome::overloaded;
-  switch (ending.reason) {
-    case end_reason::timeout: return request_outcome::timeout;
-    case end_reason::aborted: return request_outcome::abort;
-    case end_reason::peer_gone:
-    case end_reason::write_failed: return request_outcome::peer_gone;
-    case end_reason::body_too_large: return request_outcome::body_too_large;
-    default: break;
-  }
-  if (ending.runner_crashed) return request_outcome::crash;
-  const int status = logged_status != 0 ? logged_status : ending.app_status;
-  if (status >= 500) return request_outcome::server_error;
-  if (status >= 400) return request_outcome::client_error;
-  return request_outcome::done;
-}
-
 void report_request_end(request_context& host, const request_report& report, const request_ending& ending) {
   const auto now = std::chrono::steady_clock::now();
   log_access(host, report, ending, now);
   if (report.in_worker) return;  // a worker's requests are the host's, counted there
   host.metrics.request_ended(report.route ? *report.route : host.metrics.nothing_ran(),
-                             outcome_of(ending, report.logged_status),
+                             ending.outcome, report.logged_status,
                              std::chrono::duration_cast<std::chrono::microseconds>(now - report.began),
                              report.stdin_bytes, report.stdout_bytes);
 }

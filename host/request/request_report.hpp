@@ -33,9 +33,6 @@ struct request_report {
 // A param as a log line shows it: "-" when absent or empty (`params` may be null).
 std::string_view param_or_dash(const protocol::name_value_list* params, std::string_view name);
 
-// How the metrics count an ending (a pure function).
-request_outcome outcome_of(const request_ending& ending, int logged_status);
-
 // The access line, then the metrics.
 void report_request_end(request_context& host, const request_report& report, const request_ending& ending);
 

@@ -103,7 +103,7 @@ void request_session::on_timer() {
     // The last records did not go out in time: the web server is not reading.
     host_.log->warn("{} request {} {}: the web server does not read the end of the response; closing the "
                     "connection", peer_, request_id_, script_);
-    if (auto sink = sink_.lock()) sink->tear_down("a response's end was not read in time");
+    if (auto sink = sink_.lock()) sink->tear_down(close_reason::replies_not_read);
     return;
   }
   perform(lifecycle_.resume(lifecycle_event::timer_fired{std::chrono::steady_clock::now()}));
@@ -148,7 +148,7 @@ void request_session::start(protocol::name_value_list params) {
            "This listener serves only the ping and status paths.");
     return;
   }
-  slot_ = request_slot(host_.active_requests, settings->max_requests);
+  slot_ = request_slot(host_.active_requests, settings->max_requests, &host_.quiet);
   if (slot_.held()) host_.metrics.note_in_flight(host_.active_requests.load(std::memory_order_relaxed));
   if (!slot_.held()) {
     if (std::string more; host_.refused_requests_log.allow(more))
@@ -396,7 +396,7 @@ awaitable<void> request_session::finalize() {
   stdin_arrived_.cancel();
   stdin_arrived_.close();
   slot_.release();
-  if (lifecycle_.writes_in_flight() && ending.reason == end_reason::timeout)
+  if (lifecycle_.writes_in_flight() && ending.outcome == request_outcome::timeout)
     host_.log->warn("{} request {} {}: stopped while writing to a client that does not read", peer_, request_id_,
                     script_);
   if (!ending.log_message.empty())
@@ -411,10 +411,10 @@ awaitable<void> request_session::finalize() {
   final_records last;
   if (sink) last = co_await write_last_records(*sink, ending, alone);
   if (sink && last.close_connection) {
-    if (ending.reason != end_reason::write_failed)
+    if (ending.outcome != request_outcome::write_failed)
       host_.log->warn("{} request {} {}: closing the connection without END_REQUEST, so the web server sees the "
                       "response is incomplete", peer_, request_id_, script_);
-    sink->tear_down(ending.reason == end_reason::write_failed ? "a write failed" : "a response was cut");
+    sink->tear_down(ending.outcome == request_outcome::write_failed ? close_reason::write_failed : close_reason::response_cut);
   }
   lifecycle_.finished();  // a timer still armed finds it ended
   host_answer_slot_.release();  // only now: its answer has been written (or its connection closed)
@@ -440,7 +440,7 @@ awaitable<final_records> request_session::write_last_records(request_sink& sink,
     last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
     if (!last.close_connection) {
       co_await send_held_output(sink);
-      if (handler_ran_) last.bytes.insert(0, run_time_record());
+      if (flush_waits()) last.bytes.insert(0, run_time_record(ending.outcome));  // in a worker
     }
     // A cut from a worker reaches the host as the worker's own failure.
     if (!last.close_connection || host_.worker_plugin.empty()) {

@@ -148,7 +148,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   // In a worker: how long the handler ran, told to the host with the end.
   std::optional<std::chrono::microseconds> handler_ran_;
   void release_run_ticket();
-  std::string run_time_record() const;  // GET_VALUES_RESULT run_time_value
+  std::string run_time_record(request_outcome outcome) const;  // GET_VALUES_RESULT run_time_value
   boost::asio::awaitable<void> wait_for_run_turn();
 };
 

@@ -8,9 +8,10 @@
 #include <boost/asio/buffer.hpp>
 
 #include <cstdint>
-#include <string_view>
 #include <utility>
 #include <vector>
+
+#include <host/common/close_reason.hpp>
 
 namespace fcgihost::host {
 
@@ -48,7 +49,7 @@ class request_sink {
   virtual void resume_reading() = 0;
   // The connection cannot go on (a response must show as cut, a peer that
   // does not read): close it now, ending every request on it.
-  virtual void tear_down(std::string_view why) = 0;
+  virtual void tear_down(close_reason why) = 0;
 
  protected:
   virtual void release_writer() = 0;

@@ -1,14 +1,9 @@
-// fcgi-host: listens, serves, reloads on SIGHUP, drains on SIGTERM.
-#include <malloc.h>
-#include <sys/resource.h>
-
-#include <boost/asio/as_tuple.hpp>
+// fcgi-host: puts the host together, serves until its controller stops the
+// I/O threads (see process_controller), then takes it apart in order.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -17,7 +12,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <functional>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -30,6 +24,9 @@
 #include <runners/worker/worker_runner.hpp>
 
 #include <host/startup/cgi_mode.hpp>
+#include <host/startup/process_controller.hpp>
+#include <host/startup/process_tuning.hpp>
+#include <host/startup/worker_settings.hpp>
 #include <host/config/config.hpp>
 #include <host/ops/idle_memory_trim.hpp>
 #include <host/ops/in_place_upgrade.hpp>
@@ -42,8 +39,6 @@
 #include <host/worker/worker_main.hpp>
 
 namespace asio = boost::asio;
-using asio::awaitable;
-using asio::use_awaitable;
 using namespace fcgihost;
 using namespace fcgihost::host;
 
@@ -65,223 +60,6 @@ std::string describe(const std::vector<listener>& listeners) {
   std::string text;
   for (const auto& l : listeners) text += (text.empty() ? "" : ", ") + l.description;
   return text;
-}
-
-// Looks every 20 ms until `done()` or the deadline.
-template <typename Done>
-awaitable<void> poll_until(asio::steady_timer& poll, std::chrono::steady_clock::time_point deadline, Done done) {
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    poll.expires_after(std::chrono::milliseconds(20));
-    co_await poll.async_wait(asio::as_tuple(use_awaitable));
-  }
-}
-
-// Waits for the requests in flight to end and then for the connections to
-// close (bounded): a connection still open may carry a request the web
-// server has sent and this process has not read yet (each connection closes
-// itself once idle, see connection::close_when_idle). Aborts what is left at
-// the limit, so handlers see their stop tokens; then stops everything.
-awaitable<void> drain(asio::io_context& io, runners::io_threads& threads, host_context& host, server& srv,
-                      std::chrono::milliseconds limit) {
-  asio::steady_timer poll(io);
-  co_await poll_until(poll, std::chrono::steady_clock::now() + limit,
-                      [&] { return host.active_requests == 0 && host.open_connections == 0; });
-  if (host.active_requests > 0) {
-    host.log->warn("drain timeout: stopping with {} request(s) still running", host.active_requests.load());
-    srv.shut_down_connections();
-    co_await poll_until(poll, std::chrono::steady_clock::now() + std::chrono::seconds(1),
-                        [&] { return host.active_requests == 0; });
-  } else if (host.open_connections > 0) {
-    host.log->info("all requests finished; {} idle connection(s) still open are closed", host.open_connections.load());
-  } else {
-    host.log->info("all requests finished");
-  }
-  threads.stop();
-}
-
-// Reloads a plugin whose [plugin.NAME] settings a SIGHUP changed.
-using settings_change_handler = std::function<void(const std::string& plugin)>;
-
-// What the signals act on.
-struct signal_targets {
-  asio::io_context& io;
-  runners::io_threads& threads;
-  host_context& host;
-  server& srv;
-  const command_line& line;
-  service_notifier& service;
-  settings_change_handler plugin_settings_changed;
-  in_place_upgrade& upgrade;
-  const std::vector<listener>& listeners;
-  bool& handed_over;  // the sockets (and their files) belong to a new process now
-};
-
-void reload(signal_targets& to) {
-  auto& host = to.host;
-  to.service.reloading();
-  try {
-    host_config fresh = build_config(to.line);
-    const auto running = host.settings();
-    if (const auto ignored = restart_only_changes(*running, fresh); !ignored.empty())
-      host.log->warn("SIGHUP: {} changed, which takes a restart; the rest applies now", ignored);
-    keep_restart_only_settings(*running, fresh);  // so settings() says what is in effect
-    host.metrics.attach_routes(fresh);
-    host.log->set_level(spdlog::level::from_str(fresh.log_level));
-    const auto changed = plugins_with_changed_settings(*running, fresh);
-    host.config.store(std::make_shared<const host_config>(std::move(fresh)));
-    for (const auto& plugin : changed) {
-      host.log->info("SIGHUP: the settings of plugin {} changed; its next request loads it with them", plugin);
-      to.plugin_settings_changed(plugin);
-    }
-    host.log->info("SIGHUP: configuration reloaded{}",
-                   to.line.config_file ? " from " + to.line.config_file->string() : std::string());
-  } catch (const std::exception& e) {
-    host.log->error("SIGHUP: keeping the old configuration: {}", e.what());
-  }
-  to.service.ready("serving");
-}
-
-void start_drain(signal_targets& to, std::string_view why) {
-  auto& host = to.host;
-  host.draining = true;
-  host.log->info("{}: no new connections; waiting up to {} s for {} request(s)", why,
-                 std::chrono::duration<double>(host.settings()->drain_timeout).count(), host.active_requests.load());
-  // After an upgrade the service goes on, in the new process.
-  if (!to.handed_over) to.service.stopping("draining " + std::to_string(host.active_requests.load()) + " request(s)");
-  to.srv.stop_accepting_and_drain();
-  asio::co_spawn(to.io, drain(to.io, to.threads, host, to.srv, host.settings()->drain_timeout),
-                 [&host](std::exception_ptr failure) {
-                   if (failure) host.log->critical("the drain failed; stopping");
-                 });
-}
-
-// SIGUSR2: a new process on the same sockets; this one drains once it serves.
-void upgrade(signal_targets& to) {
-  auto& host = to.host;
-  if (host.draining) return host.log->warn("SIGUSR2 ignored: the host is stopping");
-  if (to.upgrade.under_way()) return host.log->warn("SIGUSR2 ignored: an upgrade is already under way");
-  to.upgrade.start(
-      to.listeners,
-      [&to](pid_t successor) {
-        if (to.host.draining) return;  // a SIGTERM came first
-        to.handed_over = true;
-        to.service.main_pid(successor);
-        start_drain(to, "SIGUSR2: process " + std::to_string(successor) + " serves on these sockets now");
-      },
-      [&host](const std::string& why) {
-        host.log->error("SIGUSR2: the upgrade failed: {}; this process goes on serving", why);
-      });
-}
-
-awaitable<void> handle_signals(asio::signal_set& signals, signal_targets to) {
-  while (true) {
-    const int signal = co_await signals.async_wait(use_awaitable);
-    if (signal == SIGHUP) {
-      reload(to);
-      continue;
-    }
-    if (signal == SIGUSR2) {
-      upgrade(to);
-      continue;
-    }
-    if (to.host.draining) {
-      if (signal == SIGINT) {
-        to.host.log->warn("second SIGINT: exiting now");
-        to.host.log->flush();
-        std::_Exit(130);
-      }
-      continue;
-    }
-    to.upgrade.cancel();
-    start_drain(to, signal == SIGTERM ? "SIGTERM" : "SIGINT");
-  }
-}
-
-// Every connection takes a descriptor: the soft limit (often 1024) goes up to
-// the hard one. Returns the soft limit as it was, which scripts keep: many
-// programs loop over every possible descriptor.
-rlim_t raise_open_files_limit() {
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return 0;
-  const rlim_t original = files.rlim_cur;
-  if (files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
-  }
-  return original == RLIM_INFINITY ? 0 : original;
-}
-
-// Request bodies and output buffers of 256 KiB to 1 MiB come and go with
-// every streaming request. glibc's defaults give each one fresh pages (mmap
-// above 128 KiB, arenas trimmed with madvise), and the page faults cost more
-// than the copying: 1 MiB POST echo 254 -> 707 requests/s, 64 KiB responses
-// 12.1k -> 16.4k. The arena now keeps up to 16 MiB free for the next request.
-// One arena, not one per thread: the I/O thread does most allocating, and
-// only the main arena's free memory can be given back when the host is idle
-// (malloc_trim cannot shrink another arena's top; see idle_memory_trim).
-// Measured against two arenas, same run: hello at 64 in flight 21.7-25.1k vs
-// 23.4-24.3k req/s, 1 MiB POST echo 753-805 vs 783-889, peak RSS 36-39 vs
-// 26-27 MiB.
-void keep_request_buffers_in_the_heap() {
-  ::mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
-  ::mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
-  ::mallopt(M_ARENA_MAX, 1);
-}
-
-
-// What a worker is started with besides its plugin: the host's logging, its
-// limits, and who it runs as.
-std::vector<std::string> worker_arguments(const host_config& config, const std::optional<runners::run_as>& identity) {
-  const bool verbose = config.log_level == "debug" || config.log_level == "trace";
-  host_config for_worker = config;
-  if (!verbose) for_worker.log_level = "warn";
-  const host_config defaults;
-  std::vector<std::string> arguments;
-  const auto add = [&](std::string key, const std::string& value) {
-    arguments.push_back(std::move(key));
-    arguments.push_back(value);
-  };
-  for (const auto key : worker_setting_keys) {
-    const setting_spec& row = *find_setting(key);
-    if (key == "log-level" || row.show(for_worker) != row.show(defaults)) add("--" + std::string(key), row.show(for_worker));
-  }
-  if (identity) {
-    add("--uid", std::to_string(identity->uid));
-    add("--gid", std::to_string(identity->gid));
-  }
-  return arguments;
-}
-
-// Who workers and scripts run as: `user`/`group` when the host is root.
-std::optional<runners::run_as> identity_of(const host_config& config) {
-  if (config.user.empty()) {
-    if (!config.group.empty()) throw std::invalid_argument("group is set without user");
-    return std::nullopt;
-  }
-  auto identity = runners::resolve_run_as(config.user, config.group);
-  if (::geteuid() != 0 && (identity.uid != ::geteuid() || identity.gid != ::getegid()))
-    throw std::invalid_argument("user " + config.user + " is set, but only a host running as root can switch to it");
-  if (::geteuid() != 0) return std::nullopt;  // already that user
-  return identity;
-}
-
-runners::worker_pool_settings worker_pool_settings_of(const host_config& config,
-                                                      const std::optional<runners::run_as>& identity) {
-  runners::worker_pool_settings settings;
-  settings.limits.fixed_size = config.workers_static;
-  settings.limits.max_workers = config.workers;
-  settings.limits.min_idle = std::min(config.workers_min_idle, config.workers);
-  settings.limits.idle_timeout = config.workers_idle_timeout;
-  settings.limits.max_queue = config.workers_queue != 0 ? config.workers_queue : config.max_requests;
-  settings.limits.pipeline = config.worker_pipeline;
-  settings.limits.max_requests_per_worker = config.worker_max_requests;
-  settings.limits.max_memory_per_worker = config.worker_max_memory;
-  runners::script_limits limits;
-  config.script_limits.apply_to(limits);
-  settings.kill_grace = limits.kill_grace;
-  settings.worker_arguments = worker_arguments(config, identity);
-  settings.nice = config.worker_nice;
-  return settings;
 }
 
 }  // namespace
@@ -397,8 +175,9 @@ int main(int argc, char** argv) {
   // As many threads may replace I/O threads held by a fast-path run as the
   // pool may hold handlers: each such run is a handler that blocked.
   runners::io_threads threads(io, config->io_threads, config->handler_threads,
-                              [log = host.log](const std::string& handler, bool replaced) {
-                                log->warn("{} held an I/O thread for {} ms on the fast path: {}; it runs on the "
+                              [&host](const std::string& handler, bool replaced) {
+                                ++host.metrics.handlers_off_fast_path;
+                                host.log->warn("{} held an I/O thread for {} ms on the fast path: {}; it runs on the "
                                           "handler pool from now on", handler,
                                           runners::io_threads::default_stall_limit.count(),
                                           replaced ? "another thread serves the sockets in its place"
@@ -407,8 +186,9 @@ int main(int argc, char** argv) {
   runners::handler_pool handlers(config->handler_threads);
   std::optional<runners::function_runner> functions;
   if (catalog) {
-    functions.emplace(*catalog, threads, handlers, [log = host.log](const std::string& plugin, double seconds) {
-      log->warn("a handler of {} returned {:.1f} s after its request was stopped: it ignores its stop token",
+    functions.emplace(*catalog, threads, handlers, [&host](const std::string& plugin, double seconds) {
+      ++host.metrics.handlers_returned_late;
+      host.log->warn("a handler of {} returned {:.1f} s after its request was stopped: it ignores its stop token",
                 plugin, seconds);
     });
     host.functions = &*functions;
@@ -446,13 +226,11 @@ int main(int argc, char** argv) {
     if (workers) workers->plugin_settings_changed(plugin);
   };
   in_place_upgrade upgrades(control, host.log, std::vector<std::string>(argv, argv + argc));
-  bool handed_over = false;
-  asio::co_spawn(control,
-                 handle_signals(signals, {io, threads, host, srv, line, service, plugin_settings_changed, upgrades,
-                                          listeners, handed_over}),
-                 [&](std::exception_ptr failure) {
-                   if (failure) host.log->critical("signal handling stopped");
-                 });
+  process_controller controller(control, signals,
+                                {.io = io, .threads = threads, .host = host, .srv = srv, .line = line,
+                                 .service = service, .upgrade = upgrades, .listeners = listeners,
+                                 .plugin_settings_changed = plugin_settings_changed});
+  controller.start();
   host.log->info("fcgi-host listening on {}; plugins: {}; scripts: {}; timeout: {} s{}", describe(listeners),
                  catalog ? catalog->directory().string() : "(none)",
                  scripts ? scripts->directory().string() : "(none)",
@@ -490,7 +268,7 @@ int main(int argc, char** argv) {
   handlers.stop();
   const std::size_t stuck = stuck_io + handlers.wait(stuck_io > 0 ? std::chrono::milliseconds(0) : std::chrono::seconds(1));
 
-  if (!handed_over) remove_socket_files(listeners);
+  if (!controller.handed_over()) remove_socket_files(listeners);
   if (scripts) {
     if (const std::size_t killed = scripts->kill_all(); killed > 0)
       host.log->warn("{} script(s) still running at exit: killed with their process groups, and reaped", killed);

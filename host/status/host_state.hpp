@@ -11,6 +11,7 @@
 #include <runners/script/script_runner.hpp>
 #include <runners/worker/worker_runner.hpp>
 
+#include <host/common/quiet_watch.hpp>
 #include <host/status/metrics.hpp>
 
 namespace fcgihost::host {
@@ -21,6 +22,7 @@ struct host_state {
   std::atomic<std::size_t> active_requests{0};
   std::atomic<std::uint64_t> requests_begun{0};  // ever, for telling when the host is idle
   std::atomic<bool> draining{false};
+  quiet_watch quiet;  // a request slot given back, a connection closed
   runners::function_runner* functions = nullptr;
   runners::script_runner* scripts = nullptr;
   runners::worker_runner* workers = nullptr;  // isolation = "process"

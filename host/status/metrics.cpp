@@ -6,32 +6,18 @@
 
 namespace fcgihost::host {
 
-std::string_view to_string(request_outcome outcome) {
-  switch (outcome) {
-    case request_outcome::done: return "done";
-    case request_outcome::client_error: return "4xx";
-    case request_outcome::server_error: return "5xx";
-    case request_outcome::timeout: return "timeout";
-    case request_outcome::abort: return "abort";
-    case request_outcome::peer_gone: return "peer_gone";
-    case request_outcome::crash: return "crash";
-    case request_outcome::overloaded: return "overloaded";
-    case request_outcome::body_too_large: return "body_too_large";
-  }
-  return "done";
-}
-
 std::size_t this_thread_shard() {
   static std::atomic<std::size_t> next{0};
   thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % metric_shards;
   return mine;
 }
 
-void route_metrics::count(request_outcome outcome, std::chrono::microseconds elapsed, std::uint64_t in,
+void route_metrics::count(request_outcome outcome, int status, std::chrono::microseconds elapsed, std::uint64_t in,
                           std::uint64_t out) {
   constexpr auto relaxed = std::memory_order_relaxed;
   auto& mine = shards_[this_thread_shard()];
   mine.outcomes[static_cast<std::size_t>(outcome)].fetch_add(1, relaxed);
+  mine.statuses[status_class_of(status)].fetch_add(1, relaxed);
   const double seconds = static_cast<double>(elapsed.count()) / 1e6;
   const auto bucket = std::lower_bound(latency_bounds.begin(), latency_bounds.end(), seconds) - latency_bounds.begin();
   mine.buckets[static_cast<std::size_t>(bucket)].fetch_add(1, relaxed);
@@ -53,6 +39,7 @@ route_metrics::snapshot route_metrics::read() const {
   std::uint64_t microseconds = 0;
   for (const auto& each : shards_) {
     for (std::size_t i = 0; i < each.outcomes.size(); ++i) taken.outcomes[i] += each.outcomes[i].load(relaxed);
+    for (std::size_t i = 0; i < each.statuses.size(); ++i) taken.statuses[i] += each.statuses[i].load(relaxed);
     for (std::size_t i = 0; i < each.buckets.size(); ++i) taken.buckets[i] += each.buckets[i].load(relaxed);
     microseconds += each.microseconds_sum.load(relaxed);
     taken.bytes_in += each.bytes_in.load(relaxed);
@@ -83,9 +70,9 @@ void host_metrics::note_in_flight(std::size_t in_flight) {
   }
 }
 
-void host_metrics::request_ended(route_metrics& route, request_outcome outcome, std::chrono::microseconds elapsed,
-                                 std::uint64_t in, std::uint64_t out) {
-  route.count(outcome, elapsed, in, out);
+void host_metrics::request_ended(route_metrics& route, request_outcome outcome, int status,
+                                 std::chrono::microseconds elapsed, std::uint64_t in, std::uint64_t out) {
+  route.count(outcome, status, elapsed, in, out);
 }
 
 std::vector<route_metrics::snapshot> host_metrics::read_routes() const {

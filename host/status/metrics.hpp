@@ -19,23 +19,12 @@
 #include <string_view>
 #include <vector>
 
+#include <host/common/close_reason.hpp>
+#include <host/common/request_outcome.hpp>
+
 namespace fcgihost::host {
 
 struct host_config;
-
-enum class request_outcome {
-  done,
-  client_error,  // 4xx
-  server_error,  // 5xx
-  timeout,
-  abort,
-  peer_gone,
-  crash,
-  overloaded,
-  body_too_large,
-};
-inline constexpr std::size_t request_outcome_count = 9;
-std::string_view to_string(request_outcome outcome);
 
 // Upper bounds of the latency histogram's buckets, in seconds (+Inf after).
 inline constexpr std::array<double, 12> latency_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -49,12 +38,15 @@ class route_metrics {
  public:
   explicit route_metrics(std::string name) : name_(std::move(name)) {}
   const std::string& name() const { return name_; }
-  // A request ended: its outcome, how long it took, its body and response bytes.
-  void count(request_outcome outcome, std::chrono::microseconds elapsed, std::uint64_t in, std::uint64_t out);
+  // A request ended: its outcome, the HTTP status the client got (0: none),
+  // how long it took, its body and response bytes.
+  void count(request_outcome outcome, int status, std::chrono::microseconds elapsed, std::uint64_t in,
+             std::uint64_t out);
 
   struct snapshot {
     std::string name;
-    std::array<std::uint64_t, request_outcome_count> outcomes{};
+    std::array<std::uint64_t, all_request_outcomes.size()> outcomes{};
+    std::array<std::uint64_t, status_classes.size()> statuses{};
     std::array<std::uint64_t, latency_bounds.size() + 1> buckets{};  // not cumulative; the last is +Inf
     double seconds_sum = 0;
     std::uint64_t bytes_in = 0, bytes_out = 0;
@@ -64,7 +56,8 @@ class route_metrics {
 
  private:
   struct alignas(64) shard {
-    std::array<std::atomic<std::uint64_t>, request_outcome_count> outcomes{};
+    std::array<std::atomic<std::uint64_t>, all_request_outcomes.size()> outcomes{};
+    std::array<std::atomic<std::uint64_t>, status_classes.size()> statuses{};
     std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> buckets{};
     std::atomic<std::uint64_t> microseconds_sum{0};
     std::atomic<std::uint64_t> bytes_in{0};   // request bodies (FCGI_STDIN)
@@ -84,8 +77,19 @@ class host_metrics {
   std::atomic<std::uint64_t> connections_accepted{0};
   std::atomic<std::uint64_t> connections_refused{0};  // FCGI_WEB_SERVER_ADDRS, max-connections
   std::atomic<std::uint64_t> connections_evicted{0};
+  // Connections closed, by why (close_reason's order).
+  std::array<std::atomic<std::uint64_t>, all_close_reasons.size()> connections_closed{};
+  void connection_closed(close_reason reason) {
+    connections_closed[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
   std::atomic<std::size_t> most_in_flight{0};
   std::atomic<std::uint64_t> slow_requests{0};  // passed --slow-threshold while running
+  std::atomic<std::uint64_t> reloads{0};          // SIGHUP: the configuration reloaded
+  std::atomic<std::uint64_t> reload_failures{0};  // SIGHUP: the old configuration kept
+  // In-process handlers: moved off the fast path for holding an I/O thread,
+  // and returned long after their request was stopped.
+  std::atomic<std::uint64_t> handlers_off_fast_path{0};
+  std::atomic<std::uint64_t> handlers_returned_late{0};
 
   // The route a request ran under: its [[route]] (by pattern), or a default.
   route_metrics& plugins() { return *plugins_; }
@@ -98,7 +102,7 @@ class host_metrics {
 
   // A request began running: `in_flight` is how many run now.
   void note_in_flight(std::size_t in_flight);
-  void request_ended(route_metrics& route, request_outcome outcome, std::chrono::microseconds elapsed,
+  void request_ended(route_metrics& route, request_outcome outcome, int status, std::chrono::microseconds elapsed,
                      std::uint64_t in, std::uint64_t out);
 
   std::vector<route_metrics::snapshot> read_routes() const;

@@ -28,15 +28,15 @@ namespace message = protocol::message;
 namespace {
 constexpr std::size_t read_buffer_size = 256 * 1024;
 constexpr std::size_t small_read_size = 4 * 1024;
-// How long reading waits for a runner to take its backlog of FCGI_STDIN.
-constexpr auto longest_read_pause = std::chrono::milliseconds(100);
-// How long a closing connection reads and drops input (see close_gracefully).
-constexpr auto linger_time = std::chrono::seconds(2);
 
 protocol::decoder_limits limits_from(const host_config& config) {
   protocol::decoder_limits limits;
   limits.max_params_bytes = config.max_params_bytes;
   return limits;
+}
+
+connection_timeouts timeouts_from(const host_config& config) {
+  return {.read = config.read_timeout, .idle = config.idle_timeout};
 }
 }  // namespace
 
@@ -46,16 +46,17 @@ connection::connection(socket_type socket, host_context& host, std::string peer,
       peer_(std::move(peer)),
       status_only_(status_only),
       decoder_(limits_from(*host.settings())),
+      fsm_(timeouts_from(*host.settings()), clock::now()),
       write_lock_(socket_.get_executor(), 1),
-      linger_(socket_.get_executor()),
-      first_request_wait_(socket_.get_executor()),
       resume_reading_(socket_.get_executor()),
-      activity_check_(socket_.get_executor()) {
+      timer_(socket_.get_executor()) {
   if (!status_only_) ++host_.open_connections;  // a status listener's count in no limit
 }
 
 connection::~connection() {
-  if (!status_only_) --host_.open_connections;
+  if (status_only_) return;
+  --host_.open_connections;
+  host_.quiet.ended_one();
 }
 
 awaitable<requests_seen> connection::requests_now(std::size_t most) {
@@ -109,88 +110,98 @@ awaitable<void> connection::write_bytes(std::string bytes) {
     if (outcome.index() == 1) {
       host_.log->warn("{}: closing the connection: it has not read our replies for {:g} s (read-timeout)", peer_,
                       std::chrono::duration<double>(limit).count());
-      tear_down("replies not read");
+      tear_down(close_reason::replies_not_read);
       co_return;
     }
     written = std::get<0>(outcome);
   }
-  if (!written) tear_down("a write failed");
+  if (!written) tear_down(close_reason::write_failed);
 }
 
-void connection::close_socket() {
-  resume_reading_.cancel();
-  linger_.cancel();
-  activity_check_.cancel();
-  error_code ignored;
-  if (!sent_end_of_output_) socket_.shutdown(socket_type::shutdown_both, ignored);
-  socket_.close(ignored);
+void connection::perform(const connection_action& action) {
+  if (action.wake_at) arm_timer(*action.wake_at);
+  switch (action.what) {
+    case connection_action::kind::none:
+    case connection_action::kind::pause_reading:  // the read loop's (see serve)
+      break;
+    case connection_action::kind::linger: {
+      error_code ignored;
+      socket_.shutdown(socket_type::shutdown_send, ignored);
+      sent_end_of_output_ = true;
+      break;
+    }
+    case connection_action::kind::close:
+      close_now(action);
+      break;
+  }
 }
 
-void connection::tear_down(std::string_view why) {
-  if (state_ == state::closed) return;
-  state_ = state::closed;
-  first_request_wait_.cancel();
-  if (!requests_.empty()) host_.log->debug("{}: ending {} request(s): {}", peer_, requests_.size(), why);
+void connection::arm_timer(clock::time_point at) {
+  if (at == clock::time_point::max()) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(at);
+  timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->perform(self->fsm_.timer_fired(clock::now()));
+  });
+}
+
+void connection::close_now(const connection_action& action) {
+  const auto seconds = [](std::chrono::milliseconds limit) { return std::chrono::duration<double>(limit).count(); };
+  switch (action.reason) {
+    case close_reason::read_timeout:
+      host_.log->warn("{}: closing the connection: stopped in the middle of a record or of a request's PARAMS for "
+                      "{:g} s (read-timeout)", peer_, seconds(action.limit));
+      break;
+    case close_reason::idle_timeout:
+      host_.log->warn("{}: closing the connection: idle for {:g} s (idle-timeout)", peer_, seconds(action.limit));
+      break;
+    case close_reason::evicted:
+      host_.log->warn("{}: closing the connection, which has sent nothing for {:.1f} s, to admit a new one "
+                      "(max-connections)", peer_,
+                      std::chrono::duration<double>(clock::now() - last_input()).count());
+      break;
+    default:
+      break;
+  }
+  if (!status_only_) host_.metrics.connection_closed(action.reason);
+  if (!requests_.empty())
+    host_.log->debug("{}: ending {} request(s): {}", peer_, requests_.size(), to_string(action.reason));
   // abort() ends a session, which then leaves the map: work on a copy.
   auto sessions = requests_;
   for (auto& [id, session] : sessions) session->abort(true);
   close_socket();
 }
 
-// Closing a socket that still has unread input makes TCP send a reset, which
-// can destroy the response the web server has not read yet. So, as nginx's
-// lingering close does: shut our side, read and drop until the peer closes,
-// and close for good after a bounded wait.
-void connection::close_gracefully() {
-  if (state_ != state::reading || !socket_.is_open()) return;
-  state_ = state::lingering;
+void connection::close_socket() {
+  resume_reading_.cancel();
+  timer_.cancel();
   error_code ignored;
-  socket_.shutdown(socket_type::shutdown_send, ignored);
-  sent_end_of_output_ = true;
-  linger_.expires_after(linger_time);
-  linger_.async_wait([weak = weak_from_this()](error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->tear_down("the lingering close is over");
-  });
+  if (!sent_end_of_output_) socket_.shutdown(socket_type::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+void connection::tear_down(close_reason why) { perform(fsm_.close(why)); }
+
+bool connection::input_waiting() {
+  error_code ec;
+  return socket_.available(ec) > 0 && !ec;
 }
 
 void connection::drain() {
   asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-    self->closing_ = true;
-    self->close_when_idle();
+    self->perform(self->fsm_.drain(clock::now(), self->input_waiting()));
   });
-}
-
-void connection::close_when_idle() {
-  // A request released but still writing its last records would lose them.
-  if (!requests_.empty() || last_records_pending_ > 0 || state_ != state::reading) return;
-  error_code ec;
-  if (socket_.available(ec) > 0 && !ec) return;  // a request is arriving: request_done() comes back here
-  if (!received_any_) {
-    // Just opened: its first request may be on its way.
-    constexpr auto first_request_grace = std::chrono::seconds(1);
-    first_request_wait_.expires_after(first_request_grace);
-    first_request_wait_.async_wait([weak = weak_from_this()](error_code waited) {
-      if (waited) return;
-      if (auto self = weak.lock(); self && self->requests_.empty()) self->close_gracefully();
-    });
-    return;
-  }
-  close_gracefully();
 }
 
 void connection::shut_down() {
-  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->tear_down("the host is shutting down"); });
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->tear_down(close_reason::host_stopping); });
 }
 
 void connection::evict() {
-  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->state_ == state::closed || self->serving()) return;  // it began a request meanwhile
-    self->host_.log->warn("{}: closing the connection, which has sent nothing for {:.1f} s, to admit a new one "
-                          "(max-connections)", self->peer_,
-                          std::chrono::duration<double>(clock::now() - self->last_input()).count());
-    self->tear_down("evicted for a new connection");
-  });
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->perform(self->fsm_.evict()); });
 }
 
 bool connection::alone(std::uint16_t request_id) const {
@@ -200,24 +211,16 @@ bool connection::alone(std::uint16_t request_id) const {
 void connection::release_request(std::uint16_t request_id) {
   const auto found = requests_.find(request_id);
   if (found == requests_.end()) return;
-  if (found->second->started()) {
-    started_requests_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  const bool was_started = found->second->started();
+  if (was_started) started_requests_.fetch_sub(1, std::memory_order_relaxed);
   requests_.erase(found);
-  ++last_records_pending_;  // until request_done
   decoder_.forget(request_id);
-  last_activity_ = clock::now();
+  perform(fsm_.request_released(clock::now(), was_started));
   resume_reading();  // late input for it is read and dropped
 }
 
 void connection::request_done(bool keep_conn) {
-  if (last_records_pending_ > 0) --last_records_pending_;
-  after_last_records(keep_conn);
-}
-
-void connection::after_last_records(bool keep_conn) {
-  if (!keep_conn) closing_ = true;  // the web server closes it after this request (FCGI_KEEP_CONN unset)
-  if (closing_) close_when_idle();
+  perform(fsm_.last_records_out(clock::now(), keep_conn, input_waiting()));
 }
 
 void connection::resume_reading() {
@@ -237,135 +240,75 @@ bool connection::input_backlogged() const {
 // to read its output while the web server waits to send more of the body:
 // then the spool takes the body after all, and that request is not paused for
 // again.
-awaitable<void> connection::pause_reading() {
+awaitable<void> connection::pause_reading(clock::time_point until) {
   const auto paused_for = requests_.begin()->second;
   reading_paused_ = true;
-  resume_reading_.expires_after(longest_read_pause);
+  resume_reading_.expires_at(until);
   auto [ec] = co_await resume_reading_.async_wait(asio::as_tuple(use_awaitable));
   reading_paused_ = false;
   if (!ec) paused_for->stop_backpressure();
 }
 
 void connection::note_input() {
-  received_any_ = true;
-  first_request_wait_.cancel();
-  last_activity_ = clock::now();
-  last_input_.store(last_activity_.time_since_epoch().count(), std::memory_order_relaxed);
-}
-
-// One timer, checked lazily: reads only note the time, and the timer, when it
-// fires, works out which limit applies now and re-arms for when it would
-// expire. A connection with a request running has no read limit (the
-// request's deadline governs the wait for its body); one stopped in the middle
-// of a record or of a request's PARAMS has --read-timeout; one with nothing in
-// flight has --idle-timeout.
-void connection::arm_activity_check(clock::time_point at) {
-  check_at_ = at;
-  activity_check_.expires_at(at);
-  activity_check_.async_wait([weak = weak_from_this()](error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->check_activity();
-  });
-}
-
-void connection::check_activity() {
-  if (state_ != state::reading) return;
-  const auto settings = host_.settings();
-  const auto now = clock::now();
-  const bool mid_request = !decoder_.at_record_boundary() || requests_.size() > started_requests_;
-  std::chrono::milliseconds limit{0};
-  const char* what = "";
-  const char* setting = "";
-  if (started_requests_ == 0 && mid_request) {
-    limit = settings->read_timeout;
-    what = "stopped in the middle of a record or of a request's PARAMS";
-    setting = "read-timeout";
-  } else if (requests_.empty()) {
-    limit = settings->idle_timeout;
-    what = "idle";
-    setting = "idle-timeout";
-  }
-  if (limit.count() > 0 && now - last_activity_ >= limit) {
-    host_.log->warn("{}: closing the connection: {} for {:g} s ({})", peer_, what,
-                    std::chrono::duration<double>(limit).count(), setting);
-    tear_down("a timeout");
-    return;
-  }
-  // Check again when the limit could expire; with none in force, after the
-  // shorter of the two, since the connection's state may change meanwhile.
-  auto next = limit.count() > 0 ? last_activity_ + limit : clock::time_point::max();
-  for (const auto other : {settings->read_timeout, settings->idle_timeout})
-    if (other.count() > 0 && limit.count() == 0) next = std::min(next, now + other);
-  if (next != clock::time_point::max()) arm_activity_check(next);
-}
-
-// Input can put the connection in the middle of a record or of a request's
-// PARAMS, where the read timeout applies: the check must not sleep past it.
-void connection::note_read_limit() {
-  if (started_requests_ > 0 || (decoder_.at_record_boundary() && requests_.size() == started_requests_)) return;
-  const auto limit = host_.settings()->read_timeout;
-  if (limit.count() > 0 && check_at_ > last_activity_ + limit) arm_activity_check(last_activity_ + limit);
+  last_input_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 awaitable<void> connection::run() {
   auto self = shared_from_this();
-  check_activity();
-  // Accepted while the host drains (its acceptor closes soon after): served
-  // like the others, then closed.
-  if (host_.draining) {
-    closing_ = true;
-    close_when_idle();
-  }
-  std::string why = "the connection ended";
+  perform(fsm_.opened(clock::now(), host_.draining, input_waiting()));
+  auto why = close_reason::peer_closed;
   try {
-    co_await serve();
+    why = co_await serve();
   } catch (const std::exception& e) {
     host_.log->error("{}: connection failed inside the host: {}", peer_, e.what());
-    why = e.what();
+    why = close_reason::host_failure;
   }
   tear_down(why);
 }
 
-awaitable<void> connection::serve() {
+awaitable<close_reason> connection::serve() {
   // Small reads while the web server sends requests one by one, large ones
   // while a body streams in; between them no large buffer is held, so an
   // idle keep-alive connection costs a few KiB, not 64.
   std::array<char, small_read_size> small_buffer;
   std::unique_ptr<char[]> large_buffer;
-  while (state_ != state::closed) {
+  while (fsm_.state() != connection_fsm::phase::closed) {
     const auto buffer = large_buffer ? asio::mutable_buffer(large_buffer.get(), read_buffer_size)
                                      : asio::mutable_buffer(small_buffer.data(), small_buffer.size());
     auto [ec, n] = co_await socket_.async_read_some(buffer, asio::as_tuple(use_awaitable));
     if (ec) {
-      if (state_ == state::closed) co_return;
-      if (ec == asio::error::eof && !decoder_.at_record_boundary() && state_ != state::lingering)
+      if (fsm_.reading() && ec == asio::error::eof && !decoder_.at_record_boundary())
         host_.log->warn("{}: connection closed in the middle of a record", peer_);
       else if (ec != asio::error::eof && ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor)
         host_.log->debug("{}: connection ended: {}", peer_, ec.message());
-      co_return;
+      co_return close_reason::peer_closed;
     }
-    if (state_ == state::lingering) continue;  // input after our last response is dropped
+    if (!fsm_.reading()) continue;  // lingering: input after our last response is dropped
     note_input();
+    perform(fsm_.input(clock::now()));
     std::string_view input(static_cast<const char*>(buffer.data()), n);
-    while (!input.empty() && state_ == state::reading) {
+    while (!input.empty() && fsm_.reading()) {
       protocol::decoded_message decoded;
       bool ready = false;
       std::error_code protocol_error;
       input.remove_prefix(decoder_.put(input, decoded, ready, protocol_error));
       if (protocol_error) {
         host_.log->warn("{}: closing the connection: {}", peer_, protocol_error.message());
-        co_return;
+        co_return close_reason::protocol_error;
       }
       if (ready) co_await handle(decoded);
     }
-    if (state_ == state::reading) note_read_limit();
-    if (state_ == state::reading && input_backlogged()) co_await pause_reading();
+    const auto next =
+        fsm_.input_handled(clock::now(), decoder_.at_record_boundary(), fsm_.reading() && input_backlogged());
+    perform(next);
+    if (next.what == connection_action::kind::pause_reading) co_await pause_reading(next.until);
     // The views into the buffer are all used up here: it may change.
     if (n < buffer.size())
       large_buffer.reset();
     else if (!large_buffer)
       large_buffer = std::make_unique_for_overwrite<char[]>(read_buffer_size);
   }
+  co_return close_reason::peer_closed;
 }
 
 awaitable<void> connection::handle(protocol::decoded_message& decoded) {
@@ -375,6 +318,7 @@ awaitable<void> connection::handle(protocol::decoded_message& decoded) {
     auto session = requests_.find(params->request_id);
     if (session != requests_.end() && !session->second->started()) {
       started_requests_.fetch_add(1, std::memory_order_relaxed);
+      perform(fsm_.request_started());
       auto keep = session->second;
       keep->start(std::move(params->pairs));
     }
@@ -412,14 +356,13 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
     decoder_.forget(begin.request_id);
     std::string reply;
     protocol::append_end_request(reply, begin.request_id, 0, status);
-    ++last_records_pending_;
+    fsm_.refusal_pending();
     co_await write_bytes(std::move(reply));
-    --last_records_pending_;
-    after_last_records(begin.keep_conn);
+    request_done(begin.keep_conn);
   };
   if (requests_.contains(begin.request_id)) {
     host_.log->warn("{}: closing the connection: request id {} began twice", peer_, begin.request_id);
-    tear_down("protocol error");
+    tear_down(close_reason::protocol_error);
     co_return;
   }
   const bool authorizer = begin.role == static_cast<std::uint16_t>(protocol::role::authorizer);
@@ -436,6 +379,7 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
   // The limits in force now, also for a connection opened before a reload.
   const auto settings = host_.settings();
   decoder_.set_limits(limits_from(*settings));
+  perform(fsm_.set_timeouts(timeouts_from(*settings)));
   // Requests still receiving their PARAMS hold no slot of --max-requests (so
   // one connection cannot starve the others of them); each connection may
   // have as many of them as --max-requests.
@@ -450,6 +394,7 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
                                                    begin.request_id, begin.keep_conn, status_only_,
                                                    authorizer ? fcgi_role::authorizer : fcgi_role::responder);
   requests_[begin.request_id] = session;
+  perform(fsm_.request_begun());
   host_.requests_begun.fetch_add(1, std::memory_order_relaxed);
   session->begin();
 }

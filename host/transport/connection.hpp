@@ -22,6 +22,7 @@
 
 #include <fcgihost/protocol/message_decoder.hpp>
 
+#include <host/transport/connection_fsm.hpp>
 #include <host/transport/host_context.hpp>
 #include <host/request/request_sink.hpp>
 #include <host/status/request_view.hpp>
@@ -66,7 +67,7 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   void release_request(std::uint16_t request_id) override;
   void request_done(bool keep_conn) override;
   void resume_reading() override;
-  void tear_down(std::string_view why) override;
+  void tear_down(close_reason why) override;
 
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   const std::string& peer() const { return peer_; }
@@ -75,61 +76,40 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   void release_writer() override;
 
  private:
-  // The connection's own small state machine.
-  enum class state {
-    reading,    // serving
-    lingering,  // our side is shut down after the last response; input is read and dropped
-    closed,     // torn down
-  };
-
-  boost::asio::awaitable<void> serve();
+  boost::asio::awaitable<close_reason> serve();
   boost::asio::awaitable<void> handle(protocol::decoded_message& message);
   boost::asio::awaitable<void> begin_request(const protocol::message::begin_request& begin);
   boost::asio::awaitable<void> answer_get_values(const protocol::message::get_values& query);
   boost::asio::awaitable<void> write_bytes(std::string bytes);
   boost::asio::awaitable<bool> write_locked(const std::string& bytes);
+  // Does what the state machine says after an event (see connection_action).
+  void perform(const connection_action& action);
+  void arm_timer(clock::time_point at);
+  void close_now(const connection_action& action);
   void close_socket();
-  // Ends the connection after a response: see connection.cpp.
-  void close_gracefully();
+  // Bytes the peer sent that are not read yet.
+  bool input_waiting();
   // Whether to stop reading until the only request's runner catches up.
   bool input_backlogged() const;
-  boost::asio::awaitable<void> pause_reading();
+  boost::asio::awaitable<void> pause_reading(clock::time_point until);
   void note_input();
-  // The read and idle timeouts: see connection.cpp.
-  void arm_activity_check(clock::time_point at);
-  void check_activity();
-  // A closing connection with no request left closes (gracefully) unless its
-  // peer may have sent a request it has not read yet: one that arrived is
-  // served first, and one just opened gets a moment for its first request
-  // (a web server connects, then writes; closing then loses that request).
-  void close_when_idle();
-  void after_last_records(bool keep_conn);
-  void note_read_limit();
 
   socket_type socket_;
   host_context& host_;
   std::string peer_;
   const bool status_only_;
   protocol::message_decoder decoder_;
+  connection_fsm fsm_;
   boost::asio::experimental::channel<void(boost::system::error_code)> write_lock_;
   std::map<std::uint16_t, std::shared_ptr<request_session>> requests_;
-  // Of requests_, those whose PARAMS are complete. Changed on the strand only;
-  // atomic because the server reads it from another thread (serving()).
+  // Of requests_, those whose PARAMS are complete (the state machine's count,
+  // mirrored: the server reads it from another thread, in serving()).
   std::atomic<std::size_t> started_requests_{0};
-  state state_ = state::reading;
   bool sent_end_of_output_ = false;  // shut for sending (a lingering close)
-  bool closing_ = false;  // close once no request is left
-  bool received_any_ = false;  // a byte has come: not a connection just opened
-  // Requests released (their ids free) whose last records are still being
-  // written: the connection is not idle until they are out.
-  std::size_t last_records_pending_ = 0;
-  boost::asio::steady_timer linger_;
-  boost::asio::steady_timer first_request_wait_;  // see close_when_idle
   bool reading_paused_ = false;
   boost::asio::steady_timer resume_reading_;  // cancelled to resume
-  boost::asio::steady_timer activity_check_;
-  clock::time_point check_at_ = clock::time_point::max();  // when activity_check_ fires
-  clock::time_point last_activity_ = clock::now();  // the last input, or the last request's end
+  // The state machine's one timer: timeouts, the first request's grace, the linger.
+  boost::asio::steady_timer timer_;
   std::atomic<clock::rep> last_input_{clock::now().time_since_epoch().count()};
   std::atomic<bool> evicting_{false};
 };

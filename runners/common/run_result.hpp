@@ -20,6 +20,9 @@ struct run_result {
   // A script closed its stdout and runs on: its response is whole, and the
   // process ends later (at its exit, or killed at the request's deadline).
   bool runs_on = false;
+  // In a worker's end: the outcome its worker gave the request ("failed",
+  // "bad_response"...), as the worker said it: the host checks the word.
+  std::string told_outcome;
 };
 
 }  // namespace fcgihost::runners

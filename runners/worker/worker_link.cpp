@@ -237,10 +237,15 @@ asio::awaitable<void> worker_link::read_loop() {
         } else if (auto* told = std::get_if<protocol::message::get_values_result>(&decoded)) {
           const auto* run_time = protocol::find_value(told->pairs, worker_protocol::run_time_value);
           if (!run_time) return;
+          // "ID MICROSECONDS OUTCOME"; the outcome a word of at most 31 letters.
           unsigned id = 0;
           long long us = -1;
-          if (std::sscanf(run_time->c_str(), "%u %lld", &id, &us) != 2) return;
-          if (auto at = find(static_cast<std::uint16_t>(id)); at != line_.end()) (*at)->run_us = us;
+          char word[32] = {};
+          if (std::sscanf(run_time->c_str(), "%u %lld %31[a-z_]", &id, &us, word) < 2) return;
+          if (auto at = find(static_cast<std::uint16_t>(id)); at != line_.end()) {
+            (*at)->run_us = us;
+            (*at)->outcome = word;
+          }
         } else if (auto* end = std::get_if<protocol::message::end_request>(&decoded)) {
           auto at = find(end->request_id);
           if (at == line_.end()) return;
@@ -251,6 +256,7 @@ asio::awaitable<void> worker_link::read_loop() {
           auto ended = event::of(event::kind::end);
           ended.app_status = end->app_status;
           ended.run_us = placed->run_us;
+          ended.outcome = std::move(placed->outcome);
           // Its output from this read goes with the end.
           for (auto it = deliveries.begin(); it != deliveries.end();) {
             if (it->first != placed) {

@@ -49,7 +49,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   record.script = script;
   record.runner = "script";
   record.outcome = "done";
-  record.end_reason = "done";
   record.worker_pid = static_cast<int>(size);
   const std::string text = fcgihost::host::access_line_text(record);
   check_one_safe_line(text);

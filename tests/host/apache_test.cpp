@@ -1,6 +1,7 @@
 // fcgi-host behind a real Apache 2.4 (mod_proxy_fcgi), configured from
 // examples/apache: a handler, a script with PATH_INFO, streamed uploads, the
 // 408, stderr in Apache's error log, and FastCGI Authorizers (mod_authnz_fcgi).
+#include <boost/json/src.hpp>
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -9,6 +10,7 @@
 #include "../support/crc32.hpp"
 #include "../support/host_process.hpp"
 #include "../support/web_server_checks.hpp"
+#include "../support/status_probe.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -103,7 +105,7 @@ TEST_F(BehindApache, FastCgiAuthorizersFromAPluginAndAScript) {
   EXPECT_EQ(keyed.status, 200) << keyed.body;
   EXPECT_NE(keyed.body.find("API_CLIENT=script-checked\n"), std::string::npos) << keyed.body;
   EXPECT_NE(keyed.body.find("REMOTE_USER=script-checked\n"), std::string::npos) << keyed.body;
-  EXPECT_TRUE(host_->wait_for_log("runner=script")) << host_->log();
+  EXPECT_GE(wait_for_access(*host_, {.runner = "script"}), 1u) << host_->log();
 }
 
 }  // namespace

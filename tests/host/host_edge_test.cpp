@@ -4,13 +4,13 @@
 // checks an invariant from outside, over real sockets: the deadline holds in
 // every phase, real requests still get in, and descriptors come back.
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/src.hpp>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <future>
 #include <iostream>
-#include <regex>
 #include <thread>
 
 #include <fcgihost/protocol/encoder.hpp>
@@ -18,6 +18,7 @@
 #include "../support/host_process.hpp"
 #include "../support/raw_peer.hpp"
 #include "../support/run_async.hpp"
+#include "../support/status_probe.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -96,7 +97,7 @@ TEST(HostEdge, ARequestWhosePramsNeverCompleteGets408AtItsDeadline) {
   const double worst = worst_lateness_ms(peers, began, 1s);
   std::cout << "100 requests without their PARAMS: 408 at most " << worst << " ms after the deadline" << std::endl;
   EXPECT_LT(worst, 100) << "the deadline runs from BEGIN_REQUEST";
-  EXPECT_TRUE(host.wait_for_log("its PARAMS had not all arrived")) << host.log();
+  EXPECT_EQ(wait_for_access(host, {.outcome = "timeout", .status = 408}, 100), 100u) << host.log();
 }
 
 TEST(HostEdge, ARequestWhoseBodyNeverEndsGets408AtItsDeadline) {
@@ -130,7 +131,7 @@ TEST(HostEdge, ARequestWhoseBodyNeverEndsGets408AtItsDeadline) {
   std::cout << "100 requests without the end of their body: 408 at most " << worst << " ms after the deadline"
             << std::endl;
   EXPECT_LT(worst, 100);
-  EXPECT_EQ(host.wait_for_log_count("app_status=408 timeout", 100), 100u);
+  EXPECT_EQ(wait_for_access(host, {.script = "echo.body", .outcome = "timeout", .app_status = 408}, 100), 100u);
 }
 
 // 100 clients that ask for 256 MiB each and never read; the handler looks
@@ -162,15 +163,18 @@ void flood_clients_that_never_read(host_process& host, bool isolated) {
   // processes flood and start on the same two cores: measured 22 to 60 ms
   // late alone, up to 330 ms beside other tests.
   EXPECT_LT(worst, isolated ? 500 : 250);
-  EXPECT_EQ(host.wait_for_log_count("app_status=408 timeout", 100, 5s), 100u) << host.log().substr(0, 4000);
+  const access_match flood{.script = "misbehaving.flood", .outcome = "timeout", .app_status = 408};
+  EXPECT_EQ(wait_for_access(host, flood, 100, 5s), 100u) << host.log().substr(0, 4000);
   // As the host counts it, from when it read each request: every one ended at
-  // its deadline. (The host's own access lines: a worker logs one too.)
-  const std::string log = host.log();
-  static const std::regex ended_after(R"( info unix "GET /test" [0-9]+ [0-9]+ ([0-9.]+)ms script=misbehaving\.flood )");
+  // its deadline. (The host's own access lines, from peer "unix": a worker
+  // logs one too.)
   double longest = 0;
   std::size_t counted = 0;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), ended_after); it != std::sregex_iterator(); ++it, ++counted)
-    longest = std::max(longest, std::stod((*it)[1].str()));
+  for (const auto& line : access_lines(host)) {
+    if (!flood(line) || line.at("peer").as_string() != "unix") continue;
+    ++counted;
+    longest = std::max(longest, line.at("elapsed_ms").as_double());
+  }
   EXPECT_EQ(counted, 100u);
   EXPECT_GE(longest, 1000.0);
   EXPECT_LT(longest, isolated ? 1300.0 : 1050.0) << "a request outlived its deadline, as the host counts it";
@@ -185,11 +189,10 @@ void flood_clients_that_never_read(host_process& host, bool isolated) {
   } else {
     // Their handlers were stopped in their writes and returned: a hello gets a thread at once.
     EXPECT_LT(hello, 100);
-    EXPECT_TRUE(host.wait_for_log("stopped while writing to a client that does not read")) << host.log();
+    EXPECT_EQ(figure(host, "handlers.returned_late"), 0) << "each handler returned when stopped in its write";
   }
   peers.clear();
   EXPECT_LE(fds_settle_at(host, baseline), baseline);
-  EXPECT_EQ(host.log().find("ignores its stop token"), std::string::npos) << host.log();
 }
 
 TEST(HostEdge, AHandlerWritingToAClientThatNeverReadsIsStoppedAtItsDeadline) {
@@ -214,8 +217,7 @@ TEST(HostEdge, StalledPeersAreClosedAfterTheReadTimeout) {
   EXPECT_TRUE(mid_record.read_until_closed(5s));
   EXPECT_TRUE(mid_params.read_until_closed(5s));
   EXPECT_GE(milliseconds_since(start), 250);
-  EXPECT_TRUE(host.wait_for_log("stopped in the middle of a record or of a request's PARAMS for 0.3 s (read-timeout)"))
-      << host.log();
+  EXPECT_EQ(wait_for_figure(host, "connections.closed.read_timeout", 2), 2) << host.log();
 }
 
 TEST(HostEdge, ASlowBodyOfARunningRequestIsNotCutByTheReadTimeout) {
@@ -243,7 +245,7 @@ TEST(HostEdge, IdleKeepAliveConnectionsCloseAfterTheIdleTimeout) {
   ASSERT_TRUE(peer.send(request));
   ASSERT_TRUE(peer.read_until_end_request(1, 5s));
   EXPECT_TRUE(peer.read_until_closed(5s));
-  EXPECT_TRUE(host.wait_for_log("idle for 0.3 s (idle-timeout)")) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "connections.closed.idle_timeout", 1), 1) << host.log();
 }
 
 TEST(HostEdge, StalledPeersCannotKeepARealRequestOut) {
@@ -256,7 +258,7 @@ TEST(HostEdge, StalledPeersCannotKeepARealRequestOut) {
   const double hello = hello_milliseconds(host);
   std::cout << "64 stalled peers at --max-connections 32: a hello took " << hello << " ms" << std::endl;
   EXPECT_LT(hello, 100);
-  EXPECT_TRUE(host.wait_for_log("to admit a new one (max-connections)")) << host.log();
+  EXPECT_GE(wait_for_figure(host, "connections.closed.evicted", 1), 1) << host.log();
 }
 
 TEST(HostEdge, UnfinishedRequestsOnOneConnectionDoNotStarveAnother) {
@@ -282,7 +284,7 @@ TEST(HostEdge, ADeclaredLengthOverTheParamsCapClosesAtOnce) {
   ASSERT_TRUE(peer.send(bytes));
   EXPECT_TRUE(peer.read_until_closed(1s));
   std::cout << "a declared 83 MB name: closed after " << milliseconds_since(start) << " ms" << std::endl;
-  EXPECT_TRUE(host.wait_for_log("declares a length over the size limit")) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "connections.closed.protocol_error", 1), 1) << host.log();
 }
 
 TEST(HostEdge, HangUpsMidWriteLeakNothing) {
@@ -384,9 +386,7 @@ TEST(HostEdge, AHandlerThatBlocksOnTheFastPathHoldsUpNobody) {
     });
     auto blocking = std::async(std::launch::async,
                                [&] { return run_async([&] { return fetch(host.address(), "slow.polite", "1"); }); });
-    stalled = host.wait_for_log("slow.polite held an I/O thread for 2 ms on the fast path: another thread serves "
-                                "the sockets in its place",
-                                std::chrono::seconds(1));
+    stalled = wait_for_figure(host, "handlers.off_fast_path", 1, 1s) == 1;
     if (stalled)
       for (int i = 0; i < 5; ++i) worst = std::max(worst, hello_milliseconds(host));
     EXPECT_EQ(blocking.get().out, "Content-Type: text/plain\r\n\r\nslept\n");
@@ -398,7 +398,7 @@ TEST(HostEdge, AHandlerThatBlocksOnTheFastPathHoldsUpNobody) {
   // Back on the pool: blocking again stalls no I/O thread.
   const auto again = run_async([&] { return fetch(host.address(), "slow.polite", "0.1"); });
   EXPECT_EQ(again.out, "Content-Type: text/plain\r\n\r\nslept\n");
-  EXPECT_EQ(host.wait_for_log_count("held an I/O thread", 2, 1s), 1u) << host.log();
+  EXPECT_EQ(figure(host, "handlers.off_fast_path"), 1) << host.log();
 }
 
 TEST(HostEdge, APeerThatNeverReadsOurRepliesIsClosedAfterTheReadTimeout) {
@@ -419,7 +419,10 @@ TEST(HostEdge, APeerThatNeverReadsOurRepliesIsClosedAfterTheReadTimeout) {
   const auto closed = wait_for_hang_ups(peers, 5s);
   ASSERT_NE(closed[0], clock_type::time_point::max()) << "never closed";
   // Whichever comes first: our reply not read, or the peer stopped mid-record.
-  EXPECT_TRUE(host.wait_for_log("for 0.5 s (read-timeout)")) << host.log();
+  const auto page = status_json(host);
+  EXPECT_EQ(figure_in(page, "connections.closed.replies_not_read") + figure_in(page, "connections.closed.read_timeout"),
+            1)
+      << host.log();
   EXPECT_LT(hello_milliseconds(host), 100);
 }
 
@@ -430,7 +433,9 @@ TEST(HostEdge, AHandlerThatPrintsNoCgiHeadersGets502WithTheReason) {
   EXPECT_EQ(response.app_status, 502u);
   EXPECT_NE(response.err.find("misbehaving.no-head"), std::string::npos) << response.err;
   EXPECT_NE(response.err.find("hello, but no headers"), std::string::npos) << response.err;
-  EXPECT_TRUE(host.wait_for_log("the handler sent no valid CGI response")) << host.log();
+  EXPECT_EQ(wait_for_access(host, {.script = "misbehaving.no-head", .runner = "function", .outcome = "bad_response"}),
+            1u)
+      << host.log();
   const auto silent = run_async([&] { return fetch(host.address(), "misbehaving.nothing"); });
   EXPECT_TRUE(silent.out.starts_with("Status: 502 Bad Gateway\r\n")) << silent.out;
   EXPECT_NE(silent.err.find("wrote no response"), std::string::npos) << silent.err;
@@ -443,7 +448,7 @@ TEST(HostEdge, AScriptThatPrintsNoCgiHeadersGets502WithTheReason) {
   const auto response = run_async([&] { return fetch(host.address(), host.script("no_headers.sh")); });
   EXPECT_TRUE(response.out.starts_with("Status: 502 Bad Gateway\r\n")) << response.out;
   EXPECT_NE(response.err.find("just a body, no headers"), std::string::npos) << response.err;
-  EXPECT_TRUE(host.wait_for_log("the script sent no valid CGI response")) << host.log();
+  EXPECT_EQ(wait_for_access(host, {.runner = "script", .outcome = "bad_response", .status = 502}), 1u) << host.log();
 }
 
 TEST(HostEdge, AStderrFloodReachesTheWebServerWholeAndTheLogWithinItsBudget) {
@@ -476,7 +481,7 @@ TEST(HostEdge, AReloadAppliesToConnectionsOpenedBeforeIt) {
   const auto reload_with_fewer_requests = [&] {
     write_file(config, "max-requests = 3\n");
     host.process().signal(SIGHUP);
-    return host.wait_for_log("SIGHUP: configuration reloaded");
+    return wait_for_figure(host, "reloads.done", 1) == 1;
   };
   const std::vector<std::string> names{std::string(protocol::max_reqs_name)};
   const auto [before, after] =

@@ -1,6 +1,7 @@
 // Plugin handlers under the host: timeouts before and after output, handlers
 // that ignore the stop token, exceptions, and plugins dropped, replaced and
 // removed while the host runs.
+#include <boost/json/src.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -13,6 +14,7 @@
 
 #include "../support/host_process.hpp"
 #include "../support/run_async.hpp"
+#include "../support/status_probe.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -78,7 +80,7 @@ TEST(HostFunctions, TimeoutAfterOutputStartedCutsTheResponseAloneOnItsConnection
   EXPECT_FALSE(seen.ended) << "a cut response must not end with END_REQUEST, or it looks complete";
   EXPECT_TRUE(host.wait_for_log("output had started, so the response is cut")) << host.log();
   EXPECT_TRUE(host.wait_for_log("closing the connection without END_REQUEST")) << host.log();
-  EXPECT_TRUE(host.wait_for_log("app_status=408 timeout")) << host.log();
+  EXPECT_EQ(wait_for_access(host, {.outcome = "timeout", .app_status = 408}), 1u) << host.log();
 }
 
 TEST(HostFunctions, TimeoutAfterOutputStartedOnAMultiplexedConnectionEndsWith408) {

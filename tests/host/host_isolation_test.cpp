@@ -248,11 +248,13 @@ TEST(HostIsolation, SpinningHandlersGet408OnTimeAndCostNoCapacity) {
   // machine is not 32 times oversubscribed).
   EXPECT_LT(worst, 1000.0);
   // Every worker that ran a spinner is killed after the kill grace, and reaped.
-  const std::string log = host.log();
-  static const std::regex ran_in("script=crashing.spin runner=function worker=([0-9]+)");
   std::size_t ran = 0;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), ran_in); it != std::sregex_iterator(); ++it, ++ran)
-    EXPECT_TRUE(wait_until_gone(static_cast<pid_t>(std::stol((*it)[1].str())), 10s)) << (*it)[1].str();
+  for (const auto& line : access_lines(host)) {
+    if (!access_match{.script = "crashing.spin", .runner = "function", .in_worker = true}(line)) continue;
+    ++ran;
+    const auto pid = static_cast<pid_t>(line.at("worker_pid").as_int64());
+    EXPECT_TRUE(wait_until_gone(pid, 10s)) << pid;
+  }
   EXPECT_GT(ran, 0u);  // the rest waited for a worker (64 start at once) until their deadline
   EXPECT_GE(host.wait_for_log_count("did not return within 1000 ms", 1), 1u);
   EXPECT_TRUE(no_zombies_within(host, 5s));
@@ -519,8 +521,11 @@ TEST(HostIsolation, ARouteMayRunItsHandlerInProcess) {
     auto isolated = co_await fetch(host.address(), "hello.greet", "out");
     EXPECT_EQ(isolated.out, "Content-Type: text/plain\r\n\r\nHello, out!\n");
   });
-  EXPECT_TRUE(host.wait_for_log("script=trusted/x runner=function app_status=0 done")) << host.log();
-  EXPECT_TRUE(host.wait_for_log("script=hello.greet runner=function worker=")) << host.log();
+  EXPECT_EQ(wait_for_access(host, {.script = "trusted/x", .runner = "function", .outcome = "done", .app_status = 0,
+                                   .in_worker = false}),
+            1u)
+      << host.log();
+  EXPECT_EQ(wait_for_access(host, {.script = "hello.greet", .runner = "function", .in_worker = true}), 1u) << host.log();
 }
 
 // A static pool starts all its workers at once and keeps them: however many

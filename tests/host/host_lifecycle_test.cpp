@@ -1,5 +1,6 @@
 // fcgi-host as a process: signals, sockets it is handed or finds, the peers it
 // refuses, and memory while streaming a gibibyte or facing a stalled reader.
+#include <boost/json/src.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -20,6 +21,7 @@
 #include "../support/nginx_process.hpp"
 #include "../support/run_async.hpp"
 #include "../support/stream_echo.hpp"
+#include "../support/status_probe.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -166,10 +168,10 @@ TEST(HostLifecycle, LogFileGetsTheAccessLines) {
   host_process host(with_arguments({"--log-file", (dir / "host.log").string()}));
   EXPECT_EQ(run_async([&] { return fetch(host.address(), "hello.greet"); }).app_status, 0u);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (read_file(dir / "host.log").find("script=hello.greet") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline)
+  const std::string line = R"("script":"hello.greet","runner":"function")";  // its JSON access line
+  while (read_file(dir / "host.log").find(line) == std::string::npos && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_NE(read_file(dir / "host.log").find("script=hello.greet runner=function"), std::string::npos);
+  EXPECT_NE(read_file(dir / "host.log").find(line), std::string::npos);
 }
 
 TEST(HostLifecycle, BadWebServerAddrsStopsTheStart) {
@@ -283,7 +285,7 @@ TEST(HostStreaming, ABodyTheHandlerKeepsUpWithNeverWaitsOnDisk) {
   // backlog, instead of spooling the body to a temporary file.
   host_process host(with_arguments({"--full-duplex", "true", "--timeout", "0", "--log-level", "debug"}));
   stream_echo(host.address(), "echo.body", 256ull * 1024 * 1024);
-  EXPECT_TRUE(host.wait_for_log("runner=function app_status=0 done"));
+  EXPECT_EQ(wait_for_access(host, {.runner = "function", .outcome = "done", .app_status = 0}), 1u);
   EXPECT_EQ(host.log().find("waits in a temporary file"), std::string::npos) << host.log();
 }
 

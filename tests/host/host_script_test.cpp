@@ -2,6 +2,7 @@
 // what it may not be, how it is stopped (timeout, abort, lost connection,
 // SIGTERM ignored, grandchildren), its limits, and that a thousand of them
 // leave no zombie and no descriptor behind.
+#include <boost/json/src.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
@@ -21,6 +22,7 @@
 #include "../support/host_process.hpp"
 #include "../support/run_async.hpp"
 #include "../support/stream_echo.hpp"
+#include "../support/status_probe.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -84,7 +86,7 @@ TEST(HostScripts, HelloAndTheExitStatusAsAppStatus) {
     EXPECT_EQ(seven.out, "Content-Type: text/plain\r\n\r\nexiting with 7\n");
     EXPECT_EQ(seven.app_status, 7u);
   });
-  EXPECT_TRUE(host.wait_for_log("runner=script app_status=7 done")) << host.log();
+  EXPECT_EQ(wait_for_access(host, {.runner = "script", .outcome = "done", .app_status = 7}), 1u) << host.log();
 }
 
 TEST(HostScripts, TheEnvironmentIsCgiAndTheHostsOwnStaysOut) {
@@ -310,7 +312,7 @@ TEST(HostScripts, ALostConnectionStopsTheScriptAndItsChildren) {
     EXPECT_TRUE(wait_until_gone(running.script, std::chrono::milliseconds(2000)));
     EXPECT_TRUE(wait_until_gone(running.grandchild, std::chrono::milliseconds(2000)));
   });
-  EXPECT_TRUE(host.wait_for_log("connection-lost")) << host.log();
+  EXPECT_TRUE(host.wait_for_log("connection_lost")) << host.log();
   EXPECT_TRUE(host.wait_for_log("stopped: killed by SIGTERM")) << host.log();
 }
 

@@ -23,6 +23,7 @@
 #include "../support/host_process.hpp"
 #include "../support/nginx_process.hpp"
 #include "../support/run_async.hpp"
+#include "../support/status_probe.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -136,7 +137,7 @@ void expect_only_host_made_lines(const std::string& log, bool json_too, std::siz
       const auto value = boost::json::parse(line, ec);
       EXPECT_FALSE(ec) << line;
       if (!ec) {
-        EXPECT_TRUE(value.is_object() && value.as_object().contains("end_reason")) << line;
+        EXPECT_TRUE(value.is_object() && value.as_object().contains("outcome")) << line;
         EXPECT_FALSE(value.as_object().contains("forged")) << line;
       }
       ++json_lines;
@@ -157,7 +158,7 @@ std::size_t host_access_lines(const std::string& log) {
 }
 
 TEST(LogLines, NothingFromOutsideMakesALineOfItsOwnInTheTextLog) {
-  host_process host;
+  host_process host(with_arguments({"--access-log-format", "text"}));
   const std::size_t sent = send_hostile_requests(host);
   const auto give_up = std::chrono::steady_clock::now() + 10s;
   while (host_access_lines(host.log()) < sent && std::chrono::steady_clock::now() < give_up)
@@ -174,7 +175,7 @@ TEST(LogLines, NothingFromOutsideMakesALineOfItsOwnInTheTextLog) {
 TEST(LogLines, EachRequestIsOneJsonObjectOnALineOfItsOwn) {
   host_process host(with_arguments({"--access-log-format", "json"}));
   const std::size_t sent = send_hostile_requests(host);
-  ASSERT_EQ(host.wait_for_log_count("\"end_reason\":", sent), sent) << host.log();
+  ASSERT_EQ(host.wait_for_log_count("\"outcome\":", sent), sent) << host.log();
   std::size_t json_lines = 0;
   expect_only_host_made_lines(host.log(), true, json_lines);
   EXPECT_EQ(json_lines, sent) << host.log();

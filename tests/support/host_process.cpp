@@ -85,6 +85,13 @@ host_process::host_process(host_options options) {
     argv.insert(argv.end(), {"--listen", addresses_.back()});
   }
   address_ = addresses_.front();
+  // What tests read instead of the log's wording (status_probe.hpp), unless
+  // the test chose otherwise.
+  const auto given = [&](std::string_view flag) {
+    return std::find(options.arguments.begin(), options.arguments.end(), flag) != options.arguments.end();
+  };
+  if (!given("--status-path")) argv.insert(argv.end(), {"--status-path", "/status"});
+  if (!given("--access-log-format")) argv.insert(argv.end(), {"--access-log-format", "json"});
   argv.insert(argv.end(), options.arguments.begin(), options.arguments.end());
   process_ = std::make_unique<child_process>(argv, dir_ / "stdout", dir_ / "stderr", "/dev/null",
                                              options.environment);

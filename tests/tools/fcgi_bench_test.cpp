@@ -2,6 +2,7 @@
 // hello world, a server that answers garbage): its counts match what the
 // servers saw, and each kind of error lands in its own count, with either
 // engine. Speed is not asserted here.
+#include <boost/json/src.hpp>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "../support/child_process.hpp"
 #include "../support/host_process.hpp"
 #include "../support/run_async.hpp"
+#include "../support/status_probe.hpp"
 
 namespace fcgihost::test {
 namespace {
@@ -115,8 +117,7 @@ TEST(FcgiBench, CountsEveryRequestTheHostServedMultiplexed) {
   const auto one = run_async([&] { return fetch(host.address(), "hello.greet"); });
   EXPECT_EQ(number_at(run.json, "bytes_in"), 500.0 * static_cast<double>(one.out.size())) << one.out;
   // The host saw exactly as many requests (and the one fetched above).
-  EXPECT_TRUE(host.wait_for_log("app_status=0 done"));
-  EXPECT_EQ(host.wait_for_log_count("runner=function app_status=0 done", 501), 501u);
+  EXPECT_EQ(wait_for_access(host, {.runner = "function", .outcome = "done", .app_status = 0}, 501), 501u);
 }
 
 TEST_P(FcgiBenchEngines, AConnectionPerRequestWithoutKeepConn) {

@@ -112,7 +112,7 @@ TEST(RequestLifecycle, ADeadlineRunsFromBeginRequestWhilePramsAreAwaited) {
   life.deadline_reached(t0 + 5s);
   ASSERT_TRUE(life.ending_ready());
   const auto ending = life.take_ending();
-  EXPECT_EQ(ending.reason, end_reason::timeout);
+  EXPECT_EQ(ending.outcome, request_outcome::timeout);
   EXPECT_EQ(ending.app_status, 408);
   EXPECT_NE(ending.log_message.find("PARAMS had not all arrived"), std::string::npos) << ending.log_message;
   const auto last = compose_final_records(3, ending, life.output(), true);
@@ -137,7 +137,7 @@ TEST(RequestLifecycle, ParamsArrivingAfterTheEndStartNothing) {
   life.start_running(30s);
   EXPECT_EQ(life.current_phase(), request_lifecycle::phase::receiving_params);
   EXPECT_EQ(life.deadline(), t0 + 1s);
-  EXPECT_EQ(life.take_ending().reason, end_reason::timeout);
+  EXPECT_EQ(life.take_ending().outcome, request_outcome::timeout);
   EXPECT_EQ(life.output(output_stream::out, "Status: 200 OK\r\n\r\n"), action::drop);
 }
 
@@ -164,7 +164,7 @@ TEST(RequestLifecycle, OutputIsHeldUntilTheBodyEndsThenReleased) {
   EXPECT_EQ(life.output(output_stream::out, " more"), action::send);
   life.runner_done(finished_with(""));
   const auto ending = life.take_ending();
-  EXPECT_EQ(ending.reason, end_reason::done);
+  EXPECT_EQ(ending.outcome, request_outcome::done);
   EXPECT_EQ(life.logged_status(), 201);
   EXPECT_EQ(transcript_of(compose_final_records(3, ending, life.output(), true)),
             (std::vector<std::string>{"STDOUT 3 end", "STDERR 3 end", "END_REQUEST 3 app 0 protocol 0"}));
@@ -186,7 +186,7 @@ TEST(RequestLifecycle, AHeadThatIsNotCgiIs502AndNothingGoesOut) {
   EXPECT_EQ(life.output(output_stream::out, "<html>hello</html>\n"), action::finalize) << "dropped, and the end";
   ASSERT_TRUE(life.ending_ready());
   const auto ending = life.take_ending();
-  EXPECT_EQ(ending.reason, end_reason::bad_response);
+  EXPECT_EQ(ending.outcome, request_outcome::bad_response);
   EXPECT_EQ(ending.app_status, 502);
   EXPECT_NE(ending.host_stderr.find("<html>hello</html>"), std::string::npos) << ending.host_stderr;
   EXPECT_NE(ending.log_message.find("handler sent no valid CGI response"), std::string::npos) << ending.log_message;
@@ -199,7 +199,7 @@ TEST(RequestLifecycle, OutputWithoutTheBlankLineIs502WhenTheRunnerEnds) {
   auto life = running();
   life.runner_done(finished_with("Content-Type: text/plain\r\nno blank line"));
   const auto ending = life.take_ending();
-  EXPECT_EQ(ending.reason, end_reason::bad_response);
+  EXPECT_EQ(ending.outcome, request_outcome::bad_response);
   EXPECT_NE(ending.log_message.find("ended before the blank line"), std::string::npos) << ending.log_message;
 }
 
@@ -207,7 +207,7 @@ TEST(RequestLifecycle, NoOutputAtAllIs502) {
   auto life = running();
   life.runner_done(finished_with(""));
   const auto ending = life.take_ending();
-  EXPECT_EQ(ending.reason, end_reason::bad_response);
+  EXPECT_EQ(ending.outcome, request_outcome::bad_response);
   EXPECT_NE(ending.log_message.find("wrote no response"), std::string::npos) << ending.log_message;
 }
 
@@ -221,7 +221,7 @@ TEST(RequestLifecycle, ABodyOverTheLimitIs413AndDropsWhatWasHeld) {
   EXPECT_EQ(life.output(output_stream::out, "late"), action::drop);
   life.runner_done(finished_with("too late"));
   const auto ending = life.take_ending();
-  EXPECT_EQ(ending.reason, end_reason::body_too_large);
+  EXPECT_EQ(ending.outcome, request_outcome::body_too_large);
   EXPECT_EQ(ending.app_status, 413);
   EXPECT_FALSE(life.has_held_output());
   EXPECT_EQ(life.take_stdin(1 << 20), "");
@@ -249,7 +249,7 @@ TEST(RequestLifecycle, ADeadlineWhileWritesSettleIsATimeout) {
   life.runner_done(finished_with(""));
   life.deadline_reached(t0 + 2s);
   const auto ending = life.take_ending();
-  EXPECT_EQ(ending.reason, end_reason::timeout);
+  EXPECT_EQ(ending.outcome, request_outcome::timeout);
   EXPECT_TRUE(compose_final_records(3, ending, life.output(), true).close_connection);
 }
 
@@ -366,22 +366,22 @@ TEST(RequestLifecycle, TheFirstEndWinsInEveryOrder) {
   struct event {
     const char* name;
     std::function<void(driven&)> apply;
-    end_reason reason;
+    request_outcome outcome;
   };
   const std::vector<event> events{
-      {"deadline", [](driven& l) { l.deadline_reached(t0 + 2s); }, end_reason::timeout},
-      {"abort", [](driven& l) { l.abort_requested(); }, end_reason::aborted},
+      {"deadline", [](driven& l) { l.deadline_reached(t0 + 2s); }, request_outcome::timeout},
+      {"abort", [](driven& l) { l.abort_requested(); }, request_outcome::aborted},
       {"body too large", [](driven& l) { l.stdin_arrived(std::string(1001, 'a')); },
-       end_reason::body_too_large},
+       request_outcome::body_too_large},
       {"runner done", [](driven& l) { l.runner_done(finished_with("Status: 200 OK\r\n\r\n")); },
-       end_reason::done},
+       request_outcome::done},
       {"write failed",
        [](driven& l) {
          l.write_started();
          l.write_finished(false);
        },
-       end_reason::write_failed},
-      {"peer gone", [](driven& l) { l.peer_gone(); }, end_reason::peer_gone},
+       request_outcome::write_failed},
+      {"peer gone", [](driven& l) { l.peer_gone(); }, request_outcome::connection_lost},
   };
   std::vector<std::size_t> order(events.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -391,7 +391,7 @@ TEST(RequestLifecycle, TheFirstEndWinsInEveryOrder) {
     for (const auto index : order) life.output(output_stream::err, "noise"), events[index].apply(life);
     ASSERT_TRUE(life.ending_ready());
     const auto ending = life.take_ending();
-    EXPECT_EQ(ending.reason, events[order.front()].reason) << "first event: " << events[order.front()].name;
+    EXPECT_EQ(ending.outcome, events[order.front()].outcome) << "first event: " << events[order.front()].name;
     EXPECT_FALSE(life.ending_ready()) << "ended twice";
     life.deadline_reached(t0 + 10s);
     life.abort_requested();
@@ -435,7 +435,7 @@ TEST(LifecycleActions, FinalizeIsSaidOnceAndLaterOutputIsDropped) {
   EXPECT_EQ(life.resume(ev::write_finished{true}), action::none);
   EXPECT_EQ(life.output(output_stream::out, "late"), action::drop);
   EXPECT_EQ(life.resume(ev::peer_gone{}), action::none);
-  EXPECT_EQ(life.take_ending().reason, end_reason::aborted);
+  EXPECT_EQ(life.take_ending().outcome, request_outcome::aborted);
   EXPECT_EQ(life.finalizes(), 1);
 }
 
@@ -443,8 +443,8 @@ TEST(LifecycleActions, EveryEndBeforeParamsSaysFinalize) {
   for (int which = 0; which < 4; ++which) {
     driven life(settings_for_test(), t0, 1s);
     const action next = which == 0   ? life.resume(ev::overloaded{})
-                        : which == 1 ? life.resume(ev::refused{404, "not-found", "Not found\n", "", "404: none"})
-                        : which == 2 ? life.resume(ev::answered_by_host{200, "Status: 200\r\n\r\npong\n", "done"})
+                        : which == 1 ? life.resume(ev::refused{404, request_outcome::not_found, "Not found\n", "", "404: none"})
+                        : which == 2 ? life.resume(ev::answered_by_host{200, "Status: 200\r\n\r\npong\n"})
                                      : life.resume(ev::host_failed{"a spool file"});
     EXPECT_EQ(next, action::finalize) << which;
   }

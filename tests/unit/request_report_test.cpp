@@ -1,35 +1,42 @@
-// The pure parts of a request's end and of the host's own answers: how the
-// metrics count an ending, and which answer a SCRIPT_NAME asks for.
+// The pure parts of a request's end and of the host's own answers: how a
+// route counts an ending, and which answer a SCRIPT_NAME asks for.
 #include <host/request/host_answers.hpp>
 #include <host/request/request_report.hpp>
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace fcgihost::host {
 namespace {
 
-request_ending ending_of(end_reason reason, int app_status = 0) {
-  request_ending ending;
-  ending.reason = reason;
-  ending.app_status = app_status;
-  return ending;
+TEST(RequestReport, ARouteCountsEachOutcomeAndTheStatusClassTheClientGot) {
+  route_metrics route("r");
+  using namespace std::chrono_literals;
+  route.count(request_outcome::done, 200, 1ms, 10, 20);
+  route.count(request_outcome::done, 404, 1ms, 0, 5) ;
+  route.count(request_outcome::timeout, 408, 2s, 0, 0);
+  route.count(request_outcome::connection_lost, 0, 1ms, 0, 0);
+  route.count(request_outcome::overloaded, 0, 0ms, 0, 0);
+  const auto seen = route.read();
+  EXPECT_EQ(seen.requests(), 5u);
+  EXPECT_EQ(seen.outcomes[static_cast<std::size_t>(request_outcome::done)], 2u) << "a handler's 404 ran to its end";
+  EXPECT_EQ(seen.outcomes[static_cast<std::size_t>(request_outcome::timeout)], 1u);
+  EXPECT_EQ(seen.statuses[status_class_of(200)], 1u);
+  EXPECT_EQ(seen.statuses[status_class_of(404)], 2u) << "the 404 and the 408";
+  EXPECT_EQ(seen.statuses[0], 2u) << "no response at all";
+  EXPECT_EQ(seen.bytes_in, 10u);
+  EXPECT_EQ(seen.bytes_out, 25u);
 }
 
-TEST(RequestReport, AnEndingIsCountedByItsReasonThenByTheStatusTheClientGot) {
-  EXPECT_EQ(outcome_of(ending_of(end_reason::timeout, 408), 408), request_outcome::timeout);
-  EXPECT_EQ(outcome_of(ending_of(end_reason::aborted), 0), request_outcome::abort);
-  EXPECT_EQ(outcome_of(ending_of(end_reason::write_failed), 200), request_outcome::peer_gone);
-  EXPECT_EQ(outcome_of(ending_of(end_reason::peer_gone), 0), request_outcome::peer_gone);
-  EXPECT_EQ(outcome_of(ending_of(end_reason::body_too_large, 413), 413), request_outcome::body_too_large);
-  EXPECT_EQ(outcome_of(ending_of(end_reason::done), 200), request_outcome::done);
-  EXPECT_EQ(outcome_of(ending_of(end_reason::done, 3), 404), request_outcome::client_error) << "the client's status wins";
-  EXPECT_EQ(outcome_of(ending_of(end_reason::failed, 500), 0), request_outcome::server_error) << "no response: the app status";
-  auto crashed = ending_of(end_reason::failed, 502);
-  crashed.runner_crashed = true;
-  EXPECT_EQ(outcome_of(crashed, 502), request_outcome::crash);
-  auto overloaded = ending_of(end_reason::refused);
-  overloaded.protocol_status = protocol::protocol_status::overloaded;
-  EXPECT_EQ(outcome_of(overloaded, 0), request_outcome::overloaded);
+TEST(RequestReport, EveryOutcomeHasItsOwnName) {
+  std::set<std::string_view> names;
+  for (const auto outcome : all_request_outcomes) names.insert(to_string(outcome));
+  EXPECT_EQ(names.size(), all_request_outcomes.size());
+  EXPECT_FALSE(names.contains("unknown"));
+  EXPECT_EQ(status_class_of(99), 0u);
+  EXPECT_EQ(status_class_of(600), 0u);
+  EXPECT_EQ(status_classes[status_class_of(503)], "5xx");
 }
 
 TEST(HostAnswers, ScriptNamePicksThePingOrTheStatusPage) {
@@ -54,7 +61,7 @@ TEST(HostAnswers, ThePingSaysDrainingWith503) {
   host.draining = true;
   const auto draining = ping_answer(host);
   EXPECT_EQ(draining.status, 503);
-  EXPECT_EQ(draining.outcome, "draining");
+  EXPECT_NE(draining.response.find("draining"), std::string::npos);
 }
 
 }  // namespace
