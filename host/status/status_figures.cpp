@@ -146,7 +146,8 @@ void worker_figures(figure_list& list, runners::worker_runner& workers) {
         {"max_memory", counts.recycled_max_memory.load(relaxed)},
         {"request_stopped", counts.left_after_stopped_request.load(relaxed)},
         {"plugin_replaced", counts.left_plugin_replaced.load(relaxed)},
-        {"idle", counts.left_idle.load(relaxed)}})
+        {"idle", counts.left_idle.load(relaxed)},
+        {"killed_after_stop", counts.killed_after_stop.load(relaxed)}})
     list.counter("workers.left." + std::string(reason), "workers left, " + std::string(reason),
                  "fcgihost_workers_left_total", "Workers that left their pool, by reason.", value,
                  fmt::format("reason=\"{}\"", reason));

@@ -171,6 +171,7 @@ void worker_link::front_changed_locked() {
     self->log_->warn("{}: the handler did not return within {} ms of its request being stopped; the worker is "
                      "killed", self->describe_, which->grace.count());
     self->kill_reason_ = "its handler ignored the stop";
+    if (self->kills_after_stop_) self->kills_after_stop_->fetch_add(1, std::memory_order_relaxed);
     self->process_->kill();
   });
 }

@@ -85,6 +85,9 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
 
   // Starts reading. Once, after the handshake.
   void start();
+  // Where to count the kills of a worker whose handler did not return
+  // within the kill grace of its stopped request. Before start().
+  void count_kills_in(std::atomic<std::uint64_t>& kills) { kills_after_stop_ = &kills; }
 
   worker_process& process() { return *process_; }
   int pid() const { return pid_; }
@@ -142,6 +145,7 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
   boost::asio::steady_timer grace_timer_;  // the aborted front request's grace, on the strand
   std::shared_ptr<request> graced_;        // the request the grace timer is for
   std::string kill_reason_;  // set when the host killed it
+  std::atomic<std::uint64_t>* kills_after_stop_ = nullptr;
 };
 
 }  // namespace fcgihost::runners

@@ -64,6 +64,7 @@ struct worker_counters {
   std::atomic<std::uint64_t> left_after_stopped_request{0};
   std::atomic<std::uint64_t> left_plugin_replaced{0};
   std::atomic<std::uint64_t> left_idle{0};
+  std::atomic<std::uint64_t> killed_after_stop{0};  // its handler did not return within the kill grace
   // A new version its workers could not load (each version counts once:
   // no worker starts for it again until its file changes).
   std::atomic<std::uint64_t> plugin_load_failures{0};

@@ -182,6 +182,7 @@ asio::awaitable<void> worker_pool::start_worker() {
     slot->link = std::make_shared<worker_link>(asio::make_strand(io_), supervision_->symboliser, std::move(process),
                                                supervision_->log,
                                                "worker " + std::to_string(pid) + " of plugin " + plugin_);
+    slot->link->count_kills_in(supervision_->counts.killed_after_stop);
     slot->link->start();
     hand_over_locked(std::move(slot));
     co_return;

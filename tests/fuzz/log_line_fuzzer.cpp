@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto value = boost::json::parse(json, ec);
   if (ec || !value.is_object()) std::abort();
   const auto& object = value.as_object();
-  if (object.size() != 14 || !object.at("method").is_string() || !object.at("script").is_string()) std::abort();
+  if (object.size() != 13 || !object.at("method").is_string() || !object.at("script").is_string()) std::abort();
   if (record.uri == nullptr && !object.at("uri").is_null()) std::abort();
   // Well-formed UTF-8 comes back as it was.
   if (fcgihost::host::log_safe(method) && object.at("method").as_string() != method) std::abort();

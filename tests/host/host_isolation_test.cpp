@@ -153,7 +153,8 @@ TEST(HostIsolation, ACrashAfterOutputStartedCutsTheResponse) {
     EXPECT_FALSE(ended) << "a cut response must not look complete";
     EXPECT_EQ(out, "Content-Type: text/plain\r\n\r\nthe start of a response\n");
   });
-  EXPECT_TRUE(host.wait_for_log("killed by SIGSEGV"));
+  EXPECT_EQ(wait_for_figure(host, "workers.crashed", 1), 1);
+  EXPECT_EQ(wait_for_access(host, {.outcome = "crashed"}), 1u) << host.log();
 }
 
 TEST(HostIsolation, AStaticInitialiserThatAbortsIs500UntilTheFileChanges) {
@@ -172,7 +173,7 @@ TEST(HostIsolation, AStaticInitialiserThatAbortsIs500UntilTheFileChanges) {
     EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, still!\n");
   });
   // One worker tried, not one per request.
-  EXPECT_EQ(count_occurrences(host.log(), "no worker starts for it until its file changes"), 1u) << host.log();
+  EXPECT_EQ(figure(host, "plugins.load_failures"), 1) << host.log();
   host.install_plugin("hello", "libinit_abort.so");
   const auto fixed = run_async([&] { return fetch(host.address(), "init_abort.greet", "fixed"); });
   EXPECT_EQ(fixed.out, "Content-Type: text/plain\r\n\r\nHello, fixed!\n");
@@ -256,7 +257,7 @@ TEST(HostIsolation, SpinningHandlersGet408OnTimeAndCostNoCapacity) {
     EXPECT_TRUE(wait_until_gone(pid, 10s)) << pid;
   }
   EXPECT_GT(ran, 0u);  // the rest waited for a worker (64 start at once) until their deadline
-  EXPECT_GE(host.wait_for_log_count("did not return within 1000 ms", 1), 1u);
+  EXPECT_GE(wait_for_figure(host, "workers.left.killed_after_stop", 1), 1);
   EXPECT_TRUE(no_zombies_within(host, 5s));
 }
 
@@ -350,7 +351,7 @@ TEST(HostIsolation, AWorkerOverItsMemoryLimitIsReplacedAfterItsRequest) {
     auto big = co_await fetch(host.address(), "crashing.hog", "100");
     EXPECT_EQ(big.app_status, 0u) << big.out;  // answered in full
   });
-  EXPECT_TRUE(host.wait_for_log("(worker-max-memory is 65536 KiB)")) << host.log();
+  EXPECT_GE(wait_for_figure(host, "workers.left.max_memory", 1), 1) << host.log();
   const auto workers = started_workers(host);
   ASSERT_GE(workers.size(), 1u);
   EXPECT_TRUE(wait_until_gone(workers.front(), 5s));
@@ -381,7 +382,7 @@ TEST(HostIsolation, RecyclingUnderLoadLosesNoRequest) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(served.load(), per_client * clients);
   // 2000 requests, 25 per worker: at least 80 workers were recycled.
-  EXPECT_GE(count_occurrences(host.log(), "(worker-max-requests)"), 70u);
+  EXPECT_GE(figure(host, "workers.left.max_requests"), 70);
 }
 
 // As root with user = nobody: handlers and scripts run as nobody, with no
@@ -502,7 +503,7 @@ TEST(HostIsolation, ClientsAllGoneMidFlightNeverCostAWorker) {
   std::this_thread::sleep_for(1500ms);  // past the kill grace of any stopped request
   std::cout << served << " hellos served between the hang-ups\n";
   EXPECT_GT(served, 0u);
-  EXPECT_EQ(host.log().find("did not return within"), std::string::npos) << host.log().substr(0, 3000);
+  EXPECT_EQ(figure(host, "workers.left.killed_after_stop"), 0) << host.log().substr(0, 3000);
   const auto hello = run_async([&] { return fetch(host.address(), "hello.greet", "after"); });
   EXPECT_EQ(hello.out, "Content-Type: text/plain\r\n\r\nHello, after!\n");
   EXPECT_TRUE(no_zombies_within(host, 5s));
@@ -560,12 +561,10 @@ TEST(HostIsolation, PastTheQueueARequestIsOverloadedOr503) {
         slow.params = request_params("slow.polite", "1");
         busy.push_back(co_await conns.back().begin(std::move(slow)));
         co_await busy.back().end_stdin();
-        // The first has its worker before the second comes (blocking this
-        // client's thread a moment is fine: the host is another process).
-        if (i == 0) {
-          EXPECT_TRUE(host.wait_for_log("started for plugin slow"));
-        }
-        std::this_thread::sleep_for(100ms);
+        // The first has its worker before the second comes, which waits in
+        // the queue (blocking this client's thread a moment is fine: the host
+        // is another process).
+        EXPECT_EQ(wait_for_figure(host, i == 0 ? "workers.busy" : "workers.queued", 1), 1);
       }
       auto third = co_await fetch(host.address(), "slow.polite", "0");
       if (as_503) {
@@ -628,7 +627,7 @@ TEST(HostIsolation, CondemnedWorkersAreCapped) {
       EXPECT_EQ(status, 408u);
     }
   });
-  EXPECT_EQ(host.wait_for_log_count("keeps its place in the pool until it is gone", 2), 2u) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "workers.condemned", 2), 2) << host.log();
   // Two condemned left the count and were replaced; two keep their places:
   // the pool of 4 serves with the 2 replacements, and nothing more starts.
   for (int i = 0; i < 20; ++i) EXPECT_EQ(run_async([&] { return fetch(host.address(), "crashing.ok"); }).app_status, 0u);
@@ -717,7 +716,7 @@ TEST(HostIsolation, AStoppedRequestWaitingInAWorkerNeverRuns) {
   });
   EXPECT_EQ(first_status, 0u) << first_out;
   EXPECT_FALSE(std::filesystem::exists(never)) << "a request stopped while it waited in its worker ran";
-  EXPECT_EQ(count_occurrences(host.log(), "started for plugin crashing"), 1u) << host.log();
+  EXPECT_EQ(figure(host, "workers.spawned"), 1) << host.log();
 }
 
 TEST(HostIsolation, ARequestWhoseBodyHasNotEndedHoldsNoWorker) {

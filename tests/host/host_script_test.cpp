@@ -159,7 +159,7 @@ TEST(HostScripts, ScriptsThatFailAnswer500AndSayWhy) {
     EXPECT_TRUE(response.out.starts_with("Status: 500 Internal Server Error\r\n")) << test.script << ": " << response.out;
     EXPECT_EQ(response.app_status, test.app_status) << test.script;
     EXPECT_NE(response.err.find(test.why), std::string::npos) << test.script << ": " << response.err;
-    EXPECT_TRUE(host.wait_for_log(test.script + ": the script failed: ")) << host.log();
+    EXPECT_EQ(wait_for_access(host, {.script = host.script(test.script), .outcome = "failed"}), 1u) << host.log();
   }
   EXPECT_NE(host.log().find("cannot run " + fs::canonical(host.scripts_dir()).string() + "/no_interpreter"),
             std::string::npos);
@@ -210,7 +210,7 @@ TEST(HostScripts, WithoutAScriptsFolderNoPathRuns) {
   host_process host;  // no --scripts
   const auto response = run_async([&] { return fetch(host.address(), "/bin/true"); });
   EXPECT_TRUE(response.out.starts_with("Status: 404 Not Found\r\n")) << response.out;
-  EXPECT_NE(host.log().find("no scripts folder is configured (--scripts)"), std::string::npos) << host.log();
+  EXPECT_EQ(wait_for_access(host, {.outcome = "not_found", .status = 404}), 1u) << host.log();
 }
 
 TEST(HostScripts, OneGibibyteUploadStreamsThroughCatWithBoundedMemory) {
@@ -250,7 +250,7 @@ TEST(HostScripts, TimeoutAnswers408AndStopsTheWholeProcessGroup) {
     EXPECT_LT(seconds_since(start), 4.0);
   });
   EXPECT_TRUE(host.wait_for_log("grandchild.sh (pid")) << host.log();
-  EXPECT_TRUE(host.wait_for_log("stopped: killed by SIGTERM")) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "scripts.stopped_by_term", 1), 1) << host.log();
   EXPECT_TRUE(no_zombie_children_within(host.process().pid(), std::chrono::seconds(2)));
 }
 
@@ -283,8 +283,7 @@ TEST(HostScripts, AScriptIgnoringSigtermIsKilledAfterTheGrace) {
     // ...and SIGKILLed at its end.
     EXPECT_TRUE(wait_until_gone(pid, std::chrono::milliseconds(3000)));
   });
-  EXPECT_TRUE(host.wait_for_log("ignored SIGTERM for 2 s: SIGKILL to its process group")) << host.log();
-  EXPECT_TRUE(host.wait_for_log("stopped: killed by SIGKILL")) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "scripts.killed", 1), 1) << host.log();
   EXPECT_TRUE(no_zombie_children_within(host.process().pid(), std::chrono::seconds(2)));
 }
 
@@ -300,7 +299,7 @@ TEST(HostScripts, AbortStopsTheScriptAndItsChildren) {
     EXPECT_TRUE(wait_until_gone(running.script, std::chrono::milliseconds(2000)));
     EXPECT_TRUE(wait_until_gone(running.grandchild, std::chrono::milliseconds(2000)));
   });
-  EXPECT_TRUE(host.wait_for_log("stopped: killed by SIGTERM")) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "scripts.stopped_by_term", 1), 1) << host.log();
 }
 
 TEST(HostScripts, ALostConnectionStopsTheScriptAndItsChildren) {
@@ -312,8 +311,8 @@ TEST(HostScripts, ALostConnectionStopsTheScriptAndItsChildren) {
     EXPECT_TRUE(wait_until_gone(running.script, std::chrono::milliseconds(2000)));
     EXPECT_TRUE(wait_until_gone(running.grandchild, std::chrono::milliseconds(2000)));
   });
-  EXPECT_TRUE(host.wait_for_log("connection_lost")) << host.log();
-  EXPECT_TRUE(host.wait_for_log("stopped: killed by SIGTERM")) << host.log();
+  EXPECT_EQ(wait_for_access(host, {.outcome = "connection_lost"}), 1u) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "scripts.stopped_by_term", 1), 1) << host.log();
 }
 
 TEST(HostScripts, StoppingTheHostStopsItsScripts) {
@@ -391,7 +390,7 @@ TEST(HostScripts, ManyScriptsAtOnceAllAnswerWhole) {
     for (auto& f : done) f.get();
   }, std::chrono::seconds(120));
   EXPECT_EQ(answered, connections * requests_each);
-  EXPECT_EQ(host.log().find("the script failed"), std::string::npos) << host.log();
+  EXPECT_EQ(count_access(host, {.outcome = "failed"}), 0u) << host.log();
   EXPECT_TRUE(no_zombie_children_within(host.process().pid(), std::chrono::seconds(2)));
 }
 
@@ -406,7 +405,7 @@ TEST(HostScripts, RlimitsStopCpuMemoryAndFileHogs) {
   const auto cpu = run_async([&] { return fetch(host.address(), "/hog/spin"); });
   EXPECT_LT(seconds_since(start), 10.0) << "SIGXCPU should come after 1 s of CPU";
   EXPECT_EQ(cpu.app_status, 128u + SIGXCPU);
-  EXPECT_NE(host.log().find("killed by SIGXCPU"), std::string::npos) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "scripts.died_of_signal", 1), 1) << host.log();
 
   const auto memory = run_async([&] { return fetch(host.address(), host.script("memory_hog.pl")); });
   EXPECT_EQ(memory.out.find("allocated"), std::string::npos) << memory.out;

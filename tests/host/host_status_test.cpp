@@ -137,7 +137,7 @@ TEST(HostStatus, JsonAccessLinesParseAsJson) {
     odd.params.erase(odd.params.begin() + 3);  // the REQUEST_URI request_params set
     co_await conn.send(std::move(odd));
   });
-  ASSERT_TRUE(host.wait_for_log_count("\"outcome\":", 3)) << host.log();
+  ASSERT_EQ(wait_for_access(host, {}, 3), 3u) << host.log();
   std::istringstream lines(host.log());
   std::vector<boost::json::object> access;
   for (std::string line; std::getline(lines, line);) {
@@ -356,7 +356,7 @@ TEST(HostStatus, WorkersRecycledAreCountedByReason) {
   run_async([&]() -> awaitable<void> {
     for (int i = 0; i < 6; ++i) co_await fetch(host.address(), "hello.greet");
   });
-  EXPECT_TRUE(host.wait_for_log_count("(worker-max-requests)", 3)) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "workers.left.max_requests", 3), 3) << host.log();
   const auto status = status_json(host);
   const auto& workers = status.at("workers").as_object();
   EXPECT_EQ(workers.at("left").as_object().at("max_requests").as_int64(), 3);
@@ -417,8 +417,8 @@ TEST(HostStatus, ScriptsAreCountedByHowTheyEnded) {
     co_await fetch(host.address(), host.script("grandchild.sh"));  // 408 at 2 s: SIGTERM stops it
     co_await fetch(host.address(), host.script("ignores_term.sh"));  // 408, then SIGKILL after 0.3 s
   });
-  EXPECT_TRUE(host.wait_for_log("SIGKILL to its process group")) << host.log();
-  EXPECT_TRUE(host.wait_for_log_count(" stopped: ", 2)) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "scripts.killed", 1), 1) << host.log();
+  EXPECT_EQ(wait_for_figure(host, "scripts.stopped_by_term", 1), 1) << host.log();
   const auto status = status_json(host);
   const auto& scripts = status.at("scripts").as_object();
   EXPECT_EQ(scripts.at("started").as_int64(), 5);

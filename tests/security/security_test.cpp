@@ -175,7 +175,7 @@ TEST(LogLines, NothingFromOutsideMakesALineOfItsOwnInTheTextLog) {
 TEST(LogLines, EachRequestIsOneJsonObjectOnALineOfItsOwn) {
   host_process host(with_arguments({"--access-log-format", "json"}));
   const std::size_t sent = send_hostile_requests(host);
-  ASSERT_EQ(host.wait_for_log_count("\"outcome\":", sent), sent) << host.log();
+  ASSERT_EQ(wait_for_access(host, {}, sent), sent) << host.log();
   std::size_t json_lines = 0;
   expect_only_host_made_lines(host.log(), true, json_lines);
   EXPECT_EQ(json_lines, sent) << host.log();
@@ -628,7 +628,7 @@ TEST(AnsweredScripts, EndTheResponseAtStdoutsEndAndRunOnWithinTheDeadline) {
     }
   });
   // One answer per request, as the access line says it: answered, not done.
-  ASSERT_EQ(host.wait_for_log_count("\"outcome\":\"answered\"", 2), 2u) << host.log();
+  ASSERT_EQ(wait_for_access(host, {.outcome = "answered"}, 2), 2u) << host.log();
   // The one that works on ends by itself (exit 3), its late stderr in the log.
   EXPECT_TRUE(host.wait_for_log("after its answer: stderr: late news")) << host.log();
   EXPECT_TRUE(host.wait_for_log("after its answer: exited with status 3")) << host.log();

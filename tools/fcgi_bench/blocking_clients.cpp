@@ -198,28 +198,23 @@ bool blocking_clients::exchange(int fd, client& self, char* buffer) {
     }
     // The whole input is decoded, also after END_REQUEST, so the decoder
     // stays in step with the connection.
-    std::string_view input(buffer, static_cast<std::size_t>(count));
-    while (!input.empty()) {
-      protocol::decoded_message message;
-      bool ready = false;
-      std::error_code protocol_error;
-      input.remove_prefix(self.decoder->put(input, message, ready, protocol_error));
-      if (protocol_error) {
-        ++self.results.protocol_errors;
-        ++budget_.failed;
-        return false;
-      }
-      if (!ready) continue;
-      if (const auto* data = std::get_if<protocol::message::stream_data>(&message)) {
-        self.results.bytes_in += data->bytes.size();
-        if (data->stream == protocol::record_type::std_out && data->request_id == 1) status.feed(data->bytes);
-      } else if (const auto* end = std::get_if<protocol::message::end_request>(&message);
-                 end && end->request_id == 1 && !answered) {
-        answered = true;
-        const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
-        ++budget_.completed;
-        if (!self.results.count_answer(elapsed, end->protocol_status, status.status())) ++budget_.failed;
-      }
+    const auto protocol_error =
+        self.decoder->put_all(std::string_view(buffer, static_cast<std::size_t>(count)), [&](auto& message) {
+          if (const auto* data = std::get_if<protocol::message::stream_data>(&message)) {
+            self.results.bytes_in += data->bytes.size();
+            if (data->stream == protocol::record_type::std_out && data->request_id == 1) status.feed(data->bytes);
+          } else if (const auto* end = std::get_if<protocol::message::end_request>(&message);
+                     end && end->request_id == 1 && !answered) {
+            answered = true;
+            const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
+            ++budget_.completed;
+            if (!self.results.count_answer(elapsed, end->protocol_status, status.status())) ++budget_.failed;
+          }
+        });
+    if (protocol_error) {
+      ++self.results.protocol_errors;
+      ++budget_.failed;
+      return false;
     }
   }
   return true;

@@ -203,30 +203,26 @@ struct load_generator::engine {
         connection_failed(state, ec);
         co_return;
       }
-      std::string_view input(buffer.data(), count);
-      while (!input.empty()) {
-        protocol::decoded_message message;
-        bool ready = false;
-        std::error_code protocol_error;
-        input.remove_prefix(decoder.put(input, message, ready, protocol_error));
-        if (protocol_error) {
-          state.failed = true;  // counted here, not as resets
-          results.protocol_errors += std::max<std::size_t>(state.in_flight, 1);
-          budget.failed += std::max<std::size_t>(state.in_flight, 1);
-          co_return;
-        }
-        if (!ready) continue;
+      bool done = false;  // the last of its requests ended
+      const auto protocol_error = decoder.put_all(std::string_view(buffer.data(), count), [&](auto& message) {
         if (const auto* data = std::get_if<protocol::message::stream_data>(&message)) {
           results.bytes_in += data->bytes.size();
           if (data->stream == protocol::record_type::std_out && data->request_id >= 1 &&
               data->request_id <= state.slots.size())
             state.slots[data->request_id - 1].status.feed(data->bytes);
         } else if (const auto* end = std::get_if<protocol::message::end_request>(&message)) {
-          if (!finish_request(state, *end)) continue;
-          if (!options.keep_conn) co_return;  // the server closes now
-          if (state.no_more && state.in_flight == 0) co_return;
+          if (!finish_request(state, *end)) return;
+          // Without keep-conn the server closes now; else the run may be over.
+          if (!options.keep_conn || (state.no_more && state.in_flight == 0)) done = true;
         }
+      });
+      if (protocol_error) {
+        state.failed = true;  // counted here, not as resets
+        results.protocol_errors += std::max<std::size_t>(state.in_flight, 1);
+        budget.failed += std::max<std::size_t>(state.in_flight, 1);
+        co_return;
       }
+      if (done) co_return;
     }
   }
 
