@@ -10,8 +10,6 @@
 #include <memory>
 #include <string>
 
-#include <fcgihost/protocol/name_value.hpp>
-
 #include <runners/worker/run_order.hpp>
 
 #include <host/common/log_throttle.hpp>
@@ -20,6 +18,13 @@
 #include <host/status/host_state.hpp>
 
 namespace fcgihost::host {
+
+// A request served inside a worker process rather than the host: what it
+// knows of its place (see host/worker/worker_main.cpp).
+struct worker_place {
+  std::string plugin;             // requests name only the handler
+  runners::run_order* run_order;  // handlers run one at a time, in order
+};
 
 struct request_context : host_state {
   std::shared_ptr<spdlog::logger> log;
@@ -35,11 +40,8 @@ struct request_context : host_state {
   log_throttle refused_requests_log;
   // Lists the requests in flight for the status page's full view.
   const request_census* census = nullptr;
-  // In a worker process: the plugin it serves (requests name only the
-  // handler), and what GET_VALUES tells the host about it.
-  std::string worker_plugin;
-  protocol::name_value_list extra_values;
-  runners::run_order* run_order = nullptr;  // in a worker: handlers run one at a time, in order
+  // Set in a worker process only.
+  const worker_place* in_worker = nullptr;
 
   std::shared_ptr<const host_config> settings() const { return config.load(); }
 };

@@ -52,12 +52,12 @@ void request_session::release_run_ticket() {
   if (!run_ticket_) return;
   const auto ticket = *run_ticket_;
   run_ticket_.reset();
-  host_.run_order->release(ticket);
+  host_.in_worker->run_order->release(ticket);
 }
 
 awaitable<void> request_session::wait_for_run_turn() {
   auto turn = std::make_shared<asio::experimental::channel<void(error_code)>>(executor_, 1);
-  if (host_.run_order->when_turn(*run_ticket_, [turn, executor = executor_] {
+  if (host_.in_worker->run_order->when_turn(*run_ticket_, [turn, executor = executor_] {
         asio::post(executor, [turn] { turn->try_send(error_code{}); });
       }))
     co_return;

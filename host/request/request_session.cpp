@@ -73,7 +73,7 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
       slow_timer_(executor_),
       stdin_arrived_(executor_, 1),
       stop_waiting_(executor_, 1) {
-  if (host_.run_order) run_ticket_ = host_.run_order->take();
+  if (host_.in_worker) run_ticket_ = host_.in_worker->run_order->take();
 }
 
 request_session::~request_session() { release_run_ticket(); }
@@ -132,7 +132,7 @@ void request_session::perform(lifecycle_action action) {
 void request_session::start(protocol::name_value_list params) {
   started_ = true;
   params_ = std::move(params);
-  if (host_.worker_plugin.empty()) {
+  if (!host_.in_worker) {
     if (const auto dropped = drop_host_params(params_))
       host_.log->debug("{}: request {}: dropped {} param(s) named {}*, which only the host may send", peer_,
                        request_id_, dropped, runners::worker_protocol::host_param_prefix);
@@ -141,7 +141,7 @@ void request_session::start(protocol::name_value_list params) {
   const host_config* settings = settings_.get();
   // Answered by the host, before any limit: a load balancer's check gets
   // through when every request slot is taken, and sees the drain.
-  if (role_ == fcgi_role::responder && host_.worker_plugin.empty() && answer_by_host(*settings)) return;
+  if (role_ == fcgi_role::responder && !host_.in_worker && answer_by_host(*settings)) return;
   if (status_only_) {
     route_ = &host_.metrics.nothing_ran();
     refuse(404, "this listener (--status-listen) serves only the ping and status paths",
@@ -163,8 +163,8 @@ void request_session::start(protocol::name_value_list params) {
     // at all, lighttpd an empty one (dropped as late input).
     push_stdin({});
   }
-  const resolved_target target = host_.worker_plugin.empty() ? resolve_target(params_, *settings, role_)
-                                                             : resolve_worker_target(params_, host_.worker_plugin);
+  const resolved_target target = !host_.in_worker ? resolve_target(params_, *settings, role_)
+                                                    : resolve_worker_target(params_, host_.in_worker->plugin);
   if (!target.script_filename.empty()) script_ = target.script_filename;
   route_ = target.metrics                                           ? target.metrics
            : target.type == resolved_target::kind::function ? &host_.metrics.plugins()
@@ -178,7 +178,7 @@ void request_session::start(protocol::name_value_list params) {
   else
     refuse(role_ == fcgi_role::authorizer ? 403 : 404, target.reason, target.reason);  // an authorizer denies
   if (auto* work = std::get_if<0>(&prepared)) {
-    if (settings->slow_threshold.count() > 0 && host_.worker_plugin.empty()) arm_slow_timer(settings->slow_threshold);
+    if (settings->slow_threshold.count() > 0 && !host_.in_worker) arm_slow_timer(settings->slow_threshold);
     perform(lifecycle_.resume(lifecycle_event::params_complete{target.timeout}));  // a route's own timeout
     spawn_logged(executor_, run(std::move(*work)), host_.log, fmt::format("request {}", request_id_));
   }
@@ -284,7 +284,7 @@ void request_session::push_stdin(std::string_view bytes) {
 
 void request_session::abort(bool connection_lost) {
   if (lifecycle_.over()) return;
-  if (!connection_lost && !host_.worker_plugin.empty() && started_) {
+  if (!connection_lost && host_.in_worker && started_) {
     // In a worker, the host's ABORT_REQUEST stops the handler (its stop
     // token fires, its writes fail), and its END_REQUEST tells the host when
     // the handler has returned: the host kills the worker if it does not
@@ -443,7 +443,7 @@ awaitable<final_records> request_session::write_last_records(request_sink& sink,
       if (flush_waits()) last.bytes.insert(0, run_time_record(ending.outcome));  // in a worker
     }
     // A cut from a worker reaches the host as the worker's own failure.
-    if (!last.close_connection || host_.worker_plugin.empty()) {
+    if (!last.close_connection || !host_.in_worker) {
       const std::vector<asio::const_buffer> buffers(1, asio::buffer(last.bytes));
       co_await sink.write_now(buffers);
     }
@@ -476,7 +476,7 @@ request_report request_session::report() const {
   report.stdin_bytes = lifecycle_.stdin_bytes();
   report.stdout_bytes = lifecycle_.stdout_bytes();
   report.route = route_;
-  report.in_worker = !host_.worker_plugin.empty();
+  report.in_worker = host_.in_worker != nullptr;
   return report;
 }
 

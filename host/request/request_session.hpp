@@ -61,7 +61,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   const protocol::name_value_list& params() const override { return params_; }
   boost::asio::awaitable<std::string> read_stdin() override;
   bool stdin_complete() const override { return lifecycle_.stdin_ended(); }
-  bool flush_waits() const override { return host_.run_order != nullptr; }  // in a worker
+  bool flush_waits() const override { return host_.in_worker != nullptr; }
   // The body is small (all here, or declared so by CONTENT_LENGTH): the
   // request may go to a busy worker once it is all here (see worker_pool::acquire).
   bool small_body() const;

@@ -2,6 +2,8 @@
 // (request_context.hpp), the open connections and the peer filter.
 #pragma once
 
+#include <fcgihost/protocol/name_value.hpp>
+
 #include <host/common/log_throttle.hpp>
 #include <host/request/request_context.hpp>
 #include <host/transport/connection_registry.hpp>
@@ -18,6 +20,8 @@ struct host_context : request_context {
   peer_filter peers;
   // Warnings for refused connections, at most 10 a second.
   log_throttle refused_connections_log;
+  // More that GET_VALUES answers (a worker tells its host its handlers).
+  protocol::name_value_list extra_values;
 };
 
 }  // namespace fcgihost::host

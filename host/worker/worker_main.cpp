@@ -135,11 +135,11 @@ int serve_as_worker(const std::vector<std::string>& arguments) {
   host_context host;
   host.log = make_logger(config.where_to_log());
   host.log->set_pattern(fmt::format("%Y-%m-%d %H:%M:%S.%e %^%l%$ worker {} ({}): %v", ::getpid(), plugin_name));
-  host.worker_plugin = plugin_name;
   // The host may send several requests at once; they run one at a time, in
   // order (see run_order), so that the host knows which one a crash cost.
   runners::run_order order;
-  host.run_order = &order;
+  const worker_place place{.plugin = plugin_name, .run_order = &order};
+  host.in_worker = &place;
   // Before the plugin is loaded, and while this is the only thread (the log
   // file is open already): its limits, then who it runs as.
   for (const auto& [resource, value] : start.limits) {

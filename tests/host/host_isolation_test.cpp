@@ -684,7 +684,7 @@ TEST(HostIsolation, RequestsWaitingInACrashedWorkerRunOnceInAnother) {
   EXPECT_NE(host.log().find("goes to busy worker"), std::string::npos) << "nothing was sent to a busy worker";
   EXPECT_NE(host.log().find("died before it began a request for probe; it goes to another worker"), std::string::npos)
       << host.log();
-  EXPECT_EQ(count_occurrences(host.log(), "error worker "), 1u) << "one crash, reported once: " << host.log();
+  EXPECT_EQ(figure(host, "workers.crashed"), 1) << "one crash, counted once: " << host.log();
 }
 
 TEST(HostIsolation, AStoppedRequestWaitingInAWorkerNeverRuns) {
