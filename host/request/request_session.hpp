@@ -73,6 +73,10 @@ class request_session final : public runners::request_io, public std::enable_sha
   std::chrono::steady_clock::time_point deadline() const override { return lifecycle_.deadline(); }
 
  private:
+  // The most a runner gets from one read_stdin(), and the largest piece of
+  // held output sent in one write.
+  static constexpr std::size_t io_chunk_size = 256 * 1024;
+
   using prepared_run = std::variant<boost::asio::awaitable<runners::run_result>, std::monostate>;
 
   // The run of what the target names, or std::monostate once refused.
