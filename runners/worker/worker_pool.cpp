@@ -55,7 +55,8 @@ worker_pool::worker_pool(asio::any_io_executor io, asio::any_io_executor spawner
       plugin_copy_(std::move(plugin_copy)),
       settings_(std::move(settings)),
       supervision_(std::move(supervision)),
-      policy_(limits_of(settings_)) {}
+      policy_(limits_of(settings_)),
+      grow_timer_(executor_) {}
 
 worker_pool::~worker_pool() = default;
 
@@ -143,6 +144,14 @@ void worker_pool::leave_queue(const std::shared_ptr<waiter>& who) {
   std::lock_guard lock(mutex_);
   who->left = true;
   std::erase(waiters_, who);
+  wake_growth_locked();
+}
+
+// Posted: the timer is the strand's, and the mutex is held here. A wake that
+// comes before the coroutine waits again is not lost: it decides and waits in
+// one step on the strand, after the change this wakes it for.
+void worker_pool::wake_growth_locked() {
+  if (growing_) asio::post(executor_, [self = shared_from_this()] { self->grow_timer_.cancel(); });
 }
 
 asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::time_point deadline, bool pipelinable) {
@@ -215,6 +224,8 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
     } else if (!growing_) {
       growing_ = true;
       asio::post(executor_, [self] { asio::co_spawn(self->executor_, self->grow_while_waiting(), asio::detached); });
+    } else {
+      wake_growth_locked();
     }
   }
   struct leave_on_exit {
@@ -248,6 +259,7 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
     recycle = policy_.recycle_after(slot->served + 1, [&] { return slot->link->process().rss_bytes(); });
   std::lock_guard lock(mutex_);
   const auto now = clock::now();
+  wake_growth_locked();
   --slot->in_flight;
   if (how == lease_end::finished) {
     ++slot->served;
@@ -307,6 +319,7 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
 }
 
 void worker_pool::leave_count_locked(worker_slot& slot) {
+  wake_growth_locked();
   if (slot.out_of_count) {
     slot.out_of_count = false;
     supervision_->condemned--;

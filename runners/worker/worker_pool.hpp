@@ -21,6 +21,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <spdlog/logger.h>
 
@@ -206,6 +207,8 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   void lease_condemned(const std::shared_ptr<worker_slot>& slot);
   // The worker leaves the pool: it leaves the count (or the condemned one).
   void leave_count_locked(worker_slot& slot);
+  // Something the pool's growth depends on changed: grow_while_waiting looks again.
+  void wake_growth_locked();
   void erase_busy_locked(const worker_slot* slot);
   // What pool_policy reads of a worker.
   worker_load load_of(const worker_slot& slot) const;
@@ -236,6 +239,9 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   bool retired_ = false;
   bool sweeping_ = false;
   bool growing_ = false;
+  // grow_while_waiting sleeps on it until what it decides on may have
+  // changed: a waiter's wait passing grow_after, or an event (wake_growth_locked).
+  boost::asio::steady_timer grow_timer_;
 };
 
 }  // namespace fcgihost::runners

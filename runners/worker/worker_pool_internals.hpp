@@ -47,12 +47,8 @@ struct worker_pool::waiter {
   std::string refusal;  // set before the channel is closed without a worker
 };
 
-// A dynamic pool grows for requests that have waited handler_timings::
-// grow_after, looking this often while they wait: quick handlers are served
-// by a few busy workers (as many as the cores keep busy) instead of one
-// process per request in flight, each idle most of the time; slow ones get a
-// worker each within a few milliseconds.
-inline constexpr auto grow_check = std::chrono::milliseconds(1);
+// How often idle workers are looked at (spares past their idle timeout, and
+// workers that died while idle).
 inline constexpr auto sweep_interval = std::chrono::seconds(1);
 
 }  // namespace fcgihost::runners

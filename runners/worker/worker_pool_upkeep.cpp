@@ -115,25 +115,38 @@ bool worker_pool::handlers_quick_locked() const {
   return timings_.all_quick(longest_hold);
 }
 
+// Runs while requests wait. It looks when a waiter's wait passes grow_after,
+// when a busy worker's hold passes long_hold (the handlers are no longer
+// quick), and when the pool changes (a waiter comes or goes, a worker starts,
+// ends a request or leaves: wake_growth_locked); it sleeps in between.
 asio::awaitable<void> worker_pool::grow_while_waiting() {
   auto self = shared_from_this();
-  asio::steady_timer timer(executor_);
   while (true) {
-    timer.expires_after(grow_check);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    std::lock_guard lock(mutex_);
-    const auto now = clock::now();
-    const auto long_waiting = static_cast<std::size_t>(std::count_if(
-        waiters_.begin(), waiters_.end(),
-        [&](const auto& who) { return !who->left && now - who->since >= handler_timings::grow_after; }));
-    // Requests that hold a worker only briefly wait because the CPUs are
-    // busy, not the workers: for them the pool grows only to quick_pool_size.
-    if (const auto target = policy_.grow_by(long_waiting, handlers_quick_locked()); target > 0)
-      start_workers_locked(target);
-    if (waiters_.empty() || retired_ || broken_) {
-      growing_ = false;
-      co_return;
+    auto wake_at = clock::time_point::max();
+    {
+      std::lock_guard lock(mutex_);
+      const auto now = clock::now();
+      std::size_t long_waiting = 0;
+      for (const auto& who : waiters_) {
+        if (who->left) continue;
+        if (now - who->since >= handler_timings::grow_after)
+          ++long_waiting;
+        else
+          wake_at = std::min(wake_at, who->since + handler_timings::grow_after);
+      }
+      // Requests that hold a worker only briefly wait because the CPUs are
+      // busy, not the workers: for them the pool grows only to quick_pool_size.
+      const bool quick = handlers_quick_locked();
+      if (const auto target = policy_.grow_by(long_waiting, quick); target > 0) start_workers_locked(target);
+      if (waiters_.empty() || retired_ || broken_) {
+        growing_ = false;
+        co_return;
+      }
+      if (quick)
+        for (const auto& slot : busy_) wake_at = std::min(wake_at, slot->front_since + handler_timings::long_hold);
     }
+    grow_timer_.expires_at(wake_at);
+    co_await grow_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 

@@ -88,16 +88,22 @@ inline std::int64_t figure(const host_process& host, std::string_view path) {
   return figure_in(status_json(host), path);
 }
 
+// Reads `count()` until it is at least `least` or `limit` passes; returns the last.
+template <typename Count, typename Number>
+Number read_until_at_least(Count count, Number least, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  auto seen = count();
+  while (seen < least && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    seen = count();
+  }
+  return seen;
+}
+
 // Waits (bounded) until the figure is at least `least`; returns it then.
 inline std::int64_t wait_for_figure(const host_process& host, std::string_view path, std::int64_t least,
                                     std::chrono::seconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  auto seen = figure(host, path);
-  while (seen < least && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    seen = figure(host, path);
-  }
-  return seen;
+  return read_until_at_least([&] { return figure(host, path); }, least, limit);
 }
 
 // The JSON access lines written so far, in order.
@@ -152,13 +158,7 @@ inline std::size_t count_access(const host_process& host, const access_match& wa
 // client by a moment.
 inline std::size_t wait_for_access(const host_process& host, const access_match& wanted, std::size_t count = 1,
                                    std::chrono::seconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  auto seen = count_access(host, wanted);
-  while (seen < count && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    seen = count_access(host, wanted);
-  }
-  return seen;
+  return read_until_at_least([&] { return count_access(host, wanted); }, count, limit);
 }
 
 }  // namespace fcgihost::test

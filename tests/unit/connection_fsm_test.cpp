@@ -39,6 +39,12 @@ class driven {
     now = until;
     return last;
   }
+  void open() { take(fsm.opened(now, false, false)); }
+  // Bytes arrive and are handled; `whole`: they end at a record boundary.
+  connection_action bytes_arrive(bool whole = true, bool backlogged = false) {
+    take(fsm.input(now));
+    return take(fsm.input_handled(now, whole, backlogged));
+  }
   // A request arrives whole: its BEGIN_REQUEST and PARAMS.
   void request_arrives() {
     take(fsm.input(now));
@@ -60,7 +66,7 @@ class driven {
 
 TEST(ConnectionFsm, AnIdleConnectionClosesAtTheIdleTimeoutNotBefore) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   EXPECT_EQ(c.timer, c.now + 10s);
   c.advance(9999ms);
   EXPECT_TRUE(c.closes.empty());
@@ -72,10 +78,9 @@ TEST(ConnectionFsm, AnIdleConnectionClosesAtTheIdleTimeoutNotBefore) {
 
 TEST(ConnectionFsm, InputPushesTheIdleTimeoutBack) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.advance(8s);
-  c.take(c.fsm.input(c.now));
-  c.take(c.fsm.input_handled(c.now, true, false));  // a whole management record, say
+  c.bytes_arrive();  // a whole management record, say
   c.advance(9s);
   EXPECT_TRUE(c.closes.empty());
   c.advance(1s);
@@ -84,9 +89,8 @@ TEST(ConnectionFsm, InputPushesTheIdleTimeoutBack) {
 
 TEST(ConnectionFsm, HalfARecordGetsTheReadTimeout) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
-  c.take(c.fsm.input(c.now));
-  c.take(c.fsm.input_handled(c.now, false, false));
+  c.open();
+  c.bytes_arrive(false);
   EXPECT_EQ(c.timer, c.now + 3s);
   c.advance(3s);
   EXPECT_EQ(c.closes, std::vector{close_reason::read_timeout});
@@ -94,13 +98,12 @@ TEST(ConnectionFsm, HalfARecordGetsTheReadTimeout) {
 
 TEST(ConnectionFsm, ARequestStillSendingItsParamsGetsTheReadTimeout) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.take(c.fsm.input(c.now));
   c.take(c.fsm.request_begun());
   c.take(c.fsm.input_handled(c.now, true, false));
   c.advance(2s);
-  c.take(c.fsm.input(c.now));  // more PARAMS, not the end of them
-  c.take(c.fsm.input_handled(c.now, true, false));
+  c.bytes_arrive();  // more PARAMS, not the end of them
   c.advance(2999ms);
   EXPECT_TRUE(c.closes.empty());
   c.advance(1ms);
@@ -109,21 +112,20 @@ TEST(ConnectionFsm, ARequestStillSendingItsParamsGetsTheReadTimeout) {
 
 TEST(ConnectionFsm, ARunningRequestHasNoReadOrIdleLimitAndTheTimerSleeps) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   EXPECT_EQ(c.timer, time_point::max()) << "nothing to check while a request runs";
   c.advance(1h);
   EXPECT_TRUE(c.closes.empty());
   // A body stopped mid-record while it runs: its deadline governs, not the read timeout.
-  c.take(c.fsm.input(c.now));
-  c.take(c.fsm.input_handled(c.now, false, false));
+  c.bytes_arrive(false);
   c.advance(1h);
   EXPECT_TRUE(c.closes.empty());
 }
 
 TEST(ConnectionFsm, TheIdleTimeoutRunsFromTheLastRequestsEnd) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   c.advance(30s);
   c.request_ends();
@@ -136,9 +138,8 @@ TEST(ConnectionFsm, TheIdleTimeoutRunsFromTheLastRequestsEnd) {
 
 TEST(ConnectionFsm, ZeroTimeoutsMeanNone) {
   driven c({.read = 0ms, .idle = 0ms});
-  c.take(c.fsm.opened(c.now, false, false));
-  c.take(c.fsm.input(c.now));
-  c.take(c.fsm.input_handled(c.now, false, false));
+  c.open();
+  c.bytes_arrive(false);
   EXPECT_EQ(c.timer, time_point::max());
   c.advance(24h);
   EXPECT_TRUE(c.closes.empty());
@@ -146,7 +147,7 @@ TEST(ConnectionFsm, ZeroTimeoutsMeanNone) {
 
 TEST(ConnectionFsm, AReloadThatShortensTheIdleTimeoutAppliesToAnOpenConnection) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.advance(5s);
   c.take(c.fsm.set_timeouts({.read = 3s, .idle = 2s}));
   EXPECT_EQ(c.timer, c.now - 3s) << "already expired: due now";
@@ -156,7 +157,7 @@ TEST(ConnectionFsm, AReloadThatShortensTheIdleTimeoutAppliesToAnOpenConnection) 
 
 TEST(ConnectionFsm, WithoutKeepConnItLingersAfterTheLastRecordsThenCloses) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   const auto action = c.request_ends(false);
   EXPECT_EQ(action.what, kind::linger);
@@ -171,7 +172,7 @@ TEST(ConnectionFsm, WithoutKeepConnItLingersAfterTheLastRecordsThenCloses) {
 
 TEST(ConnectionFsm, ALingeringConnectionHasNoIdleTimeout) {
   driven c({.read = 1s, .idle = 1s});
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   c.request_ends(false);
   c.advance(1500ms);
@@ -182,7 +183,7 @@ TEST(ConnectionFsm, ALingeringConnectionHasNoIdleTimeout) {
 
 TEST(ConnectionFsm, WithoutKeepConnButInputWaitingItWaitsForThatRequest) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   EXPECT_EQ(c.request_ends(false, true).what, kind::none);
   EXPECT_EQ(c.fsm.state(), connection_fsm::phase::reading);
@@ -192,7 +193,7 @@ TEST(ConnectionFsm, WithoutKeepConnButInputWaitingItWaitsForThatRequest) {
 
 TEST(ConnectionFsm, ADrainClosesAnIdleConnectionAtOnce) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   c.request_ends();
   EXPECT_EQ(c.take(c.fsm.drain(c.now, false)).what, kind::linger);
@@ -200,7 +201,7 @@ TEST(ConnectionFsm, ADrainClosesAnIdleConnectionAtOnce) {
 
 TEST(ConnectionFsm, ADrainWaitsForEveryRequestAndEveryLastRecord) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   c.request_arrives();
   EXPECT_EQ(c.take(c.fsm.drain(c.now, false)).what, kind::none);
@@ -213,9 +214,8 @@ TEST(ConnectionFsm, ADrainWaitsForEveryRequestAndEveryLastRecord) {
 
 TEST(ConnectionFsm, ADrainWaitsForARefusalsEndRequest) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
-  c.take(c.fsm.input(c.now));
-  c.take(c.fsm.input_handled(c.now, true, false));
+  c.open();
+  c.bytes_arrive();
   c.fsm.refusal_pending();
   EXPECT_EQ(c.take(c.fsm.drain(c.now, false)).what, kind::none);
   EXPECT_EQ(c.take(c.fsm.last_records_out(c.now, true, false)).what, kind::linger);
@@ -242,7 +242,7 @@ TEST(ConnectionFsm, AFirstRequestWithinTheGraceIsServedThenTheConnectionCloses) 
 
 TEST(ConnectionFsm, EvictionSparesAConnectionWithARunningRequest) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   EXPECT_EQ(c.take(c.fsm.evict()).what, kind::none);
   c.request_ends();
@@ -252,7 +252,7 @@ TEST(ConnectionFsm, EvictionSparesAConnectionWithARunningRequest) {
 
 TEST(ConnectionFsm, ItClosesOnceWhateverComesAfter) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   c.take(c.fsm.close(close_reason::write_failed));
   EXPECT_EQ(c.timer, time_point::max());
@@ -268,7 +268,7 @@ TEST(ConnectionFsm, ItClosesOnceWhateverComesAfter) {
 
 TEST(ConnectionFsm, ABackloggedRequestPausesReadingForABoundedTime) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   c.take(c.fsm.input(c.now));
   const auto action = c.take(c.fsm.input_handled(c.now, true, true));
@@ -278,7 +278,7 @@ TEST(ConnectionFsm, ABackloggedRequestPausesReadingForABoundedTime) {
 
 TEST(ConnectionFsm, AnEarlyOrStaleTimerFiringChangesNothing) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.now += 4s;
   const auto action = c.take(c.fsm.timer_fired(c.now));
   EXPECT_EQ(action.what, kind::none);
@@ -289,7 +289,7 @@ TEST(ConnectionFsm, AnEarlyOrStaleTimerFiringChangesNothing) {
 
 TEST(ConnectionFsm, TheTimerIsArmedOnlyWhenItsTimeChanges) {
   driven c;
-  c.take(c.fsm.opened(c.now, false, false));
+  c.open();
   c.request_arrives();
   c.take(c.fsm.input(c.now));
   EXPECT_FALSE(c.fsm.input_handled(c.now, true, false).wake_at.has_value());
