@@ -6,7 +6,6 @@
 
 #include <array>
 #include <cstddef>
-#include <optional>
 #include <string_view>
 
 namespace fcgihost::host {
@@ -54,13 +53,6 @@ constexpr std::string_view to_string(request_outcome outcome) {
     case request_outcome::body_too_large: return "body_too_large";
   }
   return "unknown";
-}
-
-// The outcome of that name, if there is one (a word from a worker is checked so).
-constexpr std::optional<request_outcome> outcome_named(std::string_view name) {
-  for (const auto outcome : all_request_outcomes)
-    if (to_string(outcome) == name) return outcome;
-  return std::nullopt;
 }
 
 // The response's HTTP status class, for the metrics: "1xx" … "5xx", or "none"

@@ -29,11 +29,13 @@ std::string_view title_of(int status) {
 
 // A run that ended on its own in a worker may carry the worker's verdict on
 // its handler (it threw, it printed no CGI headers), which the worker answered
-// itself: the host's access line and metrics say the same. Only those two
-// words are taken from a worker; whatever else it says, the run was done.
+// itself: the host's access line and metrics say the same.
 request_outcome told_outcome(const runners::run_result& result) {
-  const auto told = outcome_named(result.told_outcome);
-  if (told == request_outcome::failed || told == request_outcome::bad_response) return *told;
+  switch (result.verdict) {
+    case runners::handler_verdict::failed: return request_outcome::failed;
+    case runners::handler_verdict::bad_response: return request_outcome::bad_response;
+    case runners::handler_verdict::none: break;
+  }
   return request_outcome::done;
 }
 

@@ -220,7 +220,9 @@ void connection::release_request(std::uint16_t request_id) {
 }
 
 void connection::request_done(bool keep_conn) {
-  perform(fsm_.last_records_out(clock::now(), keep_conn, input_waiting()));
+  // Whether input waits matters only to a connection that closes (a syscall).
+  const bool closes = !keep_conn || fsm_.closing();
+  perform(fsm_.last_records_out(clock::now(), keep_conn, closes && input_waiting()));
 }
 
 void connection::resume_reading() {
@@ -249,13 +251,10 @@ awaitable<void> connection::pause_reading(clock::time_point until) {
   if (!ec) paused_for->stop_backpressure();
 }
 
-void connection::note_input() {
-  last_input_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-}
-
 awaitable<void> connection::run() {
   auto self = shared_from_this();
-  perform(fsm_.opened(clock::now(), host_.draining, input_waiting()));
+  const bool draining = host_.draining;
+  perform(fsm_.opened(clock::now(), draining, draining && input_waiting()));
   auto why = close_reason::peer_closed;
   try {
     why = co_await serve();
@@ -284,8 +283,9 @@ awaitable<close_reason> connection::serve() {
       co_return close_reason::peer_closed;
     }
     if (!fsm_.reading()) continue;  // lingering: input after our last response is dropped
-    note_input();
-    perform(fsm_.input(clock::now()));
+    const auto now = clock::now();
+    last_input_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    perform(fsm_.input(now));
     std::string_view input(static_cast<const char*>(buffer.data()), n);
     while (!input.empty() && fsm_.reading()) {
       protocol::decoded_message decoded;
@@ -299,7 +299,7 @@ awaitable<close_reason> connection::serve() {
       if (ready) co_await handle(decoded);
     }
     const auto next =
-        fsm_.input_handled(clock::now(), decoder_.at_record_boundary(), fsm_.reading() && input_backlogged());
+        fsm_.input_handled(now, decoder_.at_record_boundary(), fsm_.reading() && input_backlogged());
     perform(next);
     if (next.what == connection_action::kind::pause_reading) co_await pause_reading(next.until);
     // The views into the buffer are all used up here: it may change.

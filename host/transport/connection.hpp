@@ -92,7 +92,6 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   // Whether to stop reading until the only request's runner catches up.
   bool input_backlogged() const;
   boost::asio::awaitable<void> pause_reading(clock::time_point until);
-  void note_input();
 
   socket_type socket_;
   host_context& host_;

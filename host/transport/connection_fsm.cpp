@@ -24,8 +24,10 @@ connection_fsm::time_point connection_fsm::next_wake() const {
 }
 
 // Every event may change which limit applies or from when: the check's time
-// is worked out again, so the timer never sleeps past a limit and never
-// fires for nothing while no limit is in force.
+// is worked out again, and the timer is moved only when it must fire sooner
+// than it is set to. One that fires early finds nothing due and is set again
+// (timer_fired), so a keep-alive connection's requests never touch the timer:
+// re-arming it per request cost about 5% of a hello's throughput.
 connection_action connection_fsm::with_wake(connection_action action) {
   if (phase_ == phase::reading) {
     const auto limit = current_limit().limit;
@@ -34,7 +36,7 @@ connection_action connection_fsm::with_wake(connection_action action) {
     check_at_ = time_point::max();
   }
   if (phase_ == phase::closed) first_request_by_ = linger_until_ = time_point::max();
-  if (const auto wake = next_wake(); wake != armed_at_) {
+  if (const auto wake = next_wake(); wake < armed_at_) {
     armed_at_ = wake;
     action.wake_at = wake;
   }
@@ -67,14 +69,16 @@ connection_action connection_fsm::input_handled(time_point now, bool at_record_b
   return with_wake(action);
 }
 
+// Both come while input is handled: the timer is worked out once it all is
+// (input_handled), not for the moment between a BEGIN_REQUEST and its PARAMS.
 connection_action connection_fsm::request_begun() {
   ++requests_;
-  return with_wake({});
+  return {};
 }
 
 connection_action connection_fsm::request_started() {
   ++started_;
-  return with_wake({});
+  return {};
 }
 
 connection_action connection_fsm::set_timeouts(connection_timeouts timeouts) {

@@ -4,9 +4,9 @@
 // begun, started or released, its last records out, a drain, the timer, a
 // backlog, a failure) and does the action it returns: nothing, pause
 // reading, linger (shut our side and drop input), or close with a reason.
-// Every action also says when the connection's one timer must fire next, so
-// the read timeout, the idle timeout, the wait for a first request and the
-// lingering close share it. Same shape as request_lifecycle, tested without
+// An action also says when the connection's one timer must fire, when that
+// is sooner than it is set to, so the read timeout, the idle timeout, the
+// wait for a first request and the lingering close share it. Same shape as request_lifecycle, tested without
 // a socket (tests/unit/connection_fsm_test.cpp).
 #pragma once
 
@@ -34,8 +34,8 @@ struct connection_action {
   kind what = kind::none;
   close_reason reason = close_reason::peer_closed;  // for close
   time_point until{};                               // for pause_reading
-  // The connection's timer must now fire at this time (time_point::max():
-  // not at all); empty: leave it as it is.
+  // The connection's timer must now fire at this time, sooner than it was
+  // set to; empty: leave it as it is (firing early is harmless).
   std::optional<time_point> wake_at = std::nullopt;
   // For a timeout's close: the limit that expired.
   std::chrono::milliseconds limit{0};
@@ -69,7 +69,8 @@ class connection_fsm {
   // partial record. `backlogged`: the only request's runner has not taken its
   // FCGI_STDIN yet (see connection::input_backlogged).
   [[nodiscard]] connection_action input_handled(time_point now, bool at_record_boundary, bool backlogged);
-  // BEGIN_REQUEST accepted; its PARAMS complete.
+  // BEGIN_REQUEST accepted; its PARAMS complete. Only while input is
+  // handled: input_handled() then says when the timer must fire.
   [[nodiscard]] connection_action request_begun();
   [[nodiscard]] connection_action request_started();
   // The limits in force now (a reload may change them).
@@ -97,6 +98,8 @@ class connection_fsm {
   bool at_record_boundary() const { return at_record_boundary_; }
   // No byte has come yet.
   bool fresh() const { return !received_any_; }
+  // It closes once no request is left (a drain, or a request without FCGI_KEEP_CONN).
+  bool closing() const { return closing_; }
 
  private:
   // Which limit applies now (see connection_fsm.cpp), and the close it makes.

@@ -8,6 +8,10 @@ namespace fcgihost::runners {
 
 enum class output_stream { out, err };
 
+// What a worker says of its handler's end, besides its app status (the words
+// it sends are checked against these; anything else is `none`).
+enum class handler_verdict : unsigned char { none, failed, bad_response };
+
 // How a run ended, when it ended on its own.
 struct run_result {
   int app_status = 0;
@@ -20,9 +24,8 @@ struct run_result {
   // A script closed its stdout and runs on: its response is whole, and the
   // process ends later (at its exit, or killed at the request's deadline).
   bool runs_on = false;
-  // In a worker's end: the outcome its worker gave the request ("failed",
-  // "bad_response"...), as the worker said it: the host checks the word.
-  std::string told_outcome;
+  // In a worker's end: what the worker said of its handler.
+  handler_verdict verdict = handler_verdict::none;
 };
 
 }  // namespace fcgihost::runners

@@ -171,7 +171,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
             outcome.result.app_status = static_cast<int>(got.app_status);
             outcome.result.last_stdout = std::move(got.bytes);
             outcome.result.last_stderr = std::move(got.err_bytes);
-            outcome.result.told_outcome = std::move(got.outcome);
+            outcome.result.verdict = got.verdict;
             done_->try_send(error_code{}, std::move(outcome));
           }
           break;

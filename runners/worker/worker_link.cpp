@@ -245,7 +245,10 @@ asio::awaitable<void> worker_link::read_loop() {
           if (std::sscanf(run_time->c_str(), "%u %lld %31[a-z_]", &id, &us, word) < 2) return;
           if (auto at = find(static_cast<std::uint16_t>(id)); at != line_.end()) {
             (*at)->run_us = us;
-            (*at)->outcome = word;
+            const std::string_view said(word);
+            (*at)->verdict = said == "failed"         ? handler_verdict::failed
+                             : said == "bad_response" ? handler_verdict::bad_response
+                                                      : handler_verdict::none;
           }
         } else if (auto* end = std::get_if<protocol::message::end_request>(&decoded)) {
           auto at = find(end->request_id);
@@ -257,7 +260,7 @@ asio::awaitable<void> worker_link::read_loop() {
           auto ended = event::of(event::kind::end);
           ended.app_status = end->app_status;
           ended.run_us = placed->run_us;
-          ended.outcome = std::move(placed->outcome);
+          ended.verdict = placed->verdict;
           // Its output from this read goes with the end.
           for (auto it = deliveries.begin(); it != deliveries.end();) {
             if (it->first != placed) {

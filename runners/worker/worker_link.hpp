@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include <runners/common/run_result.hpp>
 #include <runners/worker/worker_process.hpp>
 
 namespace fcgihost::runners {
@@ -47,7 +48,7 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
     std::string err_bytes;         // end: stderr that came with it
     std::uint32_t app_status = 0;  // end
     std::int64_t run_us = -1;      // end: how long its handler ran, as the worker measured (-1: not told)
-    std::string outcome;           // end: the outcome the worker gave it (a word; empty: not told)
+    handler_verdict verdict = handler_verdict::none;  // end: what the worker said of its handler
     // gone: the worker died or was killed. `started`: this request was the
     // one it was running (else it never began there); `report`: how it
     // died ("killed by SIGSEGV (...)"), and `frames` the backtrace of the
@@ -75,7 +76,7 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
     std::chrono::milliseconds grace{0};
     std::size_t dropped = 0;  // output read after the abort (on the strand)
     std::int64_t run_us = -1;  // told by the worker just before the end (on the strand)
-    std::string outcome;       // likewise
+    handler_verdict verdict = handler_verdict::none;  // likewise
   };
 
   // `symboliser`: where a crash dump is symbolised, off the I/O threads.

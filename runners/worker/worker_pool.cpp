@@ -144,7 +144,7 @@ void worker_pool::leave_queue(const std::shared_ptr<waiter>& who) {
   std::lock_guard lock(mutex_);
   who->left = true;
   std::erase(waiters_, who);
-  wake_growth_locked();
+  if (waiters_.empty()) wake_growth_locked();  // it ends
 }
 
 // Posted: the timer is the strand's, and the mutex is held here. A wake that
@@ -224,8 +224,8 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
     } else if (!growing_) {
       growing_ = true;
       asio::post(executor_, [self] { asio::co_spawn(self->executor_, self->grow_while_waiting(), asio::detached); });
-    } else {
-      wake_growth_locked();
+    } else if (waiting->since + handler_timings::grow_after < grow_wake_at_) {
+      wake_growth_locked();  // it must look when this one has waited grow_after
     }
   }
   struct leave_on_exit {
@@ -259,7 +259,6 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
     recycle = policy_.recycle_after(slot->served + 1, [&] { return slot->link->process().rss_bytes(); });
   std::lock_guard lock(mutex_);
   const auto now = clock::now();
-  wake_growth_locked();
   --slot->in_flight;
   if (how == lease_end::finished) {
     ++slot->served;
@@ -268,7 +267,10 @@ void worker_pool::lease_ended(std::shared_ptr<worker_slot> slot, const std::stri
     // line (which counts the worker's waits for a CPU too).
     const auto held = run_us >= 0 ? run_us
                                   : std::chrono::duration_cast<std::chrono::microseconds>(now - slot->front_since).count();
+    const bool were_short = timings_.holds_short();
     timings_.ran(handler, held);
+    // Handlers no longer quick: a pool kept small for quick ones may grow now.
+    if (were_short && !timings_.holds_short()) wake_growth_locked();
   }
   if (counted_slow) --slot->slow_in_flight;
   slot->front_since = now;  // the next in its line begins

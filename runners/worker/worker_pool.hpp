@@ -242,6 +242,7 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   // grow_while_waiting sleeps on it until what it decides on may have
   // changed: a waiter's wait passing grow_after, or an event (wake_growth_locked).
   boost::asio::steady_timer grow_timer_;
+  std::chrono::steady_clock::time_point grow_wake_at_ = std::chrono::steady_clock::time_point::max();  // grow_timer_'s
 };
 
 }  // namespace fcgihost::runners

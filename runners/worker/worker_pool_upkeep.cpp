@@ -117,8 +117,10 @@ bool worker_pool::handlers_quick_locked() const {
 
 // Runs while requests wait. It looks when a waiter's wait passes grow_after,
 // when a busy worker's hold passes long_hold (the handlers are no longer
-// quick), and when the pool changes (a waiter comes or goes, a worker starts,
-// ends a request or leaves: wake_growth_locked); it sleeps in between.
+// quick), and when what it decides on changes (wake_growth_locked: a worker
+// leaves or starts, the handlers' holds stop being short, the last waiter
+// goes); it sleeps in between, and a saturated pool's requests cost it
+// nothing.
 asio::awaitable<void> worker_pool::grow_while_waiting() {
   auto self = shared_from_this();
   while (true) {
@@ -144,6 +146,7 @@ asio::awaitable<void> worker_pool::grow_while_waiting() {
       }
       if (quick)
         for (const auto& slot : busy_) wake_at = std::min(wake_at, slot->front_since + handler_timings::long_hold);
+      grow_wake_at_ = wake_at;
     }
     grow_timer_.expires_at(wake_at);
     co_await grow_timer_.async_wait(asio::as_tuple(asio::use_awaitable));

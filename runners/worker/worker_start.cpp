@@ -184,6 +184,7 @@ asio::awaitable<void> worker_pool::start_worker() {
                                                "worker " + std::to_string(pid) + " of plugin " + plugin_);
     slot->link->count_kills_in(supervision_->counts.killed_after_stop);
     slot->link->start();
+    wake_growth_locked();  // one fewer starting: the pool may grow further
     hand_over_locked(std::move(slot));
     co_return;
   }

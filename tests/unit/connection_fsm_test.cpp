@@ -24,7 +24,10 @@ class driven {
 
   connection_action take(connection_action action) {
     if (action.wake_at) timer = *action.wake_at;
-    if (action.what == kind::close) closes.push_back(action.reason);
+    if (action.what == kind::close) {
+      closes.push_back(action.reason);
+      timer = time_point::max();  // the driver cancels it with the socket
+    }
     return action;
   }
   // Moves the clock by `by`, firing the timer on the way as often as it is due.
@@ -114,6 +117,7 @@ TEST(ConnectionFsm, ARunningRequestHasNoReadOrIdleLimitAndTheTimerSleeps) {
   driven c;
   c.open();
   c.request_arrives();
+  c.advance(10s);  // the idle check set at the start fires, finds no limit in force
   EXPECT_EQ(c.timer, time_point::max()) << "nothing to check while a request runs";
   c.advance(1h);
   EXPECT_TRUE(c.closes.empty());
@@ -287,12 +291,25 @@ TEST(ConnectionFsm, AnEarlyOrStaleTimerFiringChangesNothing) {
   EXPECT_TRUE(c.closes.empty());
 }
 
-TEST(ConnectionFsm, TheTimerIsArmedOnlyWhenItsTimeChanges) {
+TEST(ConnectionFsm, KeepAliveRequestsDoNotMoveTheTimer) {
   driven c;
   c.open();
-  c.request_arrives();
-  c.take(c.fsm.input(c.now));
-  EXPECT_FALSE(c.fsm.input_handled(c.now, true, false).wake_at.has_value());
+  const auto first = c.timer;
+  for (int i = 0; i < 100; ++i) {
+    c.now += 1ms;
+    c.take(c.fsm.input(c.now));
+    EXPECT_FALSE(c.fsm.request_begun().wake_at.has_value());
+    EXPECT_FALSE(c.fsm.request_started().wake_at.has_value());
+    EXPECT_FALSE(c.fsm.input_handled(c.now, true, false).wake_at.has_value());
+    EXPECT_FALSE(c.fsm.request_released(c.now, true).wake_at.has_value());
+    EXPECT_FALSE(c.fsm.last_records_out(c.now, true, false).wake_at.has_value());
+  }
+  EXPECT_EQ(c.timer, first) << "set once; it fires, and is set again from the last request's end";
+  c.advance(10s - 100ms);
+  EXPECT_TRUE(c.closes.empty());
+  EXPECT_EQ(c.timer, c.now + 100ms);
+  c.advance(100ms);
+  EXPECT_EQ(c.closes, std::vector{close_reason::idle_timeout});
 }
 
 }  // namespace
