@@ -8,5 +8,9 @@
 namespace fcgihost::host {
 
 std::string utc_text(std::chrono::system_clock::time_point at, bool milliseconds = false);
+// Seconds since the Unix epoch, with their fraction.
+inline double unix_seconds(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
 
 }  // namespace fcgihost::host

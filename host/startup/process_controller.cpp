@@ -60,7 +60,7 @@ void process_controller::perform(const process_step& step) {
       break;
     case verb::start_upgrade: start_upgrade(); break;
     case verb::drain:
-      if (!step.handed_over) parts_.upgrade.cancel();
+      if (step.cancel_upgrade) parts_.upgrade.cancel();
       start_drain(step.why);
       break;
     case verb::exit_now:

@@ -11,10 +11,6 @@ namespace {
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
-double unix_seconds(std::chrono::system_clock::time_point at) {
-  return std::chrono::duration<double>(at.time_since_epoch()).count();
-}
-
 class figure_list {
  public:
   explicit figure_list(std::vector<figure>& into) : figures_(into) {}

@@ -33,10 +33,6 @@ format format_asked(std::string_view query) {
   return chosen;
 }
 
-double unix_seconds(std::chrono::system_clock::time_point at) {
-  return std::chrono::duration<double>(at.time_since_epoch()).count();
-}
-
 std::string bucket_bound(std::size_t i) {
   return i < latency_bounds.size() ? fmt::format("{}", latency_bounds[i]) : std::string("+Inf");
 }

@@ -93,11 +93,6 @@ class connection_fsm {
 
   phase state() const { return phase_; }
   bool reading() const { return phase_ == phase::reading; }
-  std::size_t requests() const { return requests_; }
-  std::size_t started_requests() const { return started_; }
-  bool at_record_boundary() const { return at_record_boundary_; }
-  // No byte has come yet.
-  bool fresh() const { return !received_any_; }
   // It closes once no request is left (a drain, or a request without FCGI_KEEP_CONN).
   bool closing() const { return closing_; }
 
