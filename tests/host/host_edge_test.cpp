@@ -53,6 +53,11 @@ std::size_t fds_settle_at(host_process& host, std::size_t baseline, std::chrono:
   return now;
 }
 
+// A hello that nothing held up: a few ms alone, up to ~120 ms beside a
+// build on this 2-core machine; held up, it would wait out a timeout of
+// 500 ms or more, or fail.
+constexpr double quick_hello_ms = 300;
+
 // A hello on a new connection, and how long it took.
 double hello_milliseconds(host_process& host) {
   const auto start = clock_type::now();
@@ -257,7 +262,7 @@ TEST(HostEdge, StalledPeersCannotKeepARealRequestOut) {
   }
   const double hello = hello_milliseconds(host);
   std::cout << "64 stalled peers at --max-connections 32: a hello took " << hello << " ms" << std::endl;
-  EXPECT_LT(hello, 100);
+  EXPECT_LT(hello, quick_hello_ms);
   EXPECT_GE(wait_for_figure(host, "connections.closed.evicted", 1), 1) << host.log();
 }
 
@@ -423,7 +428,7 @@ TEST(HostEdge, APeerThatNeverReadsOurRepliesIsClosedAfterTheReadTimeout) {
   EXPECT_EQ(figure_in(page, "connections.closed.replies_not_read") + figure_in(page, "connections.closed.read_timeout"),
             1)
       << host.log();
-  EXPECT_LT(hello_milliseconds(host), 100);
+  EXPECT_LT(hello_milliseconds(host), quick_hello_ms);
 }
 
 TEST(HostEdge, AHandlerThatPrintsNoCgiHeadersGets502WithTheReason) {
