@@ -13,7 +13,9 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <runners/function/handler_pool.hpp>
 #include <runners/function/handler_speed.hpp>
@@ -72,26 +74,37 @@ TEST(HandlerPool, AHandlerNeverWaitsBehindABlockedOne) {
 
 TEST(HandlerPool, AtMostMaxHandlersRunAndTheRestWaitTheirTurnInOrder) {
   handler_pool pool(2);
-  gate release;
+  gate release_first;
+  gate release_second;
   std::mutex order_mutex;
   std::vector<int> order;
-  for (int i = 0; i < 6; ++i) pool.submit([wait = release.blocked_handler(), i, &order, &order_mutex] {
-      {
-        std::lock_guard lock(order_mutex);
-        order.push_back(i);  // as it starts
-      }
-      wait();
-    });
+  const auto record = [&order, &order_mutex](int i) {
+    std::lock_guard lock(order_mutex);
+    order.push_back(i);  // as it starts
+  };
+  pool.submit([wait = release_first.blocked_handler(), record] {
+    record(0);
+    wait();
+  });
+  pool.submit([wait = release_second.blocked_handler(), record] {
+    record(1);
+    wait();
+  });
+  for (int i = 2; i < 6; ++i) pool.submit([i, record] { record(i); });
   ASSERT_TRUE(eventually([&] { return pool.busy_count() == 2; }));
   EXPECT_EQ(pool.queued_count(), 4u);
   EXPECT_EQ(pool.thread_count(), 2u);
-  release.open();
+  // One thread freed while the other stays blocked: the waiting ones run on
+  // it one after another, so the order they start in is the queue's order.
+  release_first.open();
   ASSERT_TRUE(eventually([&] {
     std::lock_guard lock(order_mutex);
     return order.size() == 6;
   }));
-  // The two first started at once; the waiting ones in their order.
   EXPECT_EQ((std::vector<int>(order.begin() + 2, order.end())), (std::vector<int>{2, 3, 4, 5}));
+  EXPECT_TRUE(eventually([&] { return pool.busy_count() == 1; }));
+  release_second.open();
+  EXPECT_TRUE(eventually([&] { return pool.busy_count() == 0; }));
 }
 
 TEST(HandlerPool, IdleThreadsLeaveDownToTheOnesKept) {
