@@ -115,9 +115,11 @@ script_environment cgi_environment(const protocol::name_value_list& params, cons
   if (const auto* sent = protocol::find_value(params, "PATH_INFO"); (!sent || sent->empty()) && !script.path_info.empty()) {
     environment.push_back("PATH_INFO=" + script.path_info);
     taken.insert("PATH_INFO");
-    // The web server put the whole path in SCRIPT_NAME too: CGI wants it without PATH_INFO.
+    // The web server put the whole path in SCRIPT_NAME too: CGI wants it
+    // without PATH_INFO. One with a NUL byte is dropped below, as any value is.
     if (const auto* name = protocol::find_value(params, "SCRIPT_NAME");
-        name && name->size() > script.path_info.size() && name->ends_with(script.path_info)) {
+        name && name->size() > script.path_info.size() && name->ends_with(script.path_info) &&
+        name->find('\0') == std::string::npos) {
       environment.push_back("SCRIPT_NAME=" + name->substr(0, name->size() - script.path_info.size()));
       taken.insert("SCRIPT_NAME");
     }
