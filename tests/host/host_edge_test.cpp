@@ -124,7 +124,9 @@ TEST(HostEdge, ARequestWhoseBodyNeverEndsGets408AtItsDeadline) {
       peers[i].send(bytes);
     }
   });
-  const auto arrived = wait_for_end_requests(peers, 1, 6s);
+  // Lateness is measured from each send; the window only has to outlast the
+  // sending (100 MiB, slower on a loaded machine) and the last deadline.
+  const auto arrived = wait_for_end_requests(peers, 1, 20s);
   sender.join();
   double worst = 0;
   for (std::size_t i = 0; i < peers.size(); ++i) {
@@ -193,7 +195,7 @@ void flood_clients_that_never_read(host_process& host, bool isolated) {
     EXPECT_LT(hello, 500);
   } else {
     // Their handlers were stopped in their writes and returned: a hello gets a thread at once.
-    EXPECT_LT(hello, 100);
+    EXPECT_LT(hello, quick_hello_ms);
     EXPECT_EQ(figure(host, "handlers.returned_late"), 0) << "each handler returned when stopped in its write";
   }
   peers.clear();
@@ -276,7 +278,7 @@ TEST(HostEdge, UnfinishedRequestsOnOneConnectionDoNotStarveAnother) {
   const double hello = hello_milliseconds(host);
   std::cout << "40 unfinished requests on one connection at --max-requests 16: a hello took " << hello << " ms"
             << std::endl;
-  EXPECT_LT(hello, 100);
+  EXPECT_LT(hello, quick_hello_ms);
 }
 
 TEST(HostEdge, ADeclaredLengthOverTheParamsCapClosesAtOnce) {
@@ -328,7 +330,7 @@ TEST(HostEdge, HangUpsMidWriteLeakNothing) {
   // No request slot leaked: eight at once are still served.
   const auto outs = run_async([&] { return fetch_at_once(host.address(), "slow.polite", "0.2", 8); });
   for (const auto& out : outs) EXPECT_EQ(out, "Content-Type: text/plain\r\n\r\nslept\n");
-  EXPECT_LT(hello_milliseconds(host), 100);
+  EXPECT_LT(hello_milliseconds(host), quick_hello_ms);
 }
 
 TEST(HostEdge, APluginThatLoadsSlowlyHoldsUpNobodyElse) {
@@ -342,7 +344,7 @@ TEST(HostEdge, APluginThatLoadsSlowlyHoldsUpNobodyElse) {
   double worst = 0;
   for (int i = 0; i < 5; ++i) worst = std::max(worst, hello_milliseconds(host));
   std::cout << "while a plugin's static initialiser ran for 2 s, hellos took at most " << worst << " ms" << std::endl;
-  EXPECT_LT(worst, 100) << "plugin loading must not run on an I/O thread";
+  EXPECT_LT(worst, quick_hello_ms) << "plugin loading must not run on an I/O thread";
   EXPECT_EQ(slow.get().out, "Content-Type: text/plain\r\n\r\nready\n");
 }
 
@@ -368,7 +370,7 @@ TEST(HostEdge, ARequestEndingWhileItsPluginLoadsLeavesTheHostStanding) {
     ASSERT_TRUE(peer.send(abort)) << round;
     ASSERT_TRUE(peer.read_until_end_request(1, 5000ms)) << round << ": " << host.log();
   }
-  EXPECT_LT(hello_milliseconds(host), 100);
+  EXPECT_LT(hello_milliseconds(host), quick_hello_ms);
 }
 
 // A handler quick in its runs earns the fast path (it runs on the I/O
@@ -399,7 +401,7 @@ TEST(HostEdge, AHandlerThatBlocksOnTheFastPathHoldsUpNobody) {
   ASSERT_TRUE(stalled) << host.log();
   std::cout << "while a fast-path handler blocked its I/O thread for 1 s, hellos took at most " << worst << " ms"
             << std::endl;
-  EXPECT_LT(worst, 100);
+  EXPECT_LT(worst, quick_hello_ms);
   // Back on the pool: blocking again stalls no I/O thread.
   const auto again = run_async([&] { return fetch(host.address(), "slow.polite", "0.1"); });
   EXPECT_EQ(again.out, "Content-Type: text/plain\r\n\r\nslept\n");
