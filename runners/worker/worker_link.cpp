@@ -12,9 +12,11 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include <fcgihost/protocol/encoder.hpp>
@@ -37,6 +39,31 @@ constexpr std::size_t read_buffer_size = 64 * 1024;
 constexpr std::size_t most_discarded = 64 * 1024;
 // How long a worker whose connection closed gets to finish dying, for its exit status.
 constexpr auto death_wait = std::chrono::milliseconds(1000);
+
+// A worker's report of a run, "ID MICROSECONDS OUTCOME" (the outcome may be
+// missing); nothing when it is anything else. Parsed per request, so
+// from_chars, not sscanf.
+struct run_report {
+  std::uint16_t request_id = 0;
+  long long run_us = -1;
+  handler_verdict verdict = handler_verdict::none;
+};
+
+std::optional<run_report> parse_run_report(std::string_view text) {
+  const char* const end = text.data() + text.size();
+  unsigned id = 0;
+  run_report report;
+  const auto [after_id, id_error] = std::from_chars(text.data(), end, id);
+  if (id_error != std::errc() || id > 0xffff || after_id == end || *after_id != ' ') return std::nullopt;
+  const auto [after_us, us_error] = std::from_chars(after_id + 1, end, report.run_us);
+  if (us_error != std::errc()) return std::nullopt;
+  report.request_id = static_cast<std::uint16_t>(id);
+  const std::string_view said = after_us != end && *after_us == ' ' ? std::string_view(after_us + 1, end) : "";
+  report.verdict = said == "failed"         ? handler_verdict::failed
+                   : said == "bad_response" ? handler_verdict::bad_response
+                                            : handler_verdict::none;
+  return report;
+}
 
 }  // namespace
 
@@ -238,17 +265,11 @@ asio::awaitable<void> worker_link::read_loop() {
         } else if (auto* told = std::get_if<protocol::message::get_values_result>(&decoded)) {
           const auto* run_time = protocol::find_value(told->pairs, worker_protocol::run_time_value);
           if (!run_time) return;
-          // "ID MICROSECONDS OUTCOME"; the outcome a word of at most 31 letters.
-          unsigned id = 0;
-          long long us = -1;
-          char word[32] = {};
-          if (std::sscanf(run_time->c_str(), "%u %lld %31[a-z_]", &id, &us, word) < 2) return;
-          if (auto at = find(static_cast<std::uint16_t>(id)); at != line_.end()) {
-            (*at)->run_us = us;
-            const std::string_view said(word);
-            (*at)->verdict = said == "failed"         ? handler_verdict::failed
-                             : said == "bad_response" ? handler_verdict::bad_response
-                                                      : handler_verdict::none;
+          const auto report = parse_run_report(*run_time);
+          if (!report) return;
+          if (auto at = find(report->request_id); at != line_.end()) {
+            (*at)->run_us = report->run_us;
+            (*at)->verdict = report->verdict;
           }
         } else if (auto* end = std::get_if<protocol::message::end_request>(&decoded)) {
           auto at = find(end->request_id);

@@ -37,8 +37,9 @@ inline constexpr std::string_view load_error_value = "FCGIHOST_LOAD_ERROR";
 // a worker, and kept so that it can be sent to another (see worker_job).
 inline constexpr std::size_t small_body_bytes = 64 * 1024;
 
-// Unasked, just before a request's END_REQUEST: "REQUEST_ID MICROSECONDS",
-// how long its handler ran in the worker. The host tells quick handlers
+// Unasked, just before a request's END_REQUEST: "REQUEST_ID MICROSECONDS
+// OUTCOME", how long its handler ran in the worker and how the worker's
+// session ended it (its request_outcome word). The host tells quick handlers
 // from slow ones by it: the time a request holds its worker, as the host
 // sees it, includes the worker's wait for a CPU.
 inline constexpr std::string_view run_time_value = "FCGIHOST_RUN_US";
