@@ -38,9 +38,12 @@ void byte_spool::append(std::string_view bytes) {
     // Pieces that wait together are joined (up to a block), so a reader that
     // fell behind takes them in one go: a hand-off to a runner's thread costs
     // more than copying 64 KiB.
-    if (!memory_.empty() && memory_.back().size() + bytes.size() <= join_limit)
+    if (!memory_.empty() && memory_.back().size() + bytes.size() <= join_limit) {
+      // Room for the whole block at the first join: growing by doubling
+      // would copy what is there again at each step.
+      if (memory_.back().capacity() < join_limit) memory_.back().reserve(join_limit);
       memory_.back().append(bytes);
-    else
+    } else
       memory_.emplace_back(bytes);
     memory_bytes_ += bytes.size();
     return;
