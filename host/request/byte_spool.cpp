@@ -43,8 +43,9 @@ void byte_spool::append(std::string_view bytes) {
       // would copy what is there again at each step.
       if (memory_.back().capacity() < join_limit) memory_.back().reserve(join_limit);
       memory_.back().append(bytes);
-    } else
+    } else {
       memory_.emplace_back(bytes);
+    }
     memory_bytes_ += bytes.size();
     return;
   }

@@ -6,8 +6,8 @@
 // reading, linger (shut our side and drop input), or close with a reason.
 // An action also says when the connection's one timer must fire, when that
 // is sooner than it is set to, so the read timeout, the idle timeout, the
-// wait for a first request and the lingering close share it. Same shape as request_lifecycle, tested without
-// a socket (tests/unit/connection_fsm_test.cpp).
+// wait for a first request and the lingering close share it. Same shape as
+// request_lifecycle, tested without a socket (tests/unit/connection_fsm_test.cpp).
 #pragma once
 
 #include <chrono>

@@ -56,7 +56,8 @@ std::optional<run_report> parse_run_report(std::string_view text) {
   const auto [after_id, id_error] = std::from_chars(text.data(), end, id);
   if (id_error != std::errc() || id > 0xffff || after_id == end || *after_id != ' ') return std::nullopt;
   const auto [after_us, us_error] = std::from_chars(after_id + 1, end, report.run_us);
-  if (us_error != std::errc()) return std::nullopt;
+  // -1: the handler never ran; no other negative time is a real one.
+  if (us_error != std::errc() || report.run_us < -1) return std::nullopt;
   report.request_id = static_cast<std::uint16_t>(id);
   const std::string_view said = after_us != end && *after_us == ' ' ? std::string_view(after_us + 1, end) : "";
   report.verdict = said == "failed"         ? handler_verdict::failed
