@@ -156,6 +156,17 @@ peak_rss_mib() {
   awk -v k="$total" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
+# CPU time (user + system, clock ticks) used so far by processes and their children.
+cpu_ticks() {
+  local pid ticks total=0
+  for pid in "$@" $(for parent in "$@"; do pgrep -P "$parent"; done); do
+    # Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
+    ticks=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+    total=$((total + ${ticks:-0}))
+  done
+  echo "$total"
+}
+
 table_header() { printf '\n%s\n%-44s %11s %9s %7s\n' "$1" "peer" "req/s" "p99 ms" "ratio"; }
 # row NAME "RATE P99" BASE_RATE
 row() {
@@ -258,14 +269,51 @@ for path in "host_bytes?65536" "libfcgi1?bytes=65536" "php_bytes?65536"; do
 done
 for path in host_script fcgiwrap; do expect_body "$path" "Hello from a shell script!"; done
 
-table_header "tiny hello through nginx with wrk, $connections connections"
-host=$(through_nginx host $connections)
-base=${host%% *}
-row "fcgi-host hello.greet" "$host" "$base"
-row "fcgi-host isolated hello.greet" "$(through_nginx isolated $connections)" "$base"
-row "libfcgi C hello, 1 process" "$(through_nginx libfcgi1 $connections)" "$base"
-row "libfcgi C hello, 2 processes" "$(through_nginx libfcgi2 $connections)" "$base"
-row "php-fpm hello.php, static pool of 2" "$(through_nginx php $connections)" "$base"
+# The hello through nginx at 1, 4, 32 and 64 connections, in alternating
+# rounds (each round runs every peer once, so a slow minute of this VM falls
+# on all of them alike), with the CPU each peer's processes (and their
+# children: workers, php-fpm's pool) used per request. Ratios to the
+# in-process host and to libfcgi with 2 processes.
+wrk_once() {  # PATH CONNECTIONS PID...: "req/s p99_ms cpu_us_per_request"
+  local path="$1" conns="$2" out before after
+  shift 2
+  before=$(cpu_ticks "$@")
+  out="$(wrk -t2 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port/$path")"
+  after=$(cpu_ticks "$@")
+  grep -q "Non-2xx" <<< "$out" && echo "  (non-2xx answers through nginx for /$path)" >&2
+  awk -v before="$before" -v after="$after" -v hz="$(getconf CLK_TCK)" '
+    /Requests\/sec/ { rate = $2 }
+    / requests in / { requests = $1 }
+    $1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+                  else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } p99 = v }
+    END { printf "%s %s %.1f\n", rate, p99, (requests > 0 ? (after - before) / hz * 1e6 / requests : 0) }' <<< "$out"
+}
+hello_peers=("fcgi-host hello.greet, in process|host|$host_pid"
+             "fcgi-host hello.greet, isolated (default)|isolated|$isolated_pid"
+             "libfcgi C hello, 2 processes|libfcgi2|$libfcgi2_pid"
+             "libfcgi C hello, 1 process|libfcgi1|$libfcgi1_pid"
+             "php-fpm hello.php, static pool of 2|php|$php_pid")
+for conns in 1 4 32 64; do
+  printf '\n%s\n%-44s %11s %9s %7s %8s %9s\n' "tiny hello through nginx with wrk, $conns connection(s), $rounds alternating round(s)" \
+      "peer" "req/s" "p99 ms" "ratio" "/libfcgi2" "CPU us/req"
+  declare -A results=()
+  column_median() { awk -v c="$2" 'NF { print $c }' <<< "${results[$1]}" | median; }
+  for _ in $(seq "$rounds"); do
+    for peer in "${hello_peers[@]}"; do
+      IFS='|' read -r label path pid <<< "$peer"
+      results[$path]+="$(wrk_once "$path" "$conns" "$pid")"$'\n'
+    done
+  done
+  base=$(column_median host 1)
+  libfcgi2=$(column_median libfcgi2 1)
+  for peer in "${hello_peers[@]}"; do
+    IFS='|' read -r label path pid <<< "$peer"
+    awk -v n="$label" -v r="$(column_median "$path" 1)" -v p="$(column_median "$path" 2)" -v b="$base" \
+        -v l="$libfcgi2" -v c="$(column_median "$path" 3)" \
+      'BEGIN { printf "%-44s %11.0f %9s %7.2f %8.2f %9.1f\n", n, r, p, (b > 0 ? r / b : 0), (l > 0 ? r / l : 0), c }'
+  done
+  unset results
+done
 
 table_header "64 KiB response through nginx with wrk, $connections connections"
 host=$(through_nginx "host_bytes?65536" $connections)

@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
     if (!config->plugins_dir.empty()) {
       catalog.emplace(config->plugins_dir);
       if (const auto& problem = catalog->watch_problem(); !problem.empty())
-        host.log->warn("{}: a plugin still being written is told only by not being a whole file yet", problem);
+        host.log->warn("{}: a plugin still being written is told only by not being a whole file yet, and each "
+                       "request looks at its plugin's file", problem);
     }
     if (!config->scripts_dir.empty()) {
       scripts.emplace(config->scripts_dir, host.log, scripts_open_files, identity);

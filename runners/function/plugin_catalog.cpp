@@ -83,7 +83,7 @@ void remove_abandoned_copy_folders() {
 }  // namespace
 
 plugin_catalog::plugin_catalog(fs::path plugins_dir, mode how)
-    : directory_(plugins_folder(plugins_dir)), mode_(how), writes_(directory_.string()) {
+    : directory_(plugins_folder(plugins_dir)), mode_(how), writes_(directory_.string()), changes_(directory_.string()) {
   remove_abandoned_copy_folders();
   std::string pattern =
       (fs::temp_directory_path() / (std::string(copies_prefix) + std::to_string(::getpid()) + "-XXXXXX")).string();
@@ -106,6 +106,28 @@ void plugin_catalog::remove_copies() {
 }
 
 plugin_catalog::located plugin_catalog::locate(std::string_view plugin) {
+  // The number first: a change made while the disk is looked at counts
+  // after it, and the next lookup looks again.
+  const bool watched = changes_.watching();
+  const std::uint64_t generation = changes_.generation();
+  if (watched) {
+    std::lock_guard lock(mutex_);
+    if (const auto seen = located_.find(plugin); seen != located_.end() && seen->second.second == generation)
+      return seen->second.first;
+  }
+  located where = locate_on_disk(plugin);
+  std::lock_guard lock(mutex_);
+  if (where.file.empty()) {
+    if (auto gone = cache_.find(plugin); gone != cache_.end()) cache_.erase(gone);
+    if (auto gone = located_.find(plugin); gone != located_.end()) located_.erase(gone);
+  } else if (watched) {
+    // Only found plugins: as many as the folder holds, whatever names requests ask for.
+    located_.insert_or_assign(std::string(plugin), std::pair{where, generation});
+  }
+  return where;
+}
+
+plugin_catalog::located plugin_catalog::locate_on_disk(std::string_view plugin) {
   located where;
   // libNAME.so first, as CMake names it; NAME.so for hand-built ones.
   struct stat info {};
@@ -127,11 +149,7 @@ plugin_catalog::located plugin_catalog::locate(std::string_view plugin) {
     where.file = real;
     break;
   }
-  if (where.file.empty()) {
-    std::lock_guard lock(mutex_);
-    if (auto gone = cache_.find(plugin); gone != cache_.end()) cache_.erase(gone);
-    return where;
-  }
+  if (where.file.empty()) return where;
   where.identity = {info.st_dev, info.st_ino, static_cast<std::uintmax_t>(info.st_size),
                     static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
   return where;

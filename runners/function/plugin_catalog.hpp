@@ -1,7 +1,8 @@
 // The plugins folder: finds PLUGIN's library (libPLUGIN.so or PLUGIN.so),
 // makes a private copy (so a replaced file can be loaded again while requests
-// on the old code finish), and notices on every lookup when the file was
-// replaced or removed. In process (isolation = "none"), it loads the copy and
+// on the old code finish), and notices when the file was replaced or removed:
+// a lookup looks at the file again only after inotify told of a change in the
+// folder (every lookup, where inotify is unavailable). In process (isolation = "none"), it loads the copy and
 // reads its handler table; for worker processes it keeps the copy for them
 // to load. A file still being written (its writer has not closed it, as
 // inotify tells; or not yet a whole ELF file; or changing while copied) is
@@ -18,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include <runners/function/folder_changes.hpp>
 #include <runners/function/handler_lookup.hpp>
 #include <runners/function/plugin_settings.hpp>
 #include <runners/function/write_watch.hpp>
@@ -43,8 +45,9 @@ class plugin_catalog final : public handler_lookup {
   plugin_catalog& operator=(const plugin_catalog&) = delete;
 
   // A lookup that never loads anything: found, not found, broken, or
-  // needs_loading (the plugin is new or its file changed). Quick: a stat and
-  // a map lookup, so it may run on an I/O thread.
+  // needs_loading (the plugin is new or its file changed). Quick: a map
+  // lookup (and a stat after a change in the folder), so it may run on an
+  // I/O thread.
   lookup_result find_loaded(std::string_view plugin, std::string_view handler) override;
   // Loads what find_loaded() said needs loading (a private copy, dlopen, the
   // plugin's static initialisers), then looks up. Slow and at the mercy of
@@ -53,9 +56,11 @@ class plugin_catalog final : public handler_lookup {
   lookup_result load_and_find(std::string_view plugin, std::string_view handler) override;
 
   const std::filesystem::path& directory() const { return directory_; }
-  // Why files being written cannot be told apart (inotify unavailable), or
-  // empty: the host logs it once.
-  const std::string& watch_problem() const { return writes_.problem(); }
+  // Why files being written cannot be told apart, or changes seen without
+  // looking (inotify unavailable), or empty: the host logs it once.
+  const std::string& watch_problem() const {
+    return writes_.problem().empty() ? changes_.problem() : writes_.problem();
+  }
   const plugin_counters& counts() const { return counts_; }
   // Where a plugin loaded in process gets the settings for its init (none without).
   void set_settings_source(plugin_settings_source source) { settings_for_ = std::move(source); }
@@ -80,7 +85,9 @@ class plugin_catalog final : public handler_lookup {
     file_identity identity;
   };
   // Where PLUGIN's library is, confined to the folder; forgets a removed one.
+  // Looked up on disk only when the folder changed since the last look.
   located locate(std::string_view plugin);
+  located locate_on_disk(std::string_view plugin);
   lookup_result bind(std::string_view plugin, std::string_view handler, const located& where,
                      std::shared_ptr<const loaded_plugin> library) const;
   struct load_outcome {
@@ -112,6 +119,9 @@ class plugin_catalog final : public handler_lookup {
   };
   std::map<std::string, failed_init, std::less<>> failed_inits_;
   write_watch writes_;
+  folder_changes changes_;
+  // Where each found plugin was, and changes_.generation() before it was looked for.
+  std::map<std::string, std::pair<located, std::uint64_t>, std::less<>> located_;
   std::atomic<std::uint64_t> generation_{0};
   plugin_counters counts_;
   plugin_settings_source settings_for_;

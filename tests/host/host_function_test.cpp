@@ -250,15 +250,18 @@ TEST(HostFunctions, PluginsAreDroppedInReplacedAndRemovedWhileServing) {
     co_await in_flight.end_stdin();
     auto started = co_await in_flight.next();  // it runs on version 1 now
     EXPECT_EQ(started.bytes, "Content-Type: text/plain\r\n\r\nversion 1 starts\n");
+    // Seen once the folder watch has woken up: no stat per request.
     host.install_plugin("versioned_two", "libversioned.so");
-    auto two = co_await fetch(host.address(), "versioned.which");
+    auto two = co_await fetch_until(host.address(), "versioned.which", "",
+                                    [](const auto& r) { return r.out.ends_with("version 2\n"); });
     EXPECT_EQ(two.out, "Content-Type: text/plain\r\n\r\nversion 2\n");
     std::uint32_t status = 0;
     EXPECT_EQ(co_await read_to_end(in_flight, status), "version 1 ends\n");
     EXPECT_EQ(status, 1u);
 
     std::filesystem::remove(host.plugins_dir() / "libversioned.so");
-    auto removed = co_await fetch(host.address(), "versioned.which");
+    auto removed = co_await fetch_until(host.address(), "versioned.which", "",
+                                        [](const auto& r) { return r.app_status == 404; });
     EXPECT_EQ(removed.app_status, 404u);
   });
 }

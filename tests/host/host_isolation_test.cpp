@@ -175,7 +175,9 @@ TEST(HostIsolation, AStaticInitialiserThatAbortsIs500UntilTheFileChanges) {
   // One worker tried, not one per request.
   EXPECT_EQ(figure(host, "plugins.load_failures"), 1) << host.log();
   host.install_plugin("hello", "libinit_abort.so");
-  const auto fixed = run_async([&] { return fetch(host.address(), "init_abort.greet", "fixed"); });
+  const auto fixed = run_async([&] {
+    return fetch_until(host.address(), "init_abort.greet", "fixed", [](const auto& r) { return r.app_status == 0; });
+  });
   EXPECT_EQ(fixed.out, "Content-Type: text/plain\r\n\r\nHello, fixed!\n");
 }
 

@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -232,6 +236,18 @@ boost::asio::awaitable<client::response> fetch(std::string address, std::string 
   client::request_options options;
   options.params = request_params(std::move(script), std::move(query), body.empty() ? "GET" : "POST");
   co_return co_await conn.send(std::move(options), body);
+}
+
+boost::asio::awaitable<client::response> fetch_until(std::string address, std::string script, std::string query,
+                                                     std::function<bool(const client::response&)> wanted,
+                                                     std::chrono::milliseconds limit) {
+  const auto give_up_at = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto response = co_await fetch(address, script, query);
+    if (wanted(response) || std::chrono::steady_clock::now() >= give_up_at) co_return response;
+    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(2));
+    co_await pause.async_wait(boost::asio::use_awaitable);
+  }
 }
 
 boost::asio::awaitable<std::vector<std::string>> fetch_at_once(std::string address, std::string script,

@@ -5,7 +5,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,6 +105,14 @@ protocol::name_value_list request_params(std::string script, std::string query =
 // One whole request on a new connection (run inside run_async).
 boost::asio::awaitable<client::response> fetch(std::string address, std::string script, std::string query = {},
                                                std::string body = {});
+
+// fetch() again until `wanted` holds for the response or `limit` passes; the
+// last response. For what the host sees only once its plugins folder watch
+// has woken up (a replaced or removed plugin): well under a millisecond
+// unless the machine is loaded.
+boost::asio::awaitable<client::response> fetch_until(std::string address, std::string script, std::string query,
+                                                     std::function<bool(const client::response&)> wanted,
+                                                     std::chrono::milliseconds limit = std::chrono::seconds(5));
 
 // `count` requests for `script` begun at once on one multiplexed connection
 // (run inside run_async); their stdouts, in the order they were begun.
