@@ -42,17 +42,6 @@ host_options edge_options(std::vector<std::string> arguments) {
   return options;
 }
 
-// Waits (bounded) until the host's descriptor count is back at `baseline`.
-std::size_t fds_settle_at(host_process& host, std::size_t baseline, std::chrono::seconds limit = 10s) {
-  const auto deadline = clock_type::now() + limit;
-  std::size_t now = open_fd_count(host.process().pid());
-  while (now > baseline && clock_type::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-    now = open_fd_count(host.process().pid());
-  }
-  return now;
-}
-
 // A hello that nothing held up: a few ms alone, up to ~120 ms beside a
 // build on this 2-core machine; held up, it would wait out a timeout of
 // 500 ms or more, or fail.
@@ -199,7 +188,7 @@ void flood_clients_that_never_read(host_process& host, bool isolated) {
     EXPECT_EQ(figure(host, "handlers.returned_late"), 0) << "each handler returned when stopped in its write";
   }
   peers.clear();
-  EXPECT_LE(fds_settle_at(host, baseline), baseline);
+  EXPECT_LE(fds_settle_at(host.process().pid(), baseline), baseline);
 }
 
 TEST(HostEdge, AHandlerWritingToAClientThatNeverReadsIsStoppedAtItsDeadline) {
@@ -317,7 +306,7 @@ TEST(HostEdge, HangUpsMidWriteLeakNothing) {
       std::this_thread::sleep_for(5ms);
       requests.close(round % 3 == 0);
     }
-    EXPECT_LE(fds_settle_at(host, baseline), baseline) << host.log().substr(0, 3000);
+    EXPECT_LE(fds_settle_at(host.process().pid(), baseline), baseline) << host.log().substr(0, 3000);
   };
   hang_up_mid_write();
   // Memory the allocator keeps for reuse (the host sets a 16 MiB trim

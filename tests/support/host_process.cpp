@@ -158,6 +158,16 @@ std::size_t open_fd_count(pid_t pid) {
   return count;
 }
 
+std::size_t fds_settle_at(pid_t pid, std::size_t baseline, std::chrono::milliseconds limit) {
+  const auto give_up_at = std::chrono::steady_clock::now() + limit;
+  std::size_t now = open_fd_count(pid);
+  while (now > baseline && std::chrono::steady_clock::now() < give_up_at) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    now = open_fd_count(pid);
+  }
+  return now;
+}
+
 namespace {
 // Field 3 (state) and field 4 (ppid) of /proc/PID/stat; the name before them may hold spaces.
 bool read_stat(const std::string& pid, char& state, long& parent) {

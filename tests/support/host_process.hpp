@@ -124,6 +124,10 @@ boost::asio::awaitable<std::string> read_to_end(client::exchange& request, std::
 
 // Descriptors the process has open, and its children that are zombies.
 std::size_t open_fd_count(pid_t pid);
+// Waits (bounded) until the count is back at `baseline` or below: a leak
+// stays, while the host's own short-lived descriptors (its sweep for stray
+// children reads /proc) come and go. The count at the end.
+std::size_t fds_settle_at(pid_t pid, std::size_t baseline, std::chrono::milliseconds limit = std::chrono::seconds(10));
 std::size_t zombie_children(pid_t parent);
 // Waits (bounded) until `parent` has no zombie child: a host reaps what it
 // adopted as it dies (stray_children), a moment after the death.
