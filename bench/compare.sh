@@ -156,13 +156,20 @@ peak_rss_mib() {
   awk -v k="$total" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
-# CPU time (user + system, clock ticks) used so far by processes and their children.
+# CPU time (user + system, clock ticks) used so far by processes and their
+# children: the live ones, and those that ended and were reaped (a recycled
+# worker, a script).
 cpu_ticks() {
   local pid ticks total=0
-  for pid in "$@" $(for parent in "$@"; do pgrep -P "$parent"; done); do
-    # Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
-    ticks=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+  for pid in "$@"; do
+    # Fields after the command name, which may hold spaces: utime, stime,
+    # cutime and cstime are the 12th to the 15th.
+    ticks=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }')
     total=$((total + ${ticks:-0}))
+    for child in $(pgrep -P "$pid"); do
+      ticks=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+      total=$((total + ${ticks:-0}))
+    done
   done
   echo "$total"
 }
@@ -278,7 +285,7 @@ wrk_once() {  # PATH CONNECTIONS PID...: "req/s p99_ms cpu_us_per_request"
   local path="$1" conns="$2" out before after
   shift 2
   before=$(cpu_ticks "$@")
-  out="$(wrk -t2 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port/$path")"
+  out="$(wrk -t"$((conns < 2 ? conns : 2))" -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port/$path")"
   after=$(cpu_ticks "$@")
   grep -q "Non-2xx" <<< "$out" && echo "  (non-2xx answers through nginx for /$path)" >&2
   awk -v before="$before" -v after="$after" -v hz="$(getconf CLK_TCK)" '

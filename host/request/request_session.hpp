@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -95,6 +96,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   prepared_run prepare_script(const resolved_target& target, runners::script_environment_names environment);
   void refuse(int status, std::string reason, std::string body, std::string host_stderr = {});
   boost::asio::awaitable<void> run(boost::asio::awaitable<runners::run_result> work);
+  // Spawns run(work), cancellable through stop_waiting_.
+  void spawn_run(boost::asio::awaitable<runners::run_result> work);
 
   void arm_timer(std::chrono::steady_clock::time_point at);
   void on_timer();
@@ -140,8 +143,12 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::steady_timer slow_timer_;  // --slow-threshold: fires once while it still runs
   // Wakes a runner waiting in read_stdin(); one slot is enough.
   boost::asio::experimental::channel<void(boost::system::error_code)> stdin_arrived_;
-  // Tells run() to stop waiting for the runner: the request ended without it.
-  boost::asio::experimental::channel<void(boost::system::error_code)> stop_waiting_;
+  // Tells run() to stop waiting for the runner: the request ended without
+  // it. Bound to run()'s coroutine, so the runner's pending wait is cancelled
+  // (as a race with a channel would, without two more coroutines per request).
+  boost::asio::cancellation_signal stop_waiting_;
+  bool awaiting_runner_ = false;  // run() waits for the runner now
+  bool stopped_waiting_ = false;
   stderr_log_budget stderr_log_;
   std::string script_ = "-";
   int worker_pid_ = 0;
