@@ -104,10 +104,7 @@ awaitable<void> request_session::finalize() {
   // Everything the request holds goes now, whatever the last write does.
   slow_timer_.cancel();
   stop_.request_stop();
-  stopped_waiting_ = true;
-  // Not from inside run() (which finalizes the request itself once its
-  // runner is done): that would cancel the writes of this very coroutine.
-  if (awaiting_runner_) stop_waiting_.emit(asio::cancellation_type::terminal);
+  stop_waiting_.try_send(error_code{});
   stdin_arrived_.cancel();
   stdin_arrived_.close();
   slot_.release();

@@ -1,8 +1,8 @@
 #include "request_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
@@ -35,16 +35,12 @@ lifecycle_settings lifecycle_settings_for(const host_config& config, std::uint16
   return settings;
 }
 
-auto log_failure(std::shared_ptr<spdlog::logger> log, std::string what) {
-  return [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
-    if (e) log->error("{} failed inside the host: {}", what, runners::exception_text(e));
-  };
-}
-
 template <typename Coroutine>
 void spawn_logged(const asio::any_io_executor& executor, Coroutine coroutine, std::shared_ptr<spdlog::logger> log,
                   std::string what) {
-  asio::co_spawn(executor, std::move(coroutine), log_failure(std::move(log), std::move(what)));
+  asio::co_spawn(executor, std::move(coroutine), [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
+    if (e) log->error("{} failed inside the host: {}", what, runners::exception_text(e));
+  });
 }
 
 }  // namespace
@@ -64,7 +60,8 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
       lifecycle_(lifecycle_settings_for(*settings_, request_id), began_, settings_->timeout),
       timer_(executor_),
       slow_timer_(executor_),
-      stdin_arrived_(executor_, 1) {
+      stdin_arrived_(executor_, 1),
+      stop_waiting_(executor_, 1) {
   if (host_.in_worker) run_ticket_ = host_.in_worker->run_order->take();
 }
 
@@ -176,10 +173,20 @@ void request_session::start(protocol::name_value_list params) {
   }
 }
 
+void request_session::launch_held_run() {
+  hold_run_ = false;
+  if (!held_run_) return;
+  auto work = std::move(*held_run_);
+  held_run_.reset();
+  spawn_run(std::move(work));
+}
+
 void request_session::spawn_run(awaitable<runners::run_result> work) {
-  asio::co_spawn(executor_, run(std::move(work)),
-                 asio::bind_cancellation_slot(stop_waiting_.slot(),
-                                              log_failure(host_.log, fmt::format("request {}", request_id_))));
+  if (hold_run_) {
+    held_run_.emplace(std::move(work));
+    return;
+  }
+  spawn_logged(executor_, run(std::move(work)), host_.log, fmt::format("request {}", request_id_));
 }
 
 // An authorizer learns its role from FCGI_ROLE, as libfcgi's programs do
@@ -235,9 +242,9 @@ request_view request_session::describe(std::chrono::steady_clock::time_point now
   return view;
 }
 
-// A runner that throws ends its run as a failure (500); one whose wait was
-// cancelled because the request ended without it (see stop_waiting_) throws
-// too, and run() then leaves without a word.
+// A runner that throws ends its run as a failure (500). It must not throw
+// into the race in run(): operator|| waits for the first branch to *succeed*,
+// so a thrown exception would leave the request waiting for its deadline.
 namespace {
 awaitable<runners::run_result> failure_as_result(awaitable<runners::run_result> work) {
   try {
@@ -252,16 +259,16 @@ awaitable<runners::run_result> failure_as_result(awaitable<runners::run_result> 
 
 awaitable<void> request_session::run(awaitable<runners::run_result> work) {
   auto self = shared_from_this();
+  using namespace asio::experimental::awaitable_operators;
   if (run_ticket_) co_await wait_for_run_turn();  // in a worker only
-  if (stopped_waiting_) co_return;  // the request ended before its runner began
   const auto began = std::chrono::steady_clock::now();
-  awaiting_runner_ = true;
-  auto result = co_await failure_as_result(std::move(work));
-  awaiting_runner_ = false;
-  if (stopped_waiting_) co_return;  // the request ended without the runner (its wait was cancelled)
+  auto guarded = failure_as_result(std::move(work));
+  auto outcome = co_await (std::move(guarded) || stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));
+  if (outcome.index() != 0) co_return;  // the request ended without the runner
   if (run_ticket_)
     handler_ran_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
   release_run_ticket();
+  auto& result = std::get<0>(outcome);
   const auto next = lifecycle_.resume(lifecycle_event::runner_done{std::move(result)});
   if (next == lifecycle_action::kind::finalize)
     co_await finalize();  // in this coroutine: the runner's end is the request's

@@ -7,7 +7,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/channel.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -47,6 +46,13 @@ class request_session final : public runners::request_io, public std::enable_sha
   void begin();
   // PARAMS are complete: resolve the target and run it (or answer ourselves).
   void start(protocol::name_value_list params);
+  // From the connection, around start(): the run it begins waits for
+  // launch_held_run(), which the connection calls once it has handled the
+  // rest of what the same read brought. A GET's empty FCGI_STDIN comes in the
+  // same read as its PARAMS, so the run finds its body whole instead of
+  // waiting for it (a turn of the event loop per request).
+  void hold_run_launch() { hold_run_ = true; }
+  void launch_held_run();
   // FCGI_STDIN from the connection, taken at once. An empty chunk ends it.
   void push_stdin(std::string_view bytes);
   // ABORT_REQUEST (connection_lost false), or the connection is gone.
@@ -96,7 +102,7 @@ class request_session final : public runners::request_io, public std::enable_sha
   prepared_run prepare_script(const resolved_target& target, runners::script_environment_names environment);
   void refuse(int status, std::string reason, std::string body, std::string host_stderr = {});
   boost::asio::awaitable<void> run(boost::asio::awaitable<runners::run_result> work);
-  // Spawns run(work), cancellable through stop_waiting_.
+  // Spawns run(work), or holds it for launch_held_run().
   void spawn_run(boost::asio::awaitable<runners::run_result> work);
 
   void arm_timer(std::chrono::steady_clock::time_point at);
@@ -143,12 +149,13 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::steady_timer slow_timer_;  // --slow-threshold: fires once while it still runs
   // Wakes a runner waiting in read_stdin(); one slot is enough.
   boost::asio::experimental::channel<void(boost::system::error_code)> stdin_arrived_;
-  // Tells run() to stop waiting for the runner: the request ended without
-  // it. Bound to run()'s coroutine, so the runner's pending wait is cancelled
-  // (as a race with a channel would, without two more coroutines per request).
-  boost::asio::cancellation_signal stop_waiting_;
-  bool awaiting_runner_ = false;  // run() waits for the runner now
-  bool stopped_waiting_ = false;
+  // Tells run() to stop waiting for the runner: the request ended without it.
+  // (A cancellation slot bound to run()'s co_spawn would spare the race's two
+  // coroutines, but in Boost 1.81 the spawned thread touches the slot after
+  // run() has let its session go: a use after free.)
+  boost::asio::experimental::channel<void(boost::system::error_code)> stop_waiting_;
+  bool hold_run_ = false;
+  std::optional<boost::asio::awaitable<runners::run_result>> held_run_;
   stderr_log_budget stderr_log_;
   std::string script_ = "-";
   int worker_pid_ = 0;

@@ -311,16 +311,28 @@ awaitable<close_reason> connection::serve() {
     last_input_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     perform(fsm_.input(now));
     std::string_view input(static_cast<const char*>(buffer.data()), n);
-    while (!input.empty() && fsm_.reading()) {
-      protocol::decoded_message decoded;
-      bool ready = false;
-      std::error_code protocol_error;
-      input.remove_prefix(decoder_.put(input, decoded, ready, protocol_error));
-      if (protocol_error) {
-        host_.log->warn("{}: closing the connection: {}", peer_, protocol_error.message());
-        co_return close_reason::protocol_error;
+    // Runs begun by this read start once all of it is handled (however the
+    // loop below is left): see request_session::hold_run_launch.
+    struct launch_at_exit {
+      std::vector<std::shared_ptr<request_session>>& runs;
+      ~launch_at_exit() {
+        for (auto& session : runs) session->launch_held_run();
+        runs.clear();
       }
-      if (ready) co_await handle(decoded);
+    };
+    {
+      launch_at_exit launch{runs_to_launch_};
+      while (!input.empty() && fsm_.reading()) {
+        protocol::decoded_message decoded;
+        bool ready = false;
+        std::error_code protocol_error;
+        input.remove_prefix(decoder_.put(input, decoded, ready, protocol_error));
+        if (protocol_error) {
+          host_.log->warn("{}: closing the connection: {}", peer_, protocol_error.message());
+          co_return close_reason::protocol_error;
+        }
+        if (ready) co_await handle(decoded);
+      }
     }
     const auto next =
         fsm_.input_handled(now, decoder_.at_record_boundary(), fsm_.reading() && input_backlogged());
@@ -344,7 +356,9 @@ awaitable<void> connection::handle(protocol::decoded_message& decoded) {
       started_requests_.fetch_add(1, std::memory_order_relaxed);
       perform(fsm_.request_started());
       auto keep = session->second;
+      keep->hold_run_launch();
       keep->start(std::move(params->pairs));
+      runs_to_launch_.push_back(std::move(keep));
     }
   } else if (auto* data = std::get_if<message::stream_data>(&decoded)) {
     if (data->stream != protocol::record_type::std_in) {

@@ -93,6 +93,7 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   bool input_backlogged() const;
   boost::asio::awaitable<void> pause_reading(clock::time_point until);
 
+  std::vector<std::shared_ptr<request_session>> runs_to_launch_;  // begun by the read being handled
   socket_type socket_;
   host_context& host_;
   std::string peer_;

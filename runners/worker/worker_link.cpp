@@ -83,6 +83,8 @@ worker_link::worker_link(asio::any_io_executor strand, asio::any_io_executor sym
 worker_link::~worker_link() = default;
 
 void worker_link::start() {
+  error_code ignored;
+  process_->socket().non_blocking(true, ignored);  // for write_pending's first try
   asio::co_spawn(strand_, read_loop(), [log = log_](std::exception_ptr failure) {
     if (failure) log->error("reading from a worker failed inside the host");
   });
@@ -114,7 +116,50 @@ void worker_link::send(std::string records) {
   // Posted, not started here: requests sent to this worker from the same
   // burst (one read of a web server's connection) go in one write, and the
   // worker is woken once for them.
-  asio::post(strand_, [self = shared_from_this()] { asio::co_spawn(self->strand_, self->write_pending(), asio::detached); });
+  asio::post(strand_, [self = shared_from_this()] {
+    if (!self->write_without_waiting())
+      asio::co_spawn(self->strand_, self->write_pending(), asio::detached);
+  });
+}
+
+// What is queued, written at once while the socket takes it: a write that
+// completes at once still completes through the event loop in Asio 1.81 (a
+// post, a poll of the reactor), and most batches fit the socket's buffer.
+// False when the socket is full: what is left waits for write_pending().
+bool worker_link::write_without_waiting() {
+  std::string batch;
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (outgoing_.empty() || write_failed_) {
+        writing_ = false;
+        outgoing_.clear();
+        break;
+      }
+      batch.clear();
+      batch.swap(outgoing_);  // several requests' records, often, in one write
+    }
+    error_code ec;
+    std::size_t done = process_->socket().write_some(asio::buffer(batch), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec.clear();
+      done = 0;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      written_bytes_ += done;
+      if (ec) {
+        write_failed_ = true;  // the reader sees the closed socket and tells the requests
+      } else if (done < batch.size()) {
+        outgoing_.insert(0, batch, done);  // first in line, before what came meanwhile
+        written_.cancel();
+        return false;
+      }
+    }
+    written_.cancel();
+  }
+  written_.cancel();
+  return true;
 }
 
 asio::awaitable<void> worker_link::write_pending() {
@@ -129,7 +174,7 @@ asio::awaitable<void> worker_link::write_pending() {
         break;
       }
       batch.clear();
-      batch.swap(outgoing_);  // several requests' records, often, in one write
+      batch.swap(outgoing_);
     }
     auto [ec, n] = co_await asio::async_write(process_->socket(), asio::buffer(batch), asio::as_tuple(asio::use_awaitable));
     {
@@ -308,7 +353,10 @@ asio::awaitable<void> worker_link::read_loop() {
     // Indexed, not a range-for: g++ 12 mishandles co_await inside one.
     for (std::size_t i = 0; i < deliveries.size(); ++i) {
       auto events = deliveries[i].first->events;
-      co_await events->async_send(error_code{}, std::move(deliveries[i].second), asio::as_tuple(asio::use_awaitable));
+      // Waited for only when its inbox is full (backpressure): a send that
+      // completes at once would still cost a turn of the event loop.
+      if (!events->try_send(error_code{}, std::move(deliveries[i].second)))
+        co_await events->async_send(error_code{}, std::move(deliveries[i].second), asio::as_tuple(asio::use_awaitable));
     }
     if (!kill_now.empty()) {
       kill_reason_ = kill_now;
