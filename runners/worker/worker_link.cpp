@@ -122,23 +122,27 @@ void worker_link::send(std::string records) {
   });
 }
 
+// The next batch to write: all that is queued (several requests' records,
+// often, in one write). False, with the writer done, when nothing is left.
+bool worker_link::take_batch(std::string& batch) {
+  std::lock_guard lock(mutex_);
+  if (outgoing_.empty() || write_failed_) {
+    writing_ = false;
+    outgoing_.clear();
+    return false;
+  }
+  batch.clear();
+  batch.swap(outgoing_);
+  return true;
+}
+
 // What is queued, written at once while the socket takes it: a write that
 // completes at once still completes through the event loop in Asio 1.81 (a
 // post, a poll of the reactor), and most batches fit the socket's buffer.
 // False when the socket is full: what is left waits for write_pending().
 bool worker_link::write_without_waiting() {
   std::string batch;
-  while (true) {
-    {
-      std::lock_guard lock(mutex_);
-      if (outgoing_.empty() || write_failed_) {
-        writing_ = false;
-        outgoing_.clear();
-        break;
-      }
-      batch.clear();
-      batch.swap(outgoing_);  // several requests' records, often, in one write
-    }
+  while (take_batch(batch)) {
     error_code ec;
     std::size_t done = process_->socket().write_some(asio::buffer(batch), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -165,17 +169,7 @@ bool worker_link::write_without_waiting() {
 asio::awaitable<void> worker_link::write_pending() {
   auto self = shared_from_this();
   std::string batch;
-  while (true) {
-    {
-      std::lock_guard lock(mutex_);
-      if (outgoing_.empty() || write_failed_) {
-        writing_ = false;
-        outgoing_.clear();
-        break;
-      }
-      batch.clear();
-      batch.swap(outgoing_);
-    }
+  while (take_batch(batch)) {
     auto [ec, n] = co_await asio::async_write(process_->socket(), asio::buffer(batch), asio::as_tuple(asio::use_awaitable));
     {
       std::lock_guard lock(mutex_);

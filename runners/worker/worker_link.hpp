@@ -121,6 +121,7 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
 
  private:
   boost::asio::awaitable<void> read_loop();
+  bool take_batch(std::string& batch);  // under no lock
   bool write_without_waiting();
   boost::asio::awaitable<void> write_pending();
   // The request now at the front: arms its grace timer if it was aborted.
