@@ -26,8 +26,13 @@ using error_code = boost::system::error_code;
 namespace message = protocol::message;
 
 namespace {
+// Reads grow while they fill their buffer: a request from nginx (its
+// fastcgi_params and a few headers, 0.5 to 1 KiB) fits the small one, which
+// every idle keep-alive connection holds (10,000 of them: ~15 MiB); a bigger
+// request takes a read more into a medium buffer; a streamed body, the large.
+constexpr std::size_t small_read_size = 1536;
+constexpr std::size_t medium_read_size = 16 * 1024;
 constexpr std::size_t read_buffer_size = 256 * 1024;
-constexpr std::size_t small_read_size = 4 * 1024;
 
 protocol::decoder_limits limits_from(const host_config& config) {
   protocol::decoder_limits limits;
@@ -290,13 +295,14 @@ awaitable<void> connection::run() {
 }
 
 awaitable<close_reason> connection::serve() {
-  // Small reads while the web server sends requests one by one, large ones
-  // while a body streams in; between them no large buffer is held, so an
-  // idle keep-alive connection costs a few KiB, not 64.
+  // Small reads while the web server sends requests one by one, larger ones
+  // while a body streams in (see small_read_size); between them no larger
+  // buffer is held, so an idle keep-alive connection costs a few KiB.
   std::array<char, small_read_size> small_buffer;
   std::unique_ptr<char[]> large_buffer;
+  std::size_t large_size = 0;
   while (fsm_.state() != connection_fsm::phase::closed) {
-    const auto buffer = large_buffer ? asio::mutable_buffer(large_buffer.get(), read_buffer_size)
+    const auto buffer = large_buffer ? asio::mutable_buffer(large_buffer.get(), large_size)
                                      : asio::mutable_buffer(small_buffer.data(), small_buffer.size());
     auto [ec, n] = co_await socket_.async_read_some(buffer, asio::as_tuple(use_awaitable));
     if (ec) {
@@ -339,10 +345,13 @@ awaitable<close_reason> connection::serve() {
     perform(next);
     if (next.what == connection_action::kind::pause_reading) co_await pause_reading(next.until);
     // The views into the buffer are all used up here: it may change.
-    if (n < buffer.size())
+    if (n < buffer.size()) {
       large_buffer.reset();
-    else if (!large_buffer)
-      large_buffer = std::make_unique_for_overwrite<char[]>(read_buffer_size);
+      large_size = 0;
+    } else if (large_size < read_buffer_size) {
+      large_size = large_size == 0 ? medium_read_size : read_buffer_size;
+      large_buffer = std::make_unique_for_overwrite<char[]>(large_size);
+    }
   }
   co_return close_reason::peer_closed;
 }
