@@ -8,6 +8,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+
+#include <runners/function/inotify_events.hpp>
 
 namespace fcgihost::runners {
 
@@ -42,7 +45,6 @@ folder_changes::~folder_changes() {
 }
 
 void folder_changes::wait_for_changes() {
-  alignas(inotify_event) std::array<char, 16 * 1024> buffer;
   while (true) {
     std::array<pollfd, 2> waits{{{inotify_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}}};
     if (::poll(waits.data(), waits.size(), -1) < 0) {
@@ -52,16 +54,9 @@ void folder_changes::wait_for_changes() {
     }
     if (waits[1].revents != 0) return;
     bool folder_gone = false;
-    while (true) {
-      const auto got = ::read(inotify_fd_, buffer.data(), buffer.size());
-      if (got <= 0) break;  // EAGAIN: all read
-      for (std::size_t at = 0; at + sizeof(inotify_event) <= static_cast<std::size_t>(got);) {
-        inotify_event event;
-        std::memcpy(&event, buffer.data() + at, sizeof event);
-        at += sizeof(inotify_event) + event.len;
-        if (event.mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)) folder_gone = true;
-      }
-    }
+    read_inotify_events(inotify_fd_, [&](const inotify_event& event, std::string_view) {
+      if (event.mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)) folder_gone = true;
+    });
     // Counted after the events are read: a caller that sees the new number
     // looks again, and finds at least what these events announced. An
     // overflow (IN_Q_OVERFLOW) lost events: counting it is all that is needed.

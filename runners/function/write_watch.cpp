@@ -3,9 +3,10 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
+
+#include <runners/function/inotify_events.hpp>
 
 namespace fcgihost::runners {
 
@@ -32,29 +33,19 @@ write_watch::~write_watch() {
 }
 
 void write_watch::read_events() {
-  alignas(inotify_event) std::array<char, 16 * 1024> buffer;
-  while (true) {
-    const auto got = ::read(fd_, buffer.data(), buffer.size());
-    if (got <= 0) return;  // EAGAIN: nothing more (EINTR: asked again next time)
-    for (std::size_t at = 0; at + sizeof(inotify_event) <= static_cast<std::size_t>(got);) {
-      inotify_event event;
-      std::memcpy(&event, buffer.data() + at, sizeof event);
-      const char* name = buffer.data() + at + sizeof(inotify_event);
-      at += sizeof(inotify_event) + event.len;
-      if (event.mask & IN_Q_OVERFLOW) {
-        // Events were lost: nothing is known to be open, and the whole-file
-        // checks are all that is left until the next change.
-        open_for_writing_.clear();
-        continue;
-      }
-      if (event.len == 0) continue;  // about the folder itself
-      const std::string filename(name, ::strnlen(name, event.len));
-      if (event.mask & IN_MODIFY)
-        open_for_writing_.insert(filename);
-      else
-        open_for_writing_.erase(filename);
+  read_inotify_events(fd_, [this](const inotify_event& event, std::string_view name) {
+    if (event.mask & IN_Q_OVERFLOW) {
+      // Events were lost: nothing is known to be open, and the whole-file
+      // checks are all that is left until the next change.
+      open_for_writing_.clear();
+      return;
     }
-  }
+    if (name.empty()) return;  // about the folder itself
+    if (event.mask & IN_MODIFY)
+      open_for_writing_.insert(std::string(name));
+    else if (const auto found = open_for_writing_.find(name); found != open_for_writing_.end())
+      open_for_writing_.erase(found);
+  });
 }
 
 bool write_watch::being_written(std::string_view filename) {
