@@ -2,6 +2,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <runners/common/alternate_signal_stack.hpp>
 #include <runners/function/handler_speed.hpp>
@@ -74,7 +75,12 @@ void io_threads::serve(thread_slot& slot) {
   try {
     io_.run();
   } catch (const leave_signal&) {
-    // replaced while a run held this thread
+    // Replaced while a run held this thread. What the run deferred (its
+    // result, from function_runner) was queued for this thread; leaving
+    // run() by an exception moves it to the shared queue but wakes no
+    // thread, and the replacement may sleep in epoll_wait until some
+    // unrelated event. A post from outside run() wakes it.
+    asio::post(io_, [] {});
   }
   std::lock_guard lock(mutex_);
   finished_.push_back(&slot);

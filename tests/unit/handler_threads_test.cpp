@@ -184,6 +184,28 @@ TEST(IoThreads, AFastPathRunThatBlocksIsReplacedAndItsHandlerDemoted) {
   EXPECT_TRUE(io_is_served(io));
 }
 
+// A fast-path run hands its result back with a defer (function_runner does),
+// which queues it on the run's own thread. A held thread leaves once the run
+// returns: what it queued must still run, and at once, though nothing else
+// wakes the replacement (a worker with its host's requests all sent: they
+// waited for their deadline, 1 farm run in 40).
+TEST(IoThreads, WhatAReplacedRunHandsBackIsServedAtOnce) {
+  gate release;
+  handler_speed speed;
+  std::atomic<bool> delivered{false};
+  started_io started(1, 4);
+  auto& [io, threads] = started;
+  std::function<void()> work = [&] {
+    release.open_future.wait();
+    asio::defer(io, [&delivered] { delivered = true; });
+  };
+  asio::post(io, [&] { threads.run_inline(work, speed); });
+  ASSERT_TRUE(eventually([&] { return threads.thread_count() == 2; }));
+  release.open();
+  EXPECT_TRUE(eventually([&] { return delivered.load(); }));
+  EXPECT_TRUE(eventually([&] { return threads.thread_count() == 1; })) << threads.thread_count();
+}
+
 TEST(IoThreads, QuickRunsNeedNoWatchdogAndCostNoThreads) {
   started_io started(1, 4);
   auto& [io, threads] = started;
