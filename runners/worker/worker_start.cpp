@@ -70,7 +70,8 @@ bool worker_pool::start_still_needed_locked() const {
   const auto ready_by = pool_policy::ready_by(clock::now());
   const bool waited_for = std::any_of(waiters_.begin(), waiters_.end(),
                                       [&](const auto& who) { return !who->left && who->deadline > ready_by; });
-  return policy_.start_still_needed(waited_for, idle_.size(), retired_);
+  const bool lined_up = std::any_of(busy_.begin(), busy_.end(), [](const auto& slot) { return slot->in_flight > 1; });
+  return policy_.start_still_needed(waited_for, lined_up, idle_.size(), retired_);
 }
 
 asio::awaitable<worker_pool::handshake_result> worker_pool::handshake(worker_process& process) {

@@ -120,11 +120,24 @@ TEST(PoolPolicy, ARecycledWorkerIsReplacedForWaitersOrSpares) {
 TEST(PoolPolicy, AStartIsDroppedWhenNobodyWaitsForItAndTheSparesAreThere) {
   pool_policy policy(dynamic_pool(8, 1));
   policy.begin_starts(1);
-  EXPECT_TRUE(policy.start_still_needed(false, 0, false)) << "the only spare";
-  EXPECT_FALSE(policy.start_still_needed(false, 1, false)) << "a spare is idle already";
-  EXPECT_TRUE(policy.start_still_needed(true, 1, false)) << "a request will still wait for it";
-  EXPECT_TRUE(pool_policy(static_pool(2)).start_still_needed(false, 5, false));
+  EXPECT_TRUE(policy.start_still_needed(false, false, 0, false)) << "the only spare";
+  EXPECT_FALSE(policy.start_still_needed(false, false, 1, false)) << "a spare is idle already";
+  EXPECT_TRUE(policy.start_still_needed(true, false, 1, false)) << "a request will still wait for it";
+  EXPECT_TRUE(pool_policy(static_pool(2)).start_still_needed(false, false, 5, false));
   EXPECT_EQ(pool_policy::ready_by(t0), t0 + pool_policy::ready_within);
+}
+
+// after_pipelined begins a start whenever a quick request goes to a busy
+// worker below quick_pool_size; the start must then be wanted, or the next
+// such request begins it again (a start per request, the pool never grows).
+TEST(PoolPolicy, AStartForRequestsLinedUpInBusyWorkersIsKept) {
+  pool_policy policy(dynamic_pool(8, 1));
+  ASSERT_EQ(policy.begin_starts(1), 1u);
+  policy.start_ended(true);
+  ASSERT_EQ(policy.after_pipelined(), 1u);
+  ASSERT_EQ(policy.begin_starts(policy.after_pipelined()), 1u);
+  EXPECT_TRUE(policy.start_still_needed(false, true, 1, false)) << "requests wait in a busy worker's line";
+  EXPECT_FALSE(policy.start_still_needed(false, false, 1, false)) << "nothing lined up, a spare idle";
 }
 
 TEST(PoolPolicy, TheQueueAndTheCondemnedCapMakeARequestOverloaded) {
