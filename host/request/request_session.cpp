@@ -35,11 +35,13 @@ lifecycle_settings lifecycle_settings_for(const host_config& config, std::uint16
   return settings;
 }
 
+// `what` names the coroutine in the log if it fails: "request", "ending
+// request", with the request's id (formatted only then: it is per request).
 template <typename Coroutine>
 void spawn_logged(const asio::any_io_executor& executor, Coroutine coroutine, std::shared_ptr<spdlog::logger> log,
-                  std::string what) {
-  asio::co_spawn(executor, std::move(coroutine), [log = std::move(log), what = std::move(what)](std::exception_ptr e) {
-    if (e) log->error("{} failed inside the host: {}", what, runners::exception_text(e));
+                  const char* what, std::uint16_t request_id) {
+  asio::co_spawn(executor, std::move(coroutine), [log = std::move(log), what, request_id](std::exception_ptr e) {
+    if (e) log->error("{} {} failed inside the host: {}", what, request_id, runners::exception_text(e));
   });
 }
 
@@ -102,10 +104,10 @@ void request_session::perform(lifecycle_action action) {
   using kind = lifecycle_action::kind;
   switch (action.what) {
     case kind::finalize:
-      spawn_logged(executor_, finalize(), host_.log, fmt::format("ending request {}", request_id_));
+      spawn_logged(executor_, finalize(), host_.log, "ending request", request_id_);
       break;
     case kind::release_held_output:
-      spawn_logged(executor_, release_held_output(), host_.log, "sending held output");
+      spawn_logged(executor_, release_held_output(), host_.log, "sending the held output of request", request_id_);
       break;
     case kind::rearm_timer:
       arm_timer(lifecycle_.deadline());  // woken early, or the deadline moved
@@ -186,7 +188,7 @@ void request_session::spawn_run(awaitable<runners::run_result> work) {
     held_run_.emplace(std::move(work));
     return;
   }
-  spawn_logged(executor_, run(std::move(work)), host_.log, fmt::format("request {}", request_id_));
+  spawn_logged(executor_, run(std::move(work)), host_.log, "request", request_id_);
 }
 
 // An authorizer learns its role from FCGI_ROLE, as libfcgi's programs do
@@ -262,13 +264,22 @@ awaitable<void> request_session::run(awaitable<runners::run_result> work) {
   using namespace asio::experimental::awaitable_operators;
   if (run_ticket_) co_await wait_for_run_turn();  // in a worker only
   const auto began = std::chrono::steady_clock::now();
-  auto guarded = failure_as_result(std::move(work));
-  auto outcome = co_await (std::move(guarded) || stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));
-  if (outcome.index() != 0) co_return;  // the request ended without the runner
+  runners::run_result result;
+  if (host_.in_worker) {
+    // No race in a worker: its runs always return (the host kills a worker
+    // whose handler ignores the stop), and only the loss of its connection
+    // ends a request without its runner, after which the worker leaves. The
+    // race costs two coroutines and turns of the event loop per request.
+    result = co_await failure_as_result(std::move(work));
+  } else {
+    auto guarded = failure_as_result(std::move(work));
+    auto outcome = co_await (std::move(guarded) || stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));
+    if (outcome.index() != 0) co_return;  // the request ended without the runner
+    result = std::move(std::get<0>(outcome));
+  }
   if (run_ticket_)
     handler_ran_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
   release_run_ticket();
-  auto& result = std::get<0>(outcome);
   const auto next = lifecycle_.resume(lifecycle_event::runner_done{std::move(result)});
   if (next == lifecycle_action::kind::finalize)
     co_await finalize();  // in this coroutine: the runner's end is the request's
