@@ -111,13 +111,13 @@ std::size_t pool_policy::grow_by(std::size_t long_waiting, bool handlers_quick) 
   return std::min(long_waiting, most - live_ + starting_);
 }
 
-bool pool_policy::start_still_needed(bool waited_for, bool lined_up, std::size_t idle, bool retired) const {
-  if (limits_.fixed_size || retired) return true;
-  // Not counting the start in question. Without `lined_up`, every quick
-  // request sent to a busy worker below quick_pool_size began a start that
-  // was then dropped: a round trip to the spawner thread per request, and
-  // the pool never grew back after losing a worker.
-  return waited_for || lined_up || idle + starting_ - 1 < limits_.min_idle;
+bool pool_policy::start_still_needed(bool waited_for, bool for_lined_up, std::size_t idle, bool retired) const {
+  if (limits_.fixed_size || retired || for_lined_up) return true;
+  // Dropped, such a start was begun again by the next quick request sent to
+  // a busy worker (a round trip to the spawner thread per request) while a
+  // spare sat idle, and the pool never grew to quick_pool_size.
+  // Not counting the start in question:
+  return waited_for || idle + starting_ - 1 < limits_.min_idle;
 }
 
 bool pool_policy::overloaded(std::size_t waiters, bool condemned_cap_reached) const {

@@ -139,9 +139,10 @@ class pool_policy {
   // Requests have waited `long_waiting` of them longer than grow_after.
   std::size_t grow_by(std::size_t long_waiting, bool handlers_quick) const;
   // A start about to begin is still wanted: by a request that will not have
-  // timed out before it is ready, by requests lined up behind others in busy
-  // workers (after_pipelined began it for them), or as a spare.
-  bool start_still_needed(bool waited_for, bool lined_up, std::size_t idle, bool retired) const;
+  // timed out before it is ready, as a spare, or always when after_pipelined
+  // began it (`for_lined_up`: quick requests lined up in busy workers; it is
+  // begun only below quick_pool_size).
+  bool start_still_needed(bool waited_for, bool for_lined_up, std::size_t idle, bool retired) const;
   // The latest deadline a waiter may have for a worker starting now to be
   // of no use to it.
   static pool_clock::time_point ready_by(pool_clock::time_point now) { return now + ready_within; }

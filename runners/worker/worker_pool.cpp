@@ -184,7 +184,7 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
         supervision_->log->debug("a request for {} goes to busy worker {} of plugin {} ({} in its line)", handler,
                                  best->link->pid(), plugin_, best->in_flight);
         // Quick requests are served by about as many workers as there are cores.
-        if (const auto more = policy_.after_pipelined(); more > 0) start_workers_locked(more);
+        if (const auto more = policy_.after_pipelined(); more > 0) start_workers_locked(more, true);
         result.lease.emplace(self, std::move(best), std::move(handler), false);
         co_return result;
       }

@@ -171,13 +171,15 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   enum class lease_end { finished, unused, broken };
 
   // Starts workers until `target` are starting (see pool_policy::begin_starts).
-  void start_workers_locked(std::size_t target);
+  // `for_lined_up`: begun for quick requests lined up in busy workers
+  // (pool_policy::after_pipelined), so wanted even if they are gone by then.
+  void start_workers_locked(std::size_t target, bool for_lined_up = false);
   // A worker left the count: one starts for whoever waits, or to keep a static pool full.
   void replace_worker_locked();
   // Whether a worker about to start is still wanted: by a request that will
   // not have timed out before it is ready, or as a spare.
-  bool start_still_needed_locked() const;
-  boost::asio::awaitable<void> start_worker();
+  bool start_still_needed_locked(bool for_lined_up) const;
+  boost::asio::awaitable<void> start_worker(bool for_lined_up);
   struct handshake_result {
     bool answered = false;
     std::string handlers;    // comma-separated

@@ -48,12 +48,12 @@ std::vector<std::string> split_names(std::string_view text) {
 
 }  // namespace
 
-void worker_pool::start_workers_locked(std::size_t target) {
+void worker_pool::start_workers_locked(std::size_t target, bool for_lined_up) {
   if (broken_ || retired_) return;
   for (std::size_t begun = policy_.begin_starts(target); begun > 0; --begun) {
     // Posted, never dispatched: called under the mutex, which they take.
-    asio::post(executor_, [self = shared_from_this()] {
-      asio::co_spawn(self->executor_, self->start_worker(), [log = self->supervision_->log](std::exception_ptr failure) {
+    asio::post(executor_, [self = shared_from_this(), for_lined_up] {
+      asio::co_spawn(self->executor_, self->start_worker(for_lined_up), [log = self->supervision_->log](std::exception_ptr failure) {
         if (failure) log->error("starting a worker failed inside the host: {}", exception_text(failure));
       });
     });
@@ -66,12 +66,11 @@ void worker_pool::start_workers_locked(std::size_t target) {
   }
 }
 
-bool worker_pool::start_still_needed_locked() const {
+bool worker_pool::start_still_needed_locked(bool for_lined_up) const {
   const auto ready_by = pool_policy::ready_by(clock::now());
   const bool waited_for = std::any_of(waiters_.begin(), waiters_.end(),
                                       [&](const auto& who) { return !who->left && who->deadline > ready_by; });
-  const bool lined_up = std::any_of(busy_.begin(), busy_.end(), [](const auto& slot) { return slot->in_flight > 1; });
-  return policy_.start_still_needed(waited_for, lined_up, idle_.size(), retired_);
+  return policy_.start_still_needed(waited_for, for_lined_up, idle_.size(), retired_);
 }
 
 asio::awaitable<worker_pool::handshake_result> worker_pool::handshake(worker_process& process) {
@@ -103,7 +102,7 @@ asio::awaitable<worker_pool::handshake_result> worker_pool::handshake(worker_pro
   co_return result;
 }
 
-asio::awaitable<void> worker_pool::start_worker() {
+asio::awaitable<void> worker_pool::start_worker(bool for_lined_up) {
   auto self = shared_from_this();
   {
     std::unique_lock lock(mutex_);
@@ -130,7 +129,7 @@ asio::awaitable<void> worker_pool::start_worker() {
       // Started for requests that may have given up meanwhile (at a deadline,
       // a burst of them does): a worker nobody needs any more is not started.
       std::lock_guard lock(mutex_);
-      if (!start_still_needed_locked()) {
+      if (!start_still_needed_locked(for_lined_up)) {
         policy_.start_ended(false);
         still_needed = false;
         co_return;

@@ -4,6 +4,7 @@
 // it costs its own request at most, never the host or another request.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/src.hpp>
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 #include <future>
 #include <regex>
 #include <thread>
@@ -719,6 +721,51 @@ TEST(HostIsolation, AStoppedRequestWaitingInAWorkerNeverRuns) {
   EXPECT_EQ(first_status, 0u) << first_out;
   EXPECT_FALSE(std::filesystem::exists(never)) << "a request stopped while it waited in its worker ran";
   EXPECT_EQ(figure(host, "workers.spawned"), 1) << host.log();
+}
+
+// Quick requests go to a busy worker before an idle one, and such a request
+// asks for one more worker while the pool is below its quick size (cores + 1,
+// so at least 3). That start must happen: dropped because a spare sat idle,
+// it was begun again by the next request (a round trip through the spawner
+// thread per request) and the pool never grew.
+TEST(HostIsolation, QuickRequestsLinedUpInABusyWorkerGrowThePoolToItsQuickSize) {
+  host_process host(isolation_options());
+  run_async([&]() -> awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    // Two slow requests at once: two workers, both idle after.
+    auto first = fetch(host.address(), "crashing.probe", "ms=200");
+    auto second = fetch(host.address(), "crashing.probe", "ms=200");
+    auto both = co_await (std::move(first) && std::move(second));
+    EXPECT_EQ(std::get<0>(both).app_status, 0u);
+    EXPECT_EQ(std::get<1>(both).app_status, 0u);
+    // One at a time, another handler proves itself quick; the other worker stays a spare.
+    for (int i = 0; i < 10; ++i) EXPECT_EQ((co_await fetch(host.address(), "crashing.ok")).app_status, 0u);
+  });
+  ASSERT_EQ(figure(host, "workers.spawned"), 2) << host.log();
+  run_async([&]() -> awaitable<void> {
+    auto conn = co_await connection::connect(host.address());
+    conn.set_max_in_flight(8);
+    for (int round = 0; round < 5; ++round) {
+      std::vector<client::exchange> burst;
+      for (int i = 0; i < 8; ++i) {
+        client::request_options options;
+        options.params = request_params("crashing.ok");
+        burst.push_back(co_await conn.begin(std::move(options)));
+        co_await burst.back().end_stdin();
+      }
+      for (auto& request : burst) {
+        std::uint32_t status = 99;
+        co_await read_to_end(request, status);
+        EXPECT_EQ(status, 0u);
+      }
+    }
+  });
+  EXPECT_NE(host.log().find("goes to busy worker"), std::string::npos) << "nothing was sent to a busy worker";
+  std::string pool_lines;  // the log without its access lines
+  std::istringstream log(host.log());
+  for (std::string line; std::getline(log, line);)
+    if (!line.starts_with("{")) pool_lines += line + "\n";
+  EXPECT_GE(wait_for_figure(host, "workers.spawned", 3), 3) << pool_lines;
 }
 
 TEST(HostIsolation, ARequestWhoseBodyHasNotEndedHoldsNoWorker) {

@@ -136,8 +136,8 @@ TEST(PoolPolicy, AStartForRequestsLinedUpInBusyWorkersIsKept) {
   policy.start_ended(true);
   ASSERT_EQ(policy.after_pipelined(), 1u);
   ASSERT_EQ(policy.begin_starts(policy.after_pipelined()), 1u);
-  EXPECT_TRUE(policy.start_still_needed(false, true, 1, false)) << "requests wait in a busy worker's line";
-  EXPECT_FALSE(policy.start_still_needed(false, false, 1, false)) << "nothing lined up, a spare idle";
+  EXPECT_TRUE(policy.start_still_needed(false, true, 1, false)) << "begun for requests lined up in a busy worker";
+  EXPECT_FALSE(policy.start_still_needed(false, false, 1, false)) << "begun as a spare, and one is idle";
 }
 
 TEST(PoolPolicy, TheQueueAndTheCondemnedCapMakeARequestOverloaded) {
