@@ -113,10 +113,10 @@ std::size_t pool_policy::grow_by(std::size_t long_waiting, bool handlers_quick) 
 
 bool pool_policy::start_still_needed(bool waited_for, bool for_lined_up, std::size_t idle, bool retired) const {
   if (limits_.fixed_size || retired || for_lined_up) return true;
-  // Dropped, such a start was begun again by the next quick request sent to
-  // a busy worker (a round trip to the spawner thread per request) while a
-  // spare sat idle, and the pool never grew to quick_pool_size.
-  // Not counting the start in question:
+  // A start after_pipelined began is always kept: dropped because a spare
+  // sat idle, it was begun again by the next quick request sent to a busy
+  // worker (a round trip to the spawner thread per request), and the pool
+  // never grew to quick_pool_size. Otherwise, not counting the start in question:
   return waited_for || idle + starting_ - 1 < limits_.min_idle;
 }
 

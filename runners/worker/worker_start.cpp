@@ -53,9 +53,10 @@ void worker_pool::start_workers_locked(std::size_t target, bool for_lined_up) {
   for (std::size_t begun = policy_.begin_starts(target); begun > 0; --begun) {
     // Posted, never dispatched: called under the mutex, which they take.
     asio::post(executor_, [self = shared_from_this(), for_lined_up] {
-      asio::co_spawn(self->executor_, self->start_worker(for_lined_up), [log = self->supervision_->log](std::exception_ptr failure) {
-        if (failure) log->error("starting a worker failed inside the host: {}", exception_text(failure));
-      });
+      asio::co_spawn(self->executor_, self->start_worker(for_lined_up),
+                     [log = self->supervision_->log](std::exception_ptr failure) {
+                       if (failure) log->error("starting a worker failed inside the host: {}", exception_text(failure));
+                     });
     });
   }
   if (!sweeping_ && !settings_.limits.fixed_size) {
