@@ -149,6 +149,7 @@ bool worker_link::write_without_waiting() {
       ec.clear();
       done = 0;
     }
+    bool rest_waits = false;
     {
       std::lock_guard lock(mutex_);
       written_bytes_ += done;
@@ -156,13 +157,12 @@ bool worker_link::write_without_waiting() {
         write_failed_ = true;  // the reader sees the closed socket and tells the requests
       } else if (done < batch.size()) {
         outgoing_.insert(0, batch, done);  // first in line, before what came meanwhile
-        written_.cancel();
-        return false;
+        rest_waits = true;
       }
     }
-    written_.cancel();
+    written_.cancel();  // wakes send_and_wait
+    if (rest_waits) return false;
   }
-  written_.cancel();
   return true;
 }
 
@@ -176,9 +176,8 @@ asio::awaitable<void> worker_link::write_pending() {
       written_bytes_ += batch.size();
       if (ec) write_failed_ = true;  // the reader sees the closed socket and tells the requests
     }
-    written_.cancel();
+    written_.cancel();  // wakes send_and_wait
   }
-  written_.cancel();
 }
 
 asio::awaitable<bool> worker_link::send_and_wait(std::string records) {
