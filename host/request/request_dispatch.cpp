@@ -18,6 +18,7 @@
 #include <runners/worker/worker_protocol.hpp>
 
 #include <host/request/router.hpp>
+#include <host/request/run_time_record.hpp>
 
 namespace fcgihost::host {
 
@@ -34,18 +35,6 @@ bool request_session::small_body() const {
   std::uint64_t length = 0;
   const auto [end, failed] = std::from_chars(declared->data(), declared->data() + declared->size(), length);
   return failed == std::errc() && end == declared->data() + declared->size() && length <= small;
-}
-
-// In a worker: how long the handler ran (-1: it had not returned), and the
-// outcome, which the host logs in its own access line.
-std::string request_session::run_time_record(request_outcome outcome) const {
-  std::string record;
-  const protocol::name_value told{
-      std::string(runners::worker_protocol::run_time_value),
-      std::to_string(request_id_) + " " + std::to_string(handler_ran_ ? handler_ran_->count() : -1) + " " +
-          std::string(to_string(outcome))};
-  protocol::append_get_values_result(record, std::span(&told, 1));
-  return record;
 }
 
 void request_session::release_run_ticket() {

@@ -13,6 +13,7 @@
 
 
 #include <host/request/request_report.hpp>
+#include <host/request/run_time_record.hpp>
 
 namespace fcgihost::host {
 
@@ -152,7 +153,7 @@ awaitable<final_records> request_session::write_last_records(request_sink& sink,
     last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
     if (!last.close_connection) {
       co_await send_held_output(sink);
-      if (flush_waits()) last.bytes.insert(0, run_time_record(ending.outcome));  // in a worker
+      if (flush_waits()) last.bytes.insert(0, run_time_record(request_id_, handler_ran_, ending.outcome));  // in a worker
     }
     // A cut from a worker reaches the host as the worker's own failure.
     if (!last.close_connection || !host_.in_worker) {

@@ -12,6 +12,7 @@
 #include <runners/worker/worker_protocol.hpp>
 
 #include <host/request/host_answers.hpp>
+#include <host/request/lifecycle_settings_for.hpp>
 #include <host/request/request_report.hpp>
 #include <host/request/router.hpp>
 #include <host/request/slow_request_log.hpp>
@@ -25,15 +26,6 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-
-lifecycle_settings lifecycle_settings_for(const host_config& config, std::uint16_t request_id) {
-  lifecycle_settings settings;
-  settings.request_id = request_id;
-  settings.max_body_bytes = config.max_body_bytes;
-  settings.full_duplex = config.full_duplex;
-  settings.timeout_status = config.timeout_status;
-  return settings;
-}
 
 // `what` names the coroutine in the log if it fails: "request", "ending
 // request", with the request's id (formatted only then: it is per request).
@@ -49,7 +41,8 @@ void spawn_logged(const asio::any_io_executor& executor, Coroutine coroutine, st
 
 request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_executor executor,
                                  request_context& host, std::shared_ptr<const host_config> settings, std::string peer,
-                                 std::uint16_t request_id, bool keep_conn, bool status_only, fcgi_role role)
+                                 std::uint16_t request_id, bool keep_conn, bool status_only, fcgi_role role,
+                                 std::optional<runners::run_order::ticket> run_ticket)
     : sink_(std::move(sink)),
       executor_(std::move(executor)),
       host_(host),
@@ -64,7 +57,7 @@ request_session::request_session(std::weak_ptr<request_sink> sink, asio::any_io_
       slow_timer_(executor_),
       stdin_arrived_(executor_, 1),
       stop_waiting_(executor_, 1) {
-  if (host_.in_worker) run_ticket_ = host_.in_worker->run_order->take();
+  if (host_.in_worker) run_ticket_ = run_ticket ? *run_ticket : host_.in_worker->run_order->take();
 }
 
 request_session::~request_session() { release_run_ticket(); }

@@ -37,9 +37,12 @@ struct resolved_target;
 class request_session final : public runners::request_io, public std::enable_shared_from_this<request_session> {
  public:
   // `settings`: the configuration in force at its BEGIN_REQUEST, used for the whole request.
+  // `run_ticket`: in a worker, its place in the run order when it was taken
+  // already (by the quick lane, which handed the request on); else it takes one.
   request_session(std::weak_ptr<request_sink> sink, boost::asio::any_io_executor executor, request_context& host,
                   std::shared_ptr<const host_config> settings, std::string peer, std::uint16_t request_id,
-                  bool keep_conn, bool status_only = false, fcgi_role role = fcgi_role::responder);
+                  bool keep_conn, bool status_only = false, fcgi_role role = fcgi_role::responder,
+                  std::optional<runners::run_order::ticket> run_ticket = std::nullopt);
   ~request_session() override;
 
   // Arms the deadline; call once, right after construction.
@@ -166,7 +169,6 @@ class request_session final : public runners::request_io, public std::enable_sha
   // In a worker: how long the handler ran, told to the host with the end.
   std::optional<std::chrono::microseconds> handler_ran_;
   void release_run_ticket();
-  std::string run_time_record(request_outcome outcome) const;  // GET_VALUES_RESULT run_time_value
   boost::asio::awaitable<void> wait_for_run_turn();
 };
 

@@ -201,6 +201,7 @@ void connection::close_now(const connection_action& action) {
   // abort() ends a session, which then leaves the map: work on a copy.
   auto sessions = requests_;
   for (auto& [id, session] : sessions) session->abort(true);
+  lane_close();
   close_socket();
 }
 
@@ -234,7 +235,7 @@ void connection::evict() {
 }
 
 bool connection::alone(std::uint16_t request_id) const {
-  return requests_.size() == 1 && requests_.begin()->first == request_id;
+  return lane_.empty() && requests_.size() == 1 && requests_.begin()->first == request_id;
 }
 
 void connection::release_request(std::uint16_t request_id) {
@@ -357,6 +358,7 @@ awaitable<close_reason> connection::serve() {
 }
 
 awaitable<void> connection::handle(protocol::decoded_message& decoded) {
+  if (host_.in_worker && lane_handle(decoded)) co_return;
   if (auto* begin = std::get_if<message::begin_request>(&decoded)) {
     co_await begin_request(*begin);
   } else if (auto* params = std::get_if<message::params>(&decoded)) {
@@ -430,7 +432,7 @@ awaitable<void> connection::begin_request(const message::begin_request& begin) {
   // Requests still receiving their PARAMS hold no slot of --max-requests (so
   // one connection cannot starve the others of them); each connection may
   // have as many of them as --max-requests.
-  if (requests_.size() - started_requests_ >= settings->max_requests) {
+  if (requests_.size() + lane_.size() - started_requests_ >= settings->max_requests) {
     if (std::string more; host_.refused_requests_log.allow(more))
       host_.log->warn("{}: request {} refused (OVERLOADED): {} requests on this connection have not sent their "
                       "PARAMS{}", peer_, begin.request_id, settings->max_requests, more);

@@ -15,15 +15,20 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fcgihost/protocol/message_decoder.hpp>
 
+#include <runners/function/handler_lookup.hpp>
+
 #include <host/transport/connection_fsm.hpp>
 #include <host/transport/host_context.hpp>
+#include <host/request/quick_request.hpp>
 #include <host/request/request_sink.hpp>
 #include <host/status/request_view.hpp>
 
@@ -31,7 +36,7 @@ namespace fcgihost::host {
 
 class request_session;
 
-class connection final : public request_sink, public std::enable_shared_from_this<connection> {
+class connection final : public quick_lane_owner, public std::enable_shared_from_this<connection> {
  public:
   using socket_type = boost::asio::generic::stream_protocol::socket;
   using clock = std::chrono::steady_clock;
@@ -72,6 +77,10 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   const std::string& peer() const { return peer_; }
 
+  // In a worker: a quick lane request has ended; its last records go out
+  // now (see connection_quick_lane.cpp). On the strand.
+  void quick_request_ended(const std::shared_ptr<quick_request>& request) override;
+
  protected:
   void release_writer() override;
 
@@ -93,7 +102,28 @@ class connection final : public request_sink, public std::enable_shared_from_thi
   bool input_backlogged() const;
   boost::asio::awaitable<void> pause_reading(clock::time_point until);
 
+  // The quick lane, in a worker only (connection_quick_lane.cpp): requests
+  // that arrive whole for a handler on the fast path, served without a
+  // request_session. True when the record was the lane's to handle.
+  bool lane_handle(protocol::decoded_message& decoded);
+  bool lane_take(const protocol::message::begin_request& begin);
+  // A handler of the worker's plugin on the fast path that PARAMS name, or null.
+  std::optional<runners::bound_handler> lane_handler_for(const protocol::name_value_list& params);
+  // Hands the lane's requests from `first` on, in order, to sessions.
+  void lane_hand_on(std::size_t first);
+  void lane_launch_next();
+  void lane_run(const std::shared_ptr<quick_request>& request);
+  void lane_run_done(const std::shared_ptr<quick_request>& request);
+  void lane_write_end(std::string bytes, bool keep_conn);
+  boost::asio::awaitable<void> lane_write_rest(std::optional<write_guard> held, std::string bytes, std::size_t from,
+                                               bool keep_conn);
+  void lane_close();
+
   std::vector<std::shared_ptr<request_session>> runs_to_launch_;  // begun by the read being handled
+  // The quick lane's requests, in the order they came (all before any in
+  // requests_); at most one runs at a time.
+  std::deque<std::shared_ptr<quick_request>> lane_;
+  bool lane_running_ = false;
   socket_type socket_;
   host_context& host_;
   std::string peer_;

@@ -12,8 +12,7 @@
 #include <atomic>
 #include <chrono>
 
-#include <runners/function/handler_request.hpp>
-#include <runners/function/handler_stack_dump.hpp>
+#include <runners/function/handler_call.hpp>
 #include <runners/function/plugin_loading.hpp>
 #include <runners/function/handler_speed.hpp>
 
@@ -61,42 +60,9 @@ boost::asio::awaitable<run_result> function_runner::run(bound_handler handler, s
   std::function<void()> task = [handler = std::move(handler), weak_io = std::weak_ptr<request_io>(io), stop, done,
                                 executor, late = on_late_return_, on_io_thread] {
     run_result result;
-    auto live_io = weak_io.lock();
-    if (live_io && !stop.stop_requested()) {  // it may have waited in the queue past its timeout
-      // Noted when the request ends early, to tell how long a handler ignored it.
-      // Atomic: the callback runs on whichever thread asks for the stop.
-      std::atomic<std::chrono::steady_clock::rep> stopped_at{0};
-      std::stop_callback note_stop(stop, [&stopped_at] {
-        stopped_at = std::chrono::steady_clock::now().time_since_epoch().count();
-      });
-      handler_request request(live_io, stop);
-      const auto began = std::chrono::steady_clock::now();
-      try {
-        const running_handler_scope for_stack_dumps;  // see handler_stack_dump
-        result.app_status = handler.function(&handler_request::api(), request.handle());
-        if (!request.failure().empty()) {
-          result.failure = request.failure();
-          result.app_status = 0;  // ignored after fail() (see plugin.h): the failure is a 500
-        } else {
-          // Not flushed from here: the host sends it with END_REQUEST.
-          result.last_stderr = request.take_unsent(output_stream::err);
-          result.last_stdout = request.take_unsent(output_stream::out);
-        }
-      } catch (const std::exception& e) {
-        result.failure = e.what();
-      } catch (...) {
-        result.failure = "the handler threw something that is not a std::exception";
-      }
-      if (handler.speed)
-        handler.speed->ran(std::chrono::steady_clock::now() - began, request.waited(), request.read_input());
-      // The exception object (made by the plugin) is gone here; the library
-      // stays loaded until `handler` is destroyed with this task.
-      if (const auto at = stopped_at.load(); at != 0 && late) {
-        const std::chrono::steady_clock::time_point stopped{std::chrono::steady_clock::duration(at)};
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
-        if (seconds >= 1.0) late(handler.plugin_file, seconds);
-      }
-    }
+    // It may have waited in the queue past its timeout.
+    if (auto live_io = weak_io.lock(); live_io && !stop.stop_requested())
+      result = call_handler(handler, live_io, stop, late);
     auto deliver = [done, result = std::move(result)]() mutable { done->try_send(error_code{}, std::move(result)); };
     // From an I/O thread, deferred: it runs next on this thread, waking no other.
     if (on_io_thread)

@@ -12,6 +12,7 @@
 #include <stop_token>
 #include <string_view>
 
+#include <runners/function/handler_call.hpp>
 #include <runners/function/handler_lookup.hpp>
 #include <runners/common/request_io.hpp>
 #include <runners/function/handler_pool.hpp>
@@ -25,9 +26,7 @@ namespace fcgihost::runners {
 
 class function_runner {
  public:
-  // `on_late_return(what, seconds)` is told when a handler returns after its
-  // request was over (it ignored the stop token for that long).
-  using late_return_callback = std::function<void(const std::string& what, double seconds)>;
+  using late_return_callback = runners::late_return_callback;  // see handler_call.hpp
   function_runner(handler_lookup& catalog, io_threads& io_threads, handler_pool& pool,
                   late_return_callback on_late_return = {});
   ~function_runner();
@@ -43,6 +42,8 @@ class function_runner {
 
   boost::asio::awaitable<run_result> run(bound_handler handler, std::shared_ptr<request_io> io,
                                          std::stop_token stop);
+  // The I/O threads a handler on the fast path runs on (see io_threads::run_inline).
+  io_threads& inline_threads() const { return io_threads_; }
 
  private:
   handler_lookup& catalog_;

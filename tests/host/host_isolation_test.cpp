@@ -645,9 +645,11 @@ host_options pipelining_options() {
   return isolation_options({"--workers", "1", "--workers-policy", "static", "--worker-pipeline", "8"});
 }
 
-// Enough quick runs of crashing.probe for the pool to send its requests to a busy worker.
+// Enough quick runs of crashing.probe for the pool to send its requests to a
+// busy worker, and for the worker to serve them on its quick lane (its
+// handler on the fast path: handler_speed::first_needed quick runs).
 awaitable<void> prove_probe_quick(const host_process& host) {
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < 40; ++i) {
     auto warm = co_await fetch(host.address(), "crashing.probe", "ms=0");
     EXPECT_EQ(warm.app_status, 0u) << warm.out;
   }
@@ -766,6 +768,63 @@ TEST(HostIsolation, QuickRequestsLinedUpInABusyWorkerGrowThePoolToItsQuickSize) 
   for (std::string line; std::getline(log, line);)
     if (!line.starts_with("{")) pool_lines += line + "\n";
   EXPECT_GE(wait_for_figure(host, "workers.spawned", 3), 3) << pool_lines;
+}
+
+// A worker serves a request for a handler on the fast path (32 quick runs)
+// on its quick lane, without a request session: every answer must stay
+// what the session gave, byte for byte, whatever the handler does — a
+// page, a page bigger than its output buffers, params (the host's handler
+// param is never the handler's to see), a status, no CGI head, nothing, a
+// throw.
+TEST(HostIsolation, AHandlerOnTheFastPathAnswersAsItDidBefore) {
+  host_options options = isolation_options({"--workers", "1", "--workers-policy", "static"});
+  options.plugins.push_back("misbehaving");
+  options.plugins.push_back("thrower");
+  host_process host(options);
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"hello.greet", ""},          {"echo.params", "a=1&b=2"}, {"echo.status", "404"},
+      {"echo.bytes", "100000"},     {"echo.bytes", "9000"},     {"misbehaving.no-head", ""},
+      {"misbehaving.nothing", ""},  {"thrower.fail", ""}};
+  for (const auto& [script, query] : cases) {
+    run_async([&]() -> awaitable<void> {
+      const auto first = co_await fetch(host.address(), script, query);
+      for (int i = 1; i < 48; ++i) {
+        const auto again = co_await fetch(host.address(), script, query);
+        EXPECT_EQ(again.out, first.out) << script << " answer " << i;
+        EXPECT_EQ(again.err, first.err) << script << " answer " << i;
+        EXPECT_EQ(again.app_status, first.app_status) << script << " answer " << i;
+        EXPECT_EQ(again.protocol_status, first.protocol_status) << script << " answer " << i;
+        if (again.out != first.out || again.err != first.err) break;
+      }
+    });
+  }
+  EXPECT_EQ(figure(host, "workers.spawned"), 4) << host.log();  // one per plugin, none replaced
+}
+
+// A handler on the fast path that blocks this once: its worker's quick lane
+// ran it on the I/O thread, which the worker's watchdog replaces, so the
+// host's ABORT_REQUEST is read; the host answers 408 at the deadline and
+// kills the worker after its kill grace (the handler ignores its stop), and
+// the next request is served.
+TEST(HostIsolation, AFastPathHandlerThatBlocksGets408AtItsDeadline) {
+  host_process host(isolation_options({"--workers", "1", "--workers-policy", "static", "--timeout", "1",
+                                       "--kill-grace", "1"}));
+  double seconds = 0;
+  client::response blocked;
+  client::response after;
+  run_async([&]() -> awaitable<void> {
+    co_await prove_probe_quick(host);
+    const auto start = clock_type::now();
+    blocked = co_await fetch(host.address(), "crashing.probe", "ms=5000");
+    seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+    after = co_await fetch(host.address(), "crashing.probe", "ms=0");
+  });
+  EXPECT_NE(blocked.out.find("Status: 408"), std::string::npos) << blocked.out;
+  EXPECT_GE(seconds, 0.9);
+  EXPECT_LT(seconds, 2.5) << "the 408 came late";
+  EXPECT_NE(after.out.find("probe"), std::string::npos) << after.out << host.log();
+  EXPECT_GE(wait_for_figure(host, "workers.left.killed_after_stop", 1), 1) << host.log();
+  EXPECT_TRUE(no_zombies_within(host, 5s));
 }
 
 TEST(HostIsolation, ARequestWhoseBodyHasNotEndedHoldsNoWorker) {
