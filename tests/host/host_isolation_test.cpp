@@ -665,13 +665,17 @@ TEST(HostIsolation, RequestsWaitingInACrashedWorkerRunOnceInAnother) {
     auto conn = co_await connection::connect(host.address());
     conn.set_max_in_flight(others + 1);
     std::vector<client::exchange> burst;
-    // The first crashes 50 ms in: the others were sent to its worker by then.
+    // The first crashes 300 ms in; the others are sent once it runs in its
+    // worker (its mark is made first), so they wait there behind it: the
+    // host may send requests it leases at once in either order.
     for (int i = 0; i <= others; ++i) {
       client::request_options options;
-      const std::string mark = (marks / ("m" + std::to_string(i))).string();
-      options.params = request_params("crashing.probe", "mark=" + mark + (i == 0 ? "&ms=50&crash=1" : ""));
+      const auto mark = marks / ("m" + std::to_string(i));
+      options.params = request_params("crashing.probe", "mark=" + mark.string() + (i == 0 ? "&ms=300&crash=1" : ""));
       burst.push_back(co_await conn.begin(std::move(options)));
       co_await burst.back().end_stdin();
+      const auto limit = clock_type::now() + 10s;
+      while (i == 0 && !std::filesystem::exists(mark) && clock_type::now() < limit) std::this_thread::sleep_for(1ms);
     }
     for (auto& request : burst) {
       client::response answer;
@@ -704,9 +708,13 @@ TEST(HostIsolation, AStoppedRequestWaitingInAWorkerNeverRuns) {
     auto conn = co_await connection::connect(host.address());
     conn.set_max_in_flight(2);
     client::request_options slow;
-    slow.params = request_params("crashing.probe", "ms=300");
+    slow.params = request_params("crashing.probe", "mark=" + (marks / "slow").string() + "&ms=300");
     auto running = co_await conn.begin(std::move(slow));
     co_await running.end_stdin();
+    // It runs in its worker (its mark is made first) before the next is
+    // sent: the host may send two requests it leases at once in either order.
+    const auto limit = clock_type::now() + 10s;
+    while (!std::filesystem::exists(marks / "slow") && clock_type::now() < limit) std::this_thread::sleep_for(1ms);
     client::request_options queued;
     queued.params = request_params("crashing.probe", "mark=" + never.string());
     auto waiting = co_await conn.begin(std::move(queued));
@@ -747,7 +755,7 @@ TEST(HostIsolation, QuickRequestsLinedUpInABusyWorkerGrowThePoolToItsQuickSize) 
   run_async([&]() -> awaitable<void> {
     auto conn = co_await connection::connect(host.address());
     conn.set_max_in_flight(8);
-    for (int round = 0; round < 5; ++round) {
+    for (int round = 0; round < 10; ++round) {
       std::vector<client::exchange> burst;
       for (int i = 0; i < 8; ++i) {
         client::request_options options;
