@@ -11,6 +11,7 @@
 #include <runners/function/handler_call.hpp>
 #include <runners/worker/worker_protocol.hpp>
 
+#include <host/request/held_output.hpp>
 #include <host/request/lifecycle_settings_for.hpp>
 #include <host/request/request_report.hpp>
 #include <host/request/run_time_record.hpp>
@@ -23,7 +24,7 @@ using asio::awaitable;
 namespace {
 // A quick request's body is a small one: read_stdin() hands it over whole.
 constexpr std::size_t small_body = runners::worker_protocol::small_body_bytes;
-// The largest piece of held output sent in one write (as a session sends it).
+// Held output is taken from its spool in pieces of this size.
 constexpr std::size_t held_output_piece = 256 * 1024;
 }  // namespace
 
@@ -112,14 +113,6 @@ awaitable<std::string> quick_request::read_stdin() {
   co_return lifecycle_.take_stdin(small_body);
 }
 
-awaitable<void> quick_request::send_held_output(request_sink& sink) {
-  for (std::string piece = lifecycle_.take_held_output(held_output_piece); !piece.empty();
-       piece = lifecycle_.take_held_output(held_output_piece)) {
-    const std::vector<asio::const_buffer> buffers(1, asio::buffer(piece));
-    co_await sink.write_now(buffers);
-  }
-}
-
 // What a handler hands over before it returns (a full buffer, a flush): as
 // a session writes it, through the lifecycle and the connection's writer.
 awaitable<bool> quick_request::write(runners::output_stream stream, std::string_view bytes) {
@@ -145,7 +138,7 @@ awaitable<bool> quick_request::write(runners::output_stream stream, std::string_
   try {
     auto guard = co_await owner->acquire_writer();
     if (!lifecycle_.over()) {
-      co_await send_held_output(*owner);
+      co_await send_held_output(lifecycle_, *owner);
       after(lifecycle_.resume(lifecycle_event::output_sending{stream}));
       co_await owner->write_now(buffers);
       sent = true;
@@ -160,12 +153,11 @@ awaitable<bool> quick_request::write(runners::output_stream stream, std::string_
 final_records quick_request::take_last_records(bool alone, close_reason& cut_reason) {
   request_ending ending = lifecycle_.take_ending();
   stop_.request_stop();
-  const auto log_line = [this](std::string_view line) { host_.log->warn("{} {}: stderr: {}", peer_, script_, line); };
   if (!ending.log_message.empty())
     host_.log->log(ending.log_as_error ? spdlog::level::err : spdlog::level::warn, "{} request {} {}: {}", peer_, id_,
                    script_, ending.log_message);
   if (!ending.runner_stderr.empty()) log_stderr(ending.runner_stderr);
-  stderr_log_.finish(log_line);
+  stderr_log_.finish([this](std::string_view line) { log_stderr_line(line); });
   final_records last = compose_final_records(id_, ending, lifecycle_.output(), alone);
   if (last.close_connection) {
     cut_reason = ending.outcome == request_outcome::write_failed ? close_reason::write_failed : close_reason::response_cut;
@@ -197,7 +189,11 @@ final_records quick_request::take_last_records(bool alone, close_reason& cut_rea
 }
 
 void quick_request::log_stderr(std::string_view bytes) {
-  stderr_log_.feed(bytes, [this](std::string_view line) { host_.log->warn("{} {}: stderr: {}", peer_, script_, line); });
+  stderr_log_.feed(bytes, [this](std::string_view line) { log_stderr_line(line); });
+}
+
+void quick_request::log_stderr_line(std::string_view line) {
+  host_.log->warn("{} {}: stderr: {}", peer_, script_, line);
 }
 
 }  // namespace fcgihost::host

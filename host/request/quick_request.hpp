@@ -116,8 +116,7 @@ class quick_request final : public runners::request_io, public std::enable_share
   // Tells the connection when the lifecycle says the request has ended.
   void after(lifecycle_action action);
   void log_stderr(std::string_view bytes);
-  // Only while holding the connection's writer.
-  boost::asio::awaitable<void> send_held_output(request_sink& sink);
+  void log_stderr_line(std::string_view line);
 
   const std::weak_ptr<quick_lane_owner> owner_;
   const boost::asio::any_io_executor strand_;

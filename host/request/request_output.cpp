@@ -4,6 +4,8 @@
 // request_session, kept apart from its dispatch and its events.
 #include "request_session.hpp"
 
+#include <host/request/held_output.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -30,10 +32,11 @@ namespace {
 constexpr auto last_write_grace = std::chrono::milliseconds(50);
 }  // namespace
 
-awaitable<void> request_session::send_held_output(request_sink& sink) {
-  for (std::string chunk = lifecycle_.take_held_output(io_chunk_size); !chunk.empty();
-       chunk = lifecycle_.take_held_output(io_chunk_size)) {
-    const std::vector<asio::const_buffer> buffers(1, asio::buffer(chunk));
+awaitable<void> send_held_output(request_lifecycle& lifecycle, request_sink& sink) {
+  constexpr std::size_t piece_size = 256 * 1024;  // the largest piece sent in one write
+  for (std::string piece = lifecycle.take_held_output(piece_size); !piece.empty();
+       piece = lifecycle.take_held_output(piece_size)) {
+    const std::vector<asio::const_buffer> buffers(1, asio::buffer(piece));
     co_await sink.write_now(buffers);
   }
 }
@@ -46,7 +49,7 @@ awaitable<void> request_session::release_held_output() {
   bool ok = true;
   try {
     auto guard = co_await sink->acquire_writer();
-    if (!lifecycle_.over()) co_await send_held_output(*sink);
+    if (!lifecycle_.over()) co_await send_held_output(lifecycle_, *sink);
   } catch (const std::exception&) {
     ok = false;
   }
@@ -85,7 +88,7 @@ awaitable<bool> request_session::write(runners::output_stream stream, std::strin
   try {
     auto guard = co_await sink->acquire_writer();
     if (!lifecycle_.over()) {  // else it ended while we waited: nothing after its end
-      co_await send_held_output(*sink);
+      co_await send_held_output(lifecycle_, *sink);
       perform(lifecycle_.resume(lifecycle_event::output_sending{stream}));
       co_await sink->write_now(buffers);
       sent = true;
@@ -152,7 +155,7 @@ awaitable<final_records> request_session::write_last_records(request_sink& sink,
     auto guard = co_await sink.acquire_writer();
     last = compose_final_records(request_id_, ending, lifecycle_.output(), alone);
     if (!last.close_connection) {
-      co_await send_held_output(sink);
+      co_await send_held_output(lifecycle_, sink);
       if (flush_waits()) last.bytes.insert(0, run_time_record(request_id_, handler_ran_, ending.outcome));  // in a worker
     }
     // A cut from a worker reaches the host as the worker's own failure.

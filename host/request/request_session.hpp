@@ -120,8 +120,6 @@ class request_session final : public runners::request_io, public std::enable_sha
   boost::asio::awaitable<final_records> write_last_records(request_sink& sink, const request_ending& ending,
                                                            bool alone);
   boost::asio::awaitable<void> release_held_output();
-  // Only while holding the write guard.
-  boost::asio::awaitable<void> send_held_output(request_sink& sink);
   void log_stderr(std::string_view bytes);
   // --slow-threshold: armed when it starts running; logs it if still running.
   void arm_slow_timer(std::chrono::milliseconds threshold);
