@@ -6,6 +6,7 @@
 #include "request_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -55,9 +56,11 @@ awaitable<void> request_session::wait_for_run_turn() {
 
 request_session::prepared_run request_session::prepare_function(const resolved_target& target) {
   lifecycle_.name_target("function", script_);
-  if (target.isolation == isolation_mode::process && host_.workers)
+  if (target.isolation == isolation_mode::process && host_.workers) {
+    run_ends_by_itself_ = true;
     return run_isolated(host_.workers->find_loaded(target.plugin, target.handler), target.plugin, target.handler,
                         target.when_overloaded, target.limits.kill_grace);
+  }
   if (!host_.functions) {
     refuse(404, "no plugins folder is configured (--plugins)", "no plugins folder is configured");
     return std::monostate{};
@@ -98,7 +101,18 @@ awaitable<runners::run_result> request_session::run_isolated(runners::lookup_res
     small = small_body();
   }
   if (lifecycle_.over()) co_return runners::run_result{};
-  auto leased = co_await host_.workers->acquire(found.handler, lifecycle_.deadline(), small);
+  // Most requests find a worker at once; one that waits in the queue leaves
+  // it as soon as the request ends (run() does not race this runner).
+  runners::lease_result leased;
+  if (auto now = host_.workers->try_acquire(found.handler, small)) {
+    leased = std::move(*now);
+  } else {
+    using namespace asio::experimental::awaitable_operators;
+    auto waited = co_await (host_.workers->acquire(found.handler, lifecycle_.deadline(), small) ||
+                            stop_waiting_.async_receive(asio::as_tuple(use_awaitable)));
+    if (waited.index() != 0) co_return runners::run_result{};  // ended while it waited
+    leased = std::move(std::get<0>(waited));
+  }
   if (lifecycle_.over()) {
     if (leased.lease) leased.lease->unused();
     co_return runners::run_result{};

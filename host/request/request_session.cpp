@@ -258,11 +258,14 @@ awaitable<void> request_session::run(awaitable<runners::run_result> work) {
   if (run_ticket_) co_await wait_for_run_turn();  // in a worker only
   const auto began = std::chrono::steady_clock::now();
   runners::run_result result;
-  if (host_.in_worker) {
-    // No race in a worker: its runs always return (the host kills a worker
-    // whose handler ignores the stop), and only the loss of its connection
-    // ends a request without its runner, after which the worker leaves. The
-    // race costs two coroutines and turns of the event loop per request.
+  if (host_.in_worker || run_ends_by_itself_) {
+    // No race when the run always returns soon after its request ends: in a
+    // worker (the host kills a worker whose handler ignores the stop; only
+    // the loss of its connection ends a request without its runner, and the
+    // worker then leaves), and in the host for a run in a worker (ended by
+    // the worker, or by its kill after the kill grace; its wait in the pool's
+    // queue races the end itself). The race costs two coroutines and turns
+    // of the event loop per request.
     result = co_await failure_as_result(std::move(work));
   } else {
     auto guarded = failure_as_result(std::move(work));

@@ -156,6 +156,8 @@ class request_session final : public runners::request_io, public std::enable_sha
   // run() has let its session go: a use after free.)
   boost::asio::experimental::channel<void(boost::system::error_code)> stop_waiting_;
   bool hold_run_ = false;
+  // Its run returns soon after the request ends (a run in a worker): run() need not race it.
+  bool run_ends_by_itself_ = false;
   std::optional<boost::asio::awaitable<runners::run_result>> held_run_;
   stderr_log_budget stderr_log_;
   std::string script_ = "-";

@@ -1,15 +1,12 @@
 #include "worker_exchange.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcgihost/protocol/encoder.hpp>
 
-#include <runners/common/exception_text.hpp>
 #include <runners/worker/worker_protocol.hpp>
 
 namespace fcgihost::runners {
@@ -20,18 +17,15 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-using done_channel = asio::experimental::channel<void(error_code, worker_outcome)>;
-
 class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
  public:
   worker_exchange(worker_lease lease, worker_job job, std::shared_ptr<request_io> io, std::stop_token stop,
-                  std::shared_ptr<spdlog::logger> log, std::shared_ptr<done_channel> done)
+                  std::shared_ptr<spdlog::logger> log)
       : lease_(std::move(lease)),
         job_(std::move(job)),
         io_(std::move(io)),
         stop_(std::move(stop)),
         log_(std::move(log)),
-        done_(std::move(done)),
         executor_(io_->executor()),
         link_(lease_.link()),
         inbox_(std::make_shared<worker_link::inbox>(executor_, 2)) {}
@@ -39,7 +33,9 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
   // The link may still hold the inbox: whatever it would send fails at once.
   ~worker_exchange() { inbox_->close(); }
 
-  asio::awaitable<void> run() {
+  // The outcome, or nothing when the run delivered none (stopped before it
+  // was sent, stopped and then ended, or the host's side failed).
+  asio::awaitable<std::optional<worker_outcome>> run() {
     auto self = shared_from_this();
     // The stop token fires on the request's strand (the request ends there),
     // so this runs at once: the worker gets ABORT_REQUEST and, when it is
@@ -55,9 +51,8 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
     if (!place_) {
       // Stopped before it was sent, or the worker is gone.
       if (!stop_.stop_requested()) deliver_not_started();
-      done_->close();
       lease_.unused();
-      co_return;
+      co_return std::move(outcome_);
     }
     try {
       // A body sent whole with the request (most are) needs no pump of its own.
@@ -69,9 +64,9 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
       log_->error("{}: the exchange failed inside the host: {}", describe(), e.what());
       link_.kill("the host's side of its exchange failed");
     }
-    done_->close();  // a run that delivered nothing fails (it was stopped, or the host failed)
     if (ended_ && !gone_) lease_.finished(run_us_);
     // Otherwise the lease is dropped: the worker is killed (if it still runs) and replaced.
+    co_return std::move(outcome_);
   }
 
  private:
@@ -172,7 +167,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
             outcome.result.last_stdout = std::move(got.bytes);
             outcome.result.last_stderr = std::move(got.err_bytes);
             outcome.result.verdict = got.verdict;
-            done_->try_send(error_code{}, std::move(outcome));
+            deliver(std::move(outcome));
           }
           break;
         case worker_link::event::kind::gone:
@@ -183,11 +178,16 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
     }
   }
 
+  // The first outcome told is the run's.
+  void deliver(worker_outcome outcome) {
+    if (!outcome_) outcome_ = std::move(outcome);
+  }
+
   void deliver_not_started() {
     worker_outcome outcome;
     outcome.not_started = true;
     outcome.job = std::move(job_);
-    done_->try_send(error_code{}, std::move(outcome));
+    deliver(std::move(outcome));
   }
 
   void worker_gone(worker_link::event gone) {
@@ -208,7 +208,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
     outcome.result.crashed = true;
     outcome.result.failure = report;
     for (const auto& frame : gone.frames) outcome.result.failure += "\n  " + frame;
-    done_->try_send(error_code{}, std::move(outcome));
+    deliver(std::move(outcome));
   }
 
   worker_lease lease_;
@@ -216,7 +216,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
   const std::shared_ptr<request_io> io_;
   const std::stop_token stop_;
   const std::shared_ptr<spdlog::logger> log_;
-  const std::shared_ptr<done_channel> done_;
+  std::optional<worker_outcome> outcome_;
   const asio::any_io_executor executor_;
   worker_link& link_;  // the lease's, which keeps it
   const std::shared_ptr<worker_link::inbox> inbox_;
@@ -232,17 +232,11 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
 
 asio::awaitable<worker_outcome> run_in_worker(worker_lease lease, worker_job job, std::shared_ptr<request_io> io,
                                               std::stop_token stop, std::shared_ptr<spdlog::logger> log) {
-  auto executor = io->executor();
-  auto done = std::make_shared<done_channel>(executor, 1);
   auto exchange = std::make_shared<worker_exchange>(std::move(lease), std::move(job), std::move(io), std::move(stop),
-                                                    log, done);
-  // Not cancelled with the request: it goes on until the worker is done with it.
-  asio::co_spawn(executor, exchange->run(), [log](std::exception_ptr failure) {
-    if (failure) log->error("a worker exchange failed inside the host: {}", exception_text(failure));
-  });
-  auto [ec, outcome] = co_await done->async_receive(asio::as_tuple(asio::use_awaitable));
-  if (ec) throw boost::system::system_error(ec);
-  co_return outcome;
+                                                    std::move(log));
+  auto outcome = co_await exchange->run();
+  if (!outcome) throw boost::system::system_error(asio::error::operation_aborted, "the run in the worker was stopped");
+  co_return std::move(*outcome);
 }
 
 }  // namespace fcgihost::runners

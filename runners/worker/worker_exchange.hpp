@@ -46,8 +46,12 @@ struct worker_outcome {
   worker_job job;
 };
 
-// Completes with the run's outcome, or is cancelled with its request (the
-// exchange then goes on alone until the worker has ended it or is killed).
+// Completes with the run's outcome once the worker has ended the request, or
+// is gone. Not cancellable: a stopped request (`stop`) is ended by the worker
+// or the worker is killed after the kill grace, so it completes in bounded
+// time whatever the handler does; the caller waits for it in the same
+// coroutine, without a hop. Throws when the run delivered nothing (it was
+// stopped before it was sent, or the host's side failed).
 boost::asio::awaitable<worker_outcome> run_in_worker(worker_lease lease, worker_job job,
                                                      std::shared_ptr<request_io> io, std::stop_token stop,
                                                      std::shared_ptr<spdlog::logger> log);

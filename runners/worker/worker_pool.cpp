@@ -154,6 +154,71 @@ void worker_pool::wake_growth_locked() {
   if (growing_) asio::post(executor_, [self = shared_from_this()] { self->grow_timer_.cancel(); });
 }
 
+// A worker for it now (idle, or busy and taking more), or the refusal; nothing
+// when it must wait. `handler` is moved into the lease it returns.
+std::optional<lease_result> worker_pool::lease_now_locked(std::string& handler, bool pipelinable) {
+  auto self = shared_from_this();
+  lease_result result;
+  if (broken_) {
+    result.refusal_status = 500;
+    result.reason = "plugin " + plugin_ + " cannot be loaded: " + *broken_;
+    return result;
+  }
+  if (handlers_ && !handlers_->contains(handler)) {
+    result.refusal_status = 404;
+    result.reason = "plugin '" + plugin_ + "' has no handler '" + handler + "'";
+    return result;
+  }
+  const bool quick = timings_.quick(handler);
+  if (pipelinable && quick) {
+    // The busy worker with the most requests sent to it that takes more,
+    // before an idle one: each wakeup of a worker then serves as many as
+    // it can (on 2 cores, most of a worker's time is its wakeups).
+    std::shared_ptr<worker_slot> best;
+    for (const auto& slot : busy_)
+      if (takes_more_locked(*slot) && (!best || slot->in_flight > best->in_flight)) best = slot;
+    if (best) {
+      lend_locked(best, true);
+      supervision_->log->debug("a request for {} goes to busy worker {} of plugin {} ({} in its line)", handler,
+                               best->link->pid(), plugin_, best->in_flight);
+      // Quick requests are served by about as many workers as there are cores.
+      if (const auto more = policy_.after_pipelined(); more > 0) start_workers_locked(more, true);
+      result.lease.emplace(self, std::move(best), std::move(handler), false);
+      return result;
+    }
+  }
+  while (!idle_.empty()) {
+    auto slot = std::move(idle_.back());
+    idle_.pop_back();
+    if (slot->link->dead()) {  // died while idle
+      slot->gone = true;
+      policy_.left_count();
+      if (slot->link->process().crashed()) supervision_->counts.crashed.fetch_add(1, std::memory_order_relaxed);
+      supervision_->log->warn("worker {} of plugin {} {} while idle; it is replaced", slot->link->pid(), plugin_,
+                              slot->link->process().exit_description());
+      continue;
+    }
+    // A spare replaces it; for quick handlers, only up to a worker per core
+    // (more would take turns: busy ones take more requests instead).
+    if (const auto spares = policy_.after_idle_lent(idle_.size(), pipelinable, quick); spares > 0)
+      start_workers_locked(spares);
+    lend_locked(slot, quick);
+    result.lease.emplace(self, std::move(slot), std::move(handler), !quick);
+    return result;
+  }
+  if (policy_.overloaded(waiters_.size(), supervision_->condemned >= supervision_->max_condemned)) {
+    result.reason = "every worker of plugin " + plugin_ + " is busy and " + std::to_string(waiters_.size()) +
+                    " requests wait";
+    return result;  // OVERLOADED
+  }
+  return std::nullopt;  // it waits for a worker
+}
+
+std::optional<lease_result> worker_pool::try_acquire(std::string handler, bool pipelinable) {
+  std::lock_guard lock(mutex_);
+  return lease_now_locked(handler, pipelinable);
+}
+
 asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::time_point deadline, bool pipelinable) {
   auto self = shared_from_this();
   lease_result result;
@@ -161,58 +226,8 @@ asio::awaitable<lease_result> worker_pool::acquire(std::string handler, clock::t
   const auto executor = co_await asio::this_coro::executor;
   {
     std::lock_guard lock(mutex_);
-    if (broken_) {
-      result.refusal_status = 500;
-      result.reason = "plugin " + plugin_ + " cannot be loaded: " + *broken_;
-      co_return result;
-    }
-    if (handlers_ && !handlers_->contains(handler)) {
-      result.refusal_status = 404;
-      result.reason = "plugin '" + plugin_ + "' has no handler '" + handler + "'";
-      co_return result;
-    }
+    if (auto now = lease_now_locked(handler, pipelinable)) co_return std::move(*now);
     const bool quick = timings_.quick(handler);
-    if (pipelinable && quick) {
-      // The busy worker with the most requests sent to it that takes more,
-      // before an idle one: each wakeup of a worker then serves as many as
-      // it can (on 2 cores, most of a worker's time is its wakeups).
-      std::shared_ptr<worker_slot> best;
-      for (const auto& slot : busy_)
-        if (takes_more_locked(*slot) && (!best || slot->in_flight > best->in_flight)) best = slot;
-      if (best) {
-        lend_locked(best, true);
-        supervision_->log->debug("a request for {} goes to busy worker {} of plugin {} ({} in its line)", handler,
-                                 best->link->pid(), plugin_, best->in_flight);
-        // Quick requests are served by about as many workers as there are cores.
-        if (const auto more = policy_.after_pipelined(); more > 0) start_workers_locked(more, true);
-        result.lease.emplace(self, std::move(best), std::move(handler), false);
-        co_return result;
-      }
-    }
-    while (!idle_.empty()) {
-      auto slot = std::move(idle_.back());
-      idle_.pop_back();
-      if (slot->link->dead()) {  // died while idle
-        slot->gone = true;
-        policy_.left_count();
-        if (slot->link->process().crashed()) supervision_->counts.crashed.fetch_add(1, std::memory_order_relaxed);
-        supervision_->log->warn("worker {} of plugin {} {} while idle; it is replaced", slot->link->pid(), plugin_,
-                                slot->link->process().exit_description());
-        continue;
-      }
-      // A spare replaces it; for quick handlers, only up to a worker per core
-      // (more would take turns: busy ones take more requests instead).
-      if (const auto spares = policy_.after_idle_lent(idle_.size(), pipelinable, quick); spares > 0)
-        start_workers_locked(spares);
-      lend_locked(slot, quick);
-      result.lease.emplace(self, std::move(slot), std::move(handler), !quick);
-      co_return result;
-    }
-    if (policy_.overloaded(waiters_.size(), supervision_->condemned >= supervision_->max_condemned)) {
-      result.reason = "every worker of plugin " + plugin_ + " is busy and " + std::to_string(waiters_.size()) +
-                      " requests wait";
-      co_return result;  // OVERLOADED
-    }
     waiting = std::make_shared<waiter>(executor);
     waiting->deadline = deadline;
     waiting->handler = handler;

@@ -156,6 +156,9 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   // a busy worker, and again to another if that one dies first.
   boost::asio::awaitable<lease_result> acquire(std::string handler, std::chrono::steady_clock::time_point deadline,
                                                bool pipelinable);
+  // acquire() without waiting: its answer when it has one at once (a lease
+  // or a refusal), nothing when the request would wait in the queue.
+  std::optional<lease_result> try_acquire(std::string handler, bool pipelinable);
   // A newer version serves from now on.
   void retire();
   // The host is stopping: idle workers are asked to leave (returned, for the
@@ -169,6 +172,8 @@ class worker_pool : public std::enable_shared_from_this<worker_pool> {
   friend class worker_lease;
   struct waiter;
   enum class lease_end { finished, unused, broken };
+
+  std::optional<lease_result> lease_now_locked(std::string& handler, bool pipelinable);
 
   // Starts workers until `target` are starting (see pool_policy::begin_starts).
   // `for_lined_up`: begun for quick requests lined up in busy workers

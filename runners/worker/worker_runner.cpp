@@ -91,6 +91,10 @@ asio::awaitable<lease_result> worker_runner::acquire(const bound_handler& handle
   co_return co_await pool->acquire(handler.handler_name, deadline, pipelinable);
 }
 
+std::optional<lease_result> worker_runner::try_acquire(const bound_handler& handler, bool pipelinable) {
+  return pool_for(handler)->try_acquire(handler.handler_name, pipelinable);
+}
+
 asio::awaitable<run_result> worker_runner::run(worker_lease lease, const bound_handler& handler,
                                                std::shared_ptr<request_io> io, std::stop_token stop,
                                                std::chrono::milliseconds kill_grace,

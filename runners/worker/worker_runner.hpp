@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <stop_token>
 #include <string>
@@ -45,6 +46,8 @@ class worker_runner {
   // see worker_pool::acquire.
   boost::asio::awaitable<lease_result> acquire(const bound_handler& handler,
                                               std::chrono::steady_clock::time_point deadline, bool pipelinable);
+  // acquire()'s answer when it has one without waiting (see worker_pool::try_acquire).
+  std::optional<lease_result> try_acquire(const bound_handler& handler, bool pipelinable);
   // Runs the request in the leased worker. A request whose worker died
   // before it began there goes to another worker of the same version (its
   // deadline still running), so a crash costs only the request it ran.

@@ -585,6 +585,59 @@ TEST(HostIsolation, PastTheQueueARequestIsOverloadedOr503) {
   }
 }
 
+// A request waiting in the queue for a busy worker leaves it as soon as it
+// ends: aborted by the web server (its END_REQUEST comes at once, not when a
+// worker frees), or with its connection closed; neither takes the worker
+// after, which serves the next request once the slow one is done.
+TEST(HostIsolation, ARequestThatEndsWhileQueuedLeavesTheQueueAtOnce) {
+  host_options options = isolation_options({"--workers-policy", "static", "--workers", "1", "--workers-queue", "4",
+                                            "--timeout", "20"});
+  options.plugins.push_back("slow");
+  host_process host(options);
+  run_async([&]() -> awaitable<void> {
+    auto busy_conn = co_await connection::connect(host.address());
+    client::request_options slow;
+    slow.params = request_params("slow.polite", "3");
+    auto busy = co_await busy_conn.begin(std::move(slow));
+    co_await busy.end_stdin();
+    EXPECT_EQ(wait_for_figure(host, "workers.busy", 1), 1);
+
+    // Aborted while it waits.
+    auto conn = co_await connection::connect(host.address());
+    client::request_options queued;
+    queued.params = request_params("slow.polite", "0");
+    auto waiting = co_await conn.begin(std::move(queued));
+    co_await waiting.end_stdin();
+    EXPECT_EQ(wait_for_figure(host, "workers.queued", 1), 1);
+    const auto aborted_at = clock_type::now();
+    co_await waiting.abort();
+    std::uint32_t status = 999;
+    co_await read_to_end(waiting, status);
+    EXPECT_LT(clock_type::now() - aborted_at, 1s) << "the aborted request waited for the worker";
+    EXPECT_EQ(figure(host, "workers.queued"), 0);
+
+    // Its connection closed while it waits.
+    {
+      auto doomed = co_await connection::connect(host.address());
+      client::request_options also_queued;
+      also_queued.params = request_params("slow.polite", "0");
+      auto gone = co_await doomed.begin(std::move(also_queued));
+      co_await gone.end_stdin();
+      EXPECT_EQ(wait_for_figure(host, "workers.queued", 1), 1);
+    }
+    const auto limit = clock_type::now() + 1s;
+    while (figure(host, "workers.queued") != 0 && clock_type::now() < limit) std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(figure(host, "workers.queued"), 0) << "a request whose connection closed stayed in the queue";
+    EXPECT_EQ(figure(host, "workers.busy"), 1) << "only the slow request holds the worker";
+
+    std::uint32_t busy_status = 999;
+    EXPECT_NE((co_await read_to_end(busy, busy_status)).find("slept"), std::string::npos);
+    auto next = co_await fetch(host.address(), "slow.polite", "0");
+    EXPECT_EQ(next.app_status, 0u) << next.out;
+  });
+  EXPECT_EQ(figure(host, "workers.spawned"), 1) << host.log();
+}
+
 // worker-memory is each worker's RLIMIT_AS: a handler that asks for more
 // fails its request, and the worker and the host live on.
 TEST(HostIsolation, AWorkerMemoryLimitFailsTheHandlerNotTheHost) {
