@@ -17,6 +17,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/defer.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -166,7 +167,10 @@ void connection::lane_launch_next() {
 }
 
 // Off the strand, on the I/O thread, as function_runner runs a handler on
-// the fast path; its end comes back to the strand deferred, waking no thread.
+// the fast path. Its end comes back to the strand dispatched: on this I/O
+// thread, with the strand free (the lane runs one handler at a time), it runs
+// at once, with no turn of the event loop before the response is written;
+// queued behind the strand's holder otherwise (a stalled handler's thread).
 void connection::lane_run(const std::shared_ptr<quick_request>& request) {
   if (std::find(lane_.begin(), lane_.end(), request) == lane_.end()) {  // the connection closed meanwhile
     request->release_ticket();
@@ -177,7 +181,7 @@ void connection::lane_run(const std::shared_ptr<quick_request>& request) {
     threads.run_inline(
         [&] {
           request->run();
-          asio::defer(self->executor(), [self, request] { self->lane_run_done(request); });
+          asio::dispatch(self->executor(), [self, request] { self->lane_run_done(request); });
         },
         *request->speed());
   });
