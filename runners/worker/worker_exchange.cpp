@@ -28,7 +28,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
         log_(std::move(log)),
         executor_(io_->executor()),
         link_(lease_.link()),
-        inbox_(std::make_shared<worker_link::inbox>(executor_, 2)) {}
+        inbox_(std::make_shared<worker_link::inbox>(2)) {}
 
   // The link may still hold the inbox: whatever it would send fails at once.
   ~worker_exchange() { inbox_->close(); }
@@ -146,8 +146,9 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
   // What the worker sends for this request, until it ends or the worker is gone.
   asio::awaitable<void> pump_output() {
     while (!ended_) {
-      auto [ec, got] = co_await inbox_->async_receive(asio::as_tuple(asio::use_awaitable));
-      if (ec) throw boost::system::system_error(ec, "waiting for the worker");
+      auto received = co_await inbox_->receive();
+      if (!received) throw std::runtime_error("waiting for the worker: its events were closed");
+      auto& got = *received;
       switch (got.type) {
         case worker_link::event::kind::out:
         case worker_link::event::kind::err:

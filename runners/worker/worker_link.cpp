@@ -346,10 +346,9 @@ asio::awaitable<void> worker_link::read_loop() {
     // Indexed, not a range-for: g++ 12 mishandles co_await inside one.
     for (std::size_t i = 0; i < deliveries.size(); ++i) {
       auto events = deliveries[i].first->events;
-      // Waited for only when its inbox is full (backpressure): a send that
-      // completes at once would still cost a turn of the event loop.
-      if (!events->try_send(error_code{}, std::move(deliveries[i].second)))
-        co_await events->async_send(error_code{}, std::move(deliveries[i].second), asio::as_tuple(asio::use_awaitable));
+      // Waited for only when its inbox is full (backpressure). A request
+      // waiting for the event runs on at once (see event_mailbox).
+      if (!events->try_send(deliveries[i].second)) co_await events->send(std::move(deliveries[i].second));
     }
     if (!kill_now.empty()) {
       kill_reason_ = kill_now;
@@ -387,7 +386,7 @@ asio::awaitable<void> worker_link::tell_everyone_gone() {
         gone.frames = co_await std::move(symbolised);
       }
     }
-    co_await told[i]->async_send(error_code{}, std::move(gone), asio::as_tuple(asio::use_awaitable));
+    co_await told[i]->send(std::move(gone));
   }
 }
 

@@ -19,7 +19,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <spdlog/logger.h>
@@ -35,6 +34,7 @@
 #include <vector>
 
 #include <runners/common/run_result.hpp>
+#include <runners/worker/event_mailbox.hpp>
 #include <runners/worker/worker_process.hpp>
 
 namespace fcgihost::runners {
@@ -65,7 +65,7 @@ class worker_link : public std::enable_shared_from_this<worker_link> {
       return made;
     }
   };
-  using inbox = boost::asio::experimental::concurrent_channel<void(boost::system::error_code, event)>;
+  using inbox = event_mailbox<event>;
 
   // A request's place on the link.
   struct request {
