@@ -594,20 +594,22 @@ TEST(HostIsolation, ARequestThatEndsWhileQueuedLeavesTheQueueAtOnce) {
                                             "--timeout", "20"});
   options.plugins.push_back("slow");
   host_process host(options);
+  // slow.polite sleeping `seconds`, sent whole on `conn`.
+  auto send_polite = [](connection& conn, std::string seconds) -> awaitable<client::exchange> {
+    client::request_options options;
+    options.params = request_params("slow.polite", seconds);
+    auto sent = co_await conn.begin(std::move(options));
+    co_await sent.end_stdin();
+    co_return sent;
+  };
   run_async([&]() -> awaitable<void> {
     auto busy_conn = co_await connection::connect(host.address());
-    client::request_options slow;
-    slow.params = request_params("slow.polite", "3");
-    auto busy = co_await busy_conn.begin(std::move(slow));
-    co_await busy.end_stdin();
+    auto busy = co_await send_polite(busy_conn, "3");
     EXPECT_EQ(wait_for_figure(host, "workers.busy", 1), 1);
 
     // Aborted while it waits.
     auto conn = co_await connection::connect(host.address());
-    client::request_options queued;
-    queued.params = request_params("slow.polite", "0");
-    auto waiting = co_await conn.begin(std::move(queued));
-    co_await waiting.end_stdin();
+    auto waiting = co_await send_polite(conn, "0");
     EXPECT_EQ(wait_for_figure(host, "workers.queued", 1), 1);
     const auto aborted_at = clock_type::now();
     co_await waiting.abort();
@@ -619,10 +621,7 @@ TEST(HostIsolation, ARequestThatEndsWhileQueuedLeavesTheQueueAtOnce) {
     // Its connection closed while it waits.
     {
       auto doomed = co_await connection::connect(host.address());
-      client::request_options also_queued;
-      also_queued.params = request_params("slow.polite", "0");
-      auto gone = co_await doomed.begin(std::move(also_queued));
-      co_await gone.end_stdin();
+      auto gone = co_await send_polite(doomed, "0");
       EXPECT_EQ(wait_for_figure(host, "workers.queued", 1), 1);
     }
     const auto limit = clock_type::now() + 1s;
