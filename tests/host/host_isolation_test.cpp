@@ -596,9 +596,9 @@ TEST(HostIsolation, ARequestThatEndsWhileQueuedLeavesTheQueueAtOnce) {
   host_process host(options);
   // slow.polite sleeping `seconds`, sent whole on `conn`.
   auto send_polite = [](connection& conn, std::string seconds) -> awaitable<client::exchange> {
-    client::request_options options;
-    options.params = request_params("slow.polite", seconds);
-    auto sent = co_await conn.begin(std::move(options));
+    client::request_options request;
+    request.params = request_params("slow.polite", seconds);
+    auto sent = co_await conn.begin(std::move(request));
     co_await sent.end_stdin();
     co_return sent;
   };
