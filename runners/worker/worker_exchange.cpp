@@ -1,6 +1,5 @@
 #include "worker_exchange.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -12,7 +11,6 @@
 namespace fcgihost::runners {
 
 namespace asio = boost::asio;
-using error_code = boost::system::error_code;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
@@ -30,7 +28,7 @@ class worker_exchange : public std::enable_shared_from_this<worker_exchange> {
         link_(lease_.link()),
         inbox_(std::make_shared<worker_link::inbox>(2)) {}
 
-  // The link may still hold the inbox: whatever it would send fails at once.
+  // The link may still hold the inbox: whatever it sends from now on is dropped.
   ~worker_exchange() { inbox_->close(); }
 
   // The outcome, or nothing when the run delivered none (stopped before it
